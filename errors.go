@@ -1,0 +1,194 @@
+package ctrgate
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ctrgate/ctrgate/redact"
+)
+
+// Sentinel errors shared by every backend; test with errors.Is.
+var (
+	// ErrNotFound: the container (or the path in a container) does not exist.
+	ErrNotFound = errors.New("container not found")
+	// ErrAlreadyExists: the container name is taken.
+	ErrAlreadyExists = errors.New("container already exists")
+	// ErrNotRunning: the operation needs a running container.
+	ErrNotRunning = errors.New("container is not running")
+	// ErrRunning: the operation needs a container (or image) that is not in use.
+	ErrRunning = errors.New("container is running")
+	// ErrImageNotFound: the image is not present and could not be pulled.
+	ErrImageNotFound = errors.New("image not found")
+	// ErrInvalidSpec: the request was rejected before any engine call.
+	ErrInvalidSpec = errors.New("invalid spec")
+	// ErrEngineUnavailable: the engine cannot be reached (not installed, not
+	// running, socket missing, runtime closed).
+	ErrEngineUnavailable = errors.New("container engine unavailable")
+	// ErrUnsupported: the backend or engine cannot do this.
+	ErrUnsupported = errors.New("not supported by this backend")
+)
+
+// GPUHint is the advice carried by every *GPUConfigError.
+const GPUHint = "GPUs were requested but the container engine has no usable GPU setup: install the " +
+	"NVIDIA Container Toolkit and generate a CDI specification (sudo nvidia-ctk cdi generate " +
+	"--output=/etc/cdi/nvidia.yaml), then check with 'nvidia-ctk cdi list'"
+
+// SpecError is a request rejected by validation. It matches ErrInvalidSpec.
+type SpecError struct {
+	Field  string // the offending field, e.g. "Ports[0].ContainerPort"
+	Reason string // what is wrong with it
+}
+
+func (e *SpecError) Error() string {
+	return fmt.Sprintf("invalid spec: %s: %s", e.Field, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrInvalidSpec) true.
+func (e *SpecError) Is(target error) bool { return target == ErrInvalidSpec }
+
+// invalid builds a *SpecError.
+func invalid(field, format string, args ...any) error {
+	return &SpecError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// EngineError is a failure reported by an engine. Message is the engine's own
+// text with secrets redacted; Kind is the sentinel the failure maps to (nil
+// when none fits), so errors.Is(err, ErrNotFound) and friends work.
+type EngineError struct {
+	Op      string // operation, e.g. "create", "inspect"
+	Backend string // backend name, e.g. "podman-cli"
+	Target  string // container or image the operation was about ("" if none)
+	Kind    error  // matching sentinel, or nil
+	Message string // engine's message, redacted
+	Err     error  // underlying cause (process error, transport error, ctx error), or nil
+}
+
+// NewEngineError builds an *EngineError, redacting message and the text of
+// err with redact.Text using the given secret values.
+func NewEngineError(backend, op, target string, kind error, message string, err error, secrets []string) *EngineError {
+	e := &EngineError{Op: op, Backend: backend, Target: target, Kind: kind,
+		Message: redact.Text(strings.TrimSpace(message), secrets), Err: err}
+	if err != nil && !isPlainSentinel(err) {
+		if txt := redact.Text(err.Error(), secrets); txt != err.Error() {
+			e.Err = &redactedError{msg: txt, err: err}
+		}
+	}
+	return e
+}
+
+func isPlainSentinel(err error) bool {
+	for _, s := range []error{ErrNotFound, ErrAlreadyExists, ErrNotRunning, ErrRunning,
+		ErrImageNotFound, ErrInvalidSpec, ErrEngineUnavailable, ErrUnsupported} {
+		if err == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *EngineError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Backend)
+	b.WriteString(": ")
+	b.WriteString(e.Op)
+	if e.Target != "" {
+		b.WriteString(" ")
+		b.WriteString(e.Target)
+	}
+	switch {
+	case e.Message != "":
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	case e.Kind != nil:
+		b.WriteString(": ")
+		b.WriteString(e.Kind.Error())
+	}
+	if e.Err != nil && (e.Message == "" || !strings.Contains(e.Message, e.Err.Error())) {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return redact.Text(b.String(), nil)
+}
+
+// Unwrap exposes Kind and Err to errors.Is and errors.As.
+func (e *EngineError) Unwrap() []error {
+	var errs []error
+	if e.Kind != nil {
+		errs = append(errs, e.Kind)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// redactedError keeps an error's identity for errors.Is/As while printing a
+// redacted text.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (r *redactedError) Error() string { return r.msg }
+func (r *redactedError) Unwrap() error { return r.err }
+
+// GPUConfigError reports a GPU request that the engine cannot satisfy
+// because GPUs (or their CDI specification) are not set up.
+type GPUConfigError struct {
+	Backend string // backend name
+	Message string // the engine's message, redacted
+	Hint    string // what to do about it (GPUHint)
+	Err     error  // underlying error, or nil
+}
+
+func (e *GPUConfigError) Error() string {
+	return redact.Text(fmt.Sprintf("%s: GPU configuration error: %s (hint: %s)", e.Backend, e.Message, e.Hint), nil)
+}
+
+// Unwrap returns the underlying error.
+func (e *GPUConfigError) Unwrap() error { return e.Err }
+
+// gpuErrorMarkers are substrings of engine messages that mean "GPUs were
+// requested and the engine's GPU/CDI setup cannot provide them".
+var gpuErrorMarkers = []string{
+	"cdi.k8s.io",
+	"nvidia.com/gpu",
+	"unresolvable cdi devices",
+	"cdi device",
+	"could not select device driver",
+	"nvidia-container-cli",
+	"nvidia-container-runtime",
+}
+
+// IsGPUConfigMessage reports whether an engine message says that requested
+// GPUs cannot be provided (missing CDI specs, no NVIDIA runtime, Docker's
+// "could not select device driver").
+func IsGPUConfigMessage(msg string) bool {
+	m := strings.ToLower(msg)
+	for _, marker := range gpuErrorMarkers {
+		if strings.Contains(m, marker) {
+			return true
+		}
+	}
+	return strings.Contains(msg, "CDI")
+}
+
+// NewGPUConfigError builds a *GPUConfigError with GPUHint, redacting message.
+func NewGPUConfigError(backend, message string, err error, secrets []string) *GPUConfigError {
+	return &GPUConfigError{Backend: backend, Message: redact.Text(strings.TrimSpace(message), secrets), Hint: GPUHint, Err: err}
+}
+
+// ExitedError reports that a container exited while the caller was waiting
+// for something else (e.g. a readiness marker). It matches ErrNotRunning.
+type ExitedError struct {
+	Name     string
+	ExitCode int
+}
+
+func (e *ExitedError) Error() string {
+	return fmt.Sprintf("container %s exited with code %d", e.Name, e.ExitCode)
+}
+
+// Is makes errors.Is(err, ErrNotRunning) true.
+func (e *ExitedError) Is(target error) bool { return target == ErrNotRunning }

@@ -1,0 +1,151 @@
+// Package logstream is the one implementation of ctrgate.LogStream that the
+// backends share: producers (process pipes, demultiplexed API streams,
+// in-memory programs) write bytes or lines into it, and the consumer reads
+// whole lines with Next. Lines may be of any length; a final line without a
+// newline is delivered when its writer is closed.
+package logstream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// Stream is a ctrgate.LogStream fed by producers.
+type Stream struct {
+	ctx      context.Context
+	lines    chan ctrgate.LogLine
+	closed   chan struct{} // closed by Close
+	finished chan struct{} // closed by Finish
+	stop     func()
+
+	closeOnce  sync.Once
+	finishOnce sync.Once
+	err        error // set before finished is closed
+}
+
+// New returns a Stream. stop, if not nil, is called once when the stream is
+// closed by its consumer or when ctx is done, to release what feeds it (kill
+// a process, cancel a request); producers must then call Finish.
+func New(ctx context.Context, stop func()) *Stream {
+	s := &Stream{
+		ctx:      ctx,
+		lines:    make(chan ctrgate.LogLine, 256),
+		closed:   make(chan struct{}),
+		finished: make(chan struct{}),
+		stop:     stop,
+	}
+	return s
+}
+
+// Send delivers one line. It blocks while the consumer is behind and
+// returns false once the stream is closed or ctx is done (the producer
+// should then stop).
+func (s *Stream) Send(l ctrgate.LogLine) bool {
+	select {
+	case s.lines <- l:
+		return true
+	case <-s.closed:
+		return false
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// Finish marks the end of production: once the lines already sent are
+// read, Next returns err, or io.EOF when err is nil. Only the first call
+// counts.
+func (s *Stream) Finish(err error) {
+	s.finishOnce.Do(func() {
+		s.err = err
+		close(s.finished)
+	})
+}
+
+// Next returns the next line; see ctrgate.LogStream.
+func (s *Stream) Next() (ctrgate.LogLine, error) {
+	select {
+	case <-s.closed:
+		return ctrgate.LogLine{}, io.EOF
+	default:
+	}
+	select {
+	case l := <-s.lines:
+		return l, nil
+	case <-s.closed:
+		return ctrgate.LogLine{}, io.EOF
+	case <-s.ctx.Done():
+		return ctrgate.LogLine{}, fmt.Errorf("logs: %w", s.ctx.Err())
+	case <-s.finished:
+		select { // lines sent before Finish come first
+		case l := <-s.lines:
+			return l, nil
+		default:
+		}
+		if s.err != nil {
+			return ctrgate.LogLine{}, s.err
+		}
+		return ctrgate.LogLine{}, io.EOF
+	}
+}
+
+// Close stops the stream and calls stop; idempotent.
+func (s *Stream) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		if s.stop != nil {
+			s.stop()
+		}
+	})
+	return nil
+}
+
+// Writer returns an io.WriteCloser that splits what is written into lines
+// of the given stream and sends them. Close sends a final unterminated line,
+// if any. Write fails with io.ErrClosedPipe once the stream is closed, so a
+// copying producer stops.
+func (s *Stream) Writer(stream ctrgate.Stream) io.WriteCloser {
+	return &lineWriter{s: s, stream: stream}
+}
+
+type lineWriter struct {
+	s      *Stream
+	stream ctrgate.Stream
+	buf    []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.buf = append(w.buf, p...)
+			break
+		}
+		line := append(w.buf, p[:i]...)
+		w.buf = nil
+		p = p[i+1:]
+		line = bytes.TrimSuffix(line, []byte("\r"))
+		if !w.s.Send(ctrgate.LogLine{Stream: w.stream, Text: string(line)}) {
+			return n - len(p), io.ErrClosedPipe
+		}
+	}
+	return n, nil
+}
+
+func (w *lineWriter) Close() error {
+	if len(w.buf) > 0 {
+		line := w.buf
+		w.buf = nil
+		if !w.s.Send(ctrgate.LogLine{Stream: w.stream, Text: string(line)}) {
+			return io.ErrClosedPipe
+		}
+	}
+	return nil
+}
+
+var _ ctrgate.LogStream = (*Stream)(nil)
