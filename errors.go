@@ -68,13 +68,20 @@ type EngineError struct {
 // err with redact.Text using the given secret values.
 func NewEngineError(backend, op, target string, kind error, message string, err error, secrets []string) *EngineError {
 	e := &EngineError{Op: op, Backend: backend, Target: target, Kind: kind,
-		Message: redact.Text(strings.TrimSpace(message), secrets), Err: err}
-	if err != nil && !isPlainSentinel(err) {
-		if txt := redact.Text(err.Error(), secrets); txt != err.Error() {
-			e.Err = &redactedError{msg: txt, err: err}
-		}
-	}
+		Message: redact.Text(strings.TrimSpace(message), secrets), Err: redactErr(err, secrets)}
 	return e
+}
+
+// redactErr returns err, or a wrapper keeping its identity for errors.Is/As
+// whose text is redacted when err's own text holds a secret.
+func redactErr(err error, secrets []string) error {
+	if err == nil || isPlainSentinel(err) {
+		return err
+	}
+	if txt := redact.Text(err.Error(), secrets); txt != err.Error() {
+		return &redactedError{msg: txt, err: err}
+	}
+	return err
 }
 
 func isPlainSentinel(err error) bool {
@@ -96,19 +103,23 @@ func (e *EngineError) Error() string {
 		b.WriteString(" ")
 		b.WriteString(e.Target)
 	}
+	// Only the engine's text is redacted: the "backend: op target" prefix
+	// is ours, and redacting it would mangle e.g. "podman-api: list".
+	var tail strings.Builder
 	switch {
 	case e.Message != "":
-		b.WriteString(": ")
-		b.WriteString(e.Message)
+		tail.WriteString(": ")
+		tail.WriteString(e.Message)
 	case e.Kind != nil:
-		b.WriteString(": ")
-		b.WriteString(e.Kind.Error())
+		tail.WriteString(": ")
+		tail.WriteString(e.Kind.Error())
 	}
 	if e.Err != nil && (e.Message == "" || !strings.Contains(e.Message, e.Err.Error())) {
-		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
+		tail.WriteString(": ")
+		tail.WriteString(e.Err.Error())
 	}
-	return redact.Text(b.String(), nil)
+	b.WriteString(redact.Text(tail.String(), nil))
+	return b.String()
 }
 
 // Unwrap exposes Kind and Err to errors.Is and errors.As.
@@ -143,7 +154,7 @@ type GPUConfigError struct {
 }
 
 func (e *GPUConfigError) Error() string {
-	return redact.Text(fmt.Sprintf("%s: GPU configuration error: %s (hint: %s)", e.Backend, e.Message, e.Hint), nil)
+	return fmt.Sprintf("%s: GPU configuration error: %s (hint: %s)", e.Backend, redact.Text(e.Message, nil), e.Hint)
 }
 
 // Unwrap returns the underlying error.
@@ -174,9 +185,11 @@ func IsGPUConfigMessage(msg string) bool {
 	return strings.Contains(msg, "CDI")
 }
 
-// NewGPUConfigError builds a *GPUConfigError with GPUHint, redacting message.
+// NewGPUConfigError builds a *GPUConfigError with GPUHint, redacting message
+// and the text of err (as NewEngineError does) with the given secrets.
 func NewGPUConfigError(backend, message string, err error, secrets []string) *GPUConfigError {
-	return &GPUConfigError{Backend: backend, Message: redact.Text(strings.TrimSpace(message), secrets), Hint: GPUHint, Err: err}
+	return &GPUConfigError{Backend: backend, Message: redact.Text(strings.TrimSpace(message), secrets), Hint: GPUHint,
+		Err: redactErr(err, secrets)}
 }
 
 // ExitedError reports that a container exited while the caller was waiting

@@ -34,6 +34,8 @@ import (
 	"time"
 )
 
+//go:generate go run go.uber.org/mock/mockgen@v0.6.0 -destination=ctrgatemock/runtime_mock.go -package=ctrgatemock github.com/ctrgate/ctrgate ContainerRuntime
+
 // ContainerRuntime is one container engine seen through one contract.
 //
 // Implementations are safe for concurrent use by multiple goroutines.

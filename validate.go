@@ -60,13 +60,29 @@ func validateImage(field, ref string) error {
 		return invalid(field, "must not be empty")
 	case strings.HasPrefix(ref, "-"):
 		return invalid(field, "%q must not begin with '-'", ref)
-	case strings.ToLower(ref) != ref && !strings.ContainsAny(ref, "@:"):
-		// repository names are lower case; tags and digests may be mixed
+	case strings.ToLower(repositoryPath(ref)) != repositoryPath(ref):
+		// repository paths are lower case; registry hosts, tags and digests may be mixed
 		return invalid(field, "%q: repository names must be lower case", ref)
 	case !imageRefPattern.MatchString(ref):
 		return invalid(field, "%q is not a valid image reference", ref)
 	}
 	return nil
+}
+
+// repositoryPath returns the path part of an image reference: without the
+// digest ("@..."), the tag (":..." after the last '/') and the registry host
+// (a first component holding '.' or ':' or equal to "localhost").
+func repositoryPath(ref string) string {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndexByte(ref, ':'); i > strings.LastIndexByte(ref, '/') {
+		ref = ref[:i]
+	}
+	if host, rest, ok := strings.Cut(ref, "/"); ok && (strings.ContainsAny(host, ".:") || host == "localhost") {
+		ref = rest
+	}
+	return ref
 }
 
 // ValidatePullPolicy checks a pull policy ("" is PullMissing).
@@ -83,7 +99,8 @@ func validateEnvName(field, key string) error {
 	case key == "":
 		return invalid(field, "empty environment variable name")
 	case strings.ContainsAny(key, "=\x00"):
-		return invalid(field, "environment variable name %q holds '=' or NUL", redact.Text(key, nil))
+		// print only what precedes the '=' or NUL: what follows may be a value
+		return invalid(field, "environment variable name %q... holds '=' or NUL", key[:strings.IndexAny(key, "=\x00")])
 	}
 	return nil
 }
@@ -250,9 +267,15 @@ func ValidateSpec(s ContainerSpec) error {
 			return invalid(fmt.Sprintf("GPUs.Devices[%d]", i), "invalid device name %q", d)
 		}
 	}
-	for _, c := range append(append([]string(nil), s.CapAdd...), s.CapDrop...) {
-		if c == "" || strings.HasPrefix(c, "-") || strings.ContainsAny(c, " \t,\x00") {
-			return invalid("CapAdd/CapDrop", "invalid capability %q", c)
+	for _, fc := range []struct {
+		field string
+		caps  []string
+	}{{"CapAdd", s.CapAdd}, {"CapDrop", s.CapDrop}} {
+		field := fc.field
+		for i, c := range fc.caps {
+			if c == "" || strings.HasPrefix(c, "-") || strings.ContainsAny(c, " \t,\x00") {
+				return invalid(fmt.Sprintf("%s[%d]", field, i), "invalid capability %q", c)
+			}
 		}
 	}
 	for _, o := range s.SecurityOpt {
@@ -295,9 +318,15 @@ func ValidateSpec(s ContainerSpec) error {
 	if len(s.Entrypoint) > 0 && s.Entrypoint[0] == "" {
 		return invalid("Entrypoint", "first element must not be empty")
 	}
-	for i, a := range append(append([]string(nil), s.Entrypoint...), s.Command...) {
-		if strings.ContainsRune(a, 0) {
-			return invalid("Command", "argument %d holds NUL", i)
+	for _, fa := range []struct {
+		field string
+		argv  []string
+	}{{"Entrypoint", s.Entrypoint}, {"Command", s.Command}} {
+		field := fa.field
+		for i, a := range fa.argv {
+			if strings.ContainsRune(a, 0) {
+				return invalid(fmt.Sprintf("%s[%d]", field, i), "argument holds NUL")
+			}
 		}
 	}
 	return nil

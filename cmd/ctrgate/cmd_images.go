@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// exitImageAbsent is the exit code of `image exists` for a missing image
+// (as `podman image exists`).
+const exitImageAbsent = 1
+
+func (a *app) cmdImage(fs *flag.FlagSet) runFunc {
+	force := fs.Bool("f", false, "image rm: remove even when containers use it")
+	fs.BoolVar(force, "force", false, "same as -f")
+	return func(ctx context.Context, args []string) (int, error) {
+		if len(args) < 1 {
+			return 0, usagef("image", "image: want a subcommand: exists REF or rm REF (there is no image list: the runtime interface has none)")
+		}
+		sub, rest := args[0], args[1:]
+		// Allow flags after the subcommand: image rm -f REF.
+		sfs := flag.NewFlagSet("ctrgate image "+sub, flag.ContinueOnError)
+		sfs.SetOutput(io.Discard)
+		sfs.BoolVar(force, "f", *force, "")
+		sfs.BoolVar(force, "force", *force, "")
+		sfs.BoolVar(&a.g.json, "json", a.g.json, "")
+		if err := sfs.Parse(rest); err != nil {
+			return 0, usagef("image", "image %s: %v", sub, err)
+		}
+		rest = sfs.Args()
+		switch sub {
+		case "exists", "rm":
+		case "ls", "list":
+			return 0, usagef("image", "image %s: not available: ctrgate.ContainerRuntime can test one image (image exists REF) but cannot list images", sub)
+		default:
+			return 0, usagef("image", "image: unknown subcommand %q (want exists or rm)", sub)
+		}
+		if err := needArgs("image", rest, 1, 1, "one image reference"); err != nil {
+			return 0, err
+		}
+		ref := rest[0]
+		if err := ctrgate.ValidateImageRef(ref); err != nil {
+			return 0, err
+		}
+		rt, err := a.runtime(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if sub == "rm" {
+			if err := rt.RemoveImage(ctx, ref, *force); err != nil {
+				return 0, err
+			}
+			if a.g.json {
+				return exitOK, writeJSON(a.stdout, jsonImage{Ref: ref, Removed: true})
+			}
+			fmt.Fprintf(a.stdout, "%s: removed\n", ref)
+			return exitOK, nil
+		}
+		ok, err := rt.ImageExists(ctx, ref)
+		if err != nil {
+			return 0, err
+		}
+		code := exitOK
+		if !ok {
+			code = exitImageAbsent
+		}
+		if a.g.json {
+			return code, writeJSON(a.stdout, jsonImage{Ref: ref, Exists: &ok})
+		}
+		word := "present"
+		if !ok {
+			word = "absent"
+		}
+		fmt.Fprintf(a.stdout, "%s: %s\n", ref, word)
+		return code, nil
+	}
+}
+
+func (a *app) cmdPull(fs *flag.FlagSet) runFunc {
+	policy := fs.String("policy", "always", "pull policy: always, missing (only when absent) or never (only check)")
+	quiet := fs.Bool("q", false, "no progress display")
+	return func(ctx context.Context, args []string) (int, error) {
+		if err := needArgs("pull", args, 1, 1, "one image reference"); err != nil {
+			return 0, err
+		}
+		ref, p := args[0], ctrgate.PullPolicy(*policy)
+		if err := ctrgate.ValidateImageRef(ref); err != nil {
+			return 0, err
+		}
+		if err := ctrgate.ValidatePullPolicy(p); err != nil {
+			return 0, err
+		}
+		rt, err := a.runtime(ctx)
+		if err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		stop := func(bool) {}
+		if !*quiet && a.isTTY(a.rawStderr) {
+			stop = startSpinner(a.rawStderr, "pulling "+ref, start)
+		}
+		err = rt.PullImage(ctx, ref, p)
+		stop(err == nil)
+		if err != nil {
+			if errors.Is(err, ctrgate.ErrEngineUnavailable) && !errors.Is(err, ctrgate.ErrImageNotFound) && ctx.Err() == nil {
+				// The engine answered Open; what failed is most likely the
+				// way to the registry.
+				return 0, withHint(err, "the engine or the registry could not be reached: check network access to the registry and the reference, "+
+					"or create the image locally with 'ctrgate import FILE "+ref+"'")
+			}
+			return 0, err
+		}
+		elapsed := time.Since(start)
+		if a.g.json {
+			return exitOK, writeJSON(a.stdout, jsonImage{Ref: ref, Pulled: true, Policy: string(p), ElapsedMS: elapsed.Milliseconds()})
+		}
+		fmt.Fprintf(a.stdout, "%s: pulled (%s)\n", ref, elapsed.Round(time.Millisecond))
+		return exitOK, nil
+	}
+}
+
+// spinnerFrames are the frames of the terminal progress display.
+var spinnerFrames = []string{"|", "/", "-", `\`}
+
+// startSpinner draws "<frame> <label> <elapsed>" on a terminal every 100 ms
+// until the returned function is called; that clears the line (and ends
+// the goroutine before returning).
+func startSpinner(w io.Writer, label string, start time.Time) func(ok bool) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			fmt.Fprintf(w, "\r\033[K%s %s %.1fs", spinnerFrames[i%len(spinnerFrames)], label, time.Since(start).Seconds())
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	var once sync.Once
+	return func(bool) {
+		once.Do(func() {
+			close(done)
+			wg.Wait()
+		})
+	}
+}
+
+func (a *app) cmdImport(fs *flag.FlagSet) runFunc {
+	entrypoint := fs.String("entrypoint", "", `image ENTRYPOINT: a program, or a JSON array ["/bin/sh","-c"]`)
+	cmdFlag := fs.String("cmd", "", `image CMD: a word, or a JSON array ["serve","--port","80"]`)
+	var env, labels listFlag
+	fs.Var(&env, "env", "image ENV entry K=V; repeatable")
+	fs.Var(&labels, "l", "image label k=v; repeatable")
+	fs.Var(&labels, "label", "same as -l")
+	workdir := fs.String("workdir", "", "image WORKDIR")
+	return func(ctx context.Context, args []string) (int, error) {
+		if err := needArgs("import", args, 2, 2, "a tar file (or - for standard input) and an image reference"); err != nil {
+			return 0, err
+		}
+		file, ref := args[0], args[1]
+		if err := ctrgate.ValidateImageRef(ref); err != nil {
+			return 0, err
+		}
+		var opts ctrgate.ImportOptions
+		var err error
+		if opts.Entrypoint, err = parseCommandLine(*entrypoint); err != nil {
+			return 0, usagef("import", "import: --entrypoint: %v", err)
+		}
+		if opts.Cmd, err = parseCommandLine(*cmdFlag); err != nil {
+			return 0, usagef("import", "import: --cmd: %v", err)
+		}
+		evs := parseEnv(env, false, a.getenv)
+		a.sec.add(ctrgate.SecretValues(evs)...)
+		if err := ctrgate.ValidateEnv("Env", evs); err != nil {
+			return 0, err
+		}
+		opts.Env = ctrgate.EnvStrings(evs)
+		opts.WorkDir = *workdir
+		if opts.Labels, err = parseKV("import", "label", labels); err != nil {
+			return 0, err
+		}
+		var r io.Reader = a.stdin
+		if file != "-" {
+			f, err := os.Open(file)
+			if err != nil {
+				return 0, fmt.Errorf("import: %w", err)
+			}
+			defer f.Close()
+			r = f
+		}
+		rt, err := a.runtime(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if err := rt.ImportImage(ctx, ref, r, opts); err != nil {
+			return 0, err
+		}
+		if a.g.json {
+			return exitOK, writeJSON(a.stdout, jsonImage{Ref: ref, Imported: true})
+		}
+		fmt.Fprintf(a.stdout, "%s: imported\n", ref)
+		return exitOK, nil
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+)
+
+func (a *app) cmdVersion(fs *flag.FlagSet) runFunc {
+	return func(ctx context.Context, args []string) (int, error) {
+		if err := needArgs("version", args, 0, 0, "no arguments"); err != nil {
+			return 0, err
+		}
+		if a.g.json {
+			return exitOK, writeJSON(a.stdout, map[string]string{"version": version})
+		}
+		fmt.Fprintf(a.stdout, "ctrgate %s\n", version)
+		return exitOK, nil
+	}
+}
+
+func (a *app) cmdInfo(fs *flag.FlagSet) runFunc {
+	return func(ctx context.Context, args []string) (int, error) {
+		if err := needArgs("info", args, 0, 0, "no arguments"); err != nil {
+			return 0, err
+		}
+		rt, err := a.runtime(ctx)
+		if err != nil {
+			return 0, err
+		}
+		info, err := rt.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		ji := toJSONInfo(info, a.fallback)
+		if a.g.json {
+			return exitOK, writeJSON(a.stdout, ji)
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		backend := ji.Backend
+		if ji.Fallback {
+			backend += " (embedded fallback: no engine found)"
+		}
+		fmt.Fprintf(tw, "Backend:\t%s\n", backend)
+		fmt.Fprintf(tw, "Engine:\t%s\n", orDash(ji.Engine))
+		fmt.Fprintf(tw, "Version:\t%s\n", orDash(ji.Version))
+		fmt.Fprintf(tw, "API version:\t%s\n", orDash(ji.APIVersion))
+		fmt.Fprintf(tw, "Rootless:\t%t\n", ji.Rootless)
+		fmt.Fprintf(tw, "Cgroup version:\t%s\n", orDash(ji.CgroupVersion))
+		netMode := ji.RootlessNetworkMode
+		if netMode == "" {
+			if ji.Rootless {
+				netMode = "- (not reported by the engine)"
+			} else {
+				netMode = "- (rootful: bridge networking)"
+			}
+		}
+		fmt.Fprintf(tw, "Rootless network mode:\t%s\n", netMode)
+		fmt.Fprintf(tw, "OCI runtime:\t%s\n", orDash(ji.OCIRuntime))
+		gpu := "not configured (no CDI GPU devices)"
+		if ji.CDIGPUs {
+			gpu = "configured"
+		}
+		fmt.Fprintf(tw, "GPUs (CDI):\t%s\n", gpu)
+		if len(ji.CDIDevices) > 0 {
+			fmt.Fprintf(tw, "CDI devices:\t%s\n", strings.Join(ji.CDIDevices, ", "))
+		}
+		return exitOK, tw.Flush()
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

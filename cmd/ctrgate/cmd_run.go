@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"regexp"
+	"sync/atomic"
+	"time"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// defaultReadyTimeout is how long run waits for --ready by default.
+const defaultReadyTimeout = 60 * time.Second
+
+// cleanupTimeout bounds the removal done after a failed or interrupted run.
+const cleanupTimeout = 30 * time.Second
+
+// notReadyError reports a container that did not become ready in time.
+type notReadyError struct {
+	name    string
+	timeout time.Duration
+	removed bool
+}
+
+func (e *notReadyError) Error() string {
+	s := fmt.Sprintf("container %s was not ready after %s", e.name, e.timeout)
+	if e.removed {
+		s += " (removed)"
+	}
+	return s
+}
+
+// runOptions are the parsed flags of `ctrgate run`.
+type runOptions struct {
+	spec         ctrgate.ContainerSpec
+	attach       bool
+	rm           bool
+	match        func(ctrgate.LogLine) bool
+	readyTimeout time.Duration
+}
+
+func (a *app) cmdRun(fs *flag.FlagSet) runFunc {
+	attach := fs.Bool("a", false, "attach: stream the output until the container exits, then exit with its exit code")
+	fs.BoolVar(attach, "attach", false, "same as -a")
+	detach := fs.Bool("d", false, "detach (the default): print the container ID once started (and ready)")
+	fs.BoolVar(detach, "detach", false, "same as -d")
+	name := fs.String("name", "", "container name (default: chosen by the engine)")
+	var env, secretEnv, labels, ports, volumes, tmpfs listFlag
+	fs.Var(&env, "e", "set environment variable K=V (K alone: from this environment); repeatable")
+	fs.Var(&env, "env", "same as -e")
+	fs.Var(&secretEnv, "secret-env", "like -e, but the value is a secret and never printed; repeatable")
+	fs.Var(&labels, "l", "set label k=v; repeatable")
+	fs.Var(&labels, "label", "same as -l")
+	fs.Var(&ports, "p", "publish a port: [hostip:]hostport:containerport[/tcp|udp] (hostport empty or omitted: any free port); repeatable")
+	fs.Var(&ports, "publish", "same as -p")
+	fs.Var(&volumes, "v", "mount src:dst[:ro|rw|z|Z] (absolute src: bind mount, otherwise a named volume); repeatable")
+	fs.Var(&volumes, "volume", "same as -v")
+	fs.Var(&tmpfs, "tmpfs", "mount a tmpfs at dst[:size=64m]; repeatable")
+	gpus := fs.String("gpus", "", "GPUs to expose: all, or a comma separated list (0,1 or nvidia.com/gpu=0)")
+	rm := fs.Bool("rm", false, "remove the container when it exits (attached: after its exit code is read)")
+	user := fs.String("user", "", "user[:group] to run as")
+	fs.StringVar(user, "u", "", "same as --user")
+	workdir := fs.String("workdir", "", "working directory inside the container")
+	fs.StringVar(workdir, "w", "", "same as --workdir")
+	network := fs.String("network", "", "network: none, host, bridge, slirp4netns, pasta, or the name of a bridge network")
+	entrypoint := fs.String("entrypoint", "", `override the image's entrypoint: a program, or a JSON array ["/bin/sh","-c"]`)
+	pull := fs.String("pull", "missing", "pull policy: missing, never or always")
+	hostname := fs.String("hostname", "", "host name inside the container")
+	ready := fs.String("ready", "", "wait until an output line contains this marker")
+	readyRe := fs.String("ready-regexp", "", "wait until an output line matches this regular expression")
+	readyTimeout := durationFlag{d: defaultReadyTimeout, set: true}
+	fs.Var(&readyTimeout, "ready-timeout", "how long to wait for --ready / --ready-regexp (default 1m0s)")
+	return func(ctx context.Context, args []string) (int, error) {
+		evs := a.collectEnv(env, secretEnv)
+		if len(args) < 1 {
+			return 0, usagef("run", "run: want an image (and optionally a command)")
+		}
+		if *attach && *detach {
+			return 0, usagef("run", "run: -a and -d exclude each other")
+		}
+		o := runOptions{attach: *attach, rm: *rm, readyTimeout: readyTimeout.d}
+		s := &o.spec
+		s.Name, s.Image, s.Command, s.Env = *name, args[0], args[1:], evs
+		s.User, s.WorkDir, s.Hostname = *user, *workdir, *hostname
+		s.PullPolicy = ctrgate.PullPolicy(*pull)
+		var err error
+		if s.Labels, err = parseKV("run", "label", labels); err != nil {
+			return 0, err
+		}
+		for _, p := range ports {
+			pm, err := parsePort(p)
+			if err != nil {
+				return 0, usagef("run", "run: %v", err)
+			}
+			s.Ports = append(s.Ports, pm)
+		}
+		for _, v := range volumes {
+			m, err := parseVolume(v)
+			if err != nil {
+				return 0, usagef("run", "run: %v", err)
+			}
+			s.Mounts = append(s.Mounts, m)
+		}
+		for _, v := range tmpfs {
+			m, err := parseTmpfs(v)
+			if err != nil {
+				return 0, usagef("run", "run: %v", err)
+			}
+			s.Mounts = append(s.Mounts, m)
+		}
+		if *gpus != "" {
+			if s.GPUs, err = parseGPUs(*gpus); err != nil {
+				return 0, usagef("run", "run: %v", err)
+			}
+		}
+		if s.Entrypoint, err = parseCommandLine(*entrypoint); err != nil {
+			return 0, usagef("run", "run: --entrypoint: %v", err)
+		}
+		s.Network = parseNetwork(*network)
+		switch {
+		case *ready != "" && *readyRe != "":
+			return 0, usagef("run", "run: --ready and --ready-regexp exclude each other")
+		case *ready != "":
+			o.match = ctrgate.MatchSubstring(*ready)
+		case *readyRe != "":
+			re, err := regexp.Compile(*readyRe)
+			if err != nil {
+				return 0, usagef("run", "run: --ready-regexp: %v", err)
+			}
+			o.match = ctrgate.MatchRegexp(re)
+		}
+		if o.readyTimeout <= 0 {
+			return 0, usagef("run", "run: --ready-timeout must be positive")
+		}
+		// Detached containers are removed by the engine when they exit;
+		// attached ones by us once the exit code has been read.
+		s.AutoRemove = o.rm && !o.attach
+		if err := ctrgate.ValidateSpec(*s); err != nil {
+			return 0, err
+		}
+		rt, err := a.runtime(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if o.attach {
+			return a.runAttached(ctx, rt, &o)
+		}
+		return a.runDetached(ctx, rt, &o)
+	}
+}
+
+// parseNetwork maps --network to a NetworkSpec: a known mode, or the name
+// of a bridge network.
+func parseNetwork(s string) ctrgate.NetworkSpec {
+	switch m := ctrgate.NetworkMode(s); m {
+	case ctrgate.NetworkDefault, ctrgate.NetworkNone, ctrgate.NetworkHost, ctrgate.NetworkBridge,
+		ctrgate.NetworkSlirp4netns, ctrgate.NetworkPasta:
+		return ctrgate.NetworkSpec{Mode: m}
+	}
+	return ctrgate.NetworkSpec{Mode: ctrgate.NetworkBridge, Name: s}
+}
+
+// displayName returns the container's name for messages.
+func (a *app) displayName(ctx context.Context, rt ctrgate.ContainerRuntime, o *runOptions, id string) string {
+	if o.spec.Name != "" {
+		return o.spec.Name
+	}
+	if c, err := rt.Inspect(ctx, id); err == nil && c.Name != "" {
+		return c.Name
+	}
+	return shortID(id)
+}
+
+// cleanup force-removes a container after a failed or interrupted run,
+// with its own short deadline (the command's may be spent).
+func (a *app) cleanup(ctx context.Context, rt ctrgate.ContainerRuntime, id string) bool {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	err := rt.Remove(cctx, id, ctrgate.RemoveOptions{Force: true, Volumes: true})
+	return err == nil || errors.Is(err, ctrgate.ErrNotFound)
+}
+
+func (a *app) runDetached(ctx context.Context, rt ctrgate.ContainerRuntime, o *runOptions) (int, error) {
+	id, err := ctrgate.Run(ctx, rt, o.spec)
+	if err != nil {
+		return 0, err
+	}
+	name := a.displayName(ctx, rt, o, id)
+	res := jsonRun{ID: id, Name: name, Image: o.spec.Image}
+	if o.match != nil {
+		start := time.Now()
+		rctx, cancel := context.WithTimeout(ctx, o.readyTimeout)
+		line, err := ctrgate.WaitReady(rctx, rt, id, o.match)
+		cancel()
+		if err != nil {
+			return 0, a.readyFailed(ctx, rt, o, id, name, err)
+		}
+		res.Ready, res.ReadyLine, res.ReadyAfterMS = true, a.sec.text(line.Text), time.Since(start).Milliseconds()
+	}
+	if a.g.json {
+		return exitOK, writeJSON(a.stdout, res)
+	}
+	fmt.Fprintln(a.stdout, id)
+	return exitOK, nil
+}
+
+// readyFailed turns a readiness failure into the error to report, removing
+// the container first when --rm was given.
+func (a *app) readyFailed(ctx context.Context, rt ctrgate.ContainerRuntime, o *runOptions, id, name string, err error) error {
+	removed := false
+	if o.rm {
+		removed = a.cleanup(ctx, rt, id)
+	}
+	var exited *ctrgate.ExitedError
+	switch {
+	case errors.As(err, &exited):
+		msg := fmt.Errorf("container %s exited with code %d before it was ready", name, exited.ExitCode)
+		if removed {
+			return withHint(msg, "it was removed (--rm); run it without --rm and see its output with 'ctrgate logs "+name+"'")
+		}
+		return withHint(msg, "see its output with 'ctrgate logs "+name+"'")
+	case errors.Is(err, ctrgate.ErrNotFound):
+		// An auto-removed container that exited before the log stream opened.
+		return withHint(fmt.Errorf("container %s exited (and was removed) before it was ready", name),
+			"run it without --rm and see its output with 'ctrgate logs "+name+"'")
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		e := &notReadyError{name: name, timeout: o.readyTimeout, removed: removed}
+		if removed {
+			return withHint(e, "raise --ready-timeout or check the marker")
+		}
+		return withHint(e, "it is still there: see 'ctrgate logs "+name+"', remove it with 'ctrgate rm -f "+name+"'; or raise --ready-timeout")
+	}
+	return err
+}
+
+func (a *app) runAttached(ctx context.Context, rt ctrgate.ContainerRuntime, o *runOptions) (code int, err error) {
+	id, err := ctrgate.Run(ctx, rt, o.spec)
+	if err != nil {
+		return 0, err
+	}
+	res := jsonRun{ID: id, Image: o.spec.Image, Attached: true}
+	name := o.spec.Name
+	if name == "" {
+		name = a.displayName(ctx, rt, o, id)
+	}
+	res.Name = name
+	defer func() {
+		// Interrupted or failed while attached: with --rm nothing is left behind.
+		if err != nil && o.rm && !res.Removed {
+			res.Removed = a.cleanup(ctx, rt, id)
+		}
+	}()
+
+	lctx, cancelLogs := context.WithCancel(ctx)
+	defer cancelLogs()
+	var readyFlag, timedOut atomic.Bool
+	start := time.Now()
+	if o.match != nil {
+		t := time.AfterFunc(o.readyTimeout, func() {
+			if !readyFlag.Load() {
+				timedOut.Store(true)
+				cancelLogs()
+			}
+		})
+		defer t.Stop()
+	}
+	s, err := rt.Logs(lctx, id, ctrgate.LogOptions{Follow: true})
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	for {
+		l, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if timedOut.Load() && ctx.Err() == nil {
+				return 0, a.readyFailed(ctx, rt, o, id, name, context.DeadlineExceeded)
+			}
+			return 0, err
+		}
+		if o.match != nil && !readyFlag.Load() && o.match(l) {
+			readyFlag.Store(true)
+			res.Ready, res.ReadyLine, res.ReadyAfterMS = true, a.sec.text(l.Text), time.Since(start).Milliseconds()
+		}
+		if err := a.printLogLine(l, false); err != nil {
+			return 0, err
+		}
+	}
+	if timedOut.Load() && ctx.Err() == nil {
+		return 0, a.readyFailed(ctx, rt, o, id, name, context.DeadlineExceeded)
+	}
+	code, err = rt.Wait(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	res.Exited, res.ExitCode = true, code
+	if o.match != nil && !res.Ready {
+		return 0, a.readyFailed(ctx, rt, o, id, name, &ctrgate.ExitedError{Name: name, ExitCode: code})
+	}
+	if o.rm {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		err := rt.Remove(cctx, id, ctrgate.RemoveOptions{Force: true, Volumes: true})
+		cancel()
+		if err != nil && !errors.Is(err, ctrgate.ErrNotFound) {
+			return 0, fmt.Errorf("removing %s after it exited with code %d: %w", name, code, err)
+		}
+		res.Removed = true
+	}
+	if a.g.json {
+		if err := writeJSONLine(a.stdout, res); err != nil {
+			return 0, err
+		}
+	}
+	return code, nil
+}

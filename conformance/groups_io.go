@@ -1,0 +1,470 @@
+package conformance
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+func logsGroup() group {
+	return group{name: "Logs", tests: []suiteTest{
+		{name: "StdoutAndStderrApart", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "logs-streams")
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(name, "echo", "out-1", ";", "echo-err", "err-1", ";",
+				"echo", "out-2", ";", "echo-err", "err-2")))
+			lines := s.logs(t, ctx, name, ctrgate.LogOptions{})
+			assert.Equal(t, []string{"out-1", "out-2"}, texts(lines, ctrgate.Stdout))
+			assert.Equal(t, []string{"err-1", "err-2"}, texts(lines, ctrgate.Stderr))
+			assert.Len(t, lines, 4, "no other lines")
+		}},
+		{name: "FollowEndsOnExit", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "logs-follow")
+			s.run(t, ctx, s.spec(name, "echo", "a", ";", "sleep", "1s", ";", "echo", "b", ";", "exit", "2"))
+			lines := s.logs(t, ctx, name, ctrgate.LogOptions{Follow: true})
+			assert.Equal(t, []string{"a", "b"}, texts(lines, ctrgate.Stdout))
+			st, err := ctrgate.StateOf(ctx, s.rt, name)
+			require.NoError(t, err)
+			assert.False(t, st.Running(), "a followed log ends when the container has exited")
+			assert.Equal(t, 2, s.wait(t, ctx, name))
+		}},
+		{name: "FinalLineWithoutNewline", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "logs-nonl")
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(name, "echo", "first", ";", "no-newline", "last")))
+			assert.Equal(t, []string{"first", "last"}, texts(s.logs(t, ctx, name, ctrgate.LogOptions{}), ctrgate.Stdout))
+			assert.Equal(t, []string{"first", "last"}, texts(s.logs(t, ctx, name, ctrgate.LogOptions{Follow: true}), ctrgate.Stdout),
+				"Follow on an exited container delivers the log and ends")
+		}},
+		{name: "LongLine", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "logs-long")
+			const n = 1 << 20
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(name, "long-line", itoa(n), ";", "echo", "after")))
+			out := texts(s.logs(t, ctx, name, ctrgate.LogOptions{}), ctrgate.Stdout)
+			require.Len(t, out, 2, "a 1 MiB line is one line, however the engine stores it")
+			assert.Len(t, out[0], n)
+			assert.Equal(t, "", strings.Trim(out[0], "x"), "the line holds only 'x'")
+			assert.Equal(t, "after", out[1])
+		}},
+		{name: "BulkInOrder", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "logs-bulk")
+			const n = 5000
+			s.run(t, ctx, s.spec(name, "bulk", itoa(n)))
+			check := func(what string, out []string) {
+				t.Helper()
+				require.Len(t, out, n, what)
+				for i, l := range out {
+					if l != fmt.Sprintf("line %d", i+1) {
+						t.Fatalf("%s: line %d is %q, want %q", what, i+1, l, fmt.Sprintf("line %d", i+1))
+					}
+				}
+			}
+			check("followed while written", texts(s.logs(t, ctx, name, ctrgate.LogOptions{Follow: true}), ctrgate.Stdout))
+			assert.Equal(t, 0, s.wait(t, ctx, name))
+			check("read after exit", texts(s.logs(t, ctx, name, ctrgate.LogOptions{}), ctrgate.Stdout))
+		}},
+		{name: "Tail", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "logs-tail")
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(name, "bulk", "100")))
+			var want []string
+			for i := 91; i <= 100; i++ {
+				want = append(want, fmt.Sprintf("line %d", i))
+			}
+			assert.Equal(t, want, texts(s.logs(t, ctx, name, ctrgate.LogOptions{Tail: 10}), ctrgate.Stdout))
+			assert.Equal(t, want[7:], texts(s.logs(t, ctx, name, ctrgate.LogOptions{Tail: 3, Follow: true}), ctrgate.Stdout))
+		}},
+		{name: "Since", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "logs-since")
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(name, "echo", "early", ";", "sleep", "1500ms", ";", "echo", "late")))
+			lines := s.logs(t, ctx, name, ctrgate.LogOptions{})
+			require.Len(t, lines, 2)
+			early, late := lines[0].Time, lines[1].Time
+			if early.IsZero() || late.IsZero() {
+				s.notApplicable(t, "the backend reports no line times, so Since cannot be checked against them")
+				return
+			}
+			assert.GreaterOrEqual(t, late.Sub(early), time.Second, "line times follow the program's pace")
+			since := early.Add(late.Sub(early) / 2)
+			assert.Equal(t, []string{"late"}, texts(s.logs(t, ctx, name, ctrgate.LogOptions{Since: since}), ctrgate.Stdout))
+			assert.Equal(t, []string{"late"}, texts(s.logs(t, ctx, name, ctrgate.LogOptions{Since: since, Follow: true}), ctrgate.Stdout))
+			assert.Equal(t, []string{"early", "late"}, texts(s.logs(t, ctx, name, ctrgate.LogOptions{Since: early.Add(-time.Second)}), ctrgate.Stdout))
+		}},
+		{name: "CloseAndCancelEndFollow", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "logs-close")
+			s.run(t, ctx, s.spec(name, sleeper()...))
+
+			st, err := s.rt.Logs(ctx, name, ctrgate.LogOptions{Follow: true})
+			require.NoError(t, err)
+			l, err := st.Next()
+			require.NoError(t, err)
+			assert.Equal(t, "ready", l.Text)
+			assert.Equal(t, ctrgate.Stdout, l.Stream)
+			time.AfterFunc(200*time.Millisecond, func() { _ = st.Close() })
+			began := time.Now()
+			_, err = st.Next()
+			assert.ErrorIs(t, err, io.EOF, "Next after Close")
+			within(t, time.Since(began), 5*time.Second, "Next after Close")
+			assert.NoError(t, st.Close(), "Close is idempotent")
+
+			cctx, cancel := context.WithCancel(ctx)
+			st, err = s.rt.Logs(cctx, name, ctrgate.LogOptions{Follow: true})
+			require.NoError(t, err)
+			defer st.Close()
+			_, err = st.Next()
+			require.NoError(t, err)
+			time.AfterFunc(200*time.Millisecond, cancel)
+			began = time.Now()
+			_, err = st.Next()
+			assert.ErrorIs(t, err, context.Canceled, "Next after the Logs context is cancelled")
+			within(t, time.Since(began), 5*time.Second, "Next after cancellation")
+		}},
+	}}
+}
+
+func readinessGroup() group {
+	return group{name: "Readiness", tests: []suiteTest{
+		{name: "MarkerAfterDelay", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "ready-marker")
+			marker := "READY-" + randHex(4)
+			s.run(t, ctx, s.spec(name, "echo", "booting", ";", "marker", marker, "700ms", ";", "sleep", "600s"))
+			began := time.Now()
+			l := s.waitReady(t, ctx, name, marker)
+			within(t, time.Since(began), 15*time.Second, "WaitReady")
+			assert.Equal(t, marker, l.Text)
+			assert.Equal(t, ctrgate.Stdout, l.Stream)
+			running, err := ctrgate.IsRunning(ctx, s.rt, name)
+			require.NoError(t, err)
+			assert.True(t, running, "WaitReady returns on the marker, not at exit")
+		}},
+		{name: "ExitsFirst", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "ready-exit")
+			s.run(t, ctx, s.spec(name, "echo", "starting", ";", "sleep", "300ms", ";", "exit", "7"))
+			began := time.Now()
+			_, err := ctrgate.WaitReady(ctx, s.rt, name, ctrgate.MatchSubstring("never printed"))
+			var exited *ctrgate.ExitedError
+			require.ErrorAs(t, err, &exited)
+			assert.Equal(t, 7, exited.ExitCode)
+			assert.ErrorIs(t, err, ctrgate.ErrNotRunning)
+			within(t, time.Since(began), 15*time.Second, "WaitReady on a container that exits")
+		}},
+		{name: "MarkerBeforeCall", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "ready-before")
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(name, "echo-err", "DONE-early")))
+			l := s.waitReady(t, ctx, name, "DONE-early")
+			assert.Equal(t, ctrgate.Stderr, l.Stream, "markers on stderr count too")
+		}},
+	}}
+}
+
+func execGroup() group {
+	return group{name: "Exec", tests: []suiteTest{
+		{name: "Running", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "exec-run")
+			spec := s.spec(name, sleeper()...)
+			spec.Env = []ctrgate.EnvVar{{Name: "CTG_BASE", Value: "from-spec"}}
+			s.run(t, ctx, spec)
+			s.waitReady(t, ctx, name, "ready")
+			exec := func(t *testing.T, opts ctrgate.ExecOptions, args ...string) *ctrgate.ExecResult {
+				t.Helper()
+				opts.Cmd = append([]string{TestProgPath}, args...)
+				r, err := s.rt.Exec(ctx, name, opts)
+				require.NoError(t, err, "exec %v", args)
+				require.NotNil(t, r)
+				return r
+			}
+			t.Run("ExitCode", func(t *testing.T) {
+				assert.Equal(t, 0, exec(t, ctrgate.ExecOptions{}, "exit", "0").ExitCode)
+				assert.Equal(t, 3, exec(t, ctrgate.ExecOptions{}, "exit", "3").ExitCode, "an exit code is not an error")
+			})
+			t.Run("StdoutStderr", func(t *testing.T) {
+				r := exec(t, ctrgate.ExecOptions{}, "echo", "to-out", ";", "echo-err", "to-err", ";", "no-newline", "tail")
+				assert.Equal(t, "to-out\ntail", string(r.Stdout))
+				assert.Equal(t, "to-err\n", string(r.Stderr))
+			})
+			t.Run("Env", func(t *testing.T) {
+				r := exec(t, ctrgate.ExecOptions{Env: []ctrgate.EnvVar{{Name: "CTG_EXEC", Value: "a b=c"}}},
+					"getenv", "CTG_EXEC", ";", "getenv", "CTG_BASE")
+				assert.Equal(t, "a b=c\nfrom-spec\n", string(r.Stdout), "exec env plus the container's env")
+			})
+			t.Run("WorkDir", func(t *testing.T) {
+				assert.Equal(t, "/\n", string(exec(t, ctrgate.ExecOptions{}, "pwd").Stdout), "the container's workdir")
+				assert.Equal(t, "/tmp\n", string(exec(t, ctrgate.ExecOptions{WorkDir: "/tmp"}, "pwd").Stdout))
+			})
+			t.Run("User", func(t *testing.T) {
+				assert.Equal(t, "0:0\n", string(exec(t, ctrgate.ExecOptions{}, "id").Stdout))
+				assert.Equal(t, "1000:1000\n", string(exec(t, ctrgate.ExecOptions{User: "1000:1000"}, "id").Stdout))
+				assert.Equal(t, "1000:1000\n", string(exec(t, ctrgate.ExecOptions{User: "ctrgate"}, "id").Stdout), "user by name")
+			})
+			t.Run("Stdin", func(t *testing.T) {
+				in := "line one\nline two\nno newline"
+				r := exec(t, ctrgate.ExecOptions{Stdin: strings.NewReader(in)}, "stdin")
+				assert.Equal(t, 0, r.ExitCode)
+				assert.Equal(t, in, string(r.Stdout))
+			})
+			t.Run("LargeOutput", func(t *testing.T) {
+				r := exec(t, ctrgate.ExecOptions{}, "long-line", itoa(256<<10), ";", "echo-err", "done")
+				assert.Len(t, r.Stdout, 256<<10+1)
+				assert.Equal(t, "done\n", string(r.Stderr))
+			})
+		}},
+		{name: "NotRunning", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			created, exited := s.name(t, "exec-created"), s.name(t, "exec-exited")
+			s.create(t, ctx, s.spec(created, "exit", "0"))
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(exited, "exit", "0")))
+			for _, n := range []string{created, exited} {
+				_, err := s.rt.Exec(ctx, n, ctrgate.ExecOptions{Cmd: []string{TestProgPath, "echo", "x"}})
+				assert.ErrorIs(t, err, ctrgate.ErrNotRunning, "exec in %s", n)
+			}
+		}},
+	}}
+}
+
+// tarOf packs files (path -> content) into a tar stream.
+func tarOf(t testing.TB, files map[string]string, order ...string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, n := range order {
+		data := files[n]
+		if strings.HasSuffix(n, "/") {
+			require.NoError(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: n, Mode: 0o755, ModTime: time.Now()}))
+			continue
+		}
+		require.NoError(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(data)), ModTime: time.Now()}))
+		_, err := tw.Write([]byte(data))
+		require.NoError(t, err)
+	}
+	require.NoError(t, tw.Close())
+	return buf.Bytes()
+}
+
+// untar reads a tar stream into path -> content (regular files only).
+func untar(t testing.TB, r io.Reader) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		require.NoError(t, err)
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		out[strings.TrimPrefix(path.Clean(h.Name), "/")] = string(b)
+	}
+}
+
+func copyGroup() group {
+	return group{name: "Copy", tests: []suiteTest{
+		{name: "CopyToCreated", parallel: true, fn: func(t *testing.T, s *suite) {
+			if !s.need(t, CapCopy) {
+				return
+			}
+			ctx := s.ctx(t)
+			name := s.name(t, "copy-to")
+			s.create(t, ctx, s.spec(name, "cat", "/data/hello.txt", ";", "cat", "/data/sub/inner.txt"))
+			archive := tarOf(t, map[string]string{"hello.txt": "hello from the host\n", "sub/inner.txt": "inner\n"},
+				"hello.txt", "sub/", "sub/inner.txt")
+			require.NoError(t, s.rt.CopyTo(ctx, name, "/data", bytes.NewReader(archive)))
+			require.NoError(t, s.rt.Start(ctx, name))
+			assert.Equal(t, 0, s.wait(t, ctx, name))
+			assert.Equal(t, []string{"hello from the host", "inner"},
+				texts(s.logs(t, ctx, name, ctrgate.LogOptions{}), ctrgate.Stdout))
+		}},
+		{name: "CopyFrom", parallel: true, fn: func(t *testing.T, s *suite) {
+			if !s.need(t, CapCopy) {
+				return
+			}
+			ctx := s.ctx(t)
+			name := s.name(t, "copy-from")
+			payload := "payload-" + randHex(4)
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(name, "write", "/data/out.txt", payload)))
+
+			rc, err := s.rt.CopyFrom(ctx, name, "/data/out.txt")
+			require.NoError(t, err, "CopyFrom works on an exited container")
+			files := untar(t, rc)
+			require.NoError(t, rc.Close())
+			assert.Equal(t, map[string]string{"out.txt": payload}, files, "a file is archived under its base name")
+
+			rc, err = s.rt.CopyFrom(ctx, name, "/data")
+			require.NoError(t, err)
+			files = untar(t, rc)
+			require.NoError(t, rc.Close())
+			assert.Equal(t, map[string]string{"data/out.txt": payload}, files, "a directory is archived under its base name")
+
+			_, err = s.rt.CopyFrom(ctx, name, "/data/no-such-file")
+			assert.ErrorIs(t, err, ctrgate.ErrNotFound, "a missing path")
+		}},
+	}}
+}
+
+// collectEvents reads events until stop accepts one or ctx ends.
+func collectEvents(t testing.TB, st ctrgate.EventStream, stop func(ctrgate.Event) bool) []ctrgate.Event {
+	t.Helper()
+	var out []ctrgate.Event
+	for {
+		ev, err := st.Next()
+		if err != nil {
+			t.Errorf("event stream ended before the expected event: %v (got %v)", err, out)
+			return out
+		}
+		out = append(out, ev)
+		if stop(ev) {
+			return out
+		}
+	}
+}
+
+func eventTypes(evs []ctrgate.Event, name string) []ctrgate.EventType {
+	var out []ctrgate.EventType
+	for _, e := range evs {
+		if e.Name == name {
+			out = append(out, e.Type)
+		}
+	}
+	return out
+}
+
+func firstIndex(ts []ctrgate.EventType, t ctrgate.EventType) int {
+	for i, x := range ts {
+		if x == t {
+			return i
+		}
+	}
+	return -1
+}
+
+// assertLifecycleEvents checks that name's events hold create, start, die
+// (with code) and remove in that order.
+func assertLifecycleEvents(t testing.TB, evs []ctrgate.Event, name, id string, code int) {
+	t.Helper()
+	types := eventTypes(evs, name)
+	last := -1
+	for _, want := range []ctrgate.EventType{ctrgate.EventCreate, ctrgate.EventStart, ctrgate.EventDie, ctrgate.EventRemove} {
+		i := firstIndex(types, want)
+		if assert.GreaterOrEqual(t, i, 0, "no %s event for %s; got %v", want, name, types) {
+			assert.Greater(t, i, last, "%s event out of order for %s: %v", want, name, types)
+			last = i
+		}
+	}
+	for _, e := range evs {
+		if e.Name != name {
+			continue
+		}
+		assert.NotEmpty(t, e.Raw, "Event.Raw")
+		assert.Equal(t, id, e.ID, "Event.ID of %s event", e.Type)
+		if e.Type == ctrgate.EventDie {
+			assert.Equal(t, code, e.ExitCode, "die event exit code")
+		}
+	}
+}
+
+func eventsGroup() group {
+	return group{name: "Events", tests: []suiteTest{
+		{name: "LifecycleByPrefix", parallel: true, fn: func(t *testing.T, s *suite) {
+			if !s.need(t, CapEvents) {
+				return
+			}
+			ctx := s.ctx(t)
+			p := s.prefix + "ev-"
+			st, err := s.rt.Events(ctx, ctrgate.EventFilter{NamePrefix: p})
+			require.NoError(t, err)
+			defer st.Close()
+
+			other := s.name(t, "evx-1") // outside the filter
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(other, "exit", "0")))
+			require.NoError(t, s.rt.Remove(ctx, other, ctrgate.RemoveOptions{}))
+
+			name := s.name(t, "ev-1")
+			id := s.run(t, ctx, s.spec(name, "exit", "4"))
+			assert.Equal(t, 4, s.wait(t, ctx, name))
+			require.NoError(t, s.rt.Remove(ctx, name, ctrgate.RemoveOptions{}))
+
+			evs := collectEvents(t, st, func(e ctrgate.Event) bool { return e.Name == name && e.Type == ctrgate.EventRemove })
+			for _, e := range evs {
+				assert.True(t, strings.HasPrefix(e.Name, p), "event %s for %s passed the filter %s", e.Type, e.Name, p)
+			}
+			assertLifecycleEvents(t, evs, name, id, 4)
+		}},
+		{name: "LabelFilter", parallel: true, fn: func(t *testing.T, s *suite) {
+			if !s.need(t, CapEvents) {
+				return
+			}
+			ctx := s.ctx(t)
+			val := randHex(4)
+			st, err := s.rt.Events(ctx, ctrgate.EventFilter{NamePrefix: s.prefix, Labels: map[string]string{"ctg.events": val}})
+			require.NoError(t, err)
+			defer st.Close()
+
+			other := s.name(t, "evl-other")
+			sp := s.spec(other, "exit", "0")
+			sp.Labels = map[string]string{"ctg.events": "other"}
+			assert.Equal(t, 0, s.runToExit(t, ctx, sp))
+			require.NoError(t, s.rt.Remove(ctx, other, ctrgate.RemoveOptions{}))
+
+			name := s.name(t, "evl-1")
+			sp = s.spec(name, "exit", "9")
+			sp.Labels = map[string]string{"ctg.events": val}
+			id := s.run(t, ctx, sp)
+			assert.Equal(t, 9, s.wait(t, ctx, name))
+			require.NoError(t, s.rt.Remove(ctx, name, ctrgate.RemoveOptions{}))
+
+			evs := collectEvents(t, st, func(e ctrgate.Event) bool { return e.Name == name && e.Type == ctrgate.EventRemove })
+			for _, e := range evs {
+				assert.Equal(t, name, e.Name, "event %s for %s passed the label filter", e.Type, e.Name)
+			}
+			assertLifecycleEvents(t, evs, name, id, 9)
+		}},
+		{name: "CloseAndCancelEndStream", parallel: true, fn: func(t *testing.T, s *suite) {
+			if !s.need(t, CapEvents) {
+				return
+			}
+			ctx := s.ctx(t)
+			st, err := s.rt.Events(ctx, ctrgate.EventFilter{NamePrefix: s.prefix + "evc-"})
+			require.NoError(t, err)
+			time.AfterFunc(200*time.Millisecond, func() { _ = st.Close() })
+			began := time.Now()
+			_, err = st.Next()
+			assert.ErrorIs(t, err, io.EOF, "Next after Close")
+			within(t, time.Since(began), 5*time.Second, "Next after Close")
+			assert.NoError(t, st.Close(), "Close is idempotent")
+
+			cctx, cancel := context.WithCancel(ctx)
+			st, err = s.rt.Events(cctx, ctrgate.EventFilter{NamePrefix: s.prefix + "evc-"})
+			require.NoError(t, err)
+			defer st.Close()
+			time.AfterFunc(200*time.Millisecond, cancel)
+			began = time.Now()
+			_, err = st.Next()
+			assert.ErrorIs(t, err, context.Canceled, "Next after the Events context is cancelled")
+			within(t, time.Since(began), 5*time.Second, "Next after cancellation")
+		}},
+	}}
+}

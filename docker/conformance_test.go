@@ -1,0 +1,84 @@
+package docker_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/conformance"
+	"github.com/ctrgate/ctrgate/docker"
+)
+
+// engineHost returns the Docker engine the tests use (DOCKER_HOST, as set by
+// `eval "$(scripts/docker.sh env)"`). Without it the test fails under CI and
+// is skipped loudly elsewhere.
+func engineHost(t testing.TB) string {
+	t.Helper()
+	host := os.Getenv("DOCKER_HOST")
+	if host == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("DOCKER_HOST is not set and CI=true: start the engine with scripts/docker.sh up and eval \"$(scripts/docker.sh env)\"")
+		}
+		t.Skip("SKIPPING docker conformance: DOCKER_HOST is not set; run `scripts/docker.sh up && eval \"$(scripts/docker.sh env)\"` to test against a real Docker engine")
+	}
+	return host
+}
+
+// newRuntime connects to host, failing the test when the engine does not
+// answer.
+func newRuntime(t testing.TB, host string) ctrgate.ContainerRuntime {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rt, err := docker.New(ctx, docker.Config{Host: host})
+	require.NoError(t, err, "connecting to the Docker-compatible engine at %s", host)
+	return rt
+}
+
+func TestConformanceDocker(t *testing.T) {
+	host := engineHost(t)
+	conformance.Run(t, conformance.Harness{
+		Name: "docker",
+		New:  func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
+	})
+}
+
+// podmanHost returns Podman's API socket as a Docker host address, from
+// CTRGATE_PODMAN_SOCKET (a path or a unix:// address, set by
+// `scripts/podman.sh env`); "" when it is not set.
+func podmanHost() string {
+	s := strings.TrimSpace(os.Getenv("CTRGATE_PODMAN_SOCKET"))
+	switch {
+	case s == "":
+		return ""
+	case strings.Contains(s, "://"):
+		return s
+	default:
+		return "unix://" + s
+	}
+}
+
+// podmanCompatLacks are the documented differences of the docker backend
+// on Podman's Docker-compatible API (Podman 4.3): the suite reports the
+// tests that need them as not applicable, with these reasons.
+var podmanCompatLacks = map[conformance.Capability]string{}
+
+func TestConformanceDockerOnPodman(t *testing.T) {
+	host := podmanHost()
+	if host == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CTRGATE_PODMAN_SOCKET is not set and CI=true: start Podman's service with scripts/podman.sh up and eval \"$(scripts/podman.sh env)\"")
+		}
+		t.Skip("SKIPPING docker-on-podman conformance: CTRGATE_PODMAN_SOCKET is not set; run `scripts/podman.sh up && eval \"$(scripts/podman.sh env)\"`")
+	}
+	conformance.Run(t, conformance.Harness{
+		Name:  "docker-on-podman",
+		New:   func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
+		Lacks: podmanCompatLacks,
+	})
+}

@@ -1,0 +1,434 @@
+package docker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// Create validates spec, makes its image available according to
+// spec.PullPolicy and creates the container. See
+// ctrgate.ContainerRuntime.Create.
+func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
+	if err := ctrgate.ValidateSpec(spec); err != nil {
+		return "", err
+	}
+	secrets := ctrgate.SecretValues(spec.Env)
+	if spec.GPUs.Requested() && r.noGPU != "" {
+		return "", ctrgate.NewGPUConfigError(BackendName, r.noGPU,
+			ctrgate.NewEngineError(BackendName, opCreate, spec.Name, ctrgate.ErrUnsupported, r.noGPU, nil, secrets), secrets)
+	}
+	cfg, hc, nc, err := toCreateConfig(spec, engineFeatures{podman: r.podman, cdi: r.cdi, apiVersion: r.apiVersion})
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel, err := r.begin(ctx, opCreate, spec.Name)
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	if err := r.ensureImage(ctx, spec.Image, spec.PullPolicy); err != nil {
+		return "", err
+	}
+	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, nc, nil, spec.Name)
+	if err != nil {
+		return "", r.mapErr(ctx, opCreate, spec.Name, err, secrets)
+	}
+	return resp.ID, nil
+}
+
+// Start starts a created or exited container; a running one is left alone.
+func (r *Runtime) Start(ctx context.Context, name string) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	ctx, cancel, err := r.begin(ctx, opStart, name)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if err := r.cli.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
+		return r.mapErr(ctx, opStart, name, err, r.secretsOf(ctx, name))
+	}
+	return nil
+}
+
+// secretsOf returns the sensitive environment values of a container, for
+// redacting engine messages about it (best effort; the message of a failed
+// start may quote its command line and environment).
+func (r *Runtime) secretsOf(ctx context.Context, name string) []string {
+	in, err := r.cli.ContainerInspect(ctx, name)
+	if err != nil || in.Config == nil {
+		return nil
+	}
+	return envSecrets(in.Config.Env)
+}
+
+// Stop stops the container (stop signal, then SIGKILL after timeout; a
+// negative timeout means the container's own stop timeout) and returns once
+// it has exited. Stopping a container that is not running is a no-op.
+func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	opts := container.StopOptions{}
+	grace := 10 * time.Second
+	if timeout >= 0 {
+		secs := durationSeconds(timeout)
+		opts.Timeout = &secs
+		grace = time.Duration(secs) * time.Second
+	} else if in, err := r.inspectQuick(ctx, name); err == nil && in.Config != nil && in.Config.StopTimeout != nil {
+		grace = time.Duration(*in.Config.StopTimeout) * time.Second
+	}
+	ctx, cancel, err := r.beginTimeout(ctx, opStop, name, r.timeout+grace)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if err := r.cli.ContainerStop(ctx, name, opts); err != nil {
+		return r.mapErr(ctx, opStop, name, err, nil)
+	}
+	// The engine answers once the container is down; make sure of it.
+	in, err := r.cli.ContainerInspect(ctx, name)
+	if err != nil {
+		if r.mapErr(ctx, opStop, name, err, nil) != nil && errors.Is(r.mapErr(ctx, opStop, name, err, nil), ctrgate.ErrNotFound) {
+			return nil // auto-removed after it stopped
+		}
+		return r.mapErr(ctx, opStop, name, err, nil)
+	}
+	if in.State != nil && (in.State.Running || in.State.Restarting) {
+		if _, err := r.waitNotRunning(ctx, name); err != nil && !errors.Is(err, ctrgate.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// inspectQuick inspects with a short timeout, for auxiliary lookups.
+func (r *Runtime) inspectQuick(ctx context.Context, name string) (container.InspectResponse, error) {
+	ctx, cancel, err := r.beginTimeout(ctx, opInspect, name, 10*time.Second)
+	if err != nil {
+		return container.InspectResponse{}, err
+	}
+	defer cancel()
+	return r.cli.ContainerInspect(ctx, name)
+}
+
+// Kill sends a signal (name or number; "" is SIGKILL) without waiting.
+func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	sig, err := ctrgate.ParseSignal(signal)
+	if err != nil {
+		return err
+	}
+	ctx, cancel, err := r.begin(ctx, opKill, name)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if err := r.cli.ContainerKill(ctx, name, strconv.Itoa(int(sig))); err != nil {
+		return r.mapErr(ctx, opKill, name, err, nil)
+	}
+	return nil
+}
+
+// Remove deletes the container; a running one only with opts.Force.
+func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOptions) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	ctx, cancel, err := r.begin(ctx, opRemove, name)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	ropts := container.RemoveOptions{Force: opts.Force, RemoveVolumes: opts.Volumes}
+	err = r.cli.ContainerRemove(ctx, name, ropts)
+	// Podman's compatibility API fails a forced removal of a container that
+	// is exiting at that moment ("could not be stopped: ... container state
+	// improper: stopped"); it succeeds once the exit is recorded.
+	for delay := 50 * time.Millisecond; err != nil && opts.Force && isExitRace(err) && delay < 2*time.Second; delay *= 2 {
+		if serr := sleepCtx(ctx, delay); serr != nil {
+			break
+		}
+		err = r.cli.ContainerRemove(ctx, name, ropts)
+	}
+	if err == nil {
+		return nil
+	}
+	if strings.Contains(err.Error(), "already in progress") {
+		// An auto-remove or a concurrent Remove is deleting it: wait for that.
+		if werr := r.waitRemoved(ctx, name); werr != nil {
+			return werr
+		}
+		return nil
+	}
+	return r.mapErr(ctx, opRemove, name, err, nil)
+}
+
+// waitRemoved polls until the container is gone.
+func (r *Runtime) waitRemoved(ctx context.Context, name string) error {
+	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
+		_, err := r.cli.ContainerInspect(ctx, name)
+		if err != nil {
+			me := r.mapErr(ctx, opRemove, name, err, nil)
+			if errors.Is(me, ctrgate.ErrNotFound) {
+				return nil
+			}
+			return me
+		}
+		if err := sleepCtx(ctx, delay); err != nil {
+			return r.mapErr(ctx, opRemove, name, err, nil)
+		}
+	}
+}
+
+// Inspect returns the container's description.
+func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, err
+	}
+	ctx, cancel, err := r.begin(ctx, opInspect, name)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	in, err := r.cli.ContainerInspect(ctx, name)
+	if err != nil {
+		return nil, r.mapErr(ctx, opInspect, name, err, nil)
+	}
+	return fromInspect(in), nil
+}
+
+// listNamePattern is the regular expression for Docker's name filter that
+// selects names starting with prefix. The filter is an unanchored regular
+// expression over names that carry a leading "/" (Docker) or not (Podman).
+func listNamePattern(prefix string) string {
+	return "^/?" + regexp.QuoteMeta(prefix)
+}
+
+// exitedStatus finds the exit code in a list entry's status text
+// ("Exited (137) 5 seconds ago"): the list API has no field for it.
+var exitedStatus = regexp.MustCompile(`^Exited \((-?\d+)\)`)
+
+// List returns the matching containers in one ContainerList call. The name
+// prefix and labels are filtered by the engine and checked again here
+// (literally), so regular-expression characters in prefixes do no harm.
+// State.ExitCode of exited containers comes from the list entry's status
+// text, the only place the list API reports it.
+func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgate.Container, error) {
+	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
+		return nil, err
+	}
+	ctx, cancel, err := r.begin(ctx, opList, filter.NamePrefix)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	args := filters.NewArgs()
+	if filter.NamePrefix != "" {
+		args.Add("name", listNamePattern(filter.NamePrefix))
+	}
+	for k, v := range filter.Labels {
+		if v == "" {
+			args.Add("label", k)
+		} else {
+			args.Add("label", k+"="+v)
+		}
+	}
+	list, err := r.cli.ContainerList(ctx, container.ListOptions{All: filter.All, Filters: args})
+	if err != nil {
+		return nil, r.mapErr(ctx, opList, filter.NamePrefix, err, nil)
+	}
+	out := []ctrgate.Container{}
+	for _, s := range list {
+		name := summaryName(s.Names)
+		st := ctrgate.ParseState(string(s.State))
+		running := st == ctrgate.StateRunning || st == ctrgate.StatePaused || st == ctrgate.StateRestarting
+		if !filter.Matches(name, s.Labels, running) {
+			continue
+		}
+		c := ctrgate.Container{
+			ID:      s.ID,
+			Name:    name,
+			Image:   s.Image,
+			ImageID: s.ImageID,
+			Labels:  copyMap(s.Labels),
+			Ports:   fromSummaryPorts(s.Ports),
+			State:   ctrgate.ContainerState{Status: st, Raw: string(s.State)},
+		}
+		if c.Labels == nil {
+			c.Labels = map[string]string{}
+		}
+		if s.Created > 0 {
+			c.Created = time.Unix(s.Created, 0)
+		}
+		if m := exitedStatus.FindStringSubmatch(s.Status); m != nil {
+			c.State.ExitCode, _ = strconv.Atoi(m[1])
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// summaryName picks the container's own name from a list entry: Docker
+// lists link aliases too ("/other/alias"); the real name has one "/".
+func summaryName(names []string) string {
+	for _, n := range names {
+		t := strings.TrimPrefix(n, "/")
+		if !strings.Contains(t, "/") {
+			return t
+		}
+	}
+	if len(names) > 0 {
+		return strings.TrimPrefix(names[0], "/")
+	}
+	return ""
+}
+
+// Wait blocks until the container's main process exits and returns its exit
+// code. An exited container gives its recorded code at once. A created
+// container is watched (inspect, with backoff up to 500 ms) until it has
+// been started; then Docker's "not-running" wait takes over. (Docker's
+// "not-running" answers at once for a created container, and "next-exit"
+// would miss an exit that happens before the wait is registered.) Missing or
+// removed: ErrNotFound. Only ctx ends it early.
+func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return 0, err
+	}
+	ctx, cancel, err := r.beginTimeout(ctx, opWait, name, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer cancel()
+	delay := 20 * time.Millisecond
+	for {
+		in, err := r.cli.ContainerInspect(ctx, name)
+		if err != nil {
+			return 0, r.mapErr(ctx, opWait, name, err, nil)
+		}
+		if in.State == nil {
+			return 0, ctrgate.NewEngineError(BackendName, opWait, name, nil, "engine reported no state", nil, nil)
+		}
+		switch ctrgate.ParseState(in.State.Status) {
+		case ctrgate.StateCreated:
+			if err := sleepCtx(ctx, delay); err != nil {
+				return 0, r.mapErr(ctx, opWait, name, err, nil)
+			}
+			delay = min(delay*2, 500*time.Millisecond)
+			continue
+		case ctrgate.StateExited, ctrgate.StateDead:
+			return in.State.ExitCode, nil
+		}
+		return r.waitNotRunning(ctx, name)
+	}
+}
+
+// waitNotRunning is Docker's "not-running" wait: the exit code of the
+// current run, or the recorded one when the container is not running.
+func (r *Runtime) waitNotRunning(ctx context.Context, name string) (int, error) {
+	resC, errC := r.cli.ContainerWait(ctx, name, container.WaitConditionNotRunning)
+	select {
+	case res := <-resC:
+		if res.Error != nil && res.Error.Message != "" {
+			return 0, ctrgate.NewEngineError(BackendName, opWait, name, nil, res.Error.Message, nil, nil)
+		}
+		return int(res.StatusCode), nil
+	case err := <-errC:
+		return 0, r.mapErr(ctx, opWait, name, err, nil)
+	}
+}
+
+// CopyTo extracts a tar stream into dstDir in the container.
+func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(dstDir, "/") {
+		return &ctrgate.SpecError{Field: "dstDir", Reason: "must be an absolute path"}
+	}
+	ctx, cancel, err := r.begin(ctx, opCopyTo, name)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if err := r.cli.CopyToContainer(ctx, name, dstDir, archive, container.CopyToContainerOptions{}); err != nil {
+		return r.mapErr(ctx, opCopyTo, name, err, nil)
+	}
+	return nil
+}
+
+// CopyFrom returns a tar stream of srcPath in the container. The default
+// timeout covers the request, not the reading of the stream, which ends
+// with ctx or Close.
+func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(srcPath, "/") {
+		return nil, &ctrgate.SpecError{Field: "srcPath", Reason: "must be an absolute path"}
+	}
+	if r.life.Err() != nil {
+		return nil, r.errClosed(opCopyFrom, name)
+	}
+	sctx, scancel := context.WithCancelCause(ctx)
+	stopLife := context.AfterFunc(r.life, func() { scancel(context.Canceled) })
+	var timer *time.Timer
+	if _, ok := ctx.Deadline(); !ok {
+		timer = time.AfterFunc(r.timeout, func() { scancel(context.DeadlineExceeded) })
+	}
+	rc, _, err := r.cli.CopyFromContainer(sctx, name, srcPath)
+	if timer != nil {
+		timer.Stop()
+	}
+	if err != nil {
+		merr := r.mapErr(sctx, opCopyFrom, name+":"+srcPath, err, nil)
+		stopLife()
+		scancel(nil)
+		return nil, merr
+	}
+	return &cancelReadCloser{ReadCloser: rc, cancel: func() { stopLife(); scancel(nil) }}, nil
+}
+
+// cancelReadCloser cancels its request when closed.
+type cancelReadCloser struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (c *cancelReadCloser) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// sleepCtx sleeps for d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// isExitRace reports Podman's refusal to force-remove a container caught
+// between exiting and being recorded as exited.
+func isExitRace(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "could not be stopped") && strings.Contains(m, "container state improper")
+}

@@ -1,0 +1,304 @@
+// Package docker implements ctrgate.ContainerRuntime on the Docker Engine
+// API, through the official Go client (github.com/docker/docker/client).
+//
+// It speaks to any engine with a Docker-compatible API: Docker itself and
+// Podman's Docker-compatible service ("podman system service"). The engine is
+// chosen like the docker CLI chooses it: Config.Host, or else DOCKER_HOST
+// (unix://, tcp:// with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH, or ssh://), or
+// else the default socket /var/run/docker.sock. The API version is
+// negotiated unless Config.APIVersion (or DOCKER_API_VERSION) fixes it.
+//
+// ssh:// hosts are served without github.com/docker/cli: the runtime starts
+// "ssh [-l user] [-p port] -- host docker system dial-stdio" per connection
+// (what the docker CLI does), so the remote side needs a docker CLI and
+// the local side an ssh client with non-interactive authentication.
+//
+// GPU requests: when the engine reports CDI support (API >= 1.47 with
+// CDISpecDirs in its info, i.e. Docker 27+ with CDI enabled, the default from
+// Docker 28.2) the runtime sends CDI device requests
+// (DeviceRequests{Driver: "cdi", Capabilities: [["cdi"]], DeviceIDs:
+// ["nvidia.com/gpu=all"]}), as "docker run --device nvidia.com/gpu=all" does;
+// otherwise it sends the classic "--gpus" request (DeviceRequests{Count: -1,
+// Capabilities: [["gpu"]]} for all GPUs, DeviceIDs ["0", ...] for
+// nvidia.com/gpu=N devices), which needs the NVIDIA container runtime hook.
+// On Podman's compatibility API, CDI requests are sent from Podman 5.4 on;
+// older Podman versions silently drop every device request, so a GPU request
+// fails at Create with a *ctrgate.GPUConfigError that also matches
+// ctrgate.ErrUnsupported. Either way a missing GPU setup surfaces as
+// *ctrgate.GPUConfigError.
+package docker
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/versions"
+	"github.com/docker/docker/client"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// BackendName is the name of this backend in EngineInfo and errors.
+const BackendName = "docker"
+
+// Default timeouts.
+const (
+	// DefaultTimeout bounds every call whose context has no deadline, except
+	// the blocking ones (Wait, Logs with Follow, Events).
+	DefaultTimeout = 2 * time.Minute
+	// DefaultPingTimeout bounds the reachability check in New.
+	DefaultPingTimeout = 5 * time.Second
+)
+
+// Config configures a Runtime. The zero value uses the environment like the
+// docker CLI does.
+type Config struct {
+	// Host is the engine address, e.g. "unix:///var/run/docker.sock",
+	// "tcp://10.0.0.2:2376" or "ssh://user@host". "" takes DOCKER_HOST, or
+	// the default socket.
+	Host string
+	// APIVersion pins the API version, e.g. "1.41". "" negotiates with the
+	// engine (unless DOCKER_API_VERSION is set).
+	APIVersion string
+	// DefaultTimeout bounds each call whose context has no deadline; 0 means
+	// DefaultTimeout. It does not apply to Wait, Logs with Follow and Events.
+	DefaultTimeout time.Duration
+	// PingTimeout bounds the reachability check New makes; 0 means
+	// DefaultPingTimeout.
+	PingTimeout time.Duration
+}
+
+// Runtime is a ctrgate.ContainerRuntime on a Docker-compatible engine. It is
+// safe for concurrent use.
+type Runtime struct {
+	cli     *client.Client
+	timeout time.Duration
+	host    string
+
+	// what New learnt about the engine
+	podman     bool   // the engine is Podman's Docker-compatible service
+	version    string // engine version
+	apiVersion string // negotiated API version
+	cdi        bool   // the engine takes CDI device requests
+	noGPU      string // why the engine cannot take GPU requests at all ("" = it can)
+
+	life     context.Context // cancelled by Close
+	kill     context.CancelFunc
+	closeMu  sync.Mutex
+	closed   bool
+	sshClean func()
+}
+
+var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
+
+// New connects to the engine and checks that it answers (within
+// Config.PingTimeout). An engine that cannot be reached fails with an error
+// wrapping ctrgate.ErrEngineUnavailable.
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	if cfg.DefaultTimeout <= 0 {
+		cfg.DefaultTimeout = DefaultTimeout
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = DefaultPingTimeout
+	}
+	// client.FromEnv, minus DOCKER_HOST, which is handled here so that ssh://
+	// works too.
+	opts := []client.Opt{client.WithTLSClientConfigFromEnv(), client.WithVersionFromEnv()}
+	host := cfg.Host
+	if host == "" {
+		host = client.DefaultDockerHost
+		if h := envHost(); h != "" {
+			host = h
+		}
+	}
+	var sshClean func()
+	if strings.HasPrefix(host, "ssh://") {
+		dialer, clean, err := sshDialer(host)
+		if err != nil {
+			return nil, ctrgate.NewEngineError(BackendName, "connect", "", ctrgate.ErrEngineUnavailable, err.Error(), err, nil)
+		}
+		sshClean = clean
+		// The host name is irrelevant for the HTTP layer; the dialer does the work.
+		opts = append(opts, client.WithHost("http://docker.example.com"), client.WithDialContext(dialer))
+	} else {
+		opts = append(opts, client.WithHost(host))
+	}
+	if cfg.APIVersion != "" {
+		opts = append(opts, client.WithVersion(cfg.APIVersion))
+	} else if getenv("DOCKER_API_VERSION") == "" {
+		opts = append(opts, client.WithAPIVersionNegotiation())
+	}
+	cli, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		if sshClean != nil {
+			sshClean()
+		}
+		return nil, ctrgate.NewEngineError(BackendName, "connect", "", ctrgate.ErrEngineUnavailable, "bad engine address "+redactURL(host), err, nil)
+	}
+	life, kill := context.WithCancel(context.Background())
+	r := &Runtime{cli: cli, timeout: cfg.DefaultTimeout, host: redactURL(host), life: life, kill: kill, sshClean: sshClean}
+
+	pctx, cancel := context.WithTimeout(ctx, cfg.PingTimeout)
+	defer cancel()
+	if _, err := cli.Ping(pctx); err != nil {
+		_ = r.Close()
+		if ctx.Err() != nil {
+			return nil, r.mapErr(ctx, "connect", "", err, nil)
+		}
+		return nil, ctrgate.NewEngineError(BackendName, "connect", r.host, ctrgate.ErrEngineUnavailable,
+			"the Docker engine does not answer (start it, or set DOCKER_HOST; for ctrgate's own engine: eval \"$(scripts/docker.sh env)\")", err, nil)
+	}
+	v, err := cli.ServerVersion(pctx)
+	if err != nil {
+		_ = r.Close()
+		return nil, ctrgate.NewEngineError(BackendName, "connect", r.host, ctrgate.ErrEngineUnavailable, "", err, nil)
+	}
+	r.version = v.Version
+	r.apiVersion = cli.ClientVersion()
+	for _, c := range v.Components {
+		if strings.Contains(strings.ToLower(c.Name), "podman") {
+			r.podman = true
+			if c.Version != "" {
+				r.version = c.Version
+			}
+		}
+	}
+	if r.podman {
+		// Podman's compatibility API honours CDI device requests from 5.4 on
+		// (containers/podman#25171); older versions drop every DeviceRequest
+		// silently.
+		r.cdi = !lessAPI(strings.SplitN(r.version, "-", 2)[0], "5.4")
+		if !r.cdi {
+			r.noGPU = "Podman " + r.version + "'s Docker-compatible API ignores GPU requests (DeviceRequests are honoured from Podman 5.4 on); use the podman-cli or podman-api backend, or a newer Podman"
+		}
+	} else if versions.GreaterThanOrEqualTo(r.apiVersion, "1.47") {
+		if info, err := cli.Info(pctx); err == nil && len(info.CDISpecDirs) > 0 {
+			r.cdi = true
+		}
+	}
+	return r, nil
+}
+
+// envHost returns DOCKER_HOST.
+func envHost() string { return strings.TrimSpace(getenv("DOCKER_HOST")) }
+
+// redactURL drops any password from an address before it is printed.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// IsPodman reports whether the engine behind the runtime is Podman's
+// Docker-compatible service.
+func (r *Runtime) IsPodman() bool { return r.podman }
+
+// Client returns the underlying Docker API client, for what the
+// ContainerRuntime interface does not cover. It must not be closed.
+func (r *Runtime) Client() *client.Client { return r.cli }
+
+// Close releases the client's connections and ends every stream this runtime
+// opened. It does not touch containers. Later calls fail with
+// ctrgate.ErrEngineUnavailable.
+func (r *Runtime) Close() error {
+	r.closeMu.Lock()
+	defer r.closeMu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.kill()
+	err := r.cli.Close()
+	if r.sshClean != nil {
+		r.sshClean()
+	}
+	return err
+}
+
+// errClosed is returned by calls after Close.
+func (r *Runtime) errClosed(op, target string) error {
+	return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+}
+
+// begin prepares a bounded call: it fails after Close, and returns a context
+// that ends with ctx, with Close, and after the default timeout when ctx has
+// no deadline.
+func (r *Runtime) begin(ctx context.Context, op, target string) (context.Context, context.CancelFunc, error) {
+	return r.beginTimeout(ctx, op, target, r.timeout)
+}
+
+// beginTimeout is begin with an explicit default timeout (0: none).
+func (r *Runtime) beginTimeout(ctx context.Context, op, target string, timeout time.Duration) (context.Context, context.CancelFunc, error) {
+	if r.life.Err() != nil {
+		return nil, nil, r.errClosed(op, target)
+	}
+	if ctx.Err() != nil {
+		return nil, nil, ctrgate.NewEngineError(BackendName, op, target, nil, "", fmt.Errorf("%s: %w", op, context.Cause(ctx)), nil)
+	}
+	var cancel context.CancelFunc
+	if _, ok := ctx.Deadline(); !ok && timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	stop := context.AfterFunc(r.life, cancel)
+	return ctx, func() { stop(); cancel() }, nil
+}
+
+// Info describes the engine.
+func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
+	ctx, cancel, err := r.begin(ctx, "info", "")
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	v, err := r.cli.ServerVersion(ctx)
+	if err != nil {
+		return nil, r.mapErr(ctx, "info", "", err, nil)
+	}
+	info, err := r.cli.Info(ctx)
+	if err != nil {
+		return nil, r.mapErr(ctx, "info", "", err, nil)
+	}
+	out := &ctrgate.EngineInfo{
+		Backend:    BackendName,
+		Engine:     "docker",
+		Version:    v.Version,
+		APIVersion: r.cli.ClientVersion(),
+		OCIRuntime: info.DefaultRuntime,
+	}
+	if r.podman {
+		out.Engine = "podman"
+		for _, c := range v.Components {
+			if strings.Contains(strings.ToLower(c.Name), "podman") && c.Version != "" {
+				out.Version = c.Version
+			}
+		}
+	}
+	for _, o := range info.SecurityOptions {
+		if strings.Contains(o, "name=rootless") {
+			out.Rootless = true
+		}
+	}
+	if info.CgroupVersion != "" {
+		out.CgroupVersion = "v" + strings.TrimPrefix(info.CgroupVersion, "v")
+	}
+	for _, d := range info.DiscoveredDevices {
+		if d.Source == "cdi" {
+			out.CDIDevices = append(out.CDIDevices, d.ID)
+			if strings.HasPrefix(d.ID, "nvidia.com/gpu=") {
+				out.CDIGPUs = true
+			}
+		}
+	}
+	return out, nil
+}

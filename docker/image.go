@@ -1,0 +1,169 @@
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/image"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// ImageExists reports whether ref is in local storage.
+func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return false, err
+	}
+	ctx, cancel, err := r.begin(ctx, opImageExists, ref)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	return r.imageExists(ctx, ref)
+}
+
+func (r *Runtime) imageExists(ctx context.Context, ref string) (bool, error) {
+	_, err := r.cli.ImageInspect(ctx, ref)
+	if err == nil {
+		return true, nil
+	}
+	if cerrdefs.IsNotFound(err) && ctx.Err() == nil {
+		return false, nil
+	}
+	me := r.mapErr(ctx, opImageExists, ref, err, nil)
+	if errors.Is(me, ctrgate.ErrImageNotFound) {
+		return false, nil
+	}
+	return false, me
+}
+
+// PullImage makes ref available according to policy.
+func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
+		return err
+	}
+	ctx, cancel, err := r.begin(ctx, opPull, ref)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	return r.ensureImage(ctx, ref, policy)
+}
+
+// ensureImage applies a pull policy (ctx is already bounded).
+func (r *Runtime) ensureImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
+	if policy != ctrgate.PullAlways {
+		ok, err := r.imageExists(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if policy == ctrgate.PullNever {
+			return ctrgate.NewEngineError(BackendName, opPull, ref, ctrgate.ErrImageNotFound,
+				"image is not present locally and the pull policy is never", nil, nil)
+		}
+	}
+	rc, err := r.cli.ImagePull(ctx, ref, image.PullOptions{})
+	if err != nil {
+		return r.mapErr(ctx, opPull, ref, err, nil)
+	}
+	defer rc.Close()
+	if err := readJSONMessages(rc); err != nil {
+		return r.mapErr(ctx, opPull, ref, err, nil)
+	}
+	return nil
+}
+
+// jsonMessage is the part of the engine's progress stream we read.
+type jsonMessage struct {
+	Error       string `json:"error"`
+	ErrorDetail *struct {
+		Message string `json:"message"`
+	} `json:"errorDetail"`
+}
+
+// streamError is an error reported inside a progress stream.
+type streamError struct{ msg string }
+
+func (e *streamError) Error() string { return e.msg }
+
+// readJSONMessages drains a progress stream and returns the first error it
+// reports.
+func readJSONMessages(r io.Reader) error {
+	dec := json.NewDecoder(r)
+	var first error
+	for {
+		var m jsonMessage
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				return first
+			}
+			if first != nil {
+				return first
+			}
+			return err
+		}
+		if first == nil {
+			switch {
+			case m.ErrorDetail != nil && m.ErrorDetail.Message != "":
+				first = &streamError{m.ErrorDetail.Message}
+			case m.Error != "":
+				first = &streamError{m.Error}
+			}
+		}
+	}
+}
+
+// ImportImage creates ref from a root file system tar stream, applying opts
+// as Dockerfile instructions ("ENTRYPOINT [...]" in JSON form, CMD, ENV,
+// WORKDIR, LABEL).
+func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) error {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	if rootfs == nil {
+		return &ctrgate.SpecError{Field: "rootfs", Reason: "missing"}
+	}
+	changes, err := importChanges(opts)
+	if err != nil {
+		return err
+	}
+	ctx, cancel, err := r.begin(ctx, opImport, ref)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	rc, err := r.cli.ImageImport(ctx, image.ImportSource{Source: rootfs, SourceName: "-"}, ref, image.ImportOptions{Changes: changes})
+	if err != nil {
+		return r.mapErr(ctx, opImport, ref, err, nil)
+	}
+	defer rc.Close()
+	if err := readJSONMessages(rc); err != nil {
+		return r.mapErr(ctx, opImport, ref, err, nil)
+	}
+	return nil
+}
+
+// RemoveImage deletes ref (with force, also when containers use it).
+func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	ctx, cancel, err := r.begin(ctx, opRemoveImage, ref)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if _, err := r.cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: force, PruneChildren: true}); err != nil {
+		return r.mapErr(ctx, opRemoveImage, ref, err, nil)
+	}
+	return nil
+}

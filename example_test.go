@@ -1,0 +1,158 @@
+package ctrgate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/fake"
+)
+
+// newExampleRuntime returns a fake runtime with one image, example.com/job:1,
+// whose program prints its arguments, says "ready", and then either exits
+// with the code given as its second argument or, with "serve", runs until
+// it is stopped.
+func newExampleRuntime() *fake.Runtime {
+	rt := fake.New()
+	rt.RegisterProgram("/job", func(p *fake.Process) int {
+		args := p.Args()[1:]
+		fmt.Fprintln(p.Stdout(), "args:", args)
+		fmt.Fprintln(p.Stdout(), "ready")
+		if len(args) > 0 && args[0] == "serve" {
+			select {
+			case <-p.Signals(): // SIGTERM from Stop: graceful exit
+				return 0
+			case <-p.Done(): // killed
+				return 137
+			}
+		}
+		if len(args) > 1 && args[1] == "fail" {
+			fmt.Fprintln(p.Stderr(), "failing on purpose")
+			return 3
+		}
+		return 0
+	})
+	if err := rt.AddImage("example.com/job:1", fake.ImageConfig{Entrypoint: []string{"/job"}}); err != nil {
+		panic(err)
+	}
+	return rt
+}
+
+// Run creates and starts a container in one call; the code works unchanged
+// on any backend.
+func ExampleRun() {
+	ctx := context.Background()
+	rt := newExampleRuntime() // or backend.Open(ctx, backend.Config{Backend: "podman-cli"})
+	defer rt.Close()
+
+	id, err := ctrgate.Run(ctx, rt, ctrgate.ContainerSpec{
+		Name:    "job-1",
+		Image:   "example.com/job:1",
+		Command: []string{"once", "fail"},
+		Labels:  map[string]string{"team": "a"},
+	})
+	if err != nil {
+		fmt.Println("run:", err)
+		return
+	}
+	code, err := rt.Wait(ctx, id)
+	fmt.Println("exit code:", code, err) // a non-zero exit code is not an error
+
+	// Invalid input is rejected before any engine call.
+	_, err = ctrgate.Run(ctx, rt, ctrgate.ContainerSpec{Name: "-rm", Image: "example.com/job:1"})
+	fmt.Println(errors.Is(err, ctrgate.ErrInvalidSpec), err)
+
+	// A taken name is ErrAlreadyExists on every backend.
+	_, err = ctrgate.Run(ctx, rt, ctrgate.ContainerSpec{Name: "job-1", Image: "example.com/job:1"})
+	fmt.Println(errors.Is(err, ctrgate.ErrAlreadyExists))
+	// Output:
+	// exit code: 3 <nil>
+	// true invalid spec: Name: "-rm" must not begin with '-'
+	// true
+}
+
+// WaitReady follows a container's logs until a readiness line appears, and
+// reports an early exit with its exit code.
+func ExampleWaitReady() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rt := newExampleRuntime()
+	defer rt.Close()
+
+	if _, err := ctrgate.Run(ctx, rt, ctrgate.ContainerSpec{Name: "svc", Image: "example.com/job:1", Command: []string{"serve"}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	line, err := ctrgate.WaitReady(ctx, rt, "svc", ctrgate.MatchSubstring("ready"))
+	fmt.Println(line.Stream, line.Text, err)
+	if err := rt.Stop(ctx, "svc", 5*time.Second); err != nil {
+		fmt.Println(err)
+	}
+
+	// A container that exits before the marker shows up.
+	if _, err := ctrgate.Run(ctx, rt, ctrgate.ContainerSpec{Name: "crash", Image: "example.com/job:1", Command: []string{"once", "fail"}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = ctrgate.WaitReady(ctx, rt, "crash", ctrgate.MatchSubstring("listening on"))
+	var exited *ctrgate.ExitedError
+	if errors.As(err, &exited) {
+		fmt.Println("exited early with code", exited.ExitCode, errors.Is(err, ctrgate.ErrNotRunning))
+	}
+	// Output:
+	// stdout ready <nil>
+	// exited early with code 3 true
+}
+
+// StatesByPrefix answers "what state is each of my containers in" with one
+// engine round trip; the prefix is literal.
+func ExampleStatesByPrefix() {
+	ctx := context.Background()
+	rt := newExampleRuntime()
+	defer rt.Close()
+
+	for _, c := range []struct {
+		name string
+		cmd  []string
+	}{
+		{"batch.1", []string{"serve"}},
+		{"batch.2", []string{"once", "fail"}},
+		{"batchX3", []string{"serve"}}, // "." in the prefix is not a wildcard
+	} {
+		if _, err := ctrgate.Run(ctx, rt, ctrgate.ContainerSpec{Name: c.name, Image: "example.com/job:1", Command: c.cmd}); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	if _, err := rt.Wait(ctx, "batch.2"); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	states, err := ctrgate.StatesByPrefix(ctx, rt, "batch.")
+	if err != nil {
+		fmt.Println(err) // a failed query is an error, never "no containers"
+		return
+	}
+	names := make([]string, 0, len(states))
+	for n := range states {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Println(n, states[n].Status, states[n].ExitCode)
+	}
+
+	res := ctrgate.RemoveAll(ctx, rt, []string{"batch.1", "batch.2", "batchX3", "never-existed"})
+	fmt.Println("remove:", ctrgate.FirstError(res))
+	states, _ = ctrgate.StatesByPrefix(ctx, rt, "batch")
+	fmt.Println("left:", len(states))
+	// Output:
+	// batch.1 running 0
+	// batch.2 exited 3
+	// remove: <nil>
+	// left: 0
+}

@@ -1,0 +1,520 @@
+// Package fake is an in-memory ctrgate.ContainerRuntime for unit tests, in
+// the spirit of net/http/httptest and Kubernetes' CRI FakeRuntimeService.
+//
+// A fake Runtime keeps images, containers, volumes, logs and events in
+// memory and runs container "processes" as Go functions (Programs) in
+// goroutines. It keeps the ctrgate contract (it passes the conformance
+// suite), and adds test controls: a call log (Calls, CallsTo, ResetCalls),
+// error injection per method (InjectError), artificial latency
+// (SetLatency), log injection (EmitLog), forced exits (ExitContainer) and
+// direct access to container files (ReadFile, WriteFile).
+//
+// A test sets up only what it needs: images (AddImage, ImportImage) and the
+// programs their containers run (RegisterProgram, or ImageConfig.Program).
+// See the examples. Importing the package also registers it with package
+// backend as "fake" (see NewFromOptions); auto-detection never picks it.
+//
+// # Images and programs
+//
+// The fake has no registry. An image exists once it is added with AddImage
+// or imported with ImportImage; any other reference fails with an error
+// wrapping ctrgate.ErrImageNotFound, whatever the pull policy. Images that
+// exist count as pullable (PullAlways succeeds for them).
+//
+// Executables are Go functions registered by absolute path with
+// RegisterProgram. A container's argv (spec Entrypoint+Command, each falling
+// back to the image's) is resolved by argv[0]: an absolute path must be
+// registered; a bare name is searched in the PATH directories of the
+// container's environment. When nothing is registered under that name the
+// image's own Program (ImageConfig.Program) runs, with the same argv. When
+// there is none either, the executable is missing: Start fails with a
+// *ctrgate.EngineError (as podman does) and the container ends exited with
+// code 127; in Exec the result has exit code 127 and the message on stderr.
+// A registered program need not exist as a file in the container.
+//
+// # Processes
+//
+// A Program receives a *Process, which implements the
+// conformance/testprog System interface: arguments, environment, working
+// directory, host name, uid/gid (from spec.User, numeric or looked up in the
+// container's /etc/passwd and /etc/group), stdin (empty for the main
+// process), stdout/stderr (the container log for the main process, buffers
+// for Exec), signals, network listeners and the container's file system.
+//
+// The program's return value is its exit code. Catchable signals sent with
+// Kill or Stop arrive on Process.Signals; the program decides what to do
+// (the conformance test program exits 128+signo on SIGTERM). SIGKILL, a
+// Stop timeout, Remove with Force, ExitContainer and Close end the process
+// from outside: Process.Done is closed, the exit code is 137 (or the one
+// given to ExitContainer) and whatever the program returns afterwards is
+// ignored. A program must return promptly once Done is closed; one that
+// ignores Done leaks its goroutine (that is a bug in the program, and Close
+// reports it).
+//
+// # File systems, volumes and ports
+//
+// Every container has an in-memory root file system, copied from its image
+// at Create. Bind mounts read and write real files under the host Source
+// (ReadOnly is respected); tmpfs mounts are in-memory and emptied when the
+// container stops; named volumes are in-memory and shared by name between the
+// containers of one Runtime (anonymous volumes belong to their container).
+// spec.ReadOnlyRootfs makes writes to the root fail with EROFS (CopyTo still
+// writes, as engines do).
+//
+// For every published TCP port the fake listens on a real host port (on
+// HostIP, or 127.0.0.1 when HostIP is empty; HostPort 0 picks a free port)
+// at Start, and proxies each connection to the in-memory listener the
+// program opened with Process.Listen("tcp", ":PORT") for that container
+// port. A connection to a port nobody listens on is closed at once. UDP
+// mappings are recorded but not served. Listeners and proxies end when the
+// container stops.
+//
+// # Not modelled
+//
+// Networks, user namespaces, capabilities, resource limits, ulimits,
+// SELinux relabelling and OCI runtimes are accepted (after validation) and
+// ignored. There is no pause/unpause.
+package fake
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// BackendName is the backend name the fake reports in EngineInfo and errors.
+const BackendName = "fake"
+
+// Version is the engine version the fake reports.
+const Version = "1.0.0"
+
+// DefaultCallTimeout is the per-call timeout applied when a context has no
+// deadline (blocking calls excepted: Wait, Logs with Follow, Events).
+const DefaultCallTimeout = time.Minute
+
+// Call is one recorded method call.
+type Call struct {
+	Method   string        // ContainerRuntime method name, e.g. "Create"
+	Target   string        // container name/ID or image reference ("" if none)
+	Time     time.Time     // when the call started
+	Duration time.Duration // how long it took
+	Err      error         // the error it returned (nil on success)
+}
+
+// Option configures a Runtime.
+type Option func(*Runtime)
+
+// WithCDIDevices makes the named CDI devices (e.g. "nvidia.com/gpu=0",
+// "nvidia.com/gpu=all") resolvable, so GPU requests for them succeed and
+// Info reports them. "nvidia.com/gpu=all" is resolvable when it is listed or
+// when any "nvidia.com/gpu=..." device is.
+func WithCDIDevices(names ...string) Option {
+	return func(r *Runtime) {
+		for _, n := range names {
+			r.cdi[n] = true
+		}
+	}
+}
+
+// WithCallTimeout sets the per-call timeout applied when a context has no
+// deadline (default DefaultCallTimeout).
+func WithCallTimeout(d time.Duration) Option {
+	return func(r *Runtime) { r.callTimeout = d }
+}
+
+// WithProgramGrace sets how long Close waits for programs to return after
+// closing their Done channels (default 5 s).
+func WithProgramGrace(d time.Duration) Option {
+	return func(r *Runtime) { r.programGrace = d }
+}
+
+// methods are the ContainerRuntime methods, for InjectError and SetLatency.
+var methods = map[string]bool{
+	"Info": true, "ImageExists": true, "PullImage": true, "ImportImage": true, "RemoveImage": true,
+	"Create": true, "Start": true, "Stop": true, "Kill": true, "Remove": true, "Inspect": true,
+	"List": true, "Wait": true, "Logs": true, "Exec": true, "CopyTo": true, "CopyFrom": true,
+	"Events": true, "Close": true,
+}
+
+type injection struct {
+	err       error
+	remaining int // 0: always
+}
+
+// Runtime is the in-memory ctrgate.ContainerRuntime. Create one with New.
+// It is safe for concurrent use.
+type Runtime struct {
+	callTimeout  time.Duration
+	programGrace time.Duration
+	cdi          map[string]bool
+
+	mu         sync.Mutex
+	closed     bool
+	closeCh    chan struct{}
+	images     map[string]*image // by normalised ref
+	programs   map[string]Program
+	containers map[string]*container // by ID
+	names      map[string]*container // by name
+	volumes    map[string]*memFS
+	subs       map[*eventStream]struct{}
+	logCancels map[*logFollower]struct{}
+	calls      []Call
+	inject     map[string][]*injection
+	latency    map[string]time.Duration
+	pid        int
+	live       int // program goroutines running
+
+	wg     sync.WaitGroup // internal goroutines: proxies, log producers, exec watchers
+	progWG sync.WaitGroup // program goroutines
+}
+
+var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
+
+// New returns an empty fake runtime: no images, no programs, no containers,
+// no GPUs.
+func New(opts ...Option) *Runtime {
+	r := &Runtime{
+		callTimeout:  DefaultCallTimeout,
+		programGrace: 5 * time.Second,
+		cdi:          map[string]bool{},
+		closeCh:      make(chan struct{}),
+		images:       map[string]*image{},
+		programs:     map[string]Program{},
+		containers:   map[string]*container{},
+		names:        map[string]*container{},
+		volumes:      map[string]*memFS{},
+		subs:         map[*eventStream]struct{}{},
+		logCancels:   map[*logFollower]struct{}{},
+		inject:       map[string][]*injection{},
+		latency:      map[string]time.Duration{},
+		pid:          1000,
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// NewFromOptions returns New configured by string options, as a backend
+// registry passes them: "timeout" (a Go duration: WithCallTimeout) and
+// "cdi_devices" (comma-separated CDI device names: WithCDIDevices). Other
+// keys are ignored. A bad value fails with ctrgate.ErrInvalidSpec.
+func NewFromOptions(options map[string]string) (*Runtime, error) {
+	var opts []Option
+	if v := options["timeout"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return nil, &ctrgate.SpecError{Field: "Options[timeout]", Reason: fmt.Sprintf("%q is not a duration", v)}
+		}
+		opts = append(opts, WithCallTimeout(d))
+	}
+	if v := options["cdi_devices"]; v != "" {
+		var devs []string
+		for _, d := range strings.Split(v, ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				devs = append(devs, d)
+			}
+		}
+		opts = append(opts, WithCDIDevices(devs...))
+	}
+	return New(opts...), nil
+}
+
+// Calls returns a copy of the call log, oldest first.
+func (r *Runtime) Calls() []Call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Call(nil), r.calls...)
+}
+
+// CallsTo returns the recorded calls of one method, oldest first.
+func (r *Runtime) CallsTo(method string) []Call {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Call
+	for _, c := range r.calls {
+		if c.Method == method {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ResetCalls empties the call log.
+func (r *Runtime) ResetCalls() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = nil
+}
+
+func checkMethod(method string) {
+	if !methods[method] {
+		panic(fmt.Sprintf("fake: %q is not a ContainerRuntime method", method))
+	}
+}
+
+// InjectError makes method (a ContainerRuntime method name such as
+// "Create") fail with err: on every call when times is 0, otherwise on the
+// next times calls. Injections queue up in order. The error takes the path a
+// real engine failure would: input validation still comes first, and err is
+// wrapped in a *ctrgate.EngineError for the method (unless it already is an
+// *EngineError or *GPUConfigError), so errors.Is(result, err) holds.
+// InjectError(method, nil, 0) removes every injection for method. It panics
+// on an unknown method name.
+func (r *Runtime) InjectError(method string, err error, times int) {
+	checkMethod(method)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		delete(r.inject, method)
+		return
+	}
+	if times < 0 {
+		times = 0
+	}
+	r.inject[method] = append(r.inject[method], &injection{err: err, remaining: times})
+}
+
+// SetLatency makes every call of method sleep d (honouring its context)
+// before it does anything else after input validation, as a slow engine
+// would. d <= 0 removes the latency. It panics on an unknown method name.
+func (r *Runtime) SetLatency(method string, d time.Duration) {
+	checkMethod(method)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d <= 0 {
+		delete(r.latency, method)
+		return
+	}
+	r.latency[method] = d
+}
+
+// record starts a call record; the returned func completes it with *errp.
+func (r *Runtime) record(method, target string, errp *error) func() {
+	start := time.Now()
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.calls = append(r.calls, Call{Method: method, Target: target, Time: start, Duration: time.Since(start), Err: *errp})
+	}
+}
+
+// recordTarget records a call whose target is known only at its end.
+func (r *Runtime) recordTarget(start time.Time, method string, target *string, errp *error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, Call{Method: method, Target: *target, Time: start, Duration: time.Since(start), Err: *errp})
+}
+
+// livePrograms is the number of program goroutines that have not returned.
+func (r *Runtime) livePrograms() int { return r.live }
+
+// opName maps a method name to the EngineError operation word.
+func opName(method string) string {
+	switch method {
+	case "ImageExists":
+		return "image exists"
+	case "PullImage":
+		return "pull"
+	case "ImportImage":
+		return "import"
+	case "RemoveImage":
+		return "rmi"
+	case "CopyTo", "CopyFrom":
+		return "cp"
+	}
+	return strings.ToLower(method)
+}
+
+func engineErr(method, target string, kind error, msg string, err error, secrets []string) error {
+	return ctrgate.NewEngineError(BackendName, opName(method), target, kind, msg, err, secrets)
+}
+
+func unavailable(method, target string) error {
+	return engineErr(method, target, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+}
+
+// enter is the common prologue after input validation: closed check,
+// default timeout, latency, context check and error injection. The cancel
+// func must be called.
+func (r *Runtime) enter(ctx context.Context, method, target string, blocking bool, extra time.Duration, secrets []string) (context.Context, context.CancelFunc, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cancel := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok && !blocking && r.callTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, r.callTimeout+extra)
+	}
+	r.mu.Lock()
+	closed := r.closed
+	lat := r.latency[method]
+	r.mu.Unlock()
+	if closed {
+		return ctx, cancel, unavailable(method, target)
+	}
+	if err := ctx.Err(); err != nil {
+		return ctx, cancel, engineErr(method, target, nil, "", err, secrets)
+	}
+	if lat > 0 {
+		t := time.NewTimer(lat)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx, cancel, engineErr(method, target, nil, "", ctx.Err(), secrets)
+		case <-r.closeCh:
+			t.Stop()
+			return ctx, cancel, unavailable(method, target)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ctx, cancel, unavailable(method, target)
+	}
+	if inj := r.takeInjectionLocked(method); inj != nil {
+		return ctx, cancel, wrapInjected(method, target, inj, secrets)
+	}
+	return ctx, cancel, nil
+}
+
+// takeInjectionLocked returns the error to inject into this call of
+// method, or nil, and counts it.
+func (r *Runtime) takeInjectionLocked(method string) error {
+	q := r.inject[method]
+	if len(q) == 0 {
+		return nil
+	}
+	inj := q[0]
+	if inj.remaining > 0 {
+		inj.remaining--
+		if inj.remaining == 0 {
+			r.inject[method] = q[1:]
+		}
+	}
+	return inj.err
+}
+
+func wrapInjected(method, target string, err error, secrets []string) error {
+	var ee *ctrgate.EngineError
+	var ge *ctrgate.GPUConfigError
+	if errors.As(err, &ee) || errors.As(err, &ge) {
+		return err
+	}
+	return engineErr(method, target, nil, "", err, secrets)
+}
+
+// ctxErr wraps a context error for method.
+func ctxErr(method, target string, err error) error {
+	return engineErr(method, target, nil, "", err, nil)
+}
+
+// Info describes the fake engine.
+func (r *Runtime) Info(ctx context.Context) (_ *ctrgate.EngineInfo, err error) {
+	defer r.record("Info", "", &err)()
+	ctx, cancel, err := r.enter(ctx, "Info", "", false, 0, nil)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	_ = ctx
+	devs := make([]string, 0, len(r.cdi))
+	for d := range r.cdi {
+		devs = append(devs, d)
+	}
+	sort.Strings(devs)
+	return &ctrgate.EngineInfo{
+		Backend:    BackendName,
+		Engine:     "fake",
+		Version:    Version,
+		APIVersion: Version,
+		OCIRuntime: "fake",
+		CDIGPUs:    len(devs) > 0,
+		CDIDevices: devs,
+	}, nil
+}
+
+// cdiResolvable reports whether a CDI device name can be resolved.
+func (r *Runtime) cdiResolvable(dev string) bool {
+	if r.cdi[dev] {
+		return true
+	}
+	if kind, name, ok := strings.Cut(dev, "="); ok && name == "all" {
+		for d := range r.cdi {
+			if strings.HasPrefix(d, kind+"=") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Close ends every container process (closing Done, as a kill would),
+// listener, proxy, log and event stream, and waits for the fake's own
+// goroutines. It then waits up to the program grace period for the
+// programs to return; if some do not, Close returns an error saying how
+// many (their goroutines leak: they ignore Process.Done). Afterwards every
+// method fails with ctrgate.ErrEngineUnavailable. Close is idempotent.
+func (r *Runtime) Close() (err error) {
+	defer r.record("Close", "", &err)()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	var injected error
+	if inj := r.takeInjectionLocked("Close"); inj != nil {
+		injected = wrapInjected("Close", "", inj, nil) // the runtime is closed all the same
+	}
+	r.closed = true
+	close(r.closeCh)
+	for _, c := range r.containers {
+		if c.run != nil {
+			r.endRunLocked(c, c.run, 137, endSilent)
+		}
+		for x := range c.execs {
+			x.kill()
+		}
+	}
+	for s := range r.subs {
+		s.endLocked(unavailable("Events", ""))
+	}
+	r.subs = map[*eventStream]struct{}{}
+	for f := range r.logCancels {
+		f.cancel()
+	}
+	r.mu.Unlock()
+	r.wg.Wait()
+
+	done := make(chan struct{})
+	go func() {
+		r.progWG.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(r.programGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		r.mu.Lock()
+		n := r.livePrograms()
+		r.mu.Unlock()
+		return fmt.Errorf("fake: %d program(s) did not return after their Process.Done was closed (they leak)", n)
+	}
+	return injected
+}
+
+// newID returns 64 random hex digits.
+func newID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

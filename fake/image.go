@@ -1,0 +1,229 @@
+package fake
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// ImageConfig is the configuration of an image added with AddImage.
+type ImageConfig struct {
+	Entrypoint []string          // ENTRYPOINT (exec form)
+	Cmd        []string          // CMD (exec form)
+	Env        []string          // ENV as KEY=VALUE
+	WorkDir    string            // WORKDIR ("" = "/")
+	Labels     map[string]string // image labels
+	// Program, if set, runs whenever argv[0] of a container (or exec) of
+	// this image names no registered program.
+	Program Program
+	// Files are regular files (path → content, mode 0644; parent
+	// directories are created) in the image's root file system.
+	Files map[string][]byte
+}
+
+// image is a stored image.
+type image struct {
+	id      string
+	ref     string
+	cfg     ImageConfig
+	fs      *memFS
+	created time.Time
+}
+
+// normalizeRef gives one spelling for the references the engines treat as
+// equal: a missing tag is ":latest", and "docker.io/library/" is dropped.
+func normalizeRef(ref string) string {
+	ref = strings.TrimPrefix(ref, "docker.io/library/")
+	ref = strings.TrimPrefix(ref, "docker.io/")
+	if strings.Contains(ref, "@") {
+		return ref
+	}
+	if !strings.Contains(path.Base(ref), ":") {
+		ref += ":latest"
+	}
+	return ref
+}
+
+// baseFS returns a root file system with the directories every engine
+// provides.
+func baseFS() *memFS {
+	m := newMemFS()
+	for _, d := range []string{"/dev", "/proc", "/sys", "/etc", "/run"} {
+		_ = m.MkdirAll(d, 0o755)
+	}
+	return m
+}
+
+func cloneConfig(c ImageConfig) ImageConfig {
+	c.Entrypoint = append([]string(nil), c.Entrypoint...)
+	c.Cmd = append([]string(nil), c.Cmd...)
+	c.Env = append([]string(nil), c.Env...)
+	c.Labels = maps.Clone(c.Labels)
+	c.Files = nil
+	return c
+}
+
+// AddImage stores image ref with the given configuration (replacing an
+// existing tag), as if it had been pulled. It fails with
+// ctrgate.ErrInvalidSpec for a bad reference and ErrEngineUnavailable after
+// Close.
+func (r *Runtime) AddImage(ref string, cfg ImageConfig) error {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	m := baseFS()
+	for p, data := range cfg.Files {
+		p = cleanAbs("/", p)
+		if err := m.MkdirAll(path.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("fake: image %s: %w", ref, err)
+		}
+		if err := m.WriteFile(p, data, 0o644); err != nil {
+			return fmt.Errorf("fake: image %s: %w", ref, err)
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return unavailable("AddImage", ref)
+	}
+	r.images[normalizeRef(ref)] = &image{id: newID(), ref: ref, cfg: cloneConfig(cfg), fs: m, created: time.Now()}
+	return nil
+}
+
+// RegisterProgram registers prog as the executable at the absolute path
+// (e.g. "/testprog" or "/usr/bin/myapp") in every container of this
+// runtime. It replaces an earlier registration and panics when path is not
+// absolute or prog is nil.
+func (r *Runtime) RegisterProgram(p string, prog Program) {
+	if !path.IsAbs(p) || prog == nil {
+		panic(fmt.Sprintf("fake: RegisterProgram(%q): need an absolute path and a non-nil program", p))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.programs[path.Clean(p)] = prog
+}
+
+// ImageExists reports whether ref was added or imported.
+func (r *Runtime) ImageExists(ctx context.Context, ref string) (ok bool, err error) {
+	defer r.record("ImageExists", ref, &err)()
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return false, err
+	}
+	_, cancel, err := r.enter(ctx, "ImageExists", ref, false, 0, nil)
+	defer cancel()
+	if err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok = r.images[normalizeRef(ref)]
+	return ok, nil
+}
+
+// imageMissing is the error for an image the fake does not have.
+func imageMissing(method, ref string) error {
+	return engineErr(method, ref, ctrgate.ErrImageNotFound,
+		fmt.Sprintf("%s: image not known (the fake has no registry: add it with AddImage or ImportImage)", ref), nil, nil)
+}
+
+// PullImage succeeds when ref exists (whatever the policy) and fails with
+// ErrImageNotFound otherwise: the fake has no registry.
+func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) (err error) {
+	defer r.record("PullImage", ref, &err)()
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
+		return err
+	}
+	_, cancel, err := r.enter(ctx, "PullImage", ref, false, 0, nil)
+	defer cancel()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.images[normalizeRef(ref)]; !ok {
+		return imageMissing("PullImage", ref)
+	}
+	return nil
+}
+
+// ImportImage reads rootfs as a tar stream (optionally gzip-compressed),
+// stores its files as the image's root file system and creates image ref
+// with opts, replacing an existing tag. A stream that is not a valid tar
+// fails with an *EngineError.
+func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) (err error) {
+	defer r.record("ImportImage", ref, &err)()
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	if rootfs == nil {
+		return &ctrgate.SpecError{Field: "rootfs", Reason: "must not be nil"}
+	}
+	ctx, cancel, err := r.enter(ctx, "ImportImage", ref, false, 0, nil)
+	defer cancel()
+	if err != nil {
+		_, _ = io.Copy(io.Discard, rootfs)
+		return err
+	}
+	m := baseFS()
+	v := &view{root: m, forceWrite: true}
+	done := make(chan error, 1)
+	go func() { done <- extractTar(v, "/", rootfs) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return engineErr("ImportImage", ref, nil, err.Error(), nil, nil)
+		}
+	case <-ctx.Done():
+		// the reader goroutine ends when the caller's reader does
+		return ctxErr("ImportImage", ref, ctx.Err())
+	}
+	cfg := ImageConfig{Entrypoint: opts.Entrypoint, Cmd: opts.Cmd, Env: opts.Env, WorkDir: opts.WorkDir, Labels: opts.Labels}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return unavailable("ImportImage", ref)
+	}
+	r.images[normalizeRef(ref)] = &image{id: newID(), ref: ref, cfg: cloneConfig(cfg), fs: m, created: time.Now()}
+	return nil
+}
+
+// RemoveImage deletes ref. ErrImageNotFound when absent; ErrRunning when a
+// container (running or not) was created from it and force is false. With
+// force the tag goes; existing containers keep their copy.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) (err error) {
+	defer r.record("RemoveImage", ref, &err)()
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	_, cancel, err := r.enter(ctx, "RemoveImage", ref, false, 0, nil)
+	defer cancel()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := normalizeRef(ref)
+	img, ok := r.images[key]
+	if !ok {
+		return imageMissing("RemoveImage", ref)
+	}
+	if !force {
+		for _, c := range r.containers {
+			if c.imageID == img.id {
+				return engineErr("RemoveImage", ref, ctrgate.ErrRunning,
+					fmt.Sprintf("image used by %s: image is in use by a container", c.id), nil, nil)
+			}
+		}
+	}
+	delete(r.images, key)
+	return nil
+}

@@ -1,0 +1,61 @@
+package podmanapi_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/conformance"
+	"github.com/ctrgate/ctrgate/podmanapi"
+)
+
+// testImage is this backend's own tag of the test image, so that suites of
+// other backends running on the same engine at the same time never remove
+// or replace it under our feet.
+const testImage = "localhost/ctrgate/testprog:podman-api"
+
+// serviceURI returns the URI of the Podman service provisioned by
+// scripts/podman.sh (eval "$(scripts/podman.sh env)"). Without it the test
+// fails when CI=true and is skipped loudly otherwise.
+func serviceURI(t testing.TB) string {
+	t.Helper()
+	uri := os.Getenv(podmanapi.EnvSocket)
+	if uri == "" {
+		uri = os.Getenv(podmanapi.EnvContainerHost)
+	}
+	if uri == "" {
+		msg := "no Podman service for the tests: run scripts/podman.sh up and " +
+			`eval "$(scripts/podman.sh env)" (` + podmanapi.EnvSocket + " is unset)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIPPING REAL-ENGINE TEST: " + msg)
+	}
+	return uri
+}
+
+// newRuntime connects to the provisioned service; a service that does not
+// answer fails the test (it was announced, so it must be there).
+func newRuntime(t testing.TB, uri string) *podmanapi.Runtime {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rt, err := podmanapi.New(ctx, podmanapi.Config{URI: uri})
+	require.NoError(t, err, "podman-api runtime on %s", uri)
+	return rt
+}
+
+func TestConformance(t *testing.T) {
+	uri := serviceURI(t)
+	start := time.Now()
+	conformance.Run(t, conformance.Harness{
+		Name:  podmanapi.BackendName,
+		Image: testImage,
+		New:   func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, uri) },
+	})
+	t.Logf("podman-api conformance suite took %s", time.Since(start).Round(time.Millisecond))
+}

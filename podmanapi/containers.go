@@ -1,0 +1,445 @@
+package podmanapi
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containers/podman/v5/libpod/define"
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+	"github.com/containers/podman/v5/pkg/domain/entities/types"
+	nettypes "go.podman.io/common/libnetwork/types"
+
+	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/redact"
+)
+
+// Create validates spec, makes its image available according to
+// spec.PullPolicy and creates the container. It returns the container ID.
+func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
+	if err := ctrgate.ValidateSpec(spec); err != nil {
+		return "", err
+	}
+	g, err := toSpecGen(spec, r.version)
+	if err != nil {
+		return "", err
+	}
+	secrets := ctrgate.SecretValues(spec.Env)
+	target := spec.Name
+	if target == "" {
+		target = spec.Image
+	}
+	if _, _, err := r.call(ctx, opCreate, target, false); err != nil {
+		return "", err
+	}
+	if err := r.pull(ctx, spec.Image, spec.PullPolicy); err != nil {
+		return "", err
+	}
+	c, cancel, err := r.call(ctx, opCreate, target, false)
+	if err != nil {
+		return "", err
+	}
+	defer cancel()
+	resp, err := containers.CreateWithSpec(c, g, nil)
+	if err != nil {
+		return "", wrapErr(c, opCreate, target, err, secrets, spec.GPUs.Requested())
+	}
+	return resp.ID, nil
+}
+
+// Start starts a created or exited container; a running one is left alone.
+func (r *Runtime) Start(ctx context.Context, name string) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	c, cancel, err := r.call(ctx, opStart, name, false)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if err := containers.Start(c, name, nil); err != nil {
+		return wrapErr(c, opStart, name, err, nil, false)
+	}
+	return nil
+}
+
+// Stop stops the container (stop signal, then SIGKILL after timeout) and
+// returns once it has exited. See ctrgate.ContainerRuntime.Stop.
+func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	if r.closed.Load() {
+		_, _, err := r.call(ctx, opStop, name, false)
+		return err
+	}
+	if _, ok := ctx.Deadline(); !ok && timeout > 0 {
+		// the default timeout must leave room for the grace period
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.timeout+timeout)
+		defer cancel()
+	}
+	c, cancel, err := r.call(ctx, opStop, name, false)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	opts := &containers.StopOptions{}
+	if timeout >= 0 {
+		t := durationSeconds(timeout)
+		opts.Timeout = &t
+	}
+	err = containers.Stop(c, name, opts)
+	if err == nil {
+		return nil
+	}
+	if _, msg, ok := apiError(err); ok && strings.Contains(strings.ToLower(msg), "state improper") {
+		// not running (created, exited, being removed): nothing to stop
+		if d, ierr := containers.Inspect(c, name, nil); ierr == nil && d.State != nil && !d.State.Running && !d.State.Paused {
+			return nil
+		}
+	}
+	return wrapErr(c, opStop, name, err, nil, false)
+}
+
+// Kill sends signal to the container's main process without waiting.
+func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	sig, err := ctrgate.ParseSignal(signal)
+	if err != nil {
+		return err
+	}
+	c, cancel, err := r.call(ctx, opKill, name, false)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	s := ctrgate.SignalName(sig)
+	if err := containers.Kill(c, name, &containers.KillOptions{Signal: &s}); err != nil {
+		return wrapErr(c, opKill, name, err, nil, false)
+	}
+	return nil
+}
+
+// Remove deletes the container; see ctrgate.ContainerRuntime.Remove.
+func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOptions) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	c, cancel, err := r.call(ctx, opRemove, name, false)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	o := &containers.RemoveOptions{Force: boolPtr(opts.Force), Volumes: boolPtr(opts.Volumes)}
+	if opts.Force {
+		zero := uint(0) // kill at once, no grace period
+		o.Timeout = &zero
+	}
+	reports, err := containers.Remove(c, name, o)
+	if err != nil {
+		return wrapErr(c, opRemove, name, err, nil, false)
+	}
+	for _, rep := range reports {
+		if rep != nil && rep.Err != nil {
+			return wrapErr(c, opRemove, name, rep.Err, nil, false)
+		}
+	}
+	return nil
+}
+
+// Inspect returns the container's current description.
+func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, err
+	}
+	c, cancel, err := r.call(ctx, opInspect, name, false)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	d, err := containers.Inspect(c, name, nil)
+	if err != nil {
+		return nil, wrapErr(c, opInspect, name, err, nil, false)
+	}
+	out := fromInspect(d)
+	return &out, nil
+}
+
+// fromInspect converts libpod's inspect data.
+func fromInspect(d *define.InspectContainerData) ctrgate.Container {
+	out := ctrgate.Container{
+		ID:      d.ID,
+		Name:    strings.TrimPrefix(d.Name, "/"),
+		Image:   d.ImageName,
+		ImageID: d.Image,
+		Created: d.Created,
+	}
+	if d.State != nil {
+		st := d.State
+		out.State = ctrgate.ContainerState{
+			Status:     ctrgate.ParseState(st.Status),
+			Raw:        st.Status,
+			ExitCode:   int(st.ExitCode),
+			Pid:        st.Pid,
+			StartedAt:  nonZeroTime(st.StartedAt),
+			FinishedAt: nonZeroTime(st.FinishedAt),
+			OOMKilled:  st.OOMKilled,
+			Error:      redact.Text(st.Error, nil),
+		}
+		if st.Running && out.State.Status != ctrgate.StatePaused && out.State.Status != ctrgate.StateStopping {
+			out.State.Status = ctrgate.StateRunning
+		}
+	}
+	if d.Config != nil && len(d.Config.Labels) > 0 {
+		out.Labels = copyMap(d.Config.Labels)
+	}
+	var ports map[string][]define.InspectHostPort
+	if d.NetworkSettings != nil && len(d.NetworkSettings.Ports) > 0 {
+		ports = d.NetworkSettings.Ports
+	} else if d.HostConfig != nil {
+		ports = d.HostConfig.PortBindings
+	}
+	out.Ports = inspectPorts(ports)
+	return out
+}
+
+// nonZeroTime maps podman's "never" timestamps to the zero time.
+func nonZeroTime(t time.Time) time.Time {
+	if t.IsZero() || t.Year() <= 1 || t.Unix() <= 0 {
+		return time.Time{}
+	}
+	return t
+}
+
+// inspectPorts flattens inspect's "8080/tcp" -> bindings map, sorted.
+func inspectPorts(m map[string][]define.InspectHostPort) []ctrgate.PortMapping {
+	var out []ctrgate.PortMapping
+	for key, binds := range m {
+		portStr, proto, _ := strings.Cut(key, "/")
+		if proto == "" {
+			proto = "tcp"
+		}
+		cport, err := strconv.Atoi(portStr)
+		if err != nil {
+			continue
+		}
+		for _, b := range binds {
+			hp, _ := strconv.Atoi(b.HostPort)
+			ip := b.HostIP
+			if ip == "0.0.0.0" || ip == "::" {
+				ip = ""
+			}
+			out = append(out, ctrgate.PortMapping{HostIP: ip, HostPort: hp, ContainerPort: cport, Protocol: proto})
+		}
+	}
+	sortPorts(out)
+	return out
+}
+
+// listPorts expands libpod's port ranges, sorted.
+func listPorts(pms []nettypes.PortMapping) []ctrgate.PortMapping {
+	var out []ctrgate.PortMapping
+	for _, p := range pms {
+		n := int(p.Range)
+		if n < 1 {
+			n = 1
+		}
+		for _, proto := range strings.Split(p.Protocol, ",") {
+			if proto == "" {
+				proto = "tcp"
+			}
+			ip := p.HostIP
+			if ip == "0.0.0.0" || ip == "::" {
+				ip = ""
+			}
+			for i := 0; i < n; i++ {
+				out = append(out, ctrgate.PortMapping{HostIP: ip, HostPort: int(p.HostPort) + i, ContainerPort: int(p.ContainerPort) + i, Protocol: proto})
+			}
+		}
+	}
+	sortPorts(out)
+	return out
+}
+
+func sortPorts(p []ctrgate.PortMapping) {
+	sort.Slice(p, func(i, j int) bool {
+		if p[i].ContainerPort != p[j].ContainerPort {
+			return p[i].ContainerPort < p[j].ContainerPort
+		}
+		if p[i].Protocol != p[j].Protocol {
+			return p[i].Protocol < p[j].Protocol
+		}
+		if p[i].HostIP != p[j].HostIP {
+			return p[i].HostIP < p[j].HostIP
+		}
+		return p[i].HostPort < p[j].HostPort
+	})
+}
+
+// listFilters renders a ListFilter as libpod filters: the name prefix as
+// an anchored, quoted regular expression and one label filter per label.
+func listFilters(f ctrgate.ListFilter) map[string][]string {
+	filters := map[string][]string{}
+	if f.NamePrefix != "" {
+		filters["name"] = []string{"^" + regexp.QuoteMeta(f.NamePrefix)}
+	}
+	keys := make([]string, 0, len(f.Labels))
+	for k := range f.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if v := f.Labels[k]; v != "" {
+			filters["label"] = append(filters["label"], k+"="+v)
+		} else {
+			filters["label"] = append(filters["label"], k)
+		}
+	}
+	return filters
+}
+
+// List returns the containers that match filter, in one API call.
+func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgate.Container, error) {
+	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
+		return nil, err
+	}
+	for k := range filter.Labels {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label key " + strconv.Quote(k)}
+		}
+	}
+	c, cancel, err := r.call(ctx, opList, filter.NamePrefix, false)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	all := filter.All
+	list, err := containers.List(c, &containers.ListOptions{All: &all, Filters: listFilters(filter)})
+	if err != nil {
+		return nil, wrapErr(c, opList, filter.NamePrefix, err, nil, false)
+	}
+	out := make([]ctrgate.Container, 0, len(list))
+	for _, lc := range list {
+		ct := fromList(lc)
+		if filter.Matches(ct.Name, ct.Labels, ct.State.Running()) {
+			out = append(out, ct)
+		}
+	}
+	return out, nil
+}
+
+func fromList(lc types.ListContainer) ctrgate.Container {
+	name := ""
+	if len(lc.Names) > 0 {
+		name = strings.TrimPrefix(lc.Names[0], "/")
+	}
+	ct := ctrgate.Container{
+		ID:      lc.ID,
+		Name:    name,
+		Image:   lc.Image,
+		ImageID: lc.ImageID,
+		Created: lc.Created,
+		State: ctrgate.ContainerState{
+			Status:   ctrgate.ParseState(lc.State),
+			Raw:      lc.State,
+			ExitCode: int(lc.ExitCode),
+			Pid:      lc.Pid,
+		},
+		Ports: listPorts(lc.Ports),
+	}
+	if lc.StartedAt > 0 {
+		ct.State.StartedAt = time.Unix(lc.StartedAt, 0)
+	}
+	if lc.Exited && lc.ExitedAt > 0 {
+		ct.State.FinishedAt = time.Unix(lc.ExitedAt, 0)
+	}
+	if len(lc.Labels) > 0 {
+		ct.Labels = copyMap(lc.Labels)
+	}
+	return ct
+}
+
+// waitPoll is how often Wait looks whether a never-started container has
+// been started.
+const waitPoll = 100 * time.Millisecond
+
+// Wait blocks until the container's main process exits and returns its
+// exit code.
+//
+// A Podman 4.x service answers a wait on a created, never started
+// container at once with code 0 (it counts "created" as stopped), and its
+// "running" condition polls and misses short runs. Wait therefore watches
+// the container's StartedAt until it has been started, then waits for the
+// exit with the default condition, which returns the recorded code of a
+// container that has already exited.
+func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return -1, err
+	}
+	c, cancel, err := r.call(ctx, opWait, name, true)
+	if err != nil {
+		return -1, err
+	}
+	defer cancel()
+	var id string
+	var created time.Time
+	for {
+		ictx, icancel := context.WithTimeout(c, r.timeout)
+		d, err := containers.Inspect(ictx, name, nil)
+		icancel()
+		if err != nil {
+			if id != "" && c.Err() == nil {
+				if code, ok := r.exitAfterRemoval(c, id, created, err); ok {
+					return code, nil
+				}
+			}
+			return -1, wrapErr(c, opWait, name, err, nil, false)
+		}
+		id, created = d.ID, d.Created
+		if d.State == nil || !neverStarted(d.State) {
+			break
+		}
+		select {
+		case <-c.Done():
+			return -1, wrapErr(c, opWait, name, c.Err(), nil, false)
+		case <-time.After(waitPoll):
+		}
+	}
+	code, err := containers.Wait(c, id, nil)
+	if err != nil {
+		if code, ok := r.exitAfterRemoval(c, id, created, err); ok {
+			return code, nil
+		}
+		return -1, wrapErr(c, opWait, name, err, nil, false)
+	}
+	return int(code), nil
+}
+
+// neverStarted reports whether a container is still in its created state.
+func neverStarted(st *define.InspectContainerState) bool {
+	if st.Running || st.Paused || !nonZeroTime(st.StartedAt).IsZero() {
+		return false
+	}
+	switch ctrgate.ParseState(st.Status) {
+	case ctrgate.StateCreated:
+		return true
+	}
+	return false
+}
+
+// exitAfterRemoval handles a container removed while being waited for
+// (AutoRemove): the "died" event in the service's event log still has the
+// exit code. ok is false when it cannot be told.
+func (r *Runtime) exitAfterRemoval(ctx context.Context, id string, created time.Time, werr error) (int, bool) {
+	if ctx.Err() != nil || !errors.Is(wrapErr(ctx, opWait, id, werr, nil, false), ctrgate.ErrNotFound) {
+		return 0, false
+	}
+	return r.diedExitCode(ctx, id, created)
+}

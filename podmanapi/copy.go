@@ -1,0 +1,123 @@
+package podmanapi
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// The libpod archive endpoints are called directly: the bindings'
+// CopyFromArchive turns every failure into the bare HTTP status text, which
+// loses "no such container" versus "no such file".
+
+// CopyTo extracts the tar stream archive into dstDir in the container.
+func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(dstDir, "/") || strings.ContainsRune(dstDir, 0) {
+		return &ctrgate.SpecError{Field: "dstDir", Reason: "must be an absolute path"}
+	}
+	if archive == nil {
+		return &ctrgate.SpecError{Field: "archive", Reason: "must not be nil"}
+	}
+	c, cancel, err := r.call(ctx, opCopyTo, name, false)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	params := url.Values{}
+	params.Set("path", dstDir)
+	resp, err := r.client.DoRequest(c, io.NopCloser(archive), http.MethodPut, "/containers/%s/archive", params, nil, name)
+	if err != nil {
+		return wrapErr(c, opCopyTo, name, err, nil, false)
+	}
+	defer resp.Body.Close()
+	if err := resp.Process(nil); err != nil {
+		return wrapErr(c, opCopyTo, name, err, nil, false)
+	}
+	return nil
+}
+
+// CopyFrom returns a tar stream of srcPath in the container. The default
+// timeout bounds the request until the service answers; reading the
+// stream is bounded by ctx only. The caller must close the stream.
+func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(srcPath, "/") || strings.ContainsRune(srcPath, 0) {
+		return nil, &ctrgate.SpecError{Field: "srcPath", Reason: "must be an absolute path"}
+	}
+	base, baseCancel, err := r.call(ctx, opCopyFrom, name, true)
+	if err != nil {
+		return nil, err
+	}
+	c, cancel := context.WithCancelCause(base)
+	var timer *time.Timer
+	if _, ok := ctx.Deadline(); !ok {
+		timer = time.AfterFunc(r.timeout, func() { cancel(context.DeadlineExceeded) })
+	}
+	stopAll := func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		cancel(nil)
+		baseCancel()
+	}
+	params := url.Values{}
+	params.Set("path", srcPath)
+	resp, err := r.client.DoRequest(c, nil, http.MethodGet, "/containers/%s/archive", params, nil, name)
+	if timer != nil {
+		timer.Stop()
+	}
+	if err != nil {
+		werr := wrapErr(c, opCopyFrom, name, err, nil, false)
+		stopAll()
+		return nil, werr
+	}
+	if resp.StatusCode != http.StatusOK {
+		perr := resp.Process(nil)
+		resp.Body.Close()
+		if perr == nil {
+			perr = &statusError{code: resp.StatusCode, msg: resp.Status}
+		}
+		werr := wrapErr(c, opCopyFrom, name+":"+srcPath, perr, nil, false)
+		stopAll()
+		return nil, werr
+	}
+	return &archiveReader{ctx: c, body: resp.Body, stop: stopAll, name: name}, nil
+}
+
+// archiveReader is the body of a copy-from answer; Close releases the
+// request.
+type archiveReader struct {
+	ctx  context.Context
+	body io.ReadCloser
+	stop func()
+	name string
+	once sync.Once
+}
+
+func (a *archiveReader) Read(p []byte) (int, error) {
+	n, err := a.body.Read(p)
+	if err != nil && err != io.EOF && a.ctx.Err() != nil {
+		err = wrapErr(a.ctx, opCopyFrom, a.name, err, nil, false)
+	}
+	return n, err
+}
+
+func (a *archiveReader) Close() error {
+	var err error
+	a.once.Do(func() {
+		err = a.body.Close()
+		a.stop()
+	})
+	return err
+}

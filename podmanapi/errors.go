@@ -1,0 +1,201 @@
+package podmanapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/containers/podman/v5/pkg/errorhandling"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// Operation names used in errors; classify keys its special cases on them.
+const (
+	opInfo        = "info"
+	opImageExists = "image exists"
+	opPull        = "pull"
+	opImport      = "import"
+	opRemoveImage = "remove image"
+	opCreate      = "create"
+	opStart       = "start"
+	opStop        = "stop"
+	opKill        = "kill"
+	opRemove      = "remove"
+	opInspect     = "inspect"
+	opList        = "list"
+	opWait        = "wait"
+	opLogs        = "logs"
+	opExec        = "exec"
+	opCopyTo      = "copy to"
+	opCopyFrom    = "copy from"
+	opEvents      = "events"
+)
+
+// apiError extracts the status code and the text of a libpod error
+// answer. ok is false when err is not an answer of the service.
+func apiError(err error) (code int, msg string, ok bool) {
+	var pm *errorhandling.ErrorModel
+	if errors.As(err, &pm) && pm != nil {
+		return pm.ResponseCode, joinCause(pm.Message, pm.Because), true
+	}
+	var m errorhandling.ErrorModel
+	if errors.As(err, &m) {
+		return m.ResponseCode, joinCause(m.Message, m.Because), true
+	}
+	var pc *errorhandling.PodConflictErrorModel
+	if errors.As(err, &pc) && pc != nil {
+		return http.StatusConflict, pc.Error(), true
+	}
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.code, se.msg, true
+	}
+	return 0, "", false
+}
+
+func joinCause(msg, cause string) string {
+	if cause == "" || strings.Contains(msg, cause) {
+		return msg
+	}
+	if msg == "" {
+		return cause
+	}
+	return msg + ": " + cause
+}
+
+// statusError is an HTTP error answer that the bindings did not decode.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// classify maps a service error (status code and message) of operation op
+// to a ctrgate sentinel, or nil when none fits.
+func classify(op string, code int, msg string) error {
+	m := strings.ToLower(msg)
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(m, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch op {
+	case opPull:
+		if has("no such image", "image not known", "not found", "manifest unknown", "unauthorized",
+			"requested access to the resource is denied", "pinging container registry", "initializing source",
+			"short-name", "name unknown", "reading manifest", "no such host", "dial tcp") {
+			return ctrgate.ErrImageNotFound
+		}
+		return ctrgate.ErrImageNotFound
+	case opRemoveImage:
+		switch {
+		case has("image not known", "no such image", "image not found", "unable to find"):
+			return ctrgate.ErrImageNotFound
+		case has("image is in use", "in use by", "used by", "being used", "has dependent"):
+			return ctrgate.ErrRunning
+		}
+		if code == http.StatusNotFound {
+			return ctrgate.ErrImageNotFound
+		}
+		if code == http.StatusConflict {
+			return ctrgate.ErrRunning
+		}
+		return nil
+	}
+	switch {
+	case has("no such container", "no container with name or id"):
+		return ctrgate.ErrNotFound
+	case has("image not known", "no such image", "image not found", "unable to find image"):
+		return ctrgate.ErrImageNotFound
+	case has("name is in use", "name is already in use", "already in use", "already exists"):
+		return ctrgate.ErrAlreadyExists
+	}
+	switch op {
+	case opRemove:
+		if has("as it is running", "running or paused containers cannot be removed", "container state improper",
+			"cannot remove container") {
+			return ctrgate.ErrRunning
+		}
+	case opKill, opExec:
+		if has("container state improper", "is not running", "can only kill running", "can only create exec sessions on running",
+			"not running") {
+			return ctrgate.ErrNotRunning
+		}
+	case opCopyFrom, opCopyTo:
+		if has("no such file or directory", "could not find", "not exist", "enoent") {
+			return ctrgate.ErrNotFound
+		}
+	}
+	switch code {
+	case http.StatusNotFound:
+		switch op {
+		case opCopyFrom, opCopyTo, opStart, opStop, opKill, opRemove, opInspect, opWait, opLogs, opExec:
+			return ctrgate.ErrNotFound
+		}
+	case http.StatusConflict:
+		switch op {
+		case opKill, opExec:
+			return ctrgate.ErrNotRunning
+		case opRemove:
+			return ctrgate.ErrRunning
+		case opCreate:
+			return ctrgate.ErrAlreadyExists
+		}
+	}
+	return nil
+}
+
+// wrap turns an error of the bindings into the error the contract wants:
+// the caller's context error (wrapped) when ctx is done, ErrEngineUnavailable
+// when the service cannot be reached, *ctrgate.GPUConfigError for a GPU
+// request the engine cannot satisfy, otherwise an *ctrgate.EngineError
+// whose Kind is the matching sentinel. Secrets are redacted everywhere.
+func (r *Runtime) wrap(ctx context.Context, op, target string, err error, secrets []string) error {
+	return wrapErr(ctx, op, target, err, secrets, false)
+}
+
+func wrapErr(ctx context.Context, op, target string, err error, secrets []string, gpu bool) error {
+	if err == nil {
+		return nil
+	}
+	var ee *ctrgate.EngineError
+	var ge *ctrgate.GPUConfigError
+	if errors.As(err, &ee) || errors.As(err, &ge) {
+		return err
+	}
+	if ctx != nil && ctx.Err() != nil {
+		cause := ctx.Err()
+		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+			cause = context.DeadlineExceeded
+		}
+		return ctrgate.NewEngineError(BackendName, op, target, nil, err.Error(), cause, secrets)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, secrets)
+	}
+	code, msg, ok := apiError(err)
+	if !ok {
+		if isConnectionError(err) {
+			return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "", err, secrets)
+		}
+		msg = err.Error()
+	}
+	if (gpu || op == opCreate || op == opStart) && ctrgate.IsGPUConfigMessage(msg) {
+		return ctrgate.NewGPUConfigError(BackendName, msg, err, secrets)
+	}
+	kind := classify(op, code, msg)
+	if kind == nil && !ok && op == opPull {
+		kind = ctrgate.ErrImageNotFound
+	}
+	if ok {
+		// the service's answer says it all; keep it as the message only
+		return ctrgate.NewEngineError(BackendName, op, target, kind, msg, nil, secrets)
+	}
+	return ctrgate.NewEngineError(BackendName, op, target, kind, "", err, secrets)
+}

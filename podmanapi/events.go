@@ -1,0 +1,274 @@
+package podmanapi
+
+import (
+	"context"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/bindings/system"
+	"github.com/containers/podman/v5/pkg/domain/entities/types"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// builtinAttributes are the event attributes Podman sets itself; the
+// others are the container's labels.
+var builtinAttributes = map[string]bool{
+	"name": true, "image": true, "containerExitCode": true, "podId": true, "exitCode": true,
+	"health_status": true, "HealthStatus": true,
+}
+
+// eventFilters renders the server-side part of an EventFilter: container
+// events only, and the label constraints. The name prefix is matched on
+// the client (Podman's container filter is exact).
+func eventFilters(f ctrgate.EventFilter) map[string][]string {
+	filters := map[string][]string{"type": {"container"}}
+	keys := make([]string, 0, len(f.Labels))
+	for k := range f.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if v := f.Labels[k]; v != "" {
+			filters["label"] = append(filters["label"], k+"="+v)
+		} else {
+			filters["label"] = append(filters["label"], k)
+		}
+	}
+	return filters
+}
+
+// toEvent normalises a Podman event; ok is false for events outside the
+// normalised set.
+func toEvent(e types.Event) (ctrgate.Event, bool) {
+	raw := string(e.Action)
+	if raw == "" {
+		raw = e.Status
+	}
+	t, ok := ctrgate.NormaliseEventType(raw)
+	if !ok {
+		return ctrgate.Event{}, false
+	}
+	attrs := e.Actor.Attributes
+	id := e.Actor.ID
+	if id == "" {
+		id = e.ID
+	}
+	ev := ctrgate.Event{
+		Type:  t,
+		Raw:   raw,
+		ID:    id,
+		Name:  strings.TrimPrefix(attrs["name"], "/"),
+		Image: attrs["image"],
+	}
+	if ev.Image == "" {
+		ev.Image = e.From
+	}
+	switch {
+	case e.TimeNano > 0:
+		ev.Time = time.Unix(0, e.TimeNano)
+	case e.Time > 0:
+		ev.Time = time.Unix(e.Time, 0)
+	}
+	if t == ctrgate.EventDie {
+		for _, k := range []string{"containerExitCode", "exitCode"} {
+			if v, ok := attrs[k]; ok {
+				if n, err := strconv.Atoi(v); err == nil {
+					ev.ExitCode = n
+					break
+				}
+			}
+		}
+	}
+	for k, v := range attrs {
+		if builtinAttributes[k] {
+			continue
+		}
+		if ev.Labels == nil {
+			ev.Labels = map[string]string{}
+		}
+		ev.Labels[k] = v
+	}
+	return ev, true
+}
+
+// eventsSince makes Events ask for the events since the call instead of
+// the events after the service has started reading its log.
+var eventsSince = true
+
+// Events streams the container lifecycle events that happen after the
+// call. The stream ends when ctx is done or it is closed.
+func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrgate.EventStream, error) {
+	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
+		return nil, err
+	}
+	for k := range filter.Labels {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label key " + strconv.Quote(k)}
+		}
+	}
+	c, cancel, err := r.call(ctx, opEvents, filter.NamePrefix, true)
+	if err != nil {
+		return nil, err
+	}
+	in := make(chan types.Event)
+	cancelCh := make(chan bool)
+	var cancelOnce sync.Once
+	stopReq := func() {
+		cancelOnce.Do(func() {
+			close(cancelCh)
+			cancel()
+		})
+	}
+	// Everything from this instant on: the service may start reading its
+	// event log only after it has answered, and since makes it read the
+	// log from this time instead of from its end.
+	stream := true
+	opts := &system.EventsOptions{Filters: eventFilters(filter), Stream: &stream}
+	if eventsSince {
+		since := time.Now().Add(-time.Millisecond).UTC().Format(time.RFC3339Nano)
+		opts.Since = &since
+	}
+	// system.Events returns once the service has answered; the answer
+	// arrives only when the service has something to say for some
+	// versions, so bound the wait for it.
+	started := make(chan error, 1)
+	go func() { started <- system.Events(c, in, cancelCh, opts) }()
+	var serr error
+	select {
+	case serr = <-started:
+	case <-time.After(r.timeout):
+		stopReq()
+		serr = <-started
+		if serr == nil {
+			serr = context.DeadlineExceeded
+		}
+	}
+	if serr != nil {
+		stopReq()
+		if serr == context.DeadlineExceeded {
+			return nil, ctrgate.NewEngineError(BackendName, opEvents, "", nil, "no answer from the service", serr, nil)
+		}
+		return nil, wrapErr(c, opEvents, "", serr, nil, false)
+	}
+	s := &eventStream{
+		ctx:      ctx,
+		ch:       make(chan ctrgate.Event, 64),
+		closed:   make(chan struct{}),
+		finished: make(chan struct{}),
+		stop:     stopReq,
+	}
+	go func() {
+		defer stopReq()
+		for e := range in { // drained to the end: the bindings block while sending
+			ev, ok := toEvent(e)
+			if !ok || !filter.Matches(ev.Name, ev.Labels) {
+				continue
+			}
+			select {
+			case s.ch <- ev:
+			case <-s.closed:
+			case <-c.Done():
+			}
+		}
+		var err error
+		if ctx.Err() == nil && c.Err() == nil {
+			err = ctrgate.NewEngineError(BackendName, opEvents, "", ctrgate.ErrEngineUnavailable, "the service ended the event stream", nil, nil)
+		}
+		s.finish(err)
+	}()
+	return s, nil
+}
+
+// eventStream is a ctrgate.EventStream fed by Events' pump goroutine.
+type eventStream struct {
+	ctx      context.Context
+	ch       chan ctrgate.Event
+	closed   chan struct{}
+	finished chan struct{}
+	stop     func()
+
+	closeOnce  sync.Once
+	finishOnce sync.Once
+	err        error
+}
+
+func (s *eventStream) finish(err error) {
+	s.finishOnce.Do(func() {
+		s.err = err
+		close(s.finished)
+	})
+}
+
+// Next returns the next event; io.EOF after Close, a wrapped ctx error when
+// the Events context is done.
+func (s *eventStream) Next() (ctrgate.Event, error) {
+	select {
+	case <-s.closed:
+		return ctrgate.Event{}, io.EOF
+	default:
+	}
+	select {
+	case e := <-s.ch:
+		return e, nil
+	case <-s.closed:
+		return ctrgate.Event{}, io.EOF
+	case <-s.ctx.Done():
+		return ctrgate.Event{}, wrapErr(s.ctx, opEvents, "", s.ctx.Err(), nil, false)
+	case <-s.finished:
+		select {
+		case e := <-s.ch:
+			return e, nil
+		default:
+		}
+		if s.ctx.Err() != nil {
+			return ctrgate.Event{}, wrapErr(s.ctx, opEvents, "", s.ctx.Err(), nil, false)
+		}
+		if s.err != nil {
+			return ctrgate.Event{}, s.err
+		}
+		return ctrgate.Event{}, io.EOF
+	}
+}
+
+// Close ends the stream and its request; idempotent.
+func (s *eventStream) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		s.stop()
+	})
+	return nil
+}
+
+// diedExitCode looks up the exit code of container id in the service's
+// event log (the "died" event), for a container that is gone (AutoRemove).
+func (r *Runtime) diedExitCode(ctx context.Context, id string, since time.Time) (int, bool) {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	in := make(chan types.Event)
+	cancelCh := make(chan bool)
+	defer close(cancelCh)
+	stream := false
+	opts := &system.EventsOptions{
+		Filters: map[string][]string{"type": {"container"}, "container": {id}, "event": {"died"}},
+		Stream:  &stream,
+	}
+	if !since.IsZero() {
+		s := since.Add(-time.Second).UTC().Format(time.RFC3339Nano)
+		opts.Since = &s
+	}
+	if err := system.Events(c, in, cancelCh, opts); err != nil {
+		return 0, false
+	}
+	code, found := 0, false
+	for e := range in {
+		if ev, ok := toEvent(e); ok && ev.Type == ctrgate.EventDie && ev.ID == id {
+			code, found = ev.ExitCode, true
+		}
+	}
+	return code, found
+}

@@ -1,0 +1,207 @@
+package podmanapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/containers/podman/v5/pkg/bindings/images"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// ImageExists reports whether ref is present in local storage.
+func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return false, err
+	}
+	c, cancel, err := r.call(ctx, opImageExists, ref, false)
+	if err != nil {
+		return false, err
+	}
+	defer cancel()
+	// images.Exists answers false for every failure; ask directly so a
+	// failed query is an error, never "absent".
+	resp, err := r.client.DoRequest(c, nil, http.MethodGet, "/images/%s/exists", nil, nil, ref)
+	if err != nil {
+		return false, r.wrap(c, opImageExists, ref, err, nil)
+	}
+	defer resp.Body.Close()
+	var ok bool
+	switch {
+	case resp.IsSuccess():
+		ok = true
+	case resp.StatusCode == http.StatusNotFound:
+		ok = false
+	default:
+		return false, r.wrap(c, opImageExists, ref, resp.Process(nil), nil)
+	}
+	return ok, nil
+}
+
+// PullImage makes ref available according to policy.
+func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
+		return err
+	}
+	return r.pull(ctx, ref, policy)
+}
+
+func (r *Runtime) pull(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
+	if policy != ctrgate.PullAlways {
+		ok, err := r.ImageExists(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if policy == ctrgate.PullNever {
+			return ctrgate.NewEngineError(BackendName, opPull, ref, ctrgate.ErrImageNotFound,
+				"image is not present locally and the pull policy is never", nil, nil)
+		}
+	}
+	c, cancel, err := r.call(ctx, opPull, ref, false)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	_, err = images.Pull(c, ref, &images.PullOptions{Quiet: boolPtr(true), Policy: strPtr("always"), ProgressWriter: writerPtr(io.Discard)})
+	if err != nil {
+		return r.wrap(c, opPull, ref, err, nil)
+	}
+	return nil
+}
+
+// ImportImage creates image ref from a root file system tar stream.
+func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) error {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	if rootfs == nil {
+		return &ctrgate.SpecError{Field: "rootfs", Reason: "must not be nil"}
+	}
+	if err := ctrgate.ValidateEnv("Env", envVars(opts.Env)); err != nil {
+		return err
+	}
+	changes, err := importChanges(opts)
+	if err != nil {
+		return err
+	}
+	c, cancel, err := r.call(ctx, opImport, ref, false)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	_, err = images.Import(c, io.NopCloser(rootfs), &images.ImportOptions{Reference: &ref, Changes: &changes})
+	if err != nil {
+		return r.wrap(c, opImport, ref, err, nil)
+	}
+	return nil
+}
+
+// envVars turns KEY=VALUE strings into EnvVars for validation.
+func envVars(env []string) []ctrgate.EnvVar {
+	out := make([]ctrgate.EnvVar, len(env))
+	for i, e := range env {
+		k, v, _ := strings.Cut(e, "=")
+		out[i] = ctrgate.EnvVar{Name: k, Value: v}
+	}
+	return out
+}
+
+// importChanges renders opts as Dockerfile instructions (JSON forms where
+// the syntax has them, so arguments with spaces survive).
+func importChanges(opts ctrgate.ImportOptions) ([]string, error) {
+	var changes []string
+	js := func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	}
+	if opts.Entrypoint != nil {
+		s, err := js(opts.Entrypoint)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, "ENTRYPOINT "+s)
+	}
+	if opts.Cmd != nil {
+		s, err := js(opts.Cmd)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, "CMD "+s)
+	}
+	for _, e := range opts.Env {
+		k, v, ok := strings.Cut(e, "=")
+		if !ok {
+			return nil, &ctrgate.SpecError{Field: "Env", Reason: "entry is not KEY=VALUE"}
+		}
+		s, err := js(v)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, "ENV "+k+"="+s)
+	}
+	if opts.WorkDir != "" {
+		if !strings.HasPrefix(opts.WorkDir, "/") || strings.ContainsAny(opts.WorkDir, "\n\x00") {
+			return nil, &ctrgate.SpecError{Field: "WorkDir", Reason: "must be an absolute path"}
+		}
+		changes = append(changes, "WORKDIR "+opts.WorkDir)
+	}
+	keys := make([]string, 0, len(opts.Labels))
+	for k := range opts.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "" || strings.ContainsAny(k, "= \t\n\x00\"") {
+			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label key"}
+		}
+		s, err := js(opts.Labels[k])
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, "LABEL "+k+"="+s)
+	}
+	return changes, nil
+}
+
+// RemoveImage deletes ref from local storage.
+func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	c, cancel, err := r.call(ctx, opRemoveImage, ref, false)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	report, errs := images.Remove(c, []string{ref}, &images.RemoveOptions{Force: &force})
+	if len(errs) > 0 {
+		err := errors.Join(errs...)
+		werr := r.wrap(c, opRemoveImage, ref, err, nil)
+		var ee *ctrgate.EngineError
+		if report != nil && errors.As(werr, &ee) && ee.Kind == nil {
+			// podman rmi exit codes: 1 = no such image, 2 = image in use
+			switch report.ExitCode {
+			case 1:
+				ee.Kind = ctrgate.ErrImageNotFound
+			case 2:
+				ee.Kind = ctrgate.ErrRunning
+			}
+		}
+		return werr
+	}
+	return nil
+}
+
+func strPtr(s string) *string          { return &s }
+func writerPtr(w io.Writer) *io.Writer { return &w }

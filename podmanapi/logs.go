@@ -1,0 +1,168 @@
+package podmanapi
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containers/podman/v5/pkg/bindings/containers"
+
+	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/logstream"
+)
+
+// Logs returns the container's output as lines, stdout and stderr told
+// apart, with the engine's timestamps (whole seconds on Podman 4.x).
+//
+// The bindings deliver the output frame by frame on two channels and block
+// while sending; Logs drains both until the request ends, so closing the
+// stream or cancelling ctx always ends the request and its goroutines.
+func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, err
+	}
+	if opts.Tail < 0 {
+		return nil, &ctrgate.SpecError{Field: "Tail", Reason: "negative"}
+	}
+	// Ask once, so that a missing container fails here and not on Next.
+	if _, err := r.Inspect(ctx, name); err != nil {
+		return nil, retarget(err, opLogs)
+	}
+	c, cancel, err := r.call(ctx, opLogs, name, opts.Follow)
+	if err != nil {
+		return nil, err
+	}
+	lo := &containers.LogOptions{
+		Follow:     boolPtr(opts.Follow),
+		Stdout:     boolPtr(true),
+		Stderr:     boolPtr(true),
+		Timestamps: boolPtr(true),
+	}
+	if !opts.Since.IsZero() {
+		lo.Since = strPtr(opts.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if opts.Tail > 0 {
+		lo.Tail = strPtr(strconv.Itoa(opts.Tail))
+	}
+	s := logstream.New(ctx, cancel)
+	outCh := make(chan string) // unbuffered: frames keep their order across both streams
+	errCh := make(chan string)
+	done := make(chan error, 1)
+	go func() {
+		done <- containers.Logs(c, name, lo, outCh, errCh)
+	}()
+	go func() {
+		defer cancel()
+		out := &frameSplitter{s: s, stream: ctrgate.Stdout}
+		errs := &frameSplitter{s: s, stream: ctrgate.Stderr}
+		var lerr error
+	loop:
+		for {
+			select {
+			case f := <-outCh:
+				out.frame(f)
+			case f := <-errCh:
+				errs.frame(f)
+			case lerr = <-done:
+				break loop
+			}
+		}
+		// Logs has returned, so no send is pending; nothing is left behind.
+		out.flush()
+		errs.flush()
+		switch {
+		case lerr == nil:
+			s.Finish(nil)
+		case ctx.Err() != nil:
+			s.Finish(wrapErr(ctx, opLogs, name, ctx.Err(), nil, false))
+		case c.Err() != nil && !isDeadline(c):
+			s.Finish(nil) // closed by the consumer
+		default:
+			s.Finish(wrapErr(c, opLogs, name, lerr, nil, false))
+		}
+	}()
+	return s, nil
+}
+
+func isDeadline(c context.Context) bool {
+	return c.Err() == context.DeadlineExceeded
+}
+
+// retarget renames the operation of an *ctrgate.EngineError (an Inspect
+// made on behalf of another call).
+func retarget(err error, op string) error {
+	if ee, ok := err.(*ctrgate.EngineError); ok {
+		cp := *ee
+		cp.Op = op
+		return &cp
+	}
+	return err
+}
+
+// frameSplitter turns the service's log frames into lines. With
+// timestamps every frame starts with "<RFC 3339 time> "; a frame that does
+// not end in a newline is a partial line continued by the next frame.
+type frameSplitter struct {
+	s      *logstream.Stream
+	stream ctrgate.Stream
+	buf    strings.Builder
+	t      time.Time // time of the line being assembled
+	open   bool      // a partial line is pending
+	closed bool      // the consumer went away; drain only
+}
+
+func (f *frameSplitter) frame(frame string) {
+	if f.closed {
+		return
+	}
+	ts, rest := splitTimestamp(frame)
+	if !f.open {
+		f.t = ts
+	}
+	for {
+		i := strings.IndexByte(rest, '\n')
+		if i < 0 {
+			break
+		}
+		f.buf.WriteString(rest[:i])
+		f.emit()
+		rest = rest[i+1:]
+		f.t = ts
+	}
+	if rest != "" {
+		f.buf.WriteString(rest)
+		f.open = true
+	}
+}
+
+func (f *frameSplitter) emit() {
+	line := strings.TrimSuffix(f.buf.String(), "\r")
+	f.buf.Reset()
+	f.open = false
+	if f.closed {
+		return
+	}
+	if !f.s.Send(ctrgate.LogLine{Stream: f.stream, Text: line, Time: f.t}) {
+		f.closed = true
+	}
+}
+
+func (f *frameSplitter) flush() {
+	if f.open {
+		f.emit()
+	}
+}
+
+// splitTimestamp removes the leading "<time> " of a frame.
+func splitTimestamp(frame string) (time.Time, string) {
+	i := strings.IndexByte(frame, ' ')
+	if i <= 0 || i > 40 {
+		return time.Time{}, frame
+	}
+	t, err := time.Parse(time.RFC3339Nano, frame[:i])
+	if err != nil {
+		return time.Time{}, frame
+	}
+	return t, frame[i+1:]
+}

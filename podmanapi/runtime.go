@@ -1,0 +1,283 @@
+package podmanapi
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blang/semver/v4"
+	"github.com/containers/podman/v5/pkg/bindings"
+	"github.com/containers/podman/v5/pkg/bindings/system"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// BackendName is the name this backend reports in EngineInfo.Backend and in
+// its errors.
+const BackendName = "podman-api"
+
+// DefaultTimeout is the per-call timeout applied when a call's context has
+// no deadline and Config.DefaultTimeout is zero.
+const DefaultTimeout = 2 * time.Minute
+
+// connectTimeout bounds New's ping of the service when ctx has no deadline.
+const connectTimeout = 10 * time.Second
+
+// Config configures a Runtime.
+type Config struct {
+	// URI of the Podman service: unix:///path, tcp://host:port or
+	// ssh://user@host[:port]/path. Empty: see the package documentation.
+	URI string
+	// Identity is the path of the SSH private key for ssh:// URIs.
+	Identity string
+	// DefaultTimeout bounds every call whose context has no deadline
+	// (2 minutes when zero). It does not apply to the calls that block by
+	// design: Wait, Logs with Follow and Events.
+	DefaultTimeout time.Duration
+}
+
+// Runtime is a ctrgate.ContainerRuntime backed by Podman's REST API. It is
+// safe for concurrent use.
+type Runtime struct {
+	cfg     Config
+	uri     string // resolved URI, credentials removed (for messages)
+	opts    bindings.Options
+	conn    context.Context // carries the bindings connection (values only)
+	client  *bindings.Connection
+	version *semver.Version // the service's libpod API version
+	timeout time.Duration
+
+	closed   atomic.Bool
+	closeCh  chan struct{}
+	closeMux sync.Once
+}
+
+var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
+
+// New connects to the Podman service described by cfg (see the package
+// documentation for how an empty URI is resolved) and pings it. A missing
+// or unresponsive service fails with ctrgate.ErrEngineUnavailable; ctx
+// bounds the connection attempt (10 s when it has no deadline).
+func New(ctx context.Context, cfg Config) (*Runtime, error) {
+	if cfg.DefaultTimeout <= 0 {
+		cfg.DefaultTimeout = DefaultTimeout
+	}
+	dest, err := resolveURI(cfg, os.LookupEnv, loadConnection, socketExists)
+	if err != nil {
+		return nil, ctrgate.NewEngineError(BackendName, "connect", "", ctrgate.ErrEngineUnavailable, err.Error(), nil, nil)
+	}
+	shown := redactURI(dest.URI)
+	if u, perr := url.Parse(dest.URI); perr == nil && u.Scheme == "unix" {
+		path := u.Path
+		if path == "" {
+			path = u.Host + u.Opaque
+		}
+		if _, serr := os.Stat(path); serr != nil {
+			return nil, ctrgate.NewEngineError(BackendName, "connect", shown, ctrgate.ErrEngineUnavailable,
+				"Podman socket "+path+" does not exist (start the service with `podman system service` or scripts/podman.sh up)", serr, nil)
+		}
+	}
+	cctx := ctx
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(ctx, connectTimeout)
+		defer cancel()
+	}
+	opts := bindings.Options{URI: dest.URI, Identity: dest.Identity, TLSCertFile: dest.TLSCert, TLSKeyFile: dest.TLSKey, TLSCAFile: dest.TLSCA}
+	type result struct {
+		ctx context.Context
+		err error
+	}
+	// NewConnectionWithOptions may block in an SSH handshake that ignores
+	// ctx; run it aside so New itself always honours ctx.
+	ch := make(chan result, 1)
+	go func() {
+		c, err := bindings.NewConnectionWithOptions(context.Background(), opts)
+		ch <- result{c, err}
+	}()
+	var res result
+	select {
+	case res = <-ch:
+	case <-cctx.Done():
+		go func() { // release the late connection, if any
+			if r := <-ch; r.err == nil {
+				if c, err := bindings.GetClient(r.ctx); err == nil {
+					c.Client.CloseIdleConnections()
+				}
+			}
+		}()
+		return nil, ctrgate.NewEngineError(BackendName, "connect", shown, ctrgate.ErrEngineUnavailable,
+			"no answer from the Podman service", cctx.Err(), nil)
+	}
+	if res.err != nil {
+		return nil, ctrgate.NewEngineError(BackendName, "connect", shown, ctrgate.ErrEngineUnavailable, "", res.err, nil)
+	}
+	client, err := bindings.GetClient(res.ctx)
+	if err != nil {
+		return nil, ctrgate.NewEngineError(BackendName, "connect", shown, ctrgate.ErrEngineUnavailable, "", err, nil)
+	}
+	return &Runtime{
+		cfg:     cfg,
+		uri:     shown,
+		opts:    opts,
+		conn:    res.ctx,
+		client:  client,
+		version: bindings.ServiceVersion(res.ctx),
+		timeout: cfg.DefaultTimeout,
+		closeCh: make(chan struct{}),
+	}, nil
+}
+
+// URI returns the service URI the runtime is connected to, without
+// credentials.
+func (r *Runtime) URI() string { return r.uri }
+
+// ServerAPIVersion returns the libpod API version the service announced.
+func (r *Runtime) ServerAPIVersion() string { return r.version.String() }
+
+// Close releases the runtime's connections. Containers are not touched.
+// Calls after Close fail with ctrgate.ErrEngineUnavailable.
+func (r *Runtime) Close() error {
+	r.closeMux.Do(func() {
+		r.closed.Store(true)
+		close(r.closeCh)
+		r.client.Client.CloseIdleConnections()
+	})
+	return nil
+}
+
+// connCtx is the caller's context (cancellation, deadline, values) that
+// also carries the bindings' connection values.
+type connCtx struct {
+	context.Context
+	conn context.Context
+}
+
+func (c connCtx) Value(key any) any {
+	if v := c.conn.Value(key); v != nil {
+		return v
+	}
+	return c.Context.Value(key)
+}
+
+// call prepares the context of one API call: the connection values, and
+// the default timeout when ctx has no deadline and the call is not
+// blocking by design. It fails with ErrEngineUnavailable after Close.
+func (r *Runtime) call(ctx context.Context, op, target string, blocking bool) (context.Context, context.CancelFunc, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if r.closed.Load() {
+		return nil, nil, ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, ctrgate.NewEngineError(BackendName, op, target, nil, "", err, nil)
+	}
+	var c context.Context = connCtx{Context: ctx, conn: r.conn}
+	if _, ok := ctx.Deadline(); !ok && !blocking {
+		tc, cancel := context.WithTimeout(c, r.timeout)
+		return tc, cancel, nil
+	}
+	c, cancel := context.WithCancel(c)
+	return c, cancel, nil
+}
+
+// atLeast reports whether the service's API version is at least v.
+func (r *Runtime) atLeast(v string) bool {
+	want, err := semver.ParseTolerant(v)
+	if err != nil || r.version == nil {
+		return false
+	}
+	return r.version.GE(want)
+}
+
+// Info describes the engine behind the runtime.
+func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
+	c, cancel, err := r.call(ctx, "info", "", false)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	info, err := system.Info(c, nil)
+	if err != nil {
+		return nil, r.wrap(c, "info", "", err, nil)
+	}
+	out := &ctrgate.EngineInfo{
+		Backend:    BackendName,
+		Engine:     "podman",
+		APIVersion: r.version.String(),
+	}
+	if info.Version.Version != "" {
+		out.Version = info.Version.Version
+	}
+	if info.Version.APIVersion != "" {
+		out.APIVersion = info.Version.APIVersion
+	}
+	if info.Host != nil {
+		out.Rootless = info.Host.Security.Rootless
+		switch info.Host.CgroupsVersion {
+		case "v1", "v2":
+			out.CgroupVersion = info.Host.CgroupsVersion
+		}
+		if info.Host.OCIRuntime != nil {
+			out.OCIRuntime = info.Host.OCIRuntime.Name
+		}
+		out.RootlessNetworkMode = rootlessNetworkMode(out.Rootless, info.Host.RootlessNetworkCmd, r.version)
+	}
+	return out, nil
+}
+
+// rootlessNetworkMode says which user-mode network a rootless service uses
+// by default: what it reports, or slirp4netns for services older than 5.0
+// that do not say (pasta became the default in 5.0).
+func rootlessNetworkMode(rootless bool, reported string, v *semver.Version) string {
+	if !rootless {
+		return ""
+	}
+	switch reported {
+	case "slirp4netns", "pasta":
+		return reported
+	}
+	if v != nil && v.Major > 0 && v.Major < 5 {
+		return "slirp4netns"
+	}
+	return ""
+}
+
+// redactURI removes a password from a URI for messages.
+func redactURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.User == nil {
+		return uri
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// isConnectionError reports whether err means the service could not be
+// reached (as opposed to the service answering with an error).
+func isConnectionError(err error) bool {
+	var ce bindings.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pce *bindings.ConnectError
+	if errors.As(err, &pce) {
+		return true
+	}
+	msg := err.Error()
+	for _, m := range []string{"connection refused", "no such file or directory", "connection reset by peer",
+		"broken pipe", "EOF", "server closed idle connection", "dial unix", "dial tcp", "use of closed network connection"} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,326 @@
+package podmanapi
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/blang/semver/v4"
+	"github.com/containers/podman/v5/pkg/specgen"
+	spec "github.com/opencontainers/runtime-spec/specs-go"
+	nettypes "go.podman.io/common/libnetwork/types"
+
+	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/gpu"
+)
+
+// pastaMinVersion is the first Podman release that knows pasta networking.
+const pastaMinVersion = "4.4.0"
+
+// cpuPeriod is the CFS period used to express Resources.CPUs as a quota.
+const cpuPeriod = 100000
+
+// toSpecGen converts a validated spec into the libpod create request.
+// server is the service's API version (nil: assume the newest); features
+// the service lacks fail with ctrgate.ErrUnsupported, options this backend
+// cannot express with ctrgate.ErrInvalidSpec, before any engine call.
+func toSpecGen(s ctrgate.ContainerSpec, server *semver.Version) (*specgen.SpecGenerator, error) {
+	g := specgen.NewSpecGenerator(s.Image, false)
+	g.Name = s.Name
+	if len(s.Command) > 0 {
+		g.Command = append([]string(nil), s.Command...)
+	}
+	if s.Entrypoint != nil {
+		g.Entrypoint = append([]string(nil), s.Entrypoint...)
+	}
+	env := append(append([]ctrgate.EnvVar(nil), gpu.Env(s.GPUs)...), s.Env...)
+	if len(env) > 0 {
+		g.Env = make(map[string]string, len(env))
+		for _, e := range env {
+			g.Env[e.Name] = e.Value
+		}
+	}
+	if len(s.Labels) > 0 {
+		g.Labels = copyMap(s.Labels)
+	}
+	if len(s.Annotations) > 0 {
+		g.Annotations = copyMap(s.Annotations)
+	}
+	if err := setMounts(g, s.Mounts); err != nil {
+		return nil, err
+	}
+	for _, p := range s.Ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		g.PortMappings = append(g.PortMappings, nettypes.PortMapping{
+			HostIP:        p.HostIP,
+			HostPort:      uint16(p.HostPort),
+			ContainerPort: uint16(p.ContainerPort),
+			Protocol:      proto,
+			Range:         1,
+		})
+	}
+	if err := setNetwork(g, s.Network, server); err != nil {
+		return nil, err
+	}
+	for _, h := range s.ExtraHosts {
+		g.HostAdd = append(g.HostAdd, h.Host+":"+h.IP)
+	}
+	g.User = s.User
+	switch s.UserNS.Mode {
+	case ctrgate.UserNSDefault:
+	case ctrgate.UserNSHost:
+		g.UserNS = specgen.Namespace{NSMode: specgen.Host}
+	case ctrgate.UserNSAuto:
+		g.UserNS = specgen.Namespace{NSMode: specgen.Auto}
+	case ctrgate.UserNSKeepID:
+		var opts []string
+		if s.UserNS.UID != nil {
+			opts = append(opts, "uid="+strconv.Itoa(*s.UserNS.UID))
+		}
+		if s.UserNS.GID != nil {
+			opts = append(opts, "gid="+strconv.Itoa(*s.UserNS.GID))
+		}
+		g.UserNS = specgen.Namespace{NSMode: specgen.KeepID, Value: strings.Join(opts, ",")}
+	}
+	g.WorkDir = s.WorkDir
+	g.Hostname = s.Hostname
+	if s.GPUs.Requested() {
+		for _, d := range s.GPUs.CDIDevices() {
+			g.Devices = append(g.Devices, spec.LinuxDevice{Path: d})
+		}
+	}
+	g.CapAdd = append([]string(nil), s.CapAdd...)
+	g.CapDrop = append([]string(nil), s.CapDrop...)
+	if err := setSecurityOpts(g, s.SecurityOpt); err != nil {
+		return nil, err
+	}
+	if s.NoNewPrivileges {
+		g.NoNewPrivileges = boolPtr(true)
+	}
+	if s.ReadOnlyRootfs {
+		g.ReadOnlyFilesystem = boolPtr(true)
+	}
+	setResources(g, s.Resources)
+	for _, u := range s.Ulimits {
+		g.Rlimits = append(g.Rlimits, spec.POSIXRlimit{
+			Type: "RLIMIT_" + strings.ToUpper(u.Name),
+			Soft: uint64(u.Soft),
+			Hard: uint64(u.Hard),
+		})
+	}
+	if s.Init {
+		g.Init = boolPtr(true)
+	}
+	if s.StopSignal != "" {
+		sig, err := ctrgate.ParseSignal(s.StopSignal)
+		if err != nil {
+			return nil, err
+		}
+		g.StopSignal = &sig
+	}
+	if s.StopTimeout > 0 {
+		t := durationSeconds(s.StopTimeout)
+		g.StopTimeout = &t
+	}
+	if s.AutoRemove {
+		g.Remove = boolPtr(true)
+	}
+	g.OCIRuntime = s.OCIRuntime
+	g.Terminal = boolPtr(false)
+	return g, nil
+}
+
+// durationSeconds rounds d up to whole seconds (the API's unit).
+func durationSeconds(d time.Duration) uint {
+	if d <= 0 {
+		return 0
+	}
+	return uint((d + time.Second - 1) / time.Second)
+}
+
+func setMounts(g *specgen.SpecGenerator, mounts []ctrgate.Mount) error {
+	for i, m := range mounts {
+		switch m.Type {
+		case ctrgate.MountBind:
+			opts := []string{"rbind"}
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			} else {
+				opts = append(opts, "rw")
+			}
+			switch m.Relabel {
+			case ctrgate.RelabelShared:
+				opts = append(opts, "z")
+			case ctrgate.RelabelPrivate:
+				opts = append(opts, "Z")
+			}
+			g.Mounts = append(g.Mounts, spec.Mount{Type: "bind", Source: m.Source, Destination: m.Target, Options: opts})
+		case ctrgate.MountVolume:
+			var opts []string
+			if m.ReadOnly {
+				opts = append(opts, "ro")
+			}
+			g.Volumes = append(g.Volumes, &specgen.NamedVolume{Name: m.Source, Dest: m.Target, Options: opts})
+		case ctrgate.MountTmpfs:
+			opts := []string{"rw"}
+			if m.ReadOnly {
+				opts = []string{"ro"}
+			}
+			if m.Size > 0 {
+				opts = append(opts, "size="+strconv.FormatInt(m.Size, 10))
+			}
+			g.Mounts = append(g.Mounts, spec.Mount{Type: "tmpfs", Source: "tmpfs", Destination: m.Target, Options: opts})
+		default:
+			return &ctrgate.SpecError{Field: fmt.Sprintf("Mounts[%d].Type", i), Reason: fmt.Sprintf("unknown mount type %q", m.Type)}
+		}
+	}
+	return nil
+}
+
+func setNetwork(g *specgen.SpecGenerator, n ctrgate.NetworkSpec, server *semver.Version) error {
+	switch n.Mode {
+	case ctrgate.NetworkDefault:
+		if len(n.Options) > 0 {
+			return &ctrgate.SpecError{Field: "Network.Options", Reason: "options need an explicit network mode"}
+		}
+	case ctrgate.NetworkNone:
+		g.NetNS = specgen.Namespace{NSMode: specgen.NoNetwork}
+	case ctrgate.NetworkHost:
+		g.NetNS = specgen.Namespace{NSMode: specgen.Host}
+	case ctrgate.NetworkBridge:
+		g.NetNS = specgen.Namespace{NSMode: specgen.Bridge}
+		if n.Name == "" && len(n.Options) > 0 {
+			return &ctrgate.SpecError{Field: "Network.Options", Reason: "bridge options need a network Name with the podman-api backend"}
+		}
+		if n.Name != "" {
+			opts, err := perNetworkOptions(n.Options)
+			if err != nil {
+				return err
+			}
+			g.Networks = map[string]nettypes.PerNetworkOptions{n.Name: opts}
+		}
+	case ctrgate.NetworkSlirp4netns:
+		g.NetNS = specgen.Namespace{NSMode: specgen.Slirp}
+		if len(n.Options) > 0 {
+			g.NetworkOptions = map[string][]string{"slirp4netns": append([]string(nil), n.Options...)}
+		}
+	case ctrgate.NetworkPasta:
+		if server != nil && server.Major > 0 {
+			if min, _ := semver.Parse(pastaMinVersion); server.LT(min) {
+				return ctrgate.NewEngineError(BackendName, opCreate, "", ctrgate.ErrUnsupported,
+					fmt.Sprintf("network mode pasta needs Podman >= %s, the service is %s", pastaMinVersion, server), nil, nil)
+			}
+		}
+		g.NetNS = specgen.Namespace{NSMode: specgen.Pasta}
+		if len(n.Options) > 0 {
+			g.NetworkOptions = map[string][]string{"pasta": append([]string(nil), n.Options...)}
+		}
+	default:
+		return &ctrgate.SpecError{Field: "Network.Mode", Reason: fmt.Sprintf("unknown network mode %q", n.Mode)}
+	}
+	return nil
+}
+
+// perNetworkOptions parses bridge options: ip=, mac=, alias=, interface_name=.
+func perNetworkOptions(opts []string) (nettypes.PerNetworkOptions, error) {
+	var out nettypes.PerNetworkOptions
+	for i, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		field := fmt.Sprintf("Network.Options[%d]", i)
+		if !ok || v == "" {
+			return out, &ctrgate.SpecError{Field: field, Reason: fmt.Sprintf("%q is not key=value", o)}
+		}
+		switch k {
+		case "ip", "ip6":
+			ip := net.ParseIP(v)
+			if ip == nil {
+				return out, &ctrgate.SpecError{Field: field, Reason: fmt.Sprintf("%q is not an IP address", v)}
+			}
+			out.StaticIPs = append(out.StaticIPs, ip)
+		case "mac":
+			mac, err := net.ParseMAC(v)
+			if err != nil {
+				return out, &ctrgate.SpecError{Field: field, Reason: fmt.Sprintf("%q is not a MAC address", v)}
+			}
+			out.StaticMAC = nettypes.HardwareAddr(mac)
+		case "alias":
+			out.Aliases = append(out.Aliases, v)
+		case "interface_name":
+			out.InterfaceName = v
+		default:
+			return out, &ctrgate.SpecError{Field: field, Reason: fmt.Sprintf("unknown bridge option %q (want ip, ip6, mac, alias or interface_name)", k)}
+		}
+	}
+	return out, nil
+}
+
+// setSecurityOpts translates podman's --security-opt values.
+func setSecurityOpts(g *specgen.SpecGenerator, opts []string) error {
+	for i, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		if k == "no-new-privileges" && v == "" {
+			v = "true"
+		}
+		if v == "" {
+			k, v, _ = strings.Cut(o, ":")
+		}
+		switch k {
+		case "label":
+			g.SelinuxOpts = append(g.SelinuxOpts, v)
+		case "seccomp":
+			g.SeccompProfilePath = v
+		case "apparmor":
+			g.ApparmorProfile = v
+		case "no-new-privileges":
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return &ctrgate.SpecError{Field: fmt.Sprintf("SecurityOpt[%d]", i), Reason: fmt.Sprintf("%q: want true or false", o)}
+			}
+			g.NoNewPrivileges = boolPtr(b)
+		case "mask":
+			g.Mask = append(g.Mask, strings.Split(v, ":")...)
+		case "unmask":
+			g.Unmask = append(g.Unmask, strings.Split(v, ":")...)
+		case "proc-opts":
+			g.ProcOpts = append(g.ProcOpts, strings.Split(v, ",")...)
+		default:
+			return &ctrgate.SpecError{Field: fmt.Sprintf("SecurityOpt[%d]", i), Reason: fmt.Sprintf("unsupported security option %q", o)}
+		}
+	}
+	return nil
+}
+
+func setResources(g *specgen.SpecGenerator, r ctrgate.Resources) {
+	if r.MemoryBytes == 0 && r.CPUs == 0 && r.PidsLimit == 0 {
+		return
+	}
+	res := &spec.LinuxResources{}
+	if r.MemoryBytes > 0 {
+		m := r.MemoryBytes
+		res.Memory = &spec.LinuxMemory{Limit: &m}
+	}
+	if r.CPUs > 0 {
+		period := uint64(cpuPeriod)
+		quota := int64(r.CPUs * cpuPeriod)
+		res.CPU = &spec.LinuxCPU{Quota: &quota, Period: &period}
+	}
+	if r.PidsLimit > 0 {
+		res.Pids = &spec.LinuxPids{Limit: r.PidsLimit}
+	}
+	g.ResourceLimits = res
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func boolPtr(b bool) *bool { return &b }

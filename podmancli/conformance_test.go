@@ -1,0 +1,130 @@
+package podmancli_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/conformance"
+	"github.com/ctrgate/ctrgate/podmancli"
+)
+
+// engineConfig returns the configuration for the real engine provisioned
+// by scripts/podman.sh (eval "$(scripts/podman.sh env)"), with podman on
+// local storage. Without it the test fails when CI is set and is skipped
+// loudly otherwise.
+func engineConfig(t testing.TB) podmancli.Config {
+	t.Helper()
+	return engineConfigMode(t, "false")
+}
+
+// engineConfigMode is engineConfig with remote "true" (podman --url
+// $CTRGATE_PODMAN_SOCKET, through the API service) or "false" (local).
+func engineConfigMode(t testing.TB, remote string) podmancli.Config {
+	t.Helper()
+	missing := os.Getenv("CONTAINERS_CONF") == ""
+	if remote == "true" {
+		missing = os.Getenv(podmancli.EnvSocket) == ""
+	}
+	if missing {
+		msg := "podman is not provisioned for the tests: run scripts/podman.sh up and " +
+			`eval "$(scripts/podman.sh env)" (CONTAINERS_CONF / CTRGATE_PODMAN_SOCKET unset)`
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIPPING REAL-ENGINE TEST: " + msg)
+	}
+	cfg, err := podmancli.ConfigFromMap(map[string]string{"remote": remote})
+	require.NoError(t, err)
+	return cfg
+}
+
+// newEngine returns a runtime on the real engine and checks it answers.
+func newEngine(t testing.TB, cfg podmancli.Config) ctrgate.ContainerRuntime {
+	t.Helper()
+	rt, err := podmancli.New(cfg)
+	require.NoError(t, err, "podman-cli runtime")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = rt.Info(ctx)
+	require.NoError(t, err, "podman does not answer with the provisioned configuration")
+	return rt
+}
+
+// TestConformance runs the whole conformance suite with podman on local
+// storage (the configuration of scripts/podman.sh).
+func TestConformance(t *testing.T) {
+	runSuite(t, "podman-cli", engineConfig(t))
+}
+
+// TestConformanceRemote runs the suite again with podman as a client of the
+// API service (podman --url unix://...; what CONTAINER_HOST selects). It is
+// left out with -short.
+func TestConformanceRemote(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the remote-mode suite is left out")
+	}
+	runSuite(t, "podman-cli-remote", engineConfigMode(t, "true"))
+}
+
+func runSuite(t *testing.T, name string, cfg podmancli.Config) {
+	start := time.Now()
+	conformance.Run(t, conformance.Harness{
+		Name: name,
+		New:  func(t testing.TB) ctrgate.ContainerRuntime { return newEngine(t, cfg) },
+	})
+	t.Logf("%s conformance suite took %s", name, time.Since(start).Round(time.Millisecond))
+	requireNoPodmanChildren(t)
+}
+
+// podmanChildren lists the podman processes (running or zombie) whose
+// parent is this test process.
+func podmanChildren(t testing.TB) []string {
+	t.Helper()
+	self := os.Getpid()
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	require.NoError(t, err)
+	var out []string
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "stat"))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		s := string(b)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		comm := s[open+1 : close]
+		fields := strings.Fields(s[close+1:])
+		if len(fields) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(fields[1])
+		if ppid == self && strings.Contains(comm, "podman") {
+			out = append(out, filepath.Base(d)+" "+comm+" state "+fields[0])
+		}
+	}
+	return out
+}
+
+// requireNoPodmanChildren fails when a podman child is left (allowing a
+// moment for processes being reaped right now).
+func requireNoPodmanChildren(t testing.TB) {
+	t.Helper()
+	var left []string
+	for i := 0; i < 20; i++ {
+		if left = podmanChildren(t); len(left) == 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("podman child processes left: %v", left)
+}

@@ -1,0 +1,197 @@
+package podmancli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// waitDelay bounds how long a finished or killed podman may keep its output
+// pipes open (through a leftover grandchild) before they are closed.
+const waitDelay = 3 * time.Second
+
+// result is the outcome of one podman run that started and exited.
+type result struct {
+	stdout []byte
+	stderr []byte
+	code   int // exit status; -1 when podman was killed by a signal
+}
+
+// runOpts tunes one podman run.
+type runOpts struct {
+	stdin   io.Reader
+	stdout  io.Writer // stream stdout here instead of buffering it
+	env     []string  // extra KEY=VALUE entries for this run
+	secrets []string  // values to redact from errors
+	noLimit bool      // do not apply the default timeout (blocking calls)
+	extra   time.Duration
+}
+
+// command builds an *exec.Cmd that runs podman in its own process group,
+// kills the whole group when ctx ends and is reaped by Wait.
+func (r *Runtime) command(ctx context.Context, args []string, env []string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, r.binary, append(append([]string(nil), r.global...), args...)...)
+	cmd.Env = r.env
+	if len(env) > 0 {
+		cmd.Env = childEnv(r.env, env, false)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		if cmd.Process == nil {
+			return nil
+		}
+		// the whole group: podman and whatever it started in it (conmon
+		// detaches into its own session and is not touched).
+		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		if errors.Is(err, syscall.ESRCH) {
+			return os.ErrProcessDone
+		}
+		return err
+	}
+	cmd.WaitDelay = waitDelay
+	return cmd
+}
+
+// run runs podman with args and returns its output and exit status. The
+// error is non-nil only when podman could not be started (wrapping
+// ctrgate.ErrEngineUnavailable) or the context ended (wrapping ctx.Err());
+// a non-zero exit status is left to the caller.
+func (r *Runtime) run(ctx context.Context, op, target string, args []string, o runOpts) (*result, error) {
+	if ctx == nil {
+		return nil, ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
+	}
+	if err := r.checkOpen(op, target); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError(op, target, err)
+	}
+	if !o.noLimit {
+		var cancel context.CancelFunc
+		ctx, cancel = r.callCtx(ctx, o.extra)
+		defer cancel()
+	}
+	cmd := r.command(ctx, args, o.env)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin = o.stdin
+	cmd.Stdout = &stdout
+	if o.stdout != nil {
+		cmd.Stdout = o.stdout
+	}
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if cerr := ctx.Err(); cerr != nil {
+		return nil, ctrgate.NewEngineError(BackendName, op, target, nil, "", cerr, o.secrets)
+	}
+	res := &result{stdout: stdout.Bytes(), stderr: stderr.Bytes()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		res.code = ee.ExitCode()
+	case errors.Is(err, exec.ErrWaitDelay):
+		// podman exited but something kept its pipes open; its status is
+		// valid.
+		res.code = cmd.ProcessState.ExitCode()
+	default:
+		return nil, ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable,
+			"cannot run podman", err, o.secrets)
+	}
+	return res, nil
+}
+
+// call runs podman and turns a non-zero exit status into an error.
+func (r *Runtime) call(ctx context.Context, op, target string, args []string, o runOpts) (*result, error) {
+	res, err := r.run(ctx, op, target, args, o)
+	if err != nil {
+		return nil, err
+	}
+	if res.code != 0 {
+		return res, r.failure(op, target, res, o.secrets)
+	}
+	return res, nil
+}
+
+// failure maps a failed podman run to a typed error.
+func (r *Runtime) failure(op, target string, res *result, secrets []string) error {
+	msg := errorText(res.stderr)
+	cause := fmt.Errorf("podman exited with status %d", res.code)
+	if ctrgate.IsGPUConfigMessage(msg) && gpuOp(op) {
+		return ctrgate.NewGPUConfigError(BackendName, msg, cause, secrets)
+	}
+	return ctrgate.NewEngineError(BackendName, op, target, classify(op, msg), msg, cause, secrets)
+}
+
+// gpuOp reports whether a GPU misconfiguration can show up in op.
+func gpuOp(op string) bool {
+	switch op {
+	case "create", "start", "run":
+		return true
+	}
+	return false
+}
+
+// errorText extracts podman's message from its stderr: the text with the
+// "Error: " prefixes removed, at most the last 4 KiB.
+func errorText(stderr []byte) string {
+	s := strings.TrimSpace(string(stderr))
+	if len(s) > 4096 {
+		s = "..." + s[len(s)-4096:]
+	}
+	lines := strings.Split(s, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		out = append(out, strings.TrimPrefix(l, "Error: "))
+	}
+	return strings.Join(out, "; ")
+}
+
+// classify maps podman's error text for op to a ctrgate sentinel, or nil.
+func classify(op, msg string) error {
+	m := strings.ToLower(msg)
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(m, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("cannot connect to podman", "unable to connect to podman", "connect: no such file or directory",
+		"podman.sock: connect", "database is locked by another", "cannot open database"):
+		return ctrgate.ErrEngineUnavailable
+	case has("cannot remove container") && has("running"),
+		has("image is in use", "image used by"):
+		return ctrgate.ErrRunning
+	case has("no such container", "no container with name or id", "no container with id",
+		"no container with name"):
+		return ctrgate.ErrNotFound
+	case op == "cp" && has("does not exist", "could not be found on container", "no such file or directory"):
+		return ctrgate.ErrNotFound
+	case has("already in use", "is already in use"):
+		return ctrgate.ErrAlreadyExists
+	case has("image not known", "no such image", "image not found", "manifest unknown", "name unknown",
+		"repository does not exist", "requested access to the resource is denied",
+		"initializing source", "pinging container registry", "reading manifest",
+		"unable to find image", "short-name resolution", "failed to resolve image name"):
+		return ctrgate.ErrImageNotFound
+	case has("is not running", "container state improper", "can only kill running",
+		"can only create exec sessions on running"):
+		return ctrgate.ErrNotRunning
+	}
+	return nil
+}

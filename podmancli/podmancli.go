@@ -1,0 +1,271 @@
+// Package podmancli implements ctrgate.ContainerRuntime by running the podman
+// binary (os/exec, never a shell) and reading its machine formats (JSON).
+//
+// Every call validates its input first, runs podman with a per-call timeout
+// when the context has none (Config.DefaultTimeout; not for Wait, followed
+// Logs and Events), kills podman's whole process group when the context ends,
+// and reaps every child. Engine failures are mapped to ctrgate's sentinels
+// from podman's exit status and stderr, with secrets redacted.
+//
+// Secret environment values never appear on podman's command line: entries
+// that are secret (EnvVar.Secret or a sensitive name) are passed as
+// "--env NAME" and their values through podman's own environment, which only
+// the same user can read (/proc/PID/environ is mode 0400). Nothing is written
+// to disk, and values of any content (newlines, any length) pass unchanged.
+// Names that would change podman's own behaviour (PATH, HOME, TMPDIR,
+// CONTAINERS_*, ...) cannot be passed that way; for those a 0600 --env-file
+// that is removed as soon as podman returns is used instead.
+package podmancli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// BackendName is the name the backend registers under.
+const BackendName = "podman-cli"
+
+// DefaultTimeout is the per-call timeout used when Config.DefaultTimeout is
+// zero.
+const DefaultTimeout = 2 * time.Minute
+
+// Config configures a Runtime.
+type Config struct {
+	// Binary is the podman executable, a name looked up in PATH or a path;
+	// "" means "podman".
+	Binary string
+	// GlobalArgs go before every podman subcommand, e.g. "--url",
+	// "unix:///run/podman/podman.sock", "--root", "/srv/storage",
+	// "--cgroup-manager", "cgroupfs".
+	GlobalArgs []string
+	// Env holds extra KEY=VALUE entries for podman's environment (they
+	// override the inherited ones), e.g. "CONTAINERS_CONF=/etc/x.conf".
+	Env []string
+	// Local drops CONTAINER_HOST and CONTAINER_CONNECTION from the inherited
+	// environment, so podman works on local storage even when the caller's
+	// environment points podman at a service.
+	Local bool
+	// DefaultTimeout bounds each call whose context has no deadline; zero
+	// means DefaultTimeout (2 minutes). Wait, followed Logs and Events are
+	// not bounded.
+	DefaultTimeout time.Duration
+	// WaitPollInterval is how often Wait and followed Logs look at a created
+	// container that has not been started yet; zero means 100 ms.
+	WaitPollInterval time.Duration
+}
+
+// Environment variables read by ConfigFromEnv.
+const (
+	// EnvBinary names the podman binary.
+	EnvBinary = "CTRGATE_PODMAN_BINARY"
+	// EnvArgs holds extra global arguments, separated by white space.
+	EnvArgs = "CTRGATE_PODMAN_ARGS"
+	// EnvRemote, when "1" or "true", makes podman talk to the service at
+	// EnvSocket (or CONTAINER_HOST) instead of using local storage.
+	EnvRemote = "CTRGATE_PODMAN_REMOTE"
+	// EnvSocket is the service URL (unix:///path) used with EnvRemote.
+	EnvSocket = "CTRGATE_PODMAN_SOCKET"
+	// EnvTimeout is the default per-call timeout as a Go duration.
+	EnvTimeout = "CTRGATE_PODMAN_TIMEOUT"
+)
+
+// ConfigFromEnv builds a Config from the environment: CTRGATE_PODMAN_BINARY,
+// CTRGATE_PODMAN_ARGS, CTRGATE_PODMAN_TIMEOUT and CTRGATE_PODMAN_REMOTE
+// (with CTRGATE_PODMAN_SOCKET). Without CTRGATE_PODMAN_REMOTE podman works
+// locally (Local is set). CONTAINERS_CONF and CONTAINERS_STORAGE_CONF are
+// inherited by podman as they are.
+func ConfigFromEnv() (Config, error) {
+	return ConfigFromMap(nil)
+}
+
+// ConfigFromMap is ConfigFromEnv with options taking precedence over the
+// environment. Keys: "binary", "args", "timeout", "remote", "socket" and
+// "env" (extra KEY=VALUE entries separated by newlines), for a backend
+// registry that passes options as a map.
+func ConfigFromMap(options map[string]string) (Config, error) {
+	get := func(key, env string) string {
+		if v, ok := options[key]; ok {
+			return v
+		}
+		return os.Getenv(env)
+	}
+	cfg := Config{Binary: get("binary", EnvBinary), Local: true}
+	cfg.GlobalArgs = strings.Fields(get("args", EnvArgs))
+	if t := get("timeout", EnvTimeout); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d < 0 {
+			return Config{}, &ctrgate.SpecError{Field: "timeout", Reason: fmt.Sprintf("%q is not a duration", t)}
+		}
+		cfg.DefaultTimeout = d
+	}
+	switch strings.ToLower(get("remote", EnvRemote)) {
+	case "", "0", "false", "no":
+	case "1", "true", "yes":
+		cfg.Local = false
+		sock := get("socket", EnvSocket)
+		if sock == "" {
+			sock = os.Getenv("CONTAINER_HOST")
+		}
+		if sock == "" {
+			return Config{}, &ctrgate.SpecError{Field: "socket", Reason: "remote mode needs " + EnvSocket + " or CONTAINER_HOST"}
+		}
+		cfg.GlobalArgs = append([]string{"--url", sock}, cfg.GlobalArgs...)
+	default:
+		return Config{}, &ctrgate.SpecError{Field: "remote", Reason: "want true or false"}
+	}
+	if e := options["env"]; e != "" {
+		for _, l := range strings.Split(e, "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				cfg.Env = append(cfg.Env, l)
+			}
+		}
+	}
+	return cfg, nil
+}
+
+// Runtime is a ctrgate.ContainerRuntime backed by the podman binary. It is
+// safe for concurrent use.
+type Runtime struct {
+	binary  string
+	global  []string
+	env     []string // full environment of every child
+	timeout time.Duration
+	poll    time.Duration
+
+	mu      sync.Mutex
+	closed  bool
+	streams map[closer]struct{} // open log and event streams
+}
+
+type closer interface{ Close() error }
+
+var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
+
+// New returns a Runtime. A binary that cannot be found fails with
+// ctrgate.ErrEngineUnavailable. New runs nothing; Info checks the engine.
+func New(cfg Config) (*Runtime, error) {
+	bin := cfg.Binary
+	if bin == "" {
+		bin = "podman"
+	}
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return nil, ctrgate.NewEngineError(BackendName, "new", "", ctrgate.ErrEngineUnavailable,
+			fmt.Sprintf("podman binary %q not found", bin), err, nil)
+	}
+	for _, e := range cfg.Env {
+		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
+			return nil, &ctrgate.SpecError{Field: "Config.Env", Reason: "entries must be KEY=VALUE"}
+		}
+	}
+	r := &Runtime{
+		binary:  path,
+		global:  append([]string(nil), cfg.GlobalArgs...),
+		timeout: cfg.DefaultTimeout,
+		poll:    cfg.WaitPollInterval,
+		streams: map[closer]struct{}{},
+	}
+	if r.timeout <= 0 {
+		r.timeout = DefaultTimeout
+	}
+	if r.poll <= 0 {
+		r.poll = 100 * time.Millisecond
+	}
+	r.env = childEnv(os.Environ(), cfg.Env, cfg.Local)
+	return r, nil
+}
+
+// childEnv merges base and extra (extra wins), dropping the remote-selecting
+// variables when local is set.
+func childEnv(base, extra []string, local bool) []string {
+	drop := map[string]bool{}
+	if local {
+		drop["CONTAINER_HOST"] = true
+		drop["CONTAINER_CONNECTION"] = true
+		drop["CONTAINER_SSHKEY"] = true
+	}
+	for _, e := range extra {
+		k, _, _ := strings.Cut(e, "=")
+		drop[k] = true
+	}
+	out := make([]string, 0, len(base)+len(extra))
+	for _, e := range base {
+		k, _, _ := strings.Cut(e, "=")
+		if !drop[k] {
+			out = append(out, e)
+		}
+	}
+	return append(out, extra...)
+}
+
+// Close ends the open log and event streams. Calls after Close fail with
+// ctrgate.ErrEngineUnavailable. Containers are not touched.
+func (r *Runtime) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	streams := make([]closer, 0, len(r.streams))
+	for s := range r.streams {
+		streams = append(streams, s)
+	}
+	r.streams = nil
+	r.mu.Unlock()
+	for _, s := range streams {
+		_ = s.Close()
+	}
+	return nil
+}
+
+func (r *Runtime) checkOpen(op, target string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+	}
+	return nil
+}
+
+// track registers an open stream; it fails when the runtime is closed.
+func (r *Runtime) track(s closer) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.streams[s] = struct{}{}
+	return true
+}
+
+func (r *Runtime) untrack(s closer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.streams != nil {
+		delete(r.streams, s)
+	}
+}
+
+// callCtx applies the default timeout when ctx has no deadline.
+func (r *Runtime) callCtx(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, r.timeout+extra)
+}
+
+// ctxError wraps a context error for op.
+func ctxError(op, target string, err error) error {
+	return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, nil)
+}
+
+var errNoCtx = errors.New("nil context")

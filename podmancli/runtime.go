@@ -1,0 +1,603 @@
+package podmancli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// Info describes the engine (`podman info --format json`). Any failure
+// wraps ctrgate.ErrEngineUnavailable.
+func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
+	res, err := r.run(ctx, "info", "", []string{"info", "--format", "json"}, runOpts{})
+	if err != nil {
+		return nil, err
+	}
+	if res.code != 0 {
+		return nil, ctrgate.NewEngineError(BackendName, "info", "", ctrgate.ErrEngineUnavailable,
+			errorText(res.stderr), fmt.Errorf("podman exited with status %d", res.code), nil)
+	}
+	info, err := parseInfo(res.stdout)
+	if err != nil {
+		return nil, ctrgate.NewEngineError(BackendName, "info", "", ctrgate.ErrEngineUnavailable, "", err, nil)
+	}
+	info.CDIDevices = cdiDevices(cdiSpecDirs)
+	for _, d := range info.CDIDevices {
+		if strings.HasPrefix(d, "nvidia.com/gpu=") {
+			info.CDIGPUs = true
+		}
+	}
+	return info, nil
+}
+
+// cdiSpecDirs are the directories podman reads CDI specifications from.
+var cdiSpecDirs = []string{"/etc/cdi", "/var/run/cdi"}
+
+var (
+	cdiKindRe = regexp.MustCompile(`(?m)^\s*"?kind"?\s*:\s*"?([A-Za-z0-9.\-/_]+)"?`)
+	cdiNameRe = regexp.MustCompile(`(?m)^\s*-?\s*"?name"?\s*:\s*"?([A-Za-z0-9.\-_:]+)"?`)
+)
+
+// cdiDevices lists the fully qualified CDI device names found in the spec
+// files of dirs (YAML or JSON; the top-level kind and the device names).
+// It is a light scan: podman 4.x does not report CDI devices itself.
+func cdiDevices(dirs []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, dir := range dirs {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			n := e.Name()
+			if e.IsDir() || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml") || strings.HasSuffix(n, ".json")) {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(dir, n))
+			if err != nil || len(b) > 4<<20 {
+				continue
+			}
+			km := cdiKindRe.FindSubmatch(b)
+			if km == nil {
+				continue
+			}
+			kind := string(km[1])
+			for _, m := range cdiNameRe.FindAllSubmatch(b, -1) {
+				name := kind + "=" + string(m[1])
+				if !seen[name] {
+					seen[name] = true
+					out = append(out, name)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ImageExists reports whether ref is in local storage (`podman image
+// exists`: status 0 yes, 1 no, anything else an error).
+func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return false, err
+	}
+	res, err := r.run(ctx, "image exists", ref, []string{"image", "exists", "--", ref}, runOpts{})
+	if err != nil {
+		return false, err
+	}
+	switch res.code {
+	case 0:
+		return true, nil
+	case 1:
+		if len(bytes.TrimSpace(res.stderr)) == 0 {
+			return false, nil
+		}
+	}
+	return false, r.failure("image exists", ref, res, nil)
+}
+
+// PullImage makes ref available according to policy.
+func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
+		return err
+	}
+	if policy != ctrgate.PullAlways {
+		ok, err := r.ImageExists(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if policy == ctrgate.PullNever {
+			return ctrgate.NewEngineError(BackendName, "pull", ref, ctrgate.ErrImageNotFound,
+				"image not present locally and pull policy is never", nil, nil)
+		}
+	}
+	res, err := r.run(ctx, "pull", ref, []string{"pull", "--quiet", "--", ref}, runOpts{})
+	if err != nil {
+		return err
+	}
+	if res.code != 0 {
+		msg := errorText(res.stderr)
+		kind := classify("pull", msg)
+		if kind == nil {
+			kind = ctrgate.ErrImageNotFound // no registry could provide it
+		}
+		return ctrgate.NewEngineError(BackendName, "pull", ref, kind, msg,
+			fmt.Errorf("podman exited with status %d", res.code), nil)
+	}
+	return nil
+}
+
+// ImportImage creates ref from a root file system tar stream
+// (`podman import --change ... - ref`).
+func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) error {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	if rootfs == nil {
+		return &ctrgate.SpecError{Field: "rootfs", Reason: "must not be nil"}
+	}
+	changes, err := importChanges(opts)
+	if err != nil {
+		return err
+	}
+	args := []string{"import", "--quiet"}
+	for _, c := range changes {
+		args = append(args, "--change", c)
+	}
+	args = append(args, "--", "-", ref)
+	_, err = r.call(ctx, "import", ref, args, runOpts{stdin: rootfs})
+	return err
+}
+
+// importChanges renders ImportOptions as Dockerfile instructions for
+// --change.
+func importChanges(o ctrgate.ImportOptions) ([]string, error) {
+	var out []string
+	if o.Entrypoint != nil {
+		out = append(out, "ENTRYPOINT "+jsonArray(o.Entrypoint))
+	}
+	if o.Cmd != nil {
+		out = append(out, "CMD "+jsonArray(o.Cmd))
+	}
+	for i, e := range o.Env {
+		k, v, ok := strings.Cut(e, "=")
+		if !ok || k == "" || strings.ContainsAny(k, " \t\n\"") || strings.ContainsAny(v, "\n\r") {
+			return nil, &ctrgate.SpecError{Field: fmt.Sprintf("Env[%d]", i), Reason: "want KEY=VALUE without line breaks"}
+		}
+		out = append(out, "ENV "+k+"="+dockerfileQuote(v))
+	}
+	if o.WorkDir != "" {
+		if !strings.HasPrefix(o.WorkDir, "/") || strings.ContainsAny(o.WorkDir, "\n\r") {
+			return nil, &ctrgate.SpecError{Field: "WorkDir", Reason: "must be an absolute path"}
+		}
+		out = append(out, "WORKDIR "+o.WorkDir)
+	}
+	for _, k := range sortedKeys(o.Labels) {
+		v := o.Labels[k]
+		if k == "" || strings.ContainsAny(k+v, "\n\r") {
+			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label " + strconv.Quote(k)}
+		}
+		out = append(out, "LABEL "+dockerfileQuote(k)+"="+dockerfileQuote(v))
+	}
+	return out, nil
+}
+
+func jsonArray(s []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, x := range s {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Quote(x))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// dockerfileQuote double-quotes a value for ENV/LABEL, escaping '"' and '\'.
+func dockerfileQuote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(s) + `"`
+}
+
+// RemoveImage deletes ref (`podman rmi`).
+func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error {
+	if err := ctrgate.ValidateImageRef(ref); err != nil {
+		return err
+	}
+	args := []string{"rmi"}
+	if force {
+		args = append(args, "--force")
+	}
+	args = append(args, "--", ref)
+	res, err := r.run(ctx, "rmi", ref, args, runOpts{})
+	if err != nil {
+		return err
+	}
+	if res.code != 0 {
+		msg := errorText(res.stderr)
+		kind := classify("rmi", msg)
+		if kind == ctrgate.ErrNotFound {
+			kind = ctrgate.ErrImageNotFound
+		}
+		return ctrgate.NewEngineError(BackendName, "rmi", ref, kind, msg,
+			fmt.Errorf("podman exited with status %d", res.code), nil)
+	}
+	return nil
+}
+
+// Create creates a container from spec (`podman create`) and returns its ID.
+func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
+	if err := ctrgate.ValidateSpec(spec); err != nil {
+		return "", err
+	}
+	plan, err := planEnv(spec.Env)
+	if err != nil {
+		return "", err
+	}
+	secrets := ctrgate.SecretValues(spec.Env)
+	args := createArgs(spec, plan)
+	if len(plan.fileEntries) > 0 {
+		path, cleanup, err := writeEnvFile(plan.fileEntries)
+		if err != nil {
+			return "", ctrgate.NewEngineError(BackendName, "create", spec.Name, nil, "cannot write env file", err, secrets)
+		}
+		defer cleanup()
+		args = append([]string{"create", "--env-file", path}, args[1:]...)
+	}
+	target := spec.Name
+	if target == "" {
+		target = spec.Image
+	}
+	res, err := r.call(ctx, "create", target, args, runOpts{env: plan.childEnv, secrets: secrets})
+	if err != nil {
+		return "", err
+	}
+	id := lastLine(res.stdout)
+	if id == "" {
+		return "", ctrgate.NewEngineError(BackendName, "create", target, nil, "podman printed no container ID", nil, secrets)
+	}
+	return id, nil
+}
+
+// lastLine returns the last non-empty line of out.
+func lastLine(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// Start starts the container (`podman start`).
+func (r *Runtime) Start(ctx context.Context, name string) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	_, err := r.call(ctx, "start", name, []string{"start", "--", name}, runOpts{})
+	return err
+}
+
+// Stop stops the container (`podman stop -t N`); see ctrgate.ContainerRuntime.
+func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	args := []string{"stop"}
+	extra := time.Duration(0)
+	if timeout >= 0 {
+		args = append(args, "--time", strconv.Itoa(seconds(timeout)))
+		extra = timeout
+	} else {
+		extra = 10 * time.Minute // the container's own stop timeout, unknown here
+	}
+	args = append(args, "--", name)
+	_, err := r.call(ctx, "stop", name, args, runOpts{extra: extra})
+	return err
+}
+
+// Kill sends a signal to the container (`podman kill -s N`).
+func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	sig, err := ctrgate.ParseSignal(signal)
+	if err != nil {
+		return err
+	}
+	_, err = r.call(ctx, "kill", name, []string{"kill", "--signal", strconv.Itoa(int(sig)), "--", name}, runOpts{})
+	return err
+}
+
+// Remove deletes the container (`podman rm`).
+func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOptions) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	args := []string{"rm"}
+	if opts.Force {
+		args = append(args, "--force", "--time", "0")
+	}
+	if opts.Volumes {
+		args = append(args, "--volumes")
+	}
+	args = append(args, "--", name)
+	res, err := r.call(ctx, "rm", name, args, runOpts{})
+	if err != nil {
+		return err
+	}
+	if opts.Force && len(bytes.TrimSpace(res.stdout)) == 0 {
+		// podman rm --force ignores a missing container and prints nothing
+		return ctrgate.NewEngineError(BackendName, "rm", name, ctrgate.ErrNotFound,
+			fmt.Sprintf("no container with name or ID %q", name), nil, nil)
+	}
+	return nil
+}
+
+// Inspect describes the container (`podman container inspect`).
+func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, err
+	}
+	res, err := r.call(ctx, "inspect", name, []string{"container", "inspect", "--format", "json", "--", name}, runOpts{})
+	if err != nil {
+		return nil, err
+	}
+	cs, err := parseInspect(res.stdout, nil)
+	if err != nil {
+		return nil, ctrgate.NewEngineError(BackendName, "inspect", name, nil, "", err, nil)
+	}
+	if len(cs) != 1 {
+		return nil, ctrgate.NewEngineError(BackendName, "inspect", name, ctrgate.ErrNotFound,
+			fmt.Sprintf("podman returned %d containers", len(cs)), nil, nil)
+	}
+	return &cs[0], nil
+}
+
+// listArgs builds the one `podman ps` call of List.
+func listArgs(f ctrgate.ListFilter) []string {
+	args := []string{"ps", "--format", "json"}
+	if f.All {
+		args = append(args, "--all")
+	}
+	if f.NamePrefix != "" {
+		args = append(args, "--filter", "name=^"+regexp.QuoteMeta(f.NamePrefix))
+	}
+	for _, k := range sortedKeys(f.Labels) {
+		if v := f.Labels[k]; v != "" {
+			args = append(args, "--filter", "label="+k+"="+v)
+		} else {
+			args = append(args, "--filter", "label="+k)
+		}
+	}
+	return args
+}
+
+// List returns the matching containers in one `podman ps` call; the filter
+// is applied again (literally) to podman's answer.
+func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgate.Container, error) {
+	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
+		return nil, err
+	}
+	for k := range filter.Labels {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, &ctrgate.SpecError{Field: "Labels", Reason: fmt.Sprintf("invalid label key %q", k)}
+		}
+	}
+	res, err := r.call(ctx, "ps", "", listArgs(filter), runOpts{})
+	if err != nil {
+		return nil, err
+	}
+	cs, err := parsePS(res.stdout)
+	if err != nil {
+		return nil, ctrgate.NewEngineError(BackendName, "ps", "", nil, "", err, nil)
+	}
+	out := make([]ctrgate.Container, 0, len(cs))
+	for _, c := range cs {
+		if filter.Matches(c.Name, c.Labels, c.State.Running()) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Wait blocks until the container's main process exits and returns its exit
+// code. `podman wait` returns at once for a created container (Podman 4.3
+// treats "created" as stopped, and "--condition running" misses a container
+// that runs shorter than its polling interval), so a created container is
+// polled with inspect until it has been started; then `podman wait` reports
+// the exit code. A container removed on exit (--rm) before podman could read
+// its code is looked up in the event log.
+func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return 0, err
+	}
+	if ctx == nil {
+		return 0, ctrgate.NewEngineError(BackendName, "wait", name, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
+	}
+	since := time.Now().Add(-time.Second)
+	var id string
+	for {
+		c, err := r.inspectForWait(ctx, name)
+		if err != nil {
+			if id != "" && errors.Is(err, ctrgate.ErrNotFound) {
+				return r.exitFromEvents(ctx, name, id, since)
+			}
+			return 0, err
+		}
+		id = c.ID
+		if c.State.Status != ctrgate.StateCreated || !c.State.StartedAt.IsZero() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctxError("wait", name, ctx.Err())
+		case <-time.After(r.poll):
+		}
+	}
+	res, err := r.run(ctx, "wait", name, []string{"wait", "--", id}, runOpts{noLimit: true})
+	if err != nil {
+		return 0, err
+	}
+	if res.code != 0 {
+		ferr := r.failure("wait", name, res, nil)
+		if errors.Is(ferr, ctrgate.ErrNotFound) {
+			return r.exitFromEvents(ctx, name, id, since)
+		}
+		return 0, ferr
+	}
+	code, err := strconv.Atoi(lastLine(res.stdout))
+	if err != nil {
+		return 0, ctrgate.NewEngineError(BackendName, "wait", name, nil,
+			fmt.Sprintf("unexpected podman wait output %q", lastLine(res.stdout)), err, nil)
+	}
+	return code, nil
+}
+
+// inspectForWait is Inspect with the default timeout per round.
+func (r *Runtime) inspectForWait(ctx context.Context, name string) (*ctrgate.Container, error) {
+	return r.Inspect(ctx, name)
+}
+
+// exitFromEvents finds the exit code of container id in the events logged
+// since since (for containers removed on exit).
+func (r *Runtime) exitFromEvents(ctx context.Context, name, id string, since time.Time) (int, error) {
+	args := []string{"events", "--stream=false", "--format", "json", "--filter", "type=container",
+		"--filter", "container=" + id, "--filter", "event=died",
+		"--since", since.UTC().Format(time.RFC3339Nano), "--until", time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)}
+	for attempt := 0; attempt < 20; attempt++ {
+		res, err := r.call(ctx, "wait", name, args, runOpts{})
+		if err != nil {
+			return 0, err
+		}
+		code, found := -1, false
+		for _, l := range bytes.Split(res.stdout, []byte("\n")) {
+			if len(bytes.TrimSpace(l)) == 0 {
+				continue
+			}
+			ev, ok, err := parseEvent(l)
+			if err == nil && ok && ev.Type == ctrgate.EventDie && (ev.ID == id || ev.Name == name) {
+				code, found = ev.ExitCode, true
+			}
+		}
+		if found {
+			return code, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctxError("wait", name, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+		args[len(args)-1] = time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
+	}
+	return 0, ctrgate.NewEngineError(BackendName, "wait", name, ctrgate.ErrNotFound,
+		"container was removed and its exit code is not in the event log", nil, nil)
+}
+
+// Exec runs a command in the running container (`podman exec`).
+func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (*ctrgate.ExecResult, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, err
+	}
+	if len(opts.Cmd) == 0 || opts.Cmd[0] == "" {
+		return nil, &ctrgate.SpecError{Field: "Cmd", Reason: "must not be empty"}
+	}
+	for i, a := range opts.Cmd {
+		if strings.ContainsRune(a, 0) {
+			return nil, &ctrgate.SpecError{Field: "Cmd", Reason: fmt.Sprintf("argument %d holds NUL", i)}
+		}
+	}
+	if err := ctrgate.ValidateEnv("Env", opts.Env); err != nil {
+		return nil, err
+	}
+	if opts.WorkDir != "" && !strings.HasPrefix(opts.WorkDir, "/") {
+		return nil, &ctrgate.SpecError{Field: "WorkDir", Reason: "must be an absolute path"}
+	}
+	if strings.HasPrefix(opts.User, "-") || strings.ContainsAny(opts.User, " \t\x00") {
+		return nil, &ctrgate.SpecError{Field: "User", Reason: "invalid user"}
+	}
+	plan, err := planEnv(opts.Env)
+	if err != nil {
+		return nil, err
+	}
+	secrets := ctrgate.SecretValues(opts.Env)
+	args := []string{"exec"}
+	if opts.Stdin != nil {
+		args = append(args, "--interactive")
+	}
+	if len(plan.fileEntries) > 0 {
+		path, cleanup, err := writeEnvFile(plan.fileEntries)
+		if err != nil {
+			return nil, ctrgate.NewEngineError(BackendName, "exec", name, nil, "cannot write env file", err, secrets)
+		}
+		defer cleanup()
+		args = append(args, "--env-file", path)
+	}
+	args = append(args, plan.args...)
+	if opts.WorkDir != "" {
+		args = append(args, "--workdir", opts.WorkDir)
+	}
+	if opts.User != "" {
+		args = append(args, "--user", opts.User)
+	}
+	args = append(args, "--", name)
+	args = append(args, opts.Cmd...)
+	res, err := r.run(ctx, "exec", name, args, runOpts{stdin: opts.Stdin, env: plan.childEnv, secrets: secrets})
+	if err != nil {
+		return nil, err
+	}
+	// podman's own failures exit 125 (remote) or 255 (local, e.g. "can
+	// only create exec sessions on running containers") with an "Error: "
+	// line; 126 and 127 are the command's (not executable / not found).
+	switch {
+	case res.code < 0,
+		res.code == 125 && isPodmanError(res.stderr),
+		res.code == 255 && isPodmanError(res.stderr) && classify("exec", errorText(res.stderr)) != nil:
+		return nil, r.failure("exec", name, res, secrets)
+	}
+	return &ctrgate.ExecResult{ExitCode: res.code, Stdout: res.stdout, Stderr: res.stderr}, nil
+}
+
+// isPodmanError reports whether stderr ends with podman's own "Error: "
+// line (exit status 125 is then podman's, not the command's).
+func isPodmanError(stderr []byte) bool {
+	lines := strings.Split(strings.TrimSpace(string(stderr)), "\n")
+	return strings.HasPrefix(lines[len(lines)-1], "Error: ")
+}
+
+// CopyTo extracts a tar stream into dstDir of the container
+// (`podman cp - NAME:DIR`).
+func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) error {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return err
+	}
+	if err := validatePath("dstDir", dstDir); err != nil {
+		return err
+	}
+	if archive == nil {
+		return &ctrgate.SpecError{Field: "archive", Reason: "must not be nil"}
+	}
+	_, err := r.call(ctx, "cp", name, []string{"cp", "--", "-", name + ":" + dstDir}, runOpts{stdin: archive})
+	return err
+}
+
+func validatePath(field, p string) error {
+	if !strings.HasPrefix(p, "/") || strings.ContainsRune(p, 0) {
+		return &ctrgate.SpecError{Field: field, Reason: fmt.Sprintf("%q must be an absolute path", p)}
+	}
+	return nil
+}

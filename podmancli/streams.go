@@ -1,0 +1,404 @@
+package podmancli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/logstream"
+)
+
+// ---- CopyFrom ----
+
+// CopyFrom returns a tar stream of srcPath in the container
+// (`podman cp NAME:PATH -`). The stream is read from podman as it produces
+// it; Close kills podman if it is still running and reaps it.
+func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, err
+	}
+	if err := validatePath("srcPath", srcPath); err != nil {
+		return nil, err
+	}
+	if ctx == nil {
+		return nil, ctrgate.NewEngineError(BackendName, "cp", name, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
+	}
+	if err := r.checkOpen("cp", name); err != nil {
+		return nil, err
+	}
+	cctx, cancel := r.callCtx(ctx, 0)
+	cmd := r.command(cctx, []string{"cp", "--", name + ":" + srcPath, "-"}, nil)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return nil, ctrgate.NewEngineError(BackendName, "cp", name, nil, "", err, nil)
+	}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, ctrgate.NewEngineError(BackendName, "cp", name, ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
+	}
+	rc := &copyReader{r: r, name: name, cmd: cmd, cancel: cancel, ctx: cctx, stderr: &stderr, br: bufio.NewReaderSize(pipe, 64<<10)}
+	if !r.track(rc) { // closed meanwhile
+		rc.cancel()
+		_ = rc.finish()
+		return nil, ctrgate.NewEngineError(BackendName, "cp", name, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+	}
+	if _, err := rc.br.Peek(1); err != nil {
+		// nothing came: podman failed (or the archive is empty)
+		werr := rc.finish()
+		if werr != nil {
+			return nil, werr
+		}
+		return rc, nil
+	}
+	return rc, nil
+}
+
+// copyReader streams podman cp's stdout.
+type copyReader struct {
+	r      *Runtime
+	name   string
+	cmd    *exec.Cmd
+	cancel context.CancelFunc
+	ctx    context.Context
+	stderr *bytes.Buffer
+	br     *bufio.Reader
+
+	once sync.Once
+	err  error // outcome of the process, set by finish
+	done bool
+}
+
+// finish reaps podman once and maps its outcome.
+func (c *copyReader) finish() error {
+	c.once.Do(func() {
+		werr := c.cmd.Wait()
+		defer c.cancel()
+		defer c.r.untrack(c)
+		c.done = true
+		if cerr := c.ctx.Err(); cerr != nil {
+			c.err = ctxError("cp", c.name, cerr)
+			return
+		}
+		var ee *exec.ExitError
+		if errors.As(werr, &ee) && ee.ExitCode() != 0 {
+			c.err = c.r.failure("cp", c.name, &result{stderr: c.stderr.Bytes(), code: ee.ExitCode()}, nil)
+		} else if werr != nil && !errors.Is(werr, exec.ErrWaitDelay) {
+			c.err = ctrgate.NewEngineError(BackendName, "cp", c.name, nil, "", werr, nil)
+		}
+	})
+	return c.err
+}
+
+func (c *copyReader) Read(p []byte) (int, error) {
+	n, err := c.br.Read(p)
+	if err == io.EOF {
+		if ferr := c.finish(); ferr != nil {
+			return n, ferr
+		}
+	}
+	return n, err
+}
+
+func (c *copyReader) Close() error {
+	c.cancel() // kills podman's group if it still runs
+	_ = c.finish()
+	return nil
+}
+
+// ---- Logs ----
+
+// Logs streams the container's output (`podman logs`, with
+// --follow when asked). stdout and stderr come from separate pipes. With
+// Follow a created container that has not started yet is waited for.
+func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, err
+	}
+	if opts.Tail < 0 {
+		return nil, &ctrgate.SpecError{Field: "Tail", Reason: "must not be negative"}
+	}
+	c, err := r.Inspect(ctx, name) // ErrNotFound now, and the state
+	if err != nil {
+		return nil, err
+	}
+	// No --timestamps: Podman 4.3 prefixes every partial k8s-file record
+	// with its own timestamp, which would split long lines with text that
+	// cannot be told apart from the program's output. LogLine.Time stays
+	// zero (unknown).
+	args := []string{"logs"}
+	if opts.Follow {
+		args = append(args, "--follow")
+	}
+	if !opts.Since.IsZero() {
+		args = append(args, "--since", opts.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if opts.Tail > 0 {
+		args = append(args, "--tail", strconv.Itoa(opts.Tail))
+	}
+	args = append(args, "--", c.ID)
+
+	var (
+		pctx context.Context
+		stop context.CancelFunc
+	)
+	if _, ok := ctx.Deadline(); !ok && !opts.Follow {
+		pctx, stop = context.WithTimeout(ctx, r.timeout)
+	} else {
+		pctx, stop = context.WithCancel(ctx)
+	}
+	s := logstream.New(ctx, stop)
+	ls := &logStream{Stream: s}
+	if !r.track(ls) {
+		stop()
+		return nil, ctrgate.NewEngineError(BackendName, "logs", name, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+	}
+	waitStart := opts.Follow && c.State.Status == ctrgate.StateCreated && c.State.StartedAt.IsZero()
+	go func() {
+		defer r.untrack(ls)
+		defer stop()
+		if waitStart && !r.waitStarted(pctx, c.ID) {
+			s.Finish(nil)
+			return
+		}
+		s.Finish(r.runLogs(pctx, name, args, s))
+	}()
+	return ls, nil
+}
+
+// logStream is a logstream.Stream the runtime can close.
+type logStream struct {
+	*logstream.Stream
+}
+
+// waitStarted polls until container id has been started (or is gone, or
+// ctx ends); it reports whether logs should be read.
+func (r *Runtime) waitStarted(ctx context.Context, id string) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(r.poll):
+		}
+		c, err := r.Inspect(ctx, id)
+		if err != nil {
+			return !errors.Is(err, ctrgate.ErrNotFound) && ctx.Err() == nil
+		}
+		if c.State.Status != ctrgate.StateCreated || !c.State.StartedAt.IsZero() {
+			return true
+		}
+	}
+}
+
+// runLogs runs podman logs into s and returns the stream's final error.
+func (r *Runtime) runLogs(ctx context.Context, name string, args []string, s *logstream.Stream) error {
+	if err := ctx.Err(); err != nil {
+		return nil // Next reports ctx's error or EOF after Close
+	}
+	cmd := r.command(ctx, args, nil)
+	out := s.Writer(ctrgate.Stdout)
+	errw := s.Writer(ctrgate.Stderr)
+	errTail := &tailWriter{w: errw, keep: 4096}
+	cmd.Stdout = out
+	cmd.Stderr = errTail
+	err := cmd.Run()
+	_ = out.Close() // a final line without a newline
+	_ = errw.Close()
+	if ctx.Err() != nil {
+		return nil
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil, errors.Is(err, exec.ErrWaitDelay):
+		return nil
+	case errors.As(err, &ee):
+		return r.failure("logs", name, &result{stderr: errTail.tail, code: ee.ExitCode()}, nil)
+	default:
+		return ctrgate.NewEngineError(BackendName, "logs", name, ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
+	}
+}
+
+// tailWriter passes writes on to w and keeps the last keep bytes (podman's
+// own error message, if it fails, is at the end of its stderr).
+type tailWriter struct {
+	w    io.Writer
+	keep int
+	tail []byte
+}
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	t.tail = append(t.tail, p...)
+	if len(t.tail) > t.keep {
+		t.tail = append([]byte(nil), t.tail[len(t.tail)-t.keep:]...)
+	}
+	return t.w.Write(p)
+}
+
+// ---- Events ----
+
+// Events streams container lifecycle events (`podman events --format json
+// --since NOW`), filtered by filter.
+func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrgate.EventStream, error) {
+	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
+		return nil, err
+	}
+	if ctx == nil {
+		return nil, ctrgate.NewEngineError(BackendName, "events", "", ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
+	}
+	if err := r.checkOpen("events", ""); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError("events", "", err)
+	}
+	since := time.Now().UTC()
+	args := []string{"events", "--format", "json", "--filter", "type=container",
+		"--since", since.Format(time.RFC3339Nano)}
+	pctx, stop := context.WithCancel(ctx)
+	es := &eventStream{ctx: ctx, ch: make(chan ctrgate.Event, 64), closed: make(chan struct{}),
+		finished: make(chan struct{}), stop: stop, r: r}
+	if !r.track(es) {
+		stop()
+		return nil, ctrgate.NewEngineError(BackendName, "events", "", ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+	}
+	cmd := r.command(pctx, args, nil)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Stdout = &eventWriter{es: es, filter: filter, since: since}
+	if err := cmd.Start(); err != nil {
+		r.untrack(es)
+		stop()
+		return nil, ctrgate.NewEngineError(BackendName, "events", "", ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
+	}
+	go func() {
+		defer r.untrack(es)
+		defer stop()
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		switch {
+		case pctx.Err() != nil, err == nil, errors.Is(err, exec.ErrWaitDelay):
+			es.finish(nil)
+		case errors.As(err, &ee):
+			es.finish(r.failure("events", "", &result{stderr: stderr.Bytes(), code: ee.ExitCode()}, nil))
+		default:
+			es.finish(ctrgate.NewEngineError(BackendName, "events", "", nil, "", err, nil))
+		}
+	}()
+	return es, nil
+}
+
+// eventStream is a ctrgate.EventStream fed by a podman events process.
+type eventStream struct {
+	ctx      context.Context
+	ch       chan ctrgate.Event
+	closed   chan struct{}
+	finished chan struct{}
+	stop     func()
+	r        *Runtime
+
+	closeOnce  sync.Once
+	finishOnce sync.Once
+	err        error
+}
+
+func (e *eventStream) send(ev ctrgate.Event) bool {
+	select {
+	case e.ch <- ev:
+		return true
+	case <-e.closed:
+		return false
+	case <-e.ctx.Done():
+		return false
+	}
+}
+
+func (e *eventStream) finish(err error) {
+	e.finishOnce.Do(func() {
+		e.err = err
+		close(e.finished)
+	})
+}
+
+// Next returns the next event; see ctrgate.EventStream.
+func (e *eventStream) Next() (ctrgate.Event, error) {
+	select {
+	case <-e.closed:
+		return ctrgate.Event{}, io.EOF
+	default:
+	}
+	select {
+	case ev := <-e.ch:
+		return ev, nil
+	case <-e.closed:
+		return ctrgate.Event{}, io.EOF
+	case <-e.ctx.Done():
+		return ctrgate.Event{}, fmt.Errorf("events: %w", e.ctx.Err())
+	case <-e.finished:
+		select {
+		case ev := <-e.ch:
+			return ev, nil
+		default:
+		}
+		if e.err != nil {
+			return ctrgate.Event{}, e.err
+		}
+		return ctrgate.Event{}, io.EOF
+	}
+}
+
+// Close ends the stream and kills the podman events process; idempotent.
+func (e *eventStream) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.closed)
+		e.stop()
+	})
+	return nil
+}
+
+// eventWriter parses podman events' JSON lines.
+type eventWriter struct {
+	es     *eventStream
+	filter ctrgate.EventFilter
+	since  time.Time
+	buf    []byte
+}
+
+func (w *eventWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			break
+		}
+		line := bytes.TrimSpace(w.buf[:i])
+		w.buf = w.buf[i+1:]
+		if len(line) == 0 {
+			continue
+		}
+		ev, ok, err := parseEvent(line)
+		if err != nil || !ok || !w.filter.Matches(ev.Name, ev.Labels) {
+			continue
+		}
+		if !ev.Time.IsZero() && ev.Time.Before(w.since) {
+			continue
+		}
+		if !w.es.send(ev) {
+			return n, io.ErrClosedPipe
+		}
+	}
+	if len(w.buf) == 0 {
+		w.buf = nil
+	}
+	return n, nil
+}

@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# scripts/docker.sh — a private Docker engine for ctrgate's tests.
+#
+# Usage: scripts/docker.sh up|down|env|status
+#
+#   up      start (idempotently) a dockerd of its own, with its own containerd,
+#           and wait until it answers. On Debian/Ubuntu, as root, docker.io is
+#           installed with apt-get when dockerd is missing.
+#   down    stop that dockerd and its containerd (idempotent); images and
+#           containers stay in the state directory for the next `up`.
+#   env     print the export line that points clients at it:
+#               eval "$(scripts/docker.sh env)"
+#   status  say whether it is running (exit 0) or not (exit 1).
+#
+# Everything lives under S=${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}/docker:
+#   docker.sock        the engine's API socket (DOCKER_HOST=unix://$S/docker.sock)
+#   data/ exec/        dockerd's --data-root and --exec-root
+#   docker.pid         dockerd's pid file
+#   daemon.json        dockerd's (empty) config file, so /etc/docker/daemon.json is not read
+#   containerd/        containerd's socket, root, state and config (containerd.toml)
+#   dockerd.log, containerd.log
+# so it neither needs nor disturbs a system Docker or containerd: other socket,
+# data, pid files, containerd, cgroup parent (/ctrgate-docker), a bridge of its
+# own (${CTRGATE_DOCKER_BRIDGE:-ctrgate0}, ${CTRGATE_DOCKER_BIP:-172.30.99.1/24})
+# instead of docker0, and no iptables/ip-forward/masquerade changes on the
+# host (published ports are served by docker-proxy, the userland proxy).
+# containerd is started explicitly (not dockerd's managed one) because dockerd
+# 20.10 silently attaches to /run/containerd/containerd.sock whenever a
+# system containerd is running. The only shared path is containerd's shim
+# socket directory /run/containerd/s, whose names are hashed per containerd
+# address, so nothing collides.
+#
+# Needs root (dockerd does). If you already have a Docker engine, you do not
+# need this script: set DOCKER_HOST (e.g. unix:///var/run/docker.sock,
+# tcp://host:2376 with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) and the docker
+# backend and its tests use that engine instead.
+set -euo pipefail
+
+STATE_DIR=${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}
+S=$STATE_DIR/docker
+SOCK=$S/docker.sock
+CTRD=$S/containerd
+CTRD_SOCK=$CTRD/containerd.sock
+BRIDGE=${CTRGATE_DOCKER_BRIDGE:-ctrgate0}
+BIP=${CTRGATE_DOCKER_BIP:-172.30.99.1/24}
+START_TIMEOUT=${CTRGATE_DOCKER_START_TIMEOUT:-60}
+
+die() { echo "docker.sh: $*" >&2; exit 1; }
+log() { echo "docker.sh: $*" >&2; }
+
+client() { DOCKER_HOST="unix://$SOCK" docker "$@"; }
+
+# pid_alive FILE NAME: the pid in FILE is a live process whose command is NAME.
+pid_alive() {
+	local f=$1 name=$2 pid
+	[[ -s $f ]] || return 1
+	pid=$(<"$f")
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	[[ -r /proc/$pid/comm ]] || return 1
+	[[ $(</proc/"$pid"/comm) == "$name" ]]
+}
+
+answers() { [[ -S $SOCK ]] && timeout 5 env DOCKER_HOST="unix://$SOCK" docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+ensure_installed() {
+	if command -v dockerd >/dev/null && command -v containerd >/dev/null && command -v docker >/dev/null; then
+		return
+	fi
+	[[ $(id -u) -eq 0 ]] || die "dockerd/containerd/docker missing and not root: install docker.io (Debian) or set DOCKER_HOST to an existing engine"
+	command -v apt-get >/dev/null || die "dockerd missing and no apt-get: install Docker or set DOCKER_HOST to an existing engine"
+	log "installing docker.io with apt-get"
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io containerd runc iptables >&2
+	command -v dockerd >/dev/null || die "apt-get install docker.io did not provide dockerd"
+}
+
+ensure_bridge() {
+	if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+		ip link add name "$BRIDGE" type bridge || die "cannot create bridge $BRIDGE"
+	fi
+	if ! ip -4 addr show dev "$BRIDGE" | grep -qF " ${BIP} "; then
+		ip addr add "$BIP" dev "$BRIDGE" 2>/dev/null || true
+	fi
+	ip link set "$BRIDGE" up || die "cannot bring up bridge $BRIDGE"
+}
+
+start_containerd() {
+	if pid_alive "$CTRD/containerd.pid" containerd && [[ -S $CTRD_SOCK ]]; then
+		return
+	fi
+	mkdir -p "$CTRD/root" "$CTRD/state" "$CTRD/opt"
+	cat >"$CTRD/containerd.toml" <<EOF
+version = 2
+root = "$CTRD/root"
+state = "$CTRD/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$CTRD_SOCK"
+[ttrpc]
+  address = "$CTRD_SOCK.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$CTRD/opt"
+EOF
+	rm -f "$CTRD_SOCK" "$CTRD_SOCK.ttrpc"
+	setsid containerd --config "$CTRD/containerd.toml" >>"$S/containerd.log" 2>&1 </dev/null &
+	echo $! >"$CTRD/containerd.pid"
+	local i
+	for ((i = 0; i < START_TIMEOUT * 10; i++)); do
+		[[ -S $CTRD_SOCK ]] && return
+		kill -0 "$(<"$CTRD/containerd.pid")" 2>/dev/null || die "containerd exited at start; see $S/containerd.log:
+$(tail -n 20 "$S/containerd.log")"
+		sleep 0.1
+	done
+	die "containerd did not create $CTRD_SOCK within ${START_TIMEOUT}s; see $S/containerd.log"
+}
+
+cmd_up() {
+	ensure_installed
+	[[ $(id -u) -eq 0 ]] || die "dockerd needs root; run as root or set DOCKER_HOST to an existing engine"
+	mkdir -p "$S/data" "$S/exec"
+	chmod 0711 "$S"
+	if pid_alive "$S/docker.pid" dockerd && answers; then
+		log "dockerd already running (pid $(<"$S/docker.pid")) on unix://$SOCK"
+		return
+	fi
+	if pid_alive "$S/docker.pid" dockerd; then
+		# Running but not answering yet (or wedged): give it the start timeout below.
+		:
+	else
+		ensure_bridge
+		start_containerd
+		[[ -s $S/daemon.json ]] || echo '{}' >"$S/daemon.json"
+		rm -f "$SOCK" "$S/docker.pid"
+		setsid dockerd \
+			--config-file "$S/daemon.json" \
+			--host "unix://$SOCK" \
+			--data-root "$S/data" \
+			--exec-root "$S/exec" \
+			--pidfile "$S/docker.pid" \
+			--containerd "$CTRD_SOCK" \
+			--bridge "$BRIDGE" \
+			--iptables=false --ip-forward=false --ip-masq=false --ip6tables=false \
+			--cgroup-parent /ctrgate-docker \
+			--storage-driver overlay2 \
+			>>"$S/dockerd.log" 2>&1 </dev/null &
+		echo $! >"$S/dockerd.start.pid"
+	fi
+	local i
+	for ((i = 0; i < START_TIMEOUT * 5; i++)); do
+		if answers; then
+			log "dockerd $(client version --format '{{.Server.Version}}') running (pid $(<"$S/docker.pid")) on unix://$SOCK"
+			return
+		fi
+		if ! kill -0 "$(<"$S/dockerd.start.pid")" 2>/dev/null; then
+			die "dockerd exited at start; see $S/dockerd.log:
+$(tail -n 20 "$S/dockerd.log")"
+		fi
+		sleep 0.2
+	done
+	die "dockerd did not answer on unix://$SOCK within ${START_TIMEOUT}s; see $S/dockerd.log:
+$(tail -n 20 "$S/dockerd.log")"
+}
+
+# stop_pid FILE NAME SECONDS: SIGTERM the process, wait, SIGKILL if needed.
+stop_pid() {
+	local f=$1 name=$2 secs=$3 pid i
+	pid_alive "$f" "$name" || { rm -f "$f"; return 0; }
+	pid=$(<"$f")
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < secs * 10; i++)); do
+		[[ -d /proc/$pid ]] || { rm -f "$f"; return 0; }
+		sleep 0.1
+	done
+	log "$name (pid $pid) did not stop within ${secs}s; killing it"
+	kill -KILL "$pid" 2>/dev/null || true
+	sleep 0.2
+	rm -f "$f"
+}
+
+cmd_down() {
+	if [[ -d $S ]]; then
+		# dockerd stops its containers (their own stop timeouts) when it gets SIGTERM.
+		stop_pid "$S/docker.pid" dockerd 60
+		stop_pid "$S/dockerd.start.pid" dockerd 5
+		stop_pid "$CTRD/containerd.pid" containerd 20
+		rm -f "$SOCK"
+	fi
+	if ip link show "$BRIDGE" >/dev/null 2>&1; then
+		ip link del "$BRIDGE" 2>/dev/null || log "could not delete bridge $BRIDGE"
+	fi
+	log "stopped"
+}
+
+cmd_env() {
+	echo "export DOCKER_HOST=unix://$SOCK"
+}
+
+cmd_status() {
+	if pid_alive "$S/docker.pid" dockerd && answers; then
+		echo "running: dockerd pid $(<"$S/docker.pid"), containerd pid $(cat "$CTRD/containerd.pid" 2>/dev/null || echo "?"), DOCKER_HOST=unix://$SOCK, version $(client version --format '{{.Server.Version}}/API {{.Server.APIVersion}}')"
+		return 0
+	fi
+	echo "not running (state directory $S)"
+	return 1
+}
+
+case ${1:-} in
+up) cmd_up ;;
+down) cmd_down ;;
+env) cmd_env ;;
+status) cmd_status ;;
+*)
+	echo "usage: $0 up|down|env|status" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# podman.sh — provision Podman for ctrgate's tests and for development.
+#
+# Usage: scripts/podman.sh up|down|env|status [--purge]
+#
+#   up      install podman (Debian, root, only when missing), write a private
+#           configuration under the state directory and start
+#           `podman system service` on a private unix socket. Idempotent.
+#   down    stop the API service started by `up`. With --purge also remove
+#           every container, pod and volume of the project's private storage.
+#   env     print `export` lines for the tests: CONTAINERS_CONF,
+#           CONTAINERS_STORAGE_CONF, CTRGATE_PODMAN_SOCKET, CONTAINER_HOST.
+#   status  say whether the service runs and answers.
+#
+# Everything lives under ${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}/podman: its own
+# containers.conf and storage.conf (graphroot, runroot, tmp_dir, file locks,
+# network configuration), so the user's own containers, images and locks are
+# untouched.
+#
+# The configuration fits this kind of machine: crun fails on hybrid cgroups
+# (use runc); without CAP_SYS_RESOURCE Podman's default ulimits cannot be set
+# (nofile/nproc are pinned to values that work); there is no journald (file
+# events logger, k8s-file log driver); cgroup v1 with cgroupfs.
+set -euo pipefail
+
+STATE_ROOT=${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}
+STATE=$STATE_ROOT/podman
+CONF=$STATE/containers.conf
+STORAGE_CONF=$STATE/storage.conf
+SOCK=$STATE/podman.sock
+PIDFILE=$STATE/service.pid
+LOG=$STATE/service.log
+PKGS=(podman runc uidmap slirp4netns conmon containernetworking-plugins netavark catatonit)
+
+die() { echo "podman.sh: $*" >&2; exit 1; }
+say() { echo "podman.sh: $*" >&2; }
+
+podman_env() {
+	CONTAINERS_CONF=$CONF CONTAINERS_STORAGE_CONF=$STORAGE_CONF "$@"
+}
+
+is_debian() { [ -r /etc/debian_version ]; }
+
+ensure_installed() {
+	local missing=()
+	command -v podman >/dev/null 2>&1 || missing+=(podman)
+	command -v runc >/dev/null 2>&1 || [ -x /usr/sbin/runc ] || missing+=(runc)
+	command -v conmon >/dev/null 2>&1 || [ -x /usr/libexec/podman/conmon ] || missing+=(conmon)
+	command -v curl >/dev/null 2>&1 || missing+=(curl)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if ! is_debian; then
+		die "missing: ${missing[*]}; this is not Debian, install them with your package manager (podman >= 4.3, runc, conmon, uidmap, slirp4netns) and run again"
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		die "missing: ${missing[*]}; run as root (or: sudo apt-get install -y ${PKGS[*]} curl) and run again"
+	fi
+	say "installing: ${PKGS[*]} curl (missing: ${missing[*]})"
+	DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${PKGS[@]}" curl >&2
+	command -v podman >/dev/null 2>&1 || die "podman still missing after apt-get install"
+}
+
+runc_path() {
+	command -v runc 2>/dev/null || { [ -x /usr/sbin/runc ] && echo /usr/sbin/runc; } || echo runc
+}
+
+write_config() {
+	mkdir -p "$STATE/storage" "$STATE/run" "$STATE/tmp" "$STATE/networks" "$STATE/volumes"
+	chmod 0700 "$STATE"
+	local driver=overlay
+	# overlay works as root on ext4/xfs; anything odd (overlay on overlay,
+	# rootless without fuse-overlayfs) falls back to vfs.
+	if [ "$(id -u)" -ne 0 ] && ! command -v fuse-overlayfs >/dev/null 2>&1; then
+		driver=vfs
+	fi
+	local fstype
+	fstype=$(stat -f -c %T "$STATE" 2>/dev/null || echo unknown)
+	case $fstype in overlayfs|tmpfs|nfs*|fuse*) driver=vfs ;; esac
+	if [ -n "${CTRGATE_PODMAN_STORAGE_DRIVER:-}" ]; then driver=$CTRGATE_PODMAN_STORAGE_DRIVER; fi
+	local tmp
+	tmp=$(mktemp "$STATE/.conf.XXXXXX")
+	cat >"$tmp" <<EOF
+# Written by scripts/podman.sh; private to ctrgate's tests.
+[containers]
+log_driver = "k8s-file"
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+
+[engine]
+runtime = "runc"
+events_logger = "file"
+events_logfile_path = "$STATE/tmp/events/events.log"
+cgroup_manager = "cgroupfs"
+tmp_dir = "$STATE/tmp"
+static_dir = "$STATE/storage/libpod"
+volume_path = "$STATE/volumes"
+# file locks under tmp_dir: the default shm segment /libpod_lock is shared
+# with the system's podman and would be reset by either runtime.
+lock_type = "file"
+
+[engine.runtimes]
+runc = ["$(runc_path)"]
+
+[network]
+network_config_dir = "$STATE/networks"
+default_network = "ctrgate"
+default_subnet = "10.89.77.0/24"
+EOF
+	mv "$tmp" "$CONF"
+	tmp=$(mktemp "$STATE/.conf.XXXXXX")
+	cat >"$tmp" <<EOF
+# Written by scripts/podman.sh; private to ctrgate's tests.
+[storage]
+driver = "$driver"
+graphroot = "$STATE/storage"
+runroot = "$STATE/run"
+EOF
+	mv "$tmp" "$STORAGE_CONF"
+	# The default network, on its own bridge (ctrgatepm0) and subnet, so it does
+	# not share podman0 and its IP allocations with the system's podman.
+	if [ ! -e "$STATE/networks/ctrgate.json" ]; then
+		tmp=$(mktemp "$STATE/.conf.XXXXXX")
+		cat >"$tmp" <<NETEOF
+{
+  "name": "ctrgate",
+  "id": "$(printf ctrgate | sha256sum | cut -d' ' -f1)",
+  "driver": "bridge",
+  "network_interface": "ctrgatepm0",
+  "created": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+  "subnets": [{"subnet": "10.89.77.0/24", "gateway": "10.89.77.1"}],
+  "ipv6_enabled": false,
+  "internal": false,
+  "dns_enabled": false,
+  "ipam_options": {"driver": "host-local"}
+}
+NETEOF
+		chmod 0644 "$tmp"
+		mv "$tmp" "$STATE/networks/ctrgate.json"
+	fi
+	chmod 0644 "$CONF" "$STORAGE_CONF"
+}
+
+service_pid() {
+	[ -r "$PIDFILE" ] || return 1
+	local pid
+	pid=$(cat "$PIDFILE")
+	[ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
+	# make sure the pid still belongs to our service
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "system service.*$SOCK" || return 1
+	echo "$pid"
+}
+
+ping() {
+	curl -fsS --max-time 3 --unix-socket "$SOCK" http://d/v4.0.0/libpod/_ping >/dev/null 2>&1
+}
+
+# forget_volatile_state_after_reboot empties runroot and tmp_dir when the
+# machine has rebooted since the last `up`: they live on disk here, but
+# podman expects them on tmpfs (it notices a reboot by the missing
+# tmp_dir/alive file and then refreshes container states and locks).
+forget_volatile_state_after_reboot() {
+	local boot_file=$STATE/boot_id cur
+	cur=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
+	if [ -r "$boot_file" ] && [ "$(cat "$boot_file")" != "$cur" ] && ! service_pid >/dev/null; then
+		say "reboot since the last up: clearing $STATE/run and $STATE/tmp"
+		rm -rf "${STATE:?}/run" "${STATE:?}/tmp"
+	fi
+	mkdir -p "$STATE"
+	echo "$cur" >"$boot_file"
+}
+
+# trim_events keeps the event log (read from its start by every
+# `podman events --since`) small; only while the service is stopped.
+trim_events() {
+	local log=$STATE/tmp/events/events.log
+	if [ -f "$log" ] && [ "$(stat -c %s "$log")" -gt $((64 << 20)) ] && ! service_pid >/dev/null; then
+		: >"$log"
+		say "event log over 64 MiB: emptied"
+	fi
+}
+
+cmd_up() {
+	ensure_installed
+	forget_volatile_state_after_reboot
+	write_config
+	trim_events
+	if pid=$(service_pid) && ping; then
+		say "service already running (pid $pid, unix://$SOCK)"
+		return 0
+	fi
+	if pid=$(service_pid); then
+		say "service pid $pid does not answer; restarting it"
+		kill "$pid" 2>/dev/null || true
+		sleep 1
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	rm -f "$SOCK"
+	# check the configuration before starting the service, with a clear error
+	if ! out=$(podman_env podman info --format json 2>&1 >/dev/null); then
+		die "podman cannot start with $CONF / $STORAGE_CONF: $out"
+	fi
+	rm -f "$PIDFILE"
+	# setsid may fork; the shell records its own pid and execs podman, so the
+	# pid file always names the service process itself.
+	# shellcheck disable=SC2016
+	podman_env setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$PIDFILE" \
+		podman system service --time=0 "unix://$SOCK" </dev/null >>"$LOG" 2>&1 &
+	for _ in $(seq 1 50); do [ -s "$PIDFILE" ] && break; sleep 0.1; done
+	[ -s "$PIDFILE" ] || die "podman system service did not start; see $LOG"
+	local i
+	for i in $(seq 1 100); do
+		if ping; then
+			say "service running (pid $(cat "$PIDFILE"), unix://$SOCK)"
+			return 0
+		fi
+		if ! [ -d "/proc/$(cat "$PIDFILE")" ]; then
+			die "podman system service exited at once; see $LOG: $(tail -n 5 "$LOG" 2>/dev/null | tr '\n' ' ')"
+		fi
+		sleep 0.1
+	done
+	die "podman system service (pid $(cat "$PIDFILE")) does not answer on unix://$SOCK after 10s; see $LOG"
+}
+
+cmd_down() {
+	local purge=${1:-}
+	if pid=$(service_pid); then
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+		if [ -d "/proc/$pid" ]; then kill -9 "$pid" 2>/dev/null || true; fi
+		say "service stopped (pid $pid)"
+	else
+		say "service not running"
+	fi
+	rm -f "$PIDFILE" "$SOCK"
+	if [ "$purge" = "--purge" ] && [ -r "$CONF" ] && command -v podman >/dev/null 2>&1; then
+		podman_env podman rm -a -f -t 0 >/dev/null 2>&1 || true
+		podman_env podman pod rm -a -f >/dev/null 2>&1 || true
+		podman_env podman volume prune -f >/dev/null 2>&1 || true
+		say "removed the containers, pods and volumes of $STATE"
+	fi
+}
+
+cmd_env() {
+	[ -r "$CONF" ] || die "not provisioned: run scripts/podman.sh up first"
+	printf 'export CONTAINERS_CONF=%q\n' "$CONF"
+	printf 'export CONTAINERS_STORAGE_CONF=%q\n' "$STORAGE_CONF"
+	printf 'export CTRGATE_PODMAN_SOCKET=%q\n' "unix://$SOCK"
+	printf 'export CONTAINER_HOST=%q\n' "unix://$SOCK"
+}
+
+cmd_status() {
+	if pid=$(service_pid) && ping; then
+		echo "running: pid $pid, unix://$SOCK, state $STATE"
+		return 0
+	fi
+	if pid=$(service_pid); then
+		echo "not answering: pid $pid, unix://$SOCK"
+		return 1
+	fi
+	echo "stopped (state $STATE)"
+	return 3
+}
+
+case ${1:-} in
+up) cmd_up ;;
+down) cmd_down "${2:-}" ;;
+env) cmd_env ;;
+status) cmd_status ;;
+*) echo "usage: $0 up|down [--purge]|env|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# scripts/test.sh — every test of ctrgate, on real engines.
+#
+# On a fresh Debian machine as root it installs what is missing (podman,
+# runc, docker.io), starts a Podman (CLI + API service) and a dockerd for the
+# project only (state under ${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}), runs
+# gofmt, go vet, the mock freshness check and `go test -race` on every
+# package with the conformance suite against the fake, podman-cli,
+# podman-api, docker and docker-on-podman, then stops the engines it started.
+#
+# Elsewhere (not root, not Debian) the engine scripts say what is missing.
+# With CI=true a missing engine fails the run; a developer without engines
+# can run `go test ./...` alone, and the engine tests skip loudly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TAGS=containers_image_openpgp,exclude_graphdriver_btrfs
+export CTRGATE_STATE_DIR=${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}
+mkdir -p "$CTRGATE_STATE_DIR"
+log=$CTRGATE_STATE_DIR/go-test.log
+
+cleanup() {
+  scripts/docker.sh down || true
+  scripts/podman.sh down || true
+}
+trap cleanup EXIT
+
+echo "== engines"
+scripts/podman.sh up
+scripts/docker.sh up
+eval "$(scripts/podman.sh env)"
+eval "$(scripts/docker.sh env)"
+
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$bad" ]; then echo "gofmt would change: $bad"; exit 1; fi
+
+echo "== go vet"
+go vet -tags "$TAGS" ./...
+
+echo "== mock is current"
+scripts/check-mock.sh
+
+echo "== go test -race"
+set +e
+go test -race -tags "$TAGS" -count=1 -timeout 40m -v ./... >"$log" 2>&1
+rc=$?
+set -e
+# Package results, failures and the conformance groups of every backend.
+grep -E '^(ok|FAIL|---|panic:|\?)|^\s+--- (FAIL|PASS): TestConformance[^/]*/[^/]+ |NOT APPLICABLE|KNOWN DIFFERENCE|conformance summary' "$log" | grep -vE '^\s+--- PASS: .*/.*/' || true
+if [ $rc -ne 0 ]; then
+  echo "== failures (full log: $log)"
+  grep -E -B2 -A25 -- '--- FAIL' "$log" | head -400 || true
+fi
+pass=$(grep -cE -- '^\s*--- PASS' "$log" || true)
+fail=$(grep -cE -- '^\s*--- FAIL' "$log" || true)
+skip=$(grep -cE -- '^\s*--- SKIP' "$log" || true)
+echo "tests: $pass passed, $fail failed, $skip skipped"
+exit $rc
