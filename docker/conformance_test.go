@@ -63,10 +63,25 @@ func podmanHost() string {
 	}
 }
 
-// podmanCompatLacks are the documented differences of the docker backend
-// on Podman's Docker-compatible API (Podman 4.3): the suite reports the
-// tests that need them as not applicable, with these reasons.
+// podmanCompatLacks are the capabilities the docker backend lacks on
+// Podman's Docker-compatible API; the suite reports the tests that need them
+// as not applicable. With Podman 4.3.1 none is needed: the differences below
+// are absorbed by the backend.
 var podmanCompatLacks = map[conformance.Capability]string{}
+
+// podmanCompatDifferences are the known differences between Docker and
+// Podman's Docker-compatible API (measured with Podman 4.3.1) that the docker
+// backend absorbs, each with the suite test that shows it. They are logged by
+// TestConformanceDockerOnPodman so that every run shows them.
+var podmanCompatDifferences = []string{
+	"Logs/BulkInOrder: a followed log stream may end when the container exits before the last lines are sent (measured 3281 of 5000); the backend re-reads the log without Follow and delivers the missing frames (not possible with Tail, whose start position is unknown)",
+	"Logs (all): log timestamps have whole-second precision, so LogLine.Time is truncated to the second",
+	"GPU/RequestWithoutGPUs, Secrets/NotInErrors: Podman < 5.4 silently drops DeviceRequests (no error, no GPU); the backend refuses GPU requests at Create with a *GPUConfigError that also matches ErrUnsupported",
+	"Secrets/NotInErrors cleanup, Lifecycle/*: a forced remove racing with the container's exit fails with \"could not be stopped ... container state improper\"; the backend retries for up to ~2 s",
+	"Lifecycle/AutoRemove: Wait on an auto-removed container reports \"does not exist in database: no such container\" inside the wait response; mapped to ErrNotFound",
+	"Errors (exec of a missing program): exit code 127 on Podman, 126 on Docker (engine-reported, passed through)",
+	"Engine/Info: EngineInfo.Engine is \"podman\" and Version the Podman version; Docker-only spec fields (none used by the suite) behave as on Podman",
+}
 
 func TestConformanceDockerOnPodman(t *testing.T) {
 	host := podmanHost()
@@ -75,6 +90,9 @@ func TestConformanceDockerOnPodman(t *testing.T) {
 			t.Fatal("CTRGATE_PODMAN_SOCKET is not set and CI=true: start Podman's service with scripts/podman.sh up and eval \"$(scripts/podman.sh env)\"")
 		}
 		t.Skip("SKIPPING docker-on-podman conformance: CTRGATE_PODMAN_SOCKET is not set; run `scripts/podman.sh up && eval \"$(scripts/podman.sh env)\"`")
+	}
+	for _, d := range podmanCompatDifferences {
+		t.Logf("KNOWN DIFFERENCE docker-on-podman (handled by the backend): %s", d)
 	}
 	conformance.Run(t, conformance.Harness{
 		Name:  "docker-on-podman",

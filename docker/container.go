@@ -100,10 +100,11 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 	// The engine answers once the container is down; make sure of it.
 	in, err := r.cli.ContainerInspect(ctx, name)
 	if err != nil {
-		if r.mapErr(ctx, opStop, name, err, nil) != nil && errors.Is(r.mapErr(ctx, opStop, name, err, nil), ctrgate.ErrNotFound) {
+		merr := r.mapErr(ctx, opStop, name, err, nil)
+		if errors.Is(merr, ctrgate.ErrNotFound) {
 			return nil // auto-removed after it stopped
 		}
-		return r.mapErr(ctx, opStop, name, err, nil)
+		return merr
 	}
 	if in.State != nil && (in.State.Running || in.State.Restarting) {
 		if _, err := r.waitNotRunning(ctx, name); err != nil && !errors.Is(err, ctrgate.ErrNotFound) {
@@ -137,7 +138,7 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
 		return err
 	}
 	defer cancel()
-	if err := r.cli.ContainerKill(ctx, name, strconv.Itoa(int(sig))); err != nil {
+	if err := r.cli.ContainerKill(ctx, name, ctrgate.SignalName(sig)); err != nil {
 		return r.mapErr(ctx, opKill, name, err, nil)
 	}
 	return nil
@@ -343,7 +344,9 @@ func (r *Runtime) waitNotRunning(ctx context.Context, name string) (int, error) 
 	select {
 	case res := <-resC:
 		if res.Error != nil && res.Error.Message != "" {
-			return 0, ctrgate.NewEngineError(BackendName, opWait, name, nil, res.Error.Message, nil, nil)
+			// e.g. Podman: "container ... does not exist in database: no such
+			// container" when an auto-removed container went away.
+			return 0, r.mapErr(ctx, opWait, name, errors.New(res.Error.Message), nil)
 		}
 		return int(res.StatusCode), nil
 	case err := <-errC:

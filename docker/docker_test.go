@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +28,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if addr := os.Getenv("DOCKER_FAKE_SSH_TARGET"); addr != "" {
+		// Acting as "ssh ... docker system dial-stdio" for TestSSHHost.
+		os.Exit(stdioProxy(addr))
+	}
 	goleak.VerifyTestMain(m,
 		// net/http keeps idle connections of httptest servers briefly.
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
@@ -231,6 +237,7 @@ func TestClassify(t *testing.T) {
 	}{
 		{opInspect, engineErr(cerrdefs.ErrNotFound, "No such container: x"), ctrgate.ErrNotFound},
 		{opWait, engineErr(cerrdefs.ErrNotFound, "No such container: x"), ctrgate.ErrNotFound},
+		{opWait, errors.New("container abc does not exist in database: no such container"), ctrgate.ErrNotFound},
 		{opCreate, engineErr(cerrdefs.ErrConflict, `Conflict. The container name "/x" is already in use by container "abc"`), ctrgate.ErrAlreadyExists},
 		{opCreate, engineErr(cerrdefs.ErrNotFound, "No such image: localhost/x:1"), ctrgate.ErrImageNotFound},
 		{opCreate, engineErr(cerrdefs.ErrNotFound, "network mynet not found"), nil},
@@ -461,7 +468,7 @@ func TestFakeEngineWaitStopKill(t *testing.T) {
 
 	err = rt.Kill(ctx, "done", "TERM")
 	assert.ErrorIs(t, err, ctrgate.ErrNotRunning)
-	assert.Equal(t, "15", f.last("/containers/done/kill").URL.Query().Get("signal"))
+	assert.Equal(t, "SIGTERM", f.last("/containers/done/kill").URL.Query().Get("signal"))
 }
 
 func TestFakeEngineWaitCreatedThenStarted(t *testing.T) {
@@ -655,4 +662,118 @@ func TestEventsFromFakeEngine(t *testing.T) {
 	assert.Equal(t, []string{"container"}, args.Get("type"))
 	assert.Equal(t, []string{"k=v"}, args.Get("label"))
 	assert.NotEmpty(t, q.Get("since"))
+}
+
+// podmanFake is a fake API that answers /version like Podman 4.3's
+// compatibility service.
+func podmanFake(t *testing.T) *fakeAPI {
+	f := newFakeAPI(t)
+	f.handle("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"Version": "4.3.1", "ApiVersion": "1.41",
+			"Components": []map[string]any{{"Name": "Podman Engine", "Version": "4.3.1"}}})
+	})
+	return f
+}
+
+func TestPodmanFollowCatchUp(t *testing.T) {
+	f := podmanFake(t)
+	f.handle("GET /containers/c/json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"Id": "c", "Name": "c", "State": map[string]any{"Status": "running"}})
+	})
+	const n = 50
+	ts := "2024-05-01T10:00:00Z " // whole seconds, as Podman 4.3 sends them
+	f.handle("GET /containers/c/logs", func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(200)
+		upto := n
+		if r.URL.Query().Get("follow") == "1" {
+			upto = 30 // the followed stream ends early, as Podman's may at exit
+		}
+		var b []byte
+		for i := 1; i <= upto; i++ {
+			b = append(b, frame(1, fmt.Sprintf("%sline %d\n", ts, i))...)
+		}
+		_, _ = w.Write(b)
+	})
+	rt := f.runtime()
+	require.True(t, rt.IsPodman())
+	st, err := rt.Logs(context.Background(), "c", ctrgate.LogOptions{Follow: true})
+	require.NoError(t, err)
+	defer st.Close()
+	var got []string
+	for {
+		l, err := st.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		got = append(got, l.Text)
+	}
+	require.Len(t, got, n)
+	for i, l := range got {
+		assert.Equal(t, fmt.Sprintf("line %d", i+1), l)
+	}
+	assert.Equal(t, 2, countPaths(f, "/containers/c/logs"), "one followed read and one catch-up read")
+}
+
+func TestPodmanOldGPURequestRefused(t *testing.T) {
+	f := podmanFake(t)
+	rt := f.runtime()
+	_, err := rt.Create(context.Background(), ctrgate.ContainerSpec{Name: "g", Image: "img", GPUs: ctrgate.GPURequest{All: true},
+		Env: []ctrgate.EnvVar{{Name: "X", Value: "hunter2", Secret: true}}})
+	var ge *ctrgate.GPUConfigError
+	require.ErrorAs(t, err, &ge)
+	assert.ErrorIs(t, err, ctrgate.ErrUnsupported)
+	assert.Contains(t, err.Error(), "Podman 4.3.1")
+	assert.Nil(t, f.last("/containers/create"), "refused before any engine call")
+}
+
+func TestPodmanForceRemoveExitRace(t *testing.T) {
+	f := podmanFake(t)
+	calls := 0
+	f.handle("DELETE /containers/c", func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		if calls < 3 {
+			writeJSON(w, 500, map[string]string{"message": "cannot remove container c as it could not be stopped: sending SIGKILL to container c: container state improper: stopped"})
+			return
+		}
+		w.WriteHeader(204)
+	})
+	rt := f.runtime()
+	require.NoError(t, rt.Remove(context.Background(), "c", ctrgate.RemoveOptions{Force: true}))
+	assert.Equal(t, 3, calls)
+}
+
+// stdioProxy connects stdin/stdout to a TCP address.
+func stdioProxy(addr string) int {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 1
+	}
+	go func() { _, _ = io.Copy(c, os.Stdin); _ = c.(*net.TCPConn).CloseWrite() }()
+	_, _ = io.Copy(os.Stdout, c)
+	return 0
+}
+
+func TestSSHHost(t *testing.T) {
+	f := newFakeAPI(t)
+	f.handle("GET /containers/c/json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"Id": "c1", "Name": "/c", "State": map[string]any{"Status": "running"}})
+	})
+	dir := t.TempDir()
+	script := "#!/bin/sh\necho \"$@\" >> " + filepath.Join(dir, "args") + "\nexec \"$DOCKER_FAKE_SSH_BIN\"\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ssh"), []byte(script), 0o755))
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Setenv("DOCKER_FAKE_SSH_BIN", os.Args[0])
+	t.Setenv("DOCKER_FAKE_SSH_TARGET", strings.TrimPrefix(f.srv.URL, "http://"))
+
+	rt, err := New(context.Background(), Config{Host: "ssh://deploy@build-host:2222"})
+	require.NoError(t, err)
+	c, err := rt.Inspect(context.Background(), "c")
+	require.NoError(t, err)
+	assert.Equal(t, "c1", c.ID)
+	require.NoError(t, rt.Close())
+
+	args, err := os.ReadFile(filepath.Join(dir, "args"))
+	require.NoError(t, err)
+	assert.Contains(t, string(args), "-o BatchMode=yes -l deploy -p 2222 -- build-host docker system dial-stdio")
 }

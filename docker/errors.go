@@ -122,7 +122,7 @@ func classify(op string, err error, msg string) error {
 		strings.Contains(m, "already exists") && op == opCreate:
 		return ctrgate.ErrAlreadyExists
 	case strings.Contains(m, "no such container"), strings.Contains(m, "no container with name or id"),
-		strings.Contains(m, "no such object"):
+		strings.Contains(m, "no such object"), strings.Contains(m, "does not exist in database"):
 		return ctrgate.ErrNotFound
 	case (op == opCopyFrom || op == opCopyTo) && (cerrdefs.IsNotFound(err) ||
 		strings.Contains(m, "could not find the file") || strings.Contains(m, "no such file or directory")):

@@ -683,3 +683,32 @@ func TestConfigFile(t *testing.T) {
 	_, hint := requireOneErrorLine(t, r.stderr)
 	assert.Contains(t, hint, "config file")
 }
+
+func TestSecretInLaterFlagError(t *testing.T) {
+	e := newFakeEnv(t)
+	const secret = "early-secret-4711"
+	// A flag error after --secret-env: the value was recorded on Set.
+	r := e.run("run", "--secret-env", "A="+secret, "--ready-timeout", secret, "testimage")
+	assert.Equal(t, exitToolError, r.code)
+	assert.NotContains(t, r.stderr, secret)
+	assert.Contains(t, r.stderr, "[REDACTED]")
+}
+
+func TestLogsFollowAndTimestamps(t *testing.T) {
+	e := newFakeEnv(t)
+	r := e.run("run", "--name", "lf", "testimage", "echo", "a", ";", "sleep", "300ms", ";", "echo-err", "b")
+	require.Equal(t, 0, r.code, r.stderr)
+	start := time.Now()
+	r = e.run("logs", "-f", "lf")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "a\n", r.stdout)
+	assert.Equal(t, "b\n", r.stderr)
+	assert.GreaterOrEqual(t, time.Since(start), 200*time.Millisecond, "followed until the container exited")
+	r = e.run("logs", "-t", "lf")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Regexp(t, `^\d{4}-\d\d-\d\dT\S+Z a\n$`, r.stdout)
+	r = e.run("logs", "--since", "1h", "lf")
+	assert.Equal(t, "a\n", r.stdout)
+	r = e.run("logs", "--since", time.Now().Add(time.Hour).Format(time.RFC3339), "lf")
+	assert.Empty(t, r.stdout)
+}

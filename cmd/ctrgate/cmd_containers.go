@@ -278,9 +278,9 @@ func (a *app) cmdWait(fs *flag.FlagSet) runFunc {
 
 func (a *app) cmdExec(fs *flag.FlagSet) runFunc {
 	var env, secretEnv listFlag
-	fs.Var(&env, "e", "set environment variable K=V (K alone: from this environment); repeatable")
-	fs.Var(&env, "env", "same as -e")
-	fs.Var(&secretEnv, "secret-env", "like -e, but the value is a secret and never printed; repeatable")
+	fs.Var(envFlag{&env, a.sec, false}, "e", "set environment variable K=V (K alone: from this environment); repeatable")
+	fs.Var(envFlag{&env, a.sec, false}, "env", "same as -e")
+	fs.Var(envFlag{&secretEnv, a.sec, true}, "secret-env", "like -e, but the value is a secret and never printed; repeatable")
 	workdir := fs.String("w", "", "working directory inside the container")
 	fs.StringVar(workdir, "workdir", "", "same as -w")
 	user := fs.String("u", "", "user[:group] to run as")

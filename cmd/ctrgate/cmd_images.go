@@ -163,7 +163,7 @@ func (a *app) cmdImport(fs *flag.FlagSet) runFunc {
 	entrypoint := fs.String("entrypoint", "", `image ENTRYPOINT: a program, or a JSON array ["/bin/sh","-c"]`)
 	cmdFlag := fs.String("cmd", "", `image CMD: a word, or a JSON array ["serve","--port","80"]`)
 	var env, labels listFlag
-	fs.Var(&env, "env", "image ENV entry K=V; repeatable")
+	fs.Var(envFlag{&env, a.sec, false}, "env", "image ENV entry K=V; repeatable")
 	fs.Var(&labels, "l", "image label k=v; repeatable")
 	fs.Var(&labels, "label", "same as -l")
 	workdir := fs.String("workdir", "", "image WORKDIR")

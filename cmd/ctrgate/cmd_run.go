@@ -50,9 +50,9 @@ func (a *app) cmdRun(fs *flag.FlagSet) runFunc {
 	fs.BoolVar(detach, "detach", false, "same as -d")
 	name := fs.String("name", "", "container name (default: chosen by the engine)")
 	var env, secretEnv, labels, ports, volumes, tmpfs listFlag
-	fs.Var(&env, "e", "set environment variable K=V (K alone: from this environment); repeatable")
-	fs.Var(&env, "env", "same as -e")
-	fs.Var(&secretEnv, "secret-env", "like -e, but the value is a secret and never printed; repeatable")
+	fs.Var(envFlag{&env, a.sec, false}, "e", "set environment variable K=V (K alone: from this environment); repeatable")
+	fs.Var(envFlag{&env, a.sec, false}, "env", "same as -e")
+	fs.Var(envFlag{&secretEnv, a.sec, true}, "secret-env", "like -e, but the value is a secret and never printed; repeatable")
 	fs.Var(&labels, "l", "set label k=v; repeatable")
 	fs.Var(&labels, "label", "same as -l")
 	fs.Var(&ports, "p", "publish a port: [hostip:]hostport:containerport[/tcp|udp] (hostport empty or omitted: any free port); repeatable")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/redact"
 )
 
 // listFlag is a repeatable string flag.
@@ -18,6 +19,31 @@ func (l *listFlag) String() string { return strings.Join(*l, ",") }
 // Set implements flag.Value.
 func (l *listFlag) Set(s string) error {
 	*l = append(*l, s)
+	return nil
+}
+
+// envFlag is a repeatable -e / --secret-env flag. It records secret values
+// (every value of --secret-env, and values whose keys look sensitive) the
+// moment it is set, so even an error in a later flag cannot print them.
+type envFlag struct {
+	vals   *listFlag
+	sec    *secretSet
+	secret bool
+}
+
+func (e envFlag) String() string {
+	if e.vals == nil {
+		return ""
+	}
+	return strings.Join(*e.vals, ",")
+}
+
+// Set implements flag.Value.
+func (e envFlag) Set(s string) error {
+	*e.vals = append(*e.vals, s)
+	if k, v, ok := strings.Cut(s, "="); ok && (e.secret || redact.IsSensitiveKey(k)) {
+		e.sec.add(v)
+	}
 	return nil
 }
 
