@@ -15,62 +15,74 @@ import (
 
 // nameMethod is one ContainerRuntime method that takes a container name.
 type nameMethod struct {
-	name string
-	call func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error
+	name  string
+	call  func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error
+	needs Capability // "" when every backend has the method
 }
 
-// nameMethods lists every method that takes a container name.
-func nameMethods() []nameMethod {
+// nameMethods lists every method that takes a container name and that the
+// backend supports.
+func (s *suite) nameMethods() []nameMethod {
+	var out []nameMethod
+	for _, m := range allNameMethods() {
+		if _, lacks := s.h.Lacks[m.needs]; m.needs == "" || !lacks {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func allNameMethods() []nameMethod {
 	return []nameMethod{
-		{"Start", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error { return rt.Start(ctx, n) }},
+		{"Start", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error { return rt.Start(ctx, n) }, ""},
 		{"Stop", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			return rt.Stop(ctx, n, time.Second)
-		}},
+		}, ""},
 		{"Kill", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			return rt.Kill(ctx, n, "SIGTERM")
-		}},
+		}, ""},
 		{"Remove", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			return rt.Remove(ctx, n, ctrgate.RemoveOptions{})
-		}},
+		}, ""},
 		{"RemoveForce", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			return rt.Remove(ctx, n, ctrgate.RemoveOptions{Force: true})
-		}},
+		}, ""},
 		{"Inspect", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			_, err := rt.Inspect(ctx, n)
 			return err
-		}},
+		}, ""},
 		{"Wait", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			_, err := rt.Wait(ctx, n)
 			return err
-		}},
+		}, ""},
 		{"Logs", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			st, err := rt.Logs(ctx, n, ctrgate.LogOptions{})
 			if err == nil {
 				st.Close()
 			}
 			return err
-		}},
+		}, ""},
 		{"LogsFollow", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			st, err := rt.Logs(ctx, n, ctrgate.LogOptions{Follow: true})
 			if err == nil {
 				st.Close()
 			}
 			return err
-		}},
+		}, ""},
 		{"Exec", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			_, err := rt.Exec(ctx, n, ctrgate.ExecOptions{Cmd: []string{TestProgPath, "echo", "x"}})
 			return err
-		}},
+		}, ""},
 		{"CopyTo", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			return rt.CopyTo(ctx, n, "/data", bytes.NewReader(emptyTar()))
-		}},
+		}, CapCopy},
 		{"CopyFrom", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			rc, err := rt.CopyFrom(ctx, n, "/data")
 			if err == nil {
 				rc.Close()
 			}
 			return err
-		}},
+		}, CapCopy},
 	}
 }
 
@@ -82,7 +94,7 @@ func errorsGroup() group {
 		{name: "MissingContainer", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
 			missing := s.prefix + "missing-" + randHex(3)
-			for _, m := range nameMethods() {
+			for _, m := range s.nameMethods() {
 				began := time.Now()
 				err := m.call(ctx, s.rt, missing)
 				assert.ErrorIs(t, err, ctrgate.ErrNotFound, "%s on a missing container", m.name)
@@ -214,7 +226,7 @@ func specValidationGroup() group {
 			// that are no names at all) are rejected before any call.
 			ctx := s.ctx(t)
 			for _, bad := range []string{"--all", "-f", "", "a b", "x;y"} {
-				for _, m := range nameMethods() {
+				for _, m := range s.nameMethods() {
 					err := m.call(ctx, s.rt, bad)
 					assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "%s(%q)", m.name, bad)
 				}

@@ -74,7 +74,7 @@ var podmanCompatLacks = map[conformance.Capability]string{}
 // backend absorbs, each with the suite test that shows it. They are logged by
 // TestConformanceDockerOnPodman so that every run shows them.
 var podmanCompatDifferences = []string{
-	"Logs/BulkInOrder: a followed log stream may end when the container exits before the last lines are sent (measured 3281 of 5000); the backend re-reads the log without Follow and delivers the missing frames (not possible with Tail, whose start position is unknown)",
+	"Logs/BulkInOrder: a followed log stream may end when the container exits before the last lines are sent (measured 3281 of 5000 lines under load); the backend re-reads the log without Follow and delivers what follows the bytes already delivered on each stream (not possible with Tail, whose start position is unknown)",
 	"Logs (all): log timestamps have whole-second precision, so LogLine.Time is truncated to the second",
 	"GPU/RequestWithoutGPUs, Secrets/NotInErrors: Podman < 5.4 silently drops DeviceRequests (no error, no GPU); the backend refuses GPU requests at Create with a *GPUConfigError that also matches ErrUnsupported",
 	"Secrets/NotInErrors cleanup, Lifecycle/*: a forced remove racing with the container's exit fails with \"could not be stopped ... container state improper\"; the backend retries for up to ~2 s",

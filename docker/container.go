@@ -39,6 +39,10 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if err := r.ensureImage(ctx, spec.Image, spec.PullPolicy); err != nil {
 		return "", err
 	}
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	cfg.Labels[ImageLabel] = spec.Image
 	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, nc, nil, spec.Name)
 	if err != nil {
 		return "", r.mapErr(ctx, opCreate, spec.Name, err, secrets)
@@ -223,6 +227,24 @@ func listNamePattern(prefix string) string {
 // ("Exited (137) 5 seconds ago"): the list API has no field for it.
 var exitedStatus = regexp.MustCompile(`^Exited \((-?\d+)\)`)
 
+// ImageLabel is the label Create adds to every container: the image
+// reference as given. Docker's list API reports the image ID instead of the
+// reference once the tag has moved to another image; with this label List
+// still reports the reference, in one round trip. List, Inspect and Events
+// leave it out of Container.Labels.
+const ImageLabel = "io.ctrgate.image"
+
+// userLabels copies labels without ImageLabel (never nil).
+func userLabels(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		if k != ImageLabel {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // List returns the matching containers in one ContainerList call. The name
 // prefix and labels are filtered by the engine and checked again here
 // (literally), so regular-expression characters in prefixes do no harm.
@@ -265,12 +287,12 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 			Name:    name,
 			Image:   s.Image,
 			ImageID: s.ImageID,
-			Labels:  copyMap(s.Labels),
+			Labels:  userLabels(s.Labels),
 			Ports:   fromSummaryPorts(s.Ports),
 			State:   ctrgate.ContainerState{Status: st, Raw: string(s.State)},
 		}
-		if c.Labels == nil {
-			c.Labels = map[string]string{}
+		if ref := s.Labels[ImageLabel]; ref != "" {
+			c.Image = ref
 		}
 		if s.Created > 0 {
 			c.Created = time.Unix(s.Created, 0)

@@ -333,7 +333,7 @@ func fromInspect(in container.InspectResponse) *ctrgate.Container {
 	var secrets []string
 	if in.Config != nil {
 		c.Image = in.Config.Image
-		c.Labels = copyMap(in.Config.Labels)
+		c.Labels = userLabels(in.Config.Labels)
 		secrets = envSecrets(in.Config.Env)
 	}
 	if c.Labels == nil {

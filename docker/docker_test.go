@@ -424,6 +424,17 @@ func TestFakeEngineErrors(t *testing.T) {
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "hunter2")
 
+	var body struct{ Labels map[string]string }
+	f.handle("POST /containers/create", func(w http.ResponseWriter, r *http.Request) {
+		assert.NoError(t, json.NewDecoder(r.Body).Decode(&body))
+		assert.Equal(t, "c", r.URL.Query().Get("name"))
+		writeJSON(w, 201, map[string]any{"Id": "new"})
+	})
+	id, err := rt.Create(ctx, ctrgate.ContainerSpec{Name: "c", Image: "localhost/img:1", Labels: map[string]string{"a": "b"}})
+	require.NoError(t, err)
+	assert.Equal(t, "new", id)
+	assert.Equal(t, map[string]string{"a": "b", ImageLabel: "localhost/img:1"}, body.Labels)
+
 	_, err = rt.Create(ctx, ctrgate.ContainerSpec{Name: "c", Image: "localhost/nosuch:1", PullPolicy: ctrgate.PullNever})
 	assert.ErrorIs(t, err, ctrgate.ErrImageNotFound)
 
@@ -517,7 +528,8 @@ func TestFakeEngineListFilters(t *testing.T) {
 			{"Id": "1", "Names": []string{"/p.x-a"}, "State": "running", "Status": "Up 1 second", "Labels": map[string]string{"k": "v"},
 				"Ports": []map[string]any{{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 32768, "Type": "tcp"}, {"IP": "::", "PrivatePort": 80, "PublicPort": 32768, "Type": "tcp"}}},
 			{"Id": "2", "Names": []string{"/pzx-b"}, "State": "running", "Labels": map[string]string{"k": "v"}},
-			{"Id": "3", "Names": []string{"/p.x-c"}, "State": "exited", "Status": "Exited (137) 2 seconds ago", "Labels": map[string]string{"k": "v"}},
+			{"Id": "3", "Names": []string{"/p.x-c"}, "State": "exited", "Status": "Exited (137) 2 seconds ago", "Image": "sha256:0123",
+				"Labels": map[string]string{"k": "v", ImageLabel: "localhost/img:1"}},
 			{"Id": "4", "Names": []string{"/p.x-d"}, "State": "running", "Labels": map[string]string{"k": "other"}},
 		})
 	})
@@ -531,6 +543,8 @@ func TestFakeEngineListFilters(t *testing.T) {
 	assert.Equal(t, []string{"p.x-a", "p.x-c"}, names)
 	assert.Equal(t, []ctrgate.PortMapping{{HostPort: 32768, ContainerPort: 80, Protocol: "tcp"}}, got[0].Ports)
 	assert.Equal(t, 137, got[1].State.ExitCode)
+	assert.Equal(t, "localhost/img:1", got[1].Image, "the reference as given at create, even after the tag moved")
+	assert.Equal(t, map[string]string{"k": "v"}, got[1].Labels, "the image label stays internal")
 	assert.Equal(t, ctrgate.StateExited, got[1].State.Status)
 
 	req := f.last("/containers/json")
@@ -684,13 +698,20 @@ func TestPodmanFollowCatchUp(t *testing.T) {
 	ts := "2024-05-01T10:00:00Z " // whole seconds, as Podman 4.3 sends them
 	f.handle("GET /containers/c/logs", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(200)
-		upto := n
-		if r.URL.Query().Get("follow") == "1" {
-			upto = 30 // the followed stream ends early, as Podman's may at exit
-		}
 		var b []byte
-		for i := 1; i <= upto; i++ {
-			b = append(b, frame(1, fmt.Sprintf("%sline %d\n", ts, i))...)
+		if r.URL.Query().Get("follow") == "1" {
+			// The followed stream ends early, as Podman's may at exit, in
+			// the middle of a line, and splits records differently.
+			for i := 1; i <= 29; i++ {
+				b = append(b, frame(1, fmt.Sprintf("%sline %d\n", ts, i))...)
+			}
+			b = append(b, frame(1, ts+"li")...)
+			b = append(b, frame(1, ts+"ne 30\n")...)
+			b = append(b, frame(1, ts+"line 3")...)
+		} else {
+			for i := 1; i <= n; i++ {
+				b = append(b, frame(1, fmt.Sprintf("%sline %d\n", ts, i))...)
+			}
 		}
 		_, _ = w.Write(b)
 	})

@@ -130,6 +130,9 @@ func normaliseEvent(m events.Message) (ctrgate.Event, bool) {
 	if ev.Image == "" {
 		ev.Image = m.From
 	}
+	if ref := attrs[ImageLabel]; ref != "" {
+		ev.Image = ref
+	}
 	switch {
 	case m.TimeNano != 0:
 		ev.Time = time.Unix(0, m.TimeNano)
@@ -143,7 +146,7 @@ func normaliseEvent(m events.Message) (ctrgate.Event, bool) {
 	// own keys (name, image, exitCode, signal, ...).
 	for k, v := range attrs {
 		switch k {
-		case "name", "image", "exitCode", "signal", "container", "execID", "execDuration", "podId":
+		case "name", "image", "exitCode", "signal", "container", "execID", "execDuration", "podId", ImageLabel:
 			continue
 		}
 		ev.Labels[k] = v

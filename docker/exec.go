@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -16,7 +15,8 @@ import (
 // Exec runs a command in a running container and waits for it: exec create,
 // attach (output demultiplexed with stdcopy), then exec inspect for the exit
 // code, which is never turned into an error. The default timeout applies
-// when ctx has no deadline.
+// when ctx has no deadline. opts.Stdin is copied to the command and its end
+// closes the command's standard input.
 func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (*ctrgate.ExecResult, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
@@ -50,20 +50,30 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 		return nil, r.mapErr(ctx, opExec, name, err, secrets)
 	}
 	stopClose := context.AfterFunc(ctx, att.Close)
-	var wg sync.WaitGroup
+	stdinDone := make(chan struct{})
 	if opts.Stdin != nil {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer close(stdinDone)
 			_, _ = io.Copy(att.Conn, opts.Stdin)
 			_ = att.CloseWrite()
 		}()
+	} else {
+		close(stdinDone)
 	}
 	var stdout, stderr bytes.Buffer
 	_, cerr := stdcopy.StdCopy(&stdout, &stderr, att.Reader)
 	stopClose()
 	att.Close()
-	wg.Wait()
+	// The copy ends with its next Read or Write, which fails now that the
+	// connection is closed. A Stdin whose Read blocks longer is not waited
+	// for beyond a short grace period (its goroutine ends when Read returns).
+	grace := time.NewTimer(time.Second)
+	select {
+	case <-stdinDone:
+	case <-ctx.Done():
+	case <-grace.C:
+	}
+	grace.Stop()
 	if cerr != nil && ctx.Err() != nil {
 		return nil, r.mapErr(ctx, opExec, name, cerr, secrets)
 	}

@@ -96,10 +96,6 @@ func toEvent(e types.Event) (ctrgate.Event, bool) {
 	return ev, true
 }
 
-// eventsSince makes Events ask for the events since the call instead of
-// the events after the service has started reading its log.
-var eventsSince = true
-
 // Events streams the container lifecycle events that happen after the
 // call. The stream ends when ctx is done or it is closed.
 func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrgate.EventStream, error) {
@@ -124,12 +120,13 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 			cancel()
 		})
 	}
-	// Everything from this instant on: the service may start reading its
-	// event log only after it has answered, and since makes it read the
-	// log from this time instead of from its end.
 	stream := true
 	opts := &system.EventsOptions{Filters: eventFilters(filter), Stream: &stream}
-	if eventsSince {
+	if r.sameClock {
+		// Ask for everything from this instant on, not for what the
+		// service sees once it has begun to follow its event log: a
+		// container created right after Events returns is then never
+		// missed. Only for a local service, which shares our clock.
 		since := time.Now().Add(-time.Millisecond).UTC().Format(time.RFC3339Nano)
 		opts.Since = &since
 	}

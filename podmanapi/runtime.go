@@ -51,6 +51,9 @@ type Runtime struct {
 	client  *bindings.Connection
 	version *semver.Version // the service's libpod API version
 	timeout time.Duration
+	// sameClock: the service runs on this host (unix socket), so its
+	// event timestamps and ours share one clock.
+	sameClock bool
 
 	closed   atomic.Bool
 	closeCh  chan struct{}
@@ -72,7 +75,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, ctrgate.NewEngineError(BackendName, "connect", "", ctrgate.ErrEngineUnavailable, err.Error(), nil, nil)
 	}
 	shown := redactURI(dest.URI)
+	sameClock := false
 	if u, perr := url.Parse(dest.URI); perr == nil && u.Scheme == "unix" {
+		sameClock = true
 		path := u.Path
 		if path == "" {
 			path = u.Host + u.Opaque
@@ -122,14 +127,15 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, ctrgate.NewEngineError(BackendName, "connect", shown, ctrgate.ErrEngineUnavailable, "", err, nil)
 	}
 	return &Runtime{
-		cfg:     cfg,
-		uri:     shown,
-		opts:    opts,
-		conn:    res.ctx,
-		client:  client,
-		version: bindings.ServiceVersion(res.ctx),
-		timeout: cfg.DefaultTimeout,
-		closeCh: make(chan struct{}),
+		cfg:       cfg,
+		uri:       shown,
+		opts:      opts,
+		conn:      res.ctx,
+		client:    client,
+		version:   bindings.ServiceVersion(res.ctx),
+		timeout:   cfg.DefaultTimeout,
+		sameClock: sameClock,
+		closeCh:   make(chan struct{}),
 	}, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/backend"
 )
 
 func intp(i int) *int { return &i }
@@ -458,4 +459,78 @@ func TestRemoveForceMissing(t *testing.T) {
 	require.NoError(t, err)
 	defer r2.Close()
 	assert.NoError(t, r2.Remove(context.Background(), "gone", ctrgate.RemoveOptions{Force: true}))
+}
+
+func TestBackendConfig(t *testing.T) {
+	t.Setenv(EnvRemote, "")
+	c, err := backendConfig(backend.Config{Backend: BackendName, Options: map[string]string{"socket": "unix:///s.sock", "timeout": "5s"}})
+	require.NoError(t, err)
+	assert.False(t, c.Local)
+	assert.Equal(t, []string{"--url", "unix:///s.sock"}, c.GlobalArgs[:2])
+	assert.Equal(t, 5*time.Second, c.DefaultTimeout)
+	c, err = backendConfig(backend.Config{Backend: BackendName})
+	require.NoError(t, err)
+	assert.True(t, c.Local)
+	assert.Contains(t, backend.Backends(), BackendName, "registered by init")
+}
+
+func TestCDIDevices(t *testing.T) {
+	dir := t.TempDir()
+	yaml := `cdiVersion: 0.5.0
+kind: nvidia.com/gpu
+devices:
+- name: "0"
+  containerEdits:
+    deviceNodes:
+    - path: /dev/nvidia0
+- name: all
+containerEdits:
+  hooks:
+  - hookName: createContainer
+    path: /usr/bin/nvidia-ctk
+`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "nvidia.yaml"), []byte(yaml), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "other.json"),
+		[]byte(`{"cdiVersion":"0.5.0","kind":"vendor.com/fpga","devices":[{"name":"f0","containerEdits":{}}]}`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "README"), []byte("kind: x/y\nname: z\n"), 0o644))
+	assert.ElementsMatch(t, []string{"nvidia.com/gpu=0", "nvidia.com/gpu=all", "vendor.com/fpga=f0"},
+		cdiDevices([]string{dir, filepath.Join(dir, "missing")}))
+	assert.Empty(t, cdiDevices([]string{filepath.Join(dir, "missing")}))
+}
+
+func TestUnreachableServiceIsEngineUnavailable(t *testing.T) {
+	r, err := New(Config{GlobalArgs: []string{"--url", "unix://" + filepath.Join(t.TempDir(), "none.sock")}})
+	if err != nil {
+		assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable, "no podman binary")
+		return
+	}
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = r.Info(ctx)
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable)
+	_, err = r.List(ctx, ctrgate.ListFilter{All: true})
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable)
+	_, err = r.Inspect(ctx, "x")
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable)
+	assert.NotErrorIs(t, err, ctrgate.ErrNotFound)
+}
+
+func TestLogsDefaultTimeoutIsAnError(t *testing.T) {
+	bin := fakePodman(t, `case "$1" in
+container) echo '[{"Id":"abc","Name":"c","State":{"Status":"running","Running":true}}]';;
+logs) echo partial; sleep 30;;
+esac
+`)
+	r, err := New(Config{Binary: bin, DefaultTimeout: 500 * time.Millisecond})
+	require.NoError(t, err)
+	defer r.Close()
+	st, err := r.Logs(context.Background(), "c", ctrgate.LogOptions{})
+	require.NoError(t, err)
+	defer st.Close()
+	l, err := st.Next()
+	require.NoError(t, err)
+	assert.Equal(t, "partial", l.Text)
+	_, err = st.Next()
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "a cut-off log is not a complete one")
 }

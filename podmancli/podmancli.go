@@ -14,7 +14,23 @@
 // to disk, and values of any content (newlines, any length) pass unchanged.
 // Names that would change podman's own behaviour (PATH, HOME, TMPDIR,
 // CONTAINERS_*, ...) cannot be passed that way; for those a 0600 --env-file
-// that is removed as soon as podman returns is used instead.
+// that is removed as soon as podman returns is used instead. A side benefit:
+// podman records its own command line in the container (CreateCommand in
+// inspect), which thus holds secret names only.
+//
+// Podman behaviours the backend adapts to (measured on 4.3.1):
+//   - `podman wait` returns at once for a created container, and
+//     "--condition running" misses short runs: Wait polls inspect until the
+//     container has been started, then runs `podman wait`.
+//   - `podman rm --force` of a missing container exits 0 and prints nothing:
+//     Remove reports ErrNotFound from the empty output.
+//   - exec on a stopped container exits 255 locally and 125 remotely, each
+//     with an "Error: " line; 126/127 are the command's own codes.
+//   - `podman logs --timestamps` prefixes every partial k8s-file record,
+//     splitting long lines: it is not used, and LogLine.Time stays zero.
+//   - CONTAINER_HOST in the environment turns podman into a remote client:
+//     Config.Local (set by ConfigFromEnv) drops it; remote mode is chosen
+//     explicitly with "--url" (CTRGATE_PODMAN_REMOTE=1).
 package podmancli
 
 import (

@@ -7,27 +7,48 @@ import (
 	"github.com/ctrgate/ctrgate/backend"
 )
 
-// init registers this package as backend "podman-cli". Options are those of
-// ConfigFromMap ("binary", "args", "timeout", "remote", "socket", "env").
-// The probe succeeds when the podman binary exists and `Info` works.
 func init() {
 	backend.Register(BackendName, openBackend, probeBackend)
 }
 
-func openBackend(_ context.Context, cfg backend.Config) (ctrgate.ContainerRuntime, error) {
-	c, err := ConfigFromMap(cfg.Options)
+// backendConfig builds a Config from backend options (see ConfigFromMap);
+// an explicit "socket" option without "remote" selects remote mode.
+func backendConfig(cfg backend.Config) (Config, error) {
+	opts := map[string]string{}
+	for k, v := range cfg.Options {
+		opts[k] = v
+	}
+	if _, ok := opts["remote"]; !ok && opts[backend.OptSocket] != "" {
+		opts["remote"] = "true"
+	}
+	return ConfigFromMap(opts)
+}
+
+// openBackend is the backend.OpenFunc of "podman-cli": it checks that the
+// binary exists; the engine is reached on the first call.
+func openBackend(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRuntime, error) {
+	c, err := backendConfig(cfg)
 	if err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxError("open", "", err)
 	}
 	return New(c)
 }
 
+// probeBackend is the backend.ProbeFunc of "podman-cli": the binary exists
+// and `podman info` answers.
 func probeBackend(ctx context.Context, cfg backend.Config) error {
-	rt, err := openBackend(ctx, cfg)
+	c, err := backendConfig(cfg)
 	if err != nil {
 		return err
 	}
-	defer rt.Close()
-	_, err = rt.Info(ctx)
+	r, err := New(c)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = r.Info(ctx)
 	return err
 }

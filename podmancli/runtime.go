@@ -3,6 +3,7 @@ package podmancli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -68,14 +69,35 @@ func cdiDevices(dirs []string) []string {
 			if err != nil || len(b) > 4<<20 {
 				continue
 			}
-			km := cdiKindRe.FindSubmatch(b)
-			if km == nil {
-				continue
+			var kind string
+			var names []string
+			if strings.HasSuffix(n, ".json") {
+				var spec struct {
+					Kind    string `json:"kind"`
+					Devices []struct {
+						Name string `json:"name"`
+					} `json:"devices"`
+				}
+				if json.Unmarshal(b, &spec) != nil {
+					continue
+				}
+				kind = spec.Kind
+				for _, d := range spec.Devices {
+					names = append(names, d.Name)
+				}
+			} else {
+				km := cdiKindRe.FindSubmatch(b)
+				if km == nil {
+					continue
+				}
+				kind = string(km[1])
+				for _, m := range cdiNameRe.FindAllSubmatch(b, -1) {
+					names = append(names, string(m[1]))
+				}
 			}
-			kind := string(km[1])
-			for _, m := range cdiNameRe.FindAllSubmatch(b, -1) {
-				name := kind + "=" + string(m[1])
-				if !seen[name] {
+			for _, dn := range names {
+				name := kind + "=" + dn
+				if kind != "" && dn != "" && !seen[name] {
 					seen[name] = true
 					out = append(out, name)
 				}

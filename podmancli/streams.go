@@ -168,6 +168,10 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		defer r.untrack(ls)
 		defer stop()
 		if waitStart && !r.waitStarted(pctx, c.ID) {
+			if err := pctx.Err(); err != nil {
+				s.Finish(ctxError("logs", name, err)) // after Close, Next says EOF
+				return
+			}
 			s.Finish(nil)
 			return
 		}
@@ -203,7 +207,7 @@ func (r *Runtime) waitStarted(ctx context.Context, id string) bool {
 // runLogs runs podman logs into s and returns the stream's final error.
 func (r *Runtime) runLogs(ctx context.Context, name string, args []string, s *logstream.Stream) error {
 	if err := ctx.Err(); err != nil {
-		return nil // Next reports ctx's error or EOF after Close
+		return ctxError("logs", name, err) // after Close, Next says EOF
 	}
 	cmd := r.command(ctx, args, nil)
 	out := s.Writer(ctrgate.Stdout)
@@ -214,8 +218,9 @@ func (r *Runtime) runLogs(ctx context.Context, name string, args []string, s *lo
 	err := cmd.Run()
 	_ = out.Close() // a final line without a newline
 	_ = errw.Close()
-	if ctx.Err() != nil {
-		return nil
+	if cerr := ctx.Err(); cerr != nil {
+		// cancelled, closed (Next then says EOF) or the default timeout
+		return ctxError("logs", name, cerr)
 	}
 	var ee *exec.ExitError
 	switch {

@@ -22,7 +22,7 @@ func (a *app) cmdImage(fs *flag.FlagSet) runFunc {
 	fs.BoolVar(force, "force", false, "same as -f")
 	return func(ctx context.Context, args []string) (int, error) {
 		if len(args) < 1 {
-			return 0, usagef("image", "image: want a subcommand: exists REF or rm REF (there is no image list: the runtime interface has none)")
+			return 0, usagef("image", "image: want a subcommand: exists REF, rm REF or import-testimage (there is no image list: the runtime interface has none)")
 		}
 		sub, rest := args[0], args[1:]
 		// Allow flags after the subcommand: image rm -f REF.
@@ -37,10 +37,15 @@ func (a *app) cmdImage(fs *flag.FlagSet) runFunc {
 		rest = sfs.Args()
 		switch sub {
 		case "exists", "rm":
+		case "import-testimage":
+			if err := needArgs("image", rest, 0, 0, "no arguments after import-testimage"); err != nil {
+				return 0, err
+			}
+			return a.cmdImportTestImage(ctx)
 		case "ls", "list":
 			return 0, usagef("image", "image %s: not available: ctrgate.ContainerRuntime can test one image (image exists REF) but cannot list images", sub)
 		default:
-			return 0, usagef("image", "image: unknown subcommand %q (want exists or rm)", sub)
+			return 0, usagef("image", "image: unknown subcommand %q (want exists, rm or import-testimage)", sub)
 		}
 		if err := needArgs("image", rest, 1, 1, "one image reference"); err != nil {
 			return 0, err
@@ -215,4 +220,32 @@ func (a *app) cmdImport(fs *flag.FlagSet) runFunc {
 		fmt.Fprintf(a.stdout, "%s: imported\n", ref)
 		return exitOK, nil
 	}
+}
+
+// cmdImportTestImage is `image import-testimage`: (re)import the built-in
+// testimage into the engine, whether or not it is there already (to
+// refresh it from this binary). The in-memory fake has it built in.
+func (a *app) cmdImportTestImage(ctx context.Context) (int, error) {
+	rt, err := a.runtime(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if a.isFake(rt) {
+		if a.g.json {
+			exists := true
+			return exitOK, writeJSON(a.stdout, jsonImage{Ref: embeddedImage, Exists: &exists})
+		}
+		fmt.Fprintf(a.stdout, "%s: built into the in-memory fake (nothing to import)\n", embeddedImage)
+		return exitOK, nil
+	}
+	start := time.Now()
+	if err := a.importTestImage(ctx, rt); err != nil {
+		return 0, err
+	}
+	elapsed := time.Since(start)
+	if a.g.json {
+		return exitOK, writeJSON(a.stdout, jsonImage{Ref: embeddedImage, Imported: true, ElapsedMS: elapsed.Milliseconds()})
+	}
+	fmt.Fprintf(a.stdout, "%s: imported (%s)\n", embeddedImage, elapsed.Round(time.Millisecond))
+	return exitOK, nil
 }

@@ -146,6 +146,10 @@ func (a *app) cmdRun(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return 0, err
 		}
+		// "testimage" on a real engine: import the built-in one if absent.
+		if err := a.ensureTestImage(ctx, rt, s.Image); err != nil {
+			return 0, err
+		}
 		if o.attach {
 			return a.runAttached(ctx, rt, &o)
 		}

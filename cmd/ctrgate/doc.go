@@ -33,6 +33,7 @@
 //	events [--prefix P] [-l k=v]...  lifecycle events until interrupted or --timeout (exit 0)
 //	image exists REF          exit 0 when present, 1 when absent
 //	image rm [-f] REF
+//	image import-testimage    (re)import the built-in testimage into the engine
 //	pull [--policy always|missing|never] REF
 //	import [--entrypoint E] [--cmd C] [--env K=V] [--workdir D] [-l k=v] FILE|- REF
 //	version
@@ -78,6 +79,39 @@
 // starts the container, waits for the READY line, shows the output, removes
 // the container and exits with its exit code (0). --backend fake selects
 // the same fake (with "testimage") explicitly, without the notice.
+//
+// # The built-in testimage on a real engine
+//
+// The same demo works on podman-cli, podman-api and docker without a
+// registry: the ctrgate binary is multi-call (started under the name
+// "testprog" it runs the conformance test program with the real process,
+// testprog.Main(testprog.OS())), so it is its own test image. When `run`
+// is given exactly the reference "testimage" (not "localhost/testimage",
+// nor a tag), the backend is not the fake and the engine does not have the
+// image (ImageExists), ctrgate first prints
+//
+//	ctrgate: importing built-in testimage into <backend>
+//
+// on stderr and imports a root file system holding its own executable
+// (/proc/self/exe) as /testprog (0755) with the conformance image's layout
+// (/etc/passwd and /etc/group with root and "ctrgate" uid/gid 1000, /tmp
+// 1777, /data, /root, /proc, /sys, /dev) and the entrypoint /testprog. On
+// Podman it is stored as localhost/testimage:latest, on Docker as
+// testimage:latest; both resolve "testimage" to it. An image "testimage"
+// already present is used as it is, even one from an older ctrgate;
+// `ctrgate image import-testimage` re-imports it from the running binary
+// (it always imports; on the fake it only says the image is built in).
+//
+// This needs a statically linked Linux binary. A binary with a PT_INTERP
+// program header (built with cgo: the default `go build` on a machine with
+// a C compiler) cannot run alone in an image; the import is refused with
+// one error line and the hint "build ctrgate with CGO_ENABLED=0". Build it
+// with
+//
+//	CGO_ENABLED=0 go build -tags containers_image_openpgp,exclude_graphdriver_btrfs ./cmd/ctrgate
+//
+// (about 40 MB on linux/amd64; the import of that image takes about 0.5 s
+// on Podman 4.3 and 0.3 s on Docker 20.10).
 //
 // # Errors and exit codes
 //
@@ -161,7 +195,8 @@
 // # Backends
 //
 // The binary blank-imports every backend (podmancli, podmanapi, docker,
-// fake); building it needs the Podman bindings' build tags:
+// fake); building it needs the Podman bindings' build tags, and
+// CGO_ENABLED=0 for the built-in testimage on real engines (see above):
 //
-//	go build -tags containers_image_openpgp,exclude_graphdriver_btrfs ./cmd/ctrgate
+//	CGO_ENABLED=0 go build -tags containers_image_openpgp,exclude_graphdriver_btrfs ./cmd/ctrgate
 package main

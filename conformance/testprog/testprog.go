@@ -36,7 +36,7 @@ commands (run in order; a failing command ends the chain with its code):
   sleep DURATION      sleep (Go duration or seconds)
   exit N              exit with code N at once
   env                 print the environment, one entry per line
-  getenv KEY          print the value of KEY (exit 1 when unset)
+  getenv KEY          print the value of KEY, first entry wins as in libc (exit 1 when unset)
   pwd                 print the working directory
   id                  print "uid:gid"
   hostname            print the host name
