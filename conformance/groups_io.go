@@ -212,6 +212,8 @@ func execGroup() group {
 				r := exec(t, ctrgate.ExecOptions{Env: []ctrgate.EnvVar{{Name: "CTG_EXEC", Value: "a b=c"}}},
 					"getenv", "CTG_EXEC", ";", "getenv", "CTG_BASE")
 				assert.Equal(t, "a b=c\nfrom-spec\n", string(r.Stdout), "exec env plus the container's env")
+				r = exec(t, ctrgate.ExecOptions{Env: []ctrgate.EnvVar{{Name: "CTG_BASE", Value: "from-exec"}}}, "getenv", "CTG_BASE")
+				assert.Equal(t, "from-exec\n", string(r.Stdout), "exec env overrides the container's")
 			})
 			t.Run("WorkDir", func(t *testing.T) {
 				assert.Equal(t, "/\n", string(exec(t, ctrgate.ExecOptions{}, "pwd").Stdout), "the container's workdir")

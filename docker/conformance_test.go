@@ -45,6 +45,9 @@ func TestConformanceDocker(t *testing.T) {
 	conformance.Run(t, conformance.Harness{
 		Name: "docker",
 		New:  func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
+		// A tag of its own: other backends' suites may re-import the default
+		// tag on a shared engine at the same time.
+		Image: "localhost/ctrgate/testprog:conformance-docker",
 	})
 }
 
@@ -96,6 +99,7 @@ func TestConformanceDockerOnPodman(t *testing.T) {
 	}
 	conformance.Run(t, conformance.Harness{
 		Name:  "docker-on-podman",
+		Image: "localhost/ctrgate/testprog:conformance-docker-on-podman",
 		New:   func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
 		Lacks: podmanCompatLacks,
 	})

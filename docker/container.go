@@ -47,7 +47,50 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if err != nil {
 		return "", r.mapErr(ctx, opCreate, spec.Name, err, secrets)
 	}
+	r.rememberSecrets(resp.ID, spec.Name, secrets)
 	return resp.ID, nil
+}
+
+// secretEntry is what rememberSecrets keeps about one container.
+type secretEntry struct {
+	id, name string
+	values   []string
+}
+
+// rememberSecrets keeps the secret values of a container created here, by
+// ID and by name, so that messages about it at Start, Exec and later calls
+// are redacted too (the engine no longer knows which entries were marked
+// Secret). Remove forgets them.
+func (r *Runtime) rememberSecrets(id, name string, values []string) {
+	if len(values) == 0 {
+		return
+	}
+	e := &secretEntry{id: id, name: name, values: values}
+	r.secrets.Store(id, e)
+	if name != "" {
+		r.secrets.Store(name, e)
+	}
+}
+
+// forgetSecrets drops what rememberSecrets kept for a container.
+func (r *Runtime) forgetSecrets(key string) {
+	v, ok := r.secrets.Load(key)
+	if !ok {
+		return
+	}
+	e := v.(*secretEntry)
+	r.secrets.Delete(e.id)
+	if e.name != "" {
+		r.secrets.Delete(e.name)
+	}
+}
+
+// knownSecrets returns the remembered secret values of a container.
+func (r *Runtime) knownSecrets(key string) []string {
+	if v, ok := r.secrets.Load(key); ok {
+		return v.(*secretEntry).values
+	}
+	return nil
 }
 
 // Start starts a created or exited container; a running one is left alone.
@@ -70,11 +113,12 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 // redacting engine messages about it (best effort; the message of a failed
 // start may quote its command line and environment).
 func (r *Runtime) secretsOf(ctx context.Context, name string) []string {
+	known := r.knownSecrets(name)
 	in, err := r.cli.ContainerInspect(ctx, name)
 	if err != nil || in.Config == nil {
-		return nil
+		return known
 	}
-	return envSecrets(in.Config.Env)
+	return append(append([]string(nil), known...), envSecrets(in.Config.Env)...)
 }
 
 // Stop stops the container (stop signal, then SIGKILL after timeout; a
@@ -170,6 +214,7 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 		err = r.cli.ContainerRemove(ctx, name, ropts)
 	}
 	if err == nil {
+		r.forgetSecrets(name)
 		return nil
 	}
 	if strings.Contains(err.Error(), "already in progress") {
@@ -179,7 +224,11 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 		}
 		return nil
 	}
-	return r.mapErr(ctx, opRemove, name, err, nil)
+	merr := r.mapErr(ctx, opRemove, name, err, r.knownSecrets(name))
+	if errors.Is(merr, ctrgate.ErrNotFound) {
+		r.forgetSecrets(name)
+	}
+	return merr
 }
 
 // waitRemoved polls until the container is gone.

@@ -88,6 +88,7 @@ type Runtime struct {
 
 	life     context.Context // cancelled by Close
 	kill     context.CancelFunc
+	secrets  sync.Map // container ID or name -> *secretEntry
 	closeMu  sync.Mutex
 	closed   bool
 	sshClean func()

@@ -798,3 +798,32 @@ func TestSSHHost(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(args), "-o BatchMode=yes -l deploy -p 2222 -- build-host docker system dial-stdio")
 }
+
+func TestStartErrorRedactsMarkedSecrets(t *testing.T) {
+	f := newFakeAPI(t)
+	f.handle("GET /images/img/json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"Id": "sha256:1"})
+	})
+	f.handle("POST /containers/create", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 201, map[string]any{"Id": "cid"})
+	})
+	f.handle("GET /containers/c/json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"Id": "cid", "Name": "/c", "Config": map[string]any{"Env": []string{"CTG_X=marked-123", "API_TOKEN=tok-456"}}})
+	})
+	f.fail("POST /containers/c/start", 500, "OCI runtime create failed: env CTG_X=marked-123 API_TOKEN=tok-456 rejected")
+	f.fail("POST /containers/c/exec", 409, "Container cid is not running (CTG_X=marked-123)")
+	rt := f.runtime()
+	ctx := context.Background()
+	_, err := rt.Create(ctx, ctrgate.ContainerSpec{Name: "c", Image: "img", Env: []ctrgate.EnvVar{
+		{Name: "CTG_X", Value: "marked-123", Secret: true}, {Name: "API_TOKEN", Value: "tok-456"}}})
+	require.NoError(t, err)
+	err = rt.Start(ctx, "c")
+	require.Error(t, err)
+	for _, txt := range []string{err.Error(), fmt.Sprintf("%+v", err)} {
+		assert.NotContains(t, txt, "marked-123")
+		assert.NotContains(t, txt, "tok-456")
+	}
+	_, err = rt.Exec(ctx, "c", ctrgate.ExecOptions{Cmd: []string{"true"}})
+	assert.ErrorIs(t, err, ctrgate.ErrNotRunning)
+	assert.NotContains(t, err.Error(), "marked-123")
+}

@@ -27,7 +27,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	if err := ctrgate.ValidateEnv("Env", opts.Env); err != nil {
 		return nil, err
 	}
-	secrets := ctrgate.SecretValues(opts.Env)
+	secrets := append(ctrgate.SecretValues(opts.Env), r.knownSecrets(name)...)
 	ctx, cancel, err := r.begin(ctx, opExec, name)
 	if err != nil {
 		return nil, err

@@ -3,11 +3,13 @@ package podmanapi
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/blang/semver/v4"
@@ -99,10 +101,12 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		err error
 	}
 	// NewConnectionWithOptions may block in an SSH handshake that ignores
-	// ctx; run it aside so New itself always honours ctx.
+	// ctx; run it aside so New itself always honours ctx. Its ping honours
+	// cctx. Only the values of the context it returns are used later, so
+	// that context being cancelled when New returns does not matter.
 	ch := make(chan result, 1)
 	go func() {
-		c, err := bindings.NewConnectionWithOptions(context.Background(), opts)
+		c, err := bindings.NewConnectionWithOptions(cctx, opts)
 		ch <- result{c, err}
 	}()
 	var res result
@@ -268,7 +272,9 @@ func redactURI(uri string) string {
 }
 
 // isConnectionError reports whether err means the service could not be
-// reached (as opposed to the service answering with an error).
+// reached or went away (as opposed to the service answering with an
+// error): a failed dial, a transport error of the HTTP client, a
+// connection cut in the middle of an answer.
 func isConnectionError(err error) bool {
 	var ce bindings.ConnectError
 	if errors.As(err, &ce) {
@@ -278,10 +284,14 @@ func isConnectionError(err error) bool {
 	if errors.As(err, &pce) {
 		return true
 	}
-	msg := err.Error()
-	for _, m := range []string{"connection refused", "no such file or directory", "connection reset by peer",
-		"broken pipe", "EOF", "server closed idle connection", "dial unix", "dial tcp", "use of closed network connection"} {
-		if strings.Contains(msg, m) {
+	var ue *url.Error
+	var oe *net.OpError
+	if errors.As(err, &ue) || errors.As(err, &oe) {
+		return true
+	}
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ENOENT,
+		io.ErrUnexpectedEOF, net.ErrClosed} {
+		if errors.Is(err, e) {
 			return true
 		}
 	}

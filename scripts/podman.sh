@@ -7,7 +7,8 @@
 #           configuration under the state directory and start
 #           `podman system service` on a private unix socket. Idempotent.
 #   down    stop the API service started by `up`. With --purge also remove
-#           every container, pod and volume of the project's private storage.
+#           every container, pod, volume and untagged image of the project's
+#           private storage.
 #   env     print `export` lines for the tests: CONTAINERS_CONF,
 #           CONTAINERS_STORAGE_CONF, CTRGATE_PODMAN_SOCKET, CONTAINER_HOST.
 #   status  say whether the service runs and answers.
@@ -235,7 +236,9 @@ cmd_down() {
 		podman_env podman rm -a -f -t 0 >/dev/null 2>&1 || true
 		podman_env podman pod rm -a -f >/dev/null 2>&1 || true
 		podman_env podman volume prune -f >/dev/null 2>&1 || true
-		say "removed the containers, pods and volumes of $STATE"
+		# every test run re-imports its images; the untagged old ones pile up
+		podman_env podman image prune -f >/dev/null 2>&1 || true
+		say "removed the containers, pods, volumes and untagged images of $STATE"
 	fi
 }
 

@@ -110,8 +110,8 @@
 //
 //	CGO_ENABLED=0 go build -tags containers_image_openpgp,exclude_graphdriver_btrfs ./cmd/ctrgate
 //
-// (about 40 MB on linux/amd64; the import of that image takes about 0.5 s
-// on Podman 4.3 and 0.3 s on Docker 20.10).
+// (about 40 MB on linux/amd64, 28 MB with -ldflags="-s -w"; importing it
+// took 0.5 s on an idle Podman 4.3 and 0.3 s on Docker 20.10 here).
 //
 // # Errors and exit codes
 //
