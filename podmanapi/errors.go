@@ -169,6 +169,9 @@ func wrapErr(ctx context.Context, op, target string, err error, secrets []string
 	if errors.As(err, &ee) || errors.As(err, &ge) {
 		return err
 	}
+	if ctx != nil && ctx.Err() != nil && errors.Is(context.Cause(ctx), errClosed) {
+		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "the runtime was closed", nil, secrets)
+	}
 	if ctx != nil && ctx.Err() != nil {
 		cause := ctx.Err()
 		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {

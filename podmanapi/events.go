@@ -2,6 +2,7 @@ package podmanapi
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sort"
 	"strconv"
@@ -173,7 +174,9 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 			}
 		}
 		var err error
-		if ctx.Err() == nil && c.Err() == nil {
+		if errors.Is(context.Cause(c), errClosed) {
+			err = wrapErr(c, opEvents, "", c.Err(), nil, false)
+		} else if ctx.Err() == nil && c.Err() == nil {
 			err = ctrgate.NewEngineError(BackendName, opEvents, "", ctrgate.ErrEngineUnavailable, "the service ended the event stream", nil, nil)
 		}
 		s.finish(err)

@@ -2,6 +2,7 @@ package podmanapi
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +77,8 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 			s.Finish(nil)
 		case ctx.Err() != nil:
 			s.Finish(wrapErr(ctx, opLogs, name, ctx.Err(), nil, false))
+		case errors.Is(context.Cause(c), errClosed):
+			s.Finish(wrapErr(c, opLogs, name, lerr, nil, false)) // the runtime was closed
 		case c.Err() != nil && !isDeadline(c):
 			s.Finish(nil) // closed by the consumer
 		default:

@@ -10,7 +10,8 @@ import (
 
 // init registers this package as backend "podman-api". Options: "url" (the
 // service URI; CONTAINER_HOST through backend.LoadConfig), "socket" (a
-// socket path or unix:// URI, used when "url" is empty), "identity" (SSH
+// socket path or unix:// URI, used when "url" is empty), "connection" (a
+// named podman connection, used when both are empty), "identity" (SSH
 // key), "timeout" (per-call timeout, a Go duration). Without them New
 // finds the service as the package documentation says. The probe succeeds
 // when the service answers a ping.
@@ -32,7 +33,7 @@ func backendConfig(cfg backend.Config) (Config, error) {
 			}
 		}
 	}
-	return Config{URI: uri, Identity: cfg.Option("identity"), DefaultTimeout: d}, nil
+	return Config{URI: uri, Connection: cfg.Option(backend.OptConnection), Identity: cfg.Option("identity"), DefaultTimeout: d}, nil
 }
 
 func openBackend(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRuntime, error) {

@@ -35,6 +35,10 @@ type Config struct {
 	// URI of the Podman service: unix:///path, tcp://host:port or
 	// ssh://user@host[:port]/path. Empty: see the package documentation.
 	URI string
+	// Connection names a connection of Podman's own configuration
+	// (podman system connection), used when URI is empty; it takes
+	// precedence over the environment.
+	Connection string
 	// Identity is the path of the SSH private key for ssh:// URIs.
 	Identity string
 	// DefaultTimeout bounds every call whose context has no deadline
@@ -58,9 +62,14 @@ type Runtime struct {
 	sameClock bool
 
 	closed   atomic.Bool
-	closeCh  chan struct{}
+	life     context.Context // cancelled (cause errClosed) by Close
+	kill     context.CancelCauseFunc
 	closeMux sync.Once
 }
+
+// errClosed is the cause of the cancellation of calls in flight when the
+// runtime is closed.
+var errClosed = errors.New("runtime closed")
 
 var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
 
@@ -139,7 +148,6 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		version:   bindings.ServiceVersion(res.ctx),
 		timeout:   cfg.DefaultTimeout,
 		sameClock: sameClock,
-		closeCh:   make(chan struct{}),
 	}, nil
 }
 
@@ -151,11 +159,12 @@ func (r *Runtime) URI() string { return r.uri }
 func (r *Runtime) ServerAPIVersion() string { return r.version.String() }
 
 // Close releases the runtime's connections. Containers are not touched.
-// Calls after Close fail with ctrgate.ErrEngineUnavailable.
+// Calls after Close fail with ctrgate.ErrEngineUnavailable; calls in
+// flight (a Wait, a followed log, an event stream) end with it.
 func (r *Runtime) Close() error {
 	r.closeMux.Do(func() {
 		r.closed.Store(true)
-		close(r.closeCh)
+		r.kill(errClosed)
 		r.client.Client.CloseIdleConnections()
 	})
 	return nil
@@ -188,13 +197,13 @@ func (r *Runtime) call(ctx context.Context, op, target string, blocking bool) (c
 	if err := ctx.Err(); err != nil {
 		return nil, nil, ctrgate.NewEngineError(BackendName, op, target, nil, "", err, nil)
 	}
-	var c context.Context = connCtx{Context: ctx, conn: r.conn}
+	c, cancelCause := context.WithCancelCause(connCtx{Context: ctx, conn: r.conn})
+	unhook := context.AfterFunc(r.life, func() { cancelCause(errClosed) })
 	if _, ok := ctx.Deadline(); !ok && !blocking {
-		tc, cancel := context.WithTimeout(c, r.timeout)
-		return tc, cancel, nil
+		tc, tcancel := context.WithTimeout(c, r.timeout)
+		return tc, func() { tcancel(); unhook(); cancelCause(nil) }, nil
 	}
-	c, cancel := context.WithCancel(c)
-	return c, cancel, nil
+	return c, func() { unhook(); cancelCause(nil) }, nil
 }
 
 // atLeast reports whether the service's API version is at least v.

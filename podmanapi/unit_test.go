@@ -327,6 +327,8 @@ func TestResolveURI(t *testing.T) {
 		err      string
 	}{
 		{name: "config wins", cfg: Config{URI: "tcp://h:1"}, env: map[string]string{EnvContainerHost: "unix:///x"}, want: "tcp://h:1"},
+		{name: "config connection", cfg: Config{Connection: "prod"}, env: map[string]string{EnvContainerHost: "unix:///x"}, want: "ssh://core@prod:22/run/podman/podman.sock", identity: "/keys/prod"},
+		{name: "config connection, own key", cfg: Config{Connection: "prod", Identity: "/mine"}, want: "ssh://core@prod:22/run/podman/podman.sock", identity: "/mine"},
 		{name: "bare path", cfg: Config{URI: "/run/x.sock"}, want: "unix:///run/x.sock"},
 		{name: "CONTAINER_HOST", env: map[string]string{EnvContainerHost: "unix:///a.sock", EnvSocket: "unix:///b.sock"}, want: "unix:///a.sock"},
 		{name: "CONTAINER_HOST with key", env: map[string]string{EnvContainerHost: "ssh://u@h/run/p.sock", EnvContainerSSHKey: "/k"}, want: "ssh://u@h/run/p.sock", identity: "/k"},
@@ -653,4 +655,39 @@ func TestRootlessNetworkMode(t *testing.T) {
 func TestRedactURI(t *testing.T) {
 	assert.Equal(t, "ssh://u:xxxxx@h/run/p.sock", redactURI("ssh://u:pw@h/run/p.sock"))
 	assert.Equal(t, "unix:///run/p.sock", redactURI("unix:///run/p.sock"))
+}
+
+func TestCloseEndsCallsInFlight(t *testing.T) {
+	waiting := make(chan struct{}, 1)
+	uri := fakeService(t, func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/containers/busy/json"):
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"Id":"0123","Name":"busy","State":{"Status":"running","Running":true,"StartedAt":"2026-11-27T13:00:00Z"}}`))
+		case strings.HasSuffix(r.URL.Path, "/containers/0123/wait"):
+			waiting <- struct{}{}
+			<-r.Context().Done() // never exits
+		default:
+			http.NotFound(w, r)
+		}
+	})
+	rt, err := New(context.Background(), Config{URI: uri})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		_, err := rt.Wait(context.Background(), "busy")
+		done <- err
+	}()
+	select {
+	case <-waiting:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not reach the service")
+	}
+	require.NoError(t, rt.Close())
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable)
+	case <-time.After(3 * time.Second):
+		t.Fatal("Wait still blocked after Close")
+	}
 }

@@ -79,6 +79,17 @@ func resolveURI(cfg Config, getenv func(string) (string, bool), lookup connectio
 	if cfg.URI != "" {
 		return destination{URI: asURI(cfg.URI), Identity: identity, Source: "Config.URI"}, nil
 	}
+	if cfg.Connection != "" {
+		d, err := lookup(cfg.Connection, false)
+		if err != nil {
+			return destination{}, fmt.Errorf("connection %q: %w", cfg.Connection, err)
+		}
+		if d.Identity == "" || cfg.Identity != "" {
+			d.Identity = identity
+		}
+		d.Source = "Config.Connection"
+		return *d, nil
+	}
 	if v := env(EnvContainerHost); v != "" {
 		return destination{URI: asURI(v), Identity: identity, Source: EnvContainerHost}, nil
 	}
