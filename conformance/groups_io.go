@@ -49,6 +49,14 @@ func logsGroup() group {
 			assert.Equal(t, []string{"first", "last"}, texts(s.logs(t, ctx, name, ctrgate.LogOptions{Follow: true}), ctrgate.Stdout),
 				"Follow on an exited container delivers the log and ends")
 		}},
+		{name: "FollowFinalLineWithoutNewline", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "logs-follow-nonl")
+			s.run(t, ctx, s.spec(name, "echo", "first", ";", "sleep", "1s", ";", "no-newline", "last"))
+			// Followed from while the container runs: the unterminated last
+			// line is written at exit and must still arrive.
+			assert.Equal(t, []string{"first", "last"}, texts(s.logs(t, ctx, name, ctrgate.LogOptions{Follow: true}), ctrgate.Stdout))
+		}},
 		{name: "LongLine", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
 			name := s.name(t, "logs-long")

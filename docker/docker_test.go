@@ -25,6 +25,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/backend"
 )
 
 func TestMain(m *testing.M) {
@@ -826,4 +827,26 @@ func TestStartErrorRedactsMarkedSecrets(t *testing.T) {
 	_, err = rt.Exec(ctx, "c", ctrgate.ExecOptions{Cmd: []string{"true"}})
 	assert.ErrorIs(t, err, ctrgate.ErrNotRunning)
 	assert.NotContains(t, err.Error(), "marked-123")
+}
+
+func TestRegisteredBackend(t *testing.T) {
+	assert.Contains(t, backend.Backends(), backend.Docker)
+	f := newFakeAPI(t)
+	host := "tcp://" + strings.TrimPrefix(f.srv.URL, "http://")
+	rt, err := backend.Open(context.Background(), backend.Config{Backend: backend.Docker,
+		Options: map[string]string{backend.OptHost: host, backend.OptTimeout: "5s"}})
+	require.NoError(t, err)
+	info, err := rt.(*Runtime).Info(context.Background())
+	if err == nil { // the fake has no /info; the connection itself is what counts here
+		assert.Equal(t, BackendName, info.Backend)
+	}
+	assert.Equal(t, 5*time.Second, rt.(*Runtime).timeout)
+	require.NoError(t, rt.Close())
+
+	_, err = backend.Open(context.Background(), backend.Config{Backend: backend.Docker,
+		Options: map[string]string{backend.OptHost: "unix:///nonexistent/docker.sock"}})
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable)
+	_, err = backend.Open(context.Background(), backend.Config{Backend: backend.Docker,
+		Options: map[string]string{backend.OptHost: host, backend.OptTimeout: "soon"}})
+	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec)
 }

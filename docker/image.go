@@ -124,7 +124,8 @@ func readJSONMessages(r io.Reader) error {
 
 // ImportImage creates ref from a root file system tar stream, applying opts
 // as Dockerfile instructions ("ENTRYPOINT [...]" in JSON form, CMD, ENV,
-// WORKDIR, LABEL).
+// WORKDIR, LABEL). The image ref named before is deleted when nothing else
+// refers to it (no other tag, no container).
 func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) error {
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return err
@@ -141,6 +142,10 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 		return err
 	}
 	defer cancel()
+	var oldID string
+	if old, err := r.cli.ImageInspect(ctx, ref); err == nil {
+		oldID = old.ID
+	}
 	rc, err := r.cli.ImageImport(ctx, image.ImportSource{Source: rootfs, SourceName: "-"}, ref, image.ImportOptions{Changes: changes})
 	if err != nil {
 		return r.mapErr(ctx, opImport, ref, err, nil)
@@ -148,6 +153,14 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 	defer rc.Close()
 	if err := readJSONMessages(rc); err != nil {
 		return r.mapErr(ctx, opImport, ref, err, nil)
+	}
+	// The image the tag pointed to before is now untagged; delete it unless
+	// it has other tags or containers use it (both make the engine refuse a
+	// removal without force), so repeated imports do not pile up images.
+	if oldID != "" {
+		if cur, err := r.cli.ImageInspect(ctx, ref); err == nil && cur.ID != oldID {
+			_, _ = r.cli.ImageRemove(ctx, oldID, image.RemoveOptions{PruneChildren: true})
+		}
 	}
 	return nil
 }

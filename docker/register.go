@@ -2,47 +2,50 @@ package docker
 
 import (
 	"context"
-	"time"
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/backend"
 )
 
-// init registers this package as backend "docker". Options: "host" (engine
-// address; "" takes DOCKER_HOST or the default socket), "api_version",
-// "timeout" (per-call timeout, a Go duration). The probe succeeds when the
-// engine answers a ping.
+// OptAPIVersion is the backend option that pins the API version ("1.41");
+// unset negotiates.
+const OptAPIVersion = "api_version"
+
 func init() {
-	backend.Register(BackendName, openBackend, probeBackend)
+	backend.Register(backend.Docker, openBackend, probeBackend)
 }
 
-func backendConfig(cfg backend.Config) (Config, error) {
-	d, err := cfg.Duration(backend.OptTimeout, 0)
+// configFromBackend builds a Config from backend options: "host"
+// (backend.OptHost), "timeout" (backend.OptTimeout) and "api_version".
+func configFromBackend(cfg backend.Config) (Config, error) {
+	timeout, err := cfg.Duration(backend.OptTimeout, 0)
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{Host: cfg.Option(backend.OptHost), APIVersion: cfg.Option("api_version"), DefaultTimeout: d}, nil
+	return Config{Host: cfg.Option(backend.OptHost), APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout}, nil
 }
 
+// openBackend is the backend.OpenFunc of "docker": it connects and checks
+// that the engine answers.
 func openBackend(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRuntime, error) {
-	c, err := backendConfig(cfg)
+	c, err := configFromBackend(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return New(ctx, c)
 }
 
+// probeBackend is the backend.ProbeFunc of "docker": the engine at
+// DOCKER_HOST (or the "host" option, or /var/run/docker.sock) answers a
+// ping within ctx.
 func probeBackend(ctx context.Context, cfg backend.Config) error {
-	c, err := backendConfig(cfg)
+	c, err := configFromBackend(cfg)
 	if err != nil {
 		return err
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		c.PingTimeout = time.Until(dl)
-	}
-	rt, err := New(ctx, c)
+	r, err := New(ctx, c)
 	if err != nil {
 		return err
 	}
-	return rt.Close()
+	return r.Close()
 }

@@ -33,17 +33,14 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if target == "" {
 		target = spec.Image
 	}
-	if _, _, err := r.call(ctx, opCreate, target, false); err != nil {
-		return "", err
-	}
-	if err := r.pull(ctx, spec.Image, spec.PullPolicy); err != nil {
-		return "", err
-	}
 	c, cancel, err := r.call(ctx, opCreate, target, false)
 	if err != nil {
 		return "", err
 	}
 	defer cancel()
+	if err := r.pull(c, spec.Image, spec.PullPolicy); err != nil {
+		return "", err
+	}
 	resp, err := containers.CreateWithSpec(c, g, nil)
 	if err != nil {
 		return "", wrapErr(c, opCreate, target, err, secrets, spec.GPUs.Requested())

@@ -123,7 +123,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	}
 	stream := true
 	opts := &system.EventsOptions{Filters: eventFilters(filter), Stream: &stream}
-	if r.sameClock {
+	if r.local {
 		// Ask for everything from this instant on, not for what the
 		// service sees once it has begun to follow its event log: a
 		// container created right after Events returns is then never

@@ -105,6 +105,11 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	if err != nil {
 		return nil, wrapErr(c, opExec, name, err, secrets, false)
 	}
+	if r.atLeast("4.8.0") {
+		// Podman < 4.8 has no endpoint for this and drops the sessions of a
+		// container when it stops; newer services are told right away.
+		_ = containers.ExecRemove(c, id, nil)
+	}
 	return &ctrgate.ExecResult{ExitCode: code, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -57,9 +58,9 @@ type Runtime struct {
 	client  *bindings.Connection
 	version *semver.Version // the service's libpod API version
 	timeout time.Duration
-	// sameClock: the service runs on this host (unix socket), so its
-	// event timestamps and ours share one clock.
-	sameClock bool
+	// local: the service runs on this host (unix socket): its event
+	// timestamps and ours share one clock, its CDI specs are ours.
+	local bool
 
 	closed   atomic.Bool
 	life     context.Context // cancelled (cause errClosed) by Close
@@ -86,9 +87,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, ctrgate.NewEngineError(BackendName, "connect", "", ctrgate.ErrEngineUnavailable, err.Error(), nil, nil)
 	}
 	shown := redactURI(dest.URI)
-	sameClock := false
+	local := false
 	if u, perr := url.Parse(dest.URI); perr == nil && u.Scheme == "unix" {
-		sameClock = true
+		local = true
 		path := u.Path
 		if path == "" {
 			path = u.Host + u.Opaque
@@ -139,15 +140,18 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, ctrgate.NewEngineError(BackendName, "connect", shown, ctrgate.ErrEngineUnavailable, "", err, nil)
 	}
+	life, kill := context.WithCancelCause(context.Background())
 	return &Runtime{
-		cfg:       cfg,
-		uri:       shown,
-		opts:      opts,
-		conn:      res.ctx,
-		client:    client,
-		version:   bindings.ServiceVersion(res.ctx),
-		timeout:   cfg.DefaultTimeout,
-		sameClock: sameClock,
+		life:    life,
+		kill:    kill,
+		cfg:     cfg,
+		uri:     shown,
+		opts:    opts,
+		conn:    res.ctx,
+		client:  client,
+		version: bindings.ServiceVersion(res.ctx),
+		timeout: cfg.DefaultTimeout,
+		local:   local,
 	}, nil
 }
 
@@ -247,6 +251,14 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 			out.OCIRuntime = info.Host.OCIRuntime.Name
 		}
 		out.RootlessNetworkMode = rootlessNetworkMode(out.Rootless, info.Host.RootlessNetworkCmd, r.version)
+	}
+	if r.local {
+		out.CDIDevices = localCDIDevices(cdiSpecDirs)
+		for _, d := range out.CDIDevices {
+			if strings.HasPrefix(d, "nvidia.com/gpu=") {
+				out.CDIGPUs = true
+			}
+		}
 	}
 	return out, nil
 }
