@@ -219,7 +219,7 @@ func gpuRequest(g ctrgate.GPURequest, cdi bool) ([]container.DeviceRequest, erro
 	for _, d := range g.Devices {
 		id, ok := strings.CutPrefix(d, "nvidia.com/gpu=")
 		if !ok {
-			return nil, unsupported("GPUs.Devices", fmt.Sprintf("CDI device %q needs an engine with CDI support (Docker 27+ with CDI enabled); this engine only takes NVIDIA GPUs (nvidia.com/gpu=N)", d))
+			return nil, unsupported("GPUs.Devices", fmt.Sprintf("CDI device %q needs an engine with CDI support (Docker 25+ with CDI enabled, Podman 5.4+); this engine only takes NVIDIA GPUs (nvidia.com/gpu=N)", d))
 		}
 		if id == "all" {
 			return []container.DeviceRequest{{Count: -1, Capabilities: [][]string{{"gpu"}}}}, nil

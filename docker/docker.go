@@ -13,9 +13,10 @@
 // (what the docker CLI does), so the remote side needs a docker CLI and
 // the local side an ssh client with non-interactive authentication.
 //
-// GPU requests: when the engine reports CDI support (API >= 1.47 with
-// CDISpecDirs in its info, i.e. Docker 27+ with CDI enabled, the default from
-// Docker 28.2) the runtime sends CDI device requests
+// GPU requests: when the engine reports CDI support (API >= 1.44 with a
+// non-empty CDISpecDirs in its info: Docker 25+ with CDI enabled, which is
+// experimental before Docker 28.2 and the default from 28.2) the runtime
+// sends CDI device requests
 // (DeviceRequests{Driver: "cdi", Capabilities: [["cdi"]], DeviceIDs:
 // ["nvidia.com/gpu=all"]}), as "docker run --device nvidia.com/gpu=all" does;
 // otherwise it sends the classic "--gpus" request (DeviceRequests{Count: -1,
@@ -26,6 +27,28 @@
 // fails at Create with a *ctrgate.GPUConfigError that also matches
 // ctrgate.ErrUnsupported. Either way a missing GPU setup surfaces as
 // *ctrgate.GPUConfigError.
+//
+// # Podman's Docker-compatible API
+//
+// The backend detects Podman behind the API (EngineInfo.Engine "podman") and
+// absorbs the differences the conformance suite finds with Podman 4.3: a
+// followed log may end before its last lines when the container exits (the
+// rest is read again without Follow; not possible with LogOptions.Tail), log
+// timestamps have whole-second precision, a forced remove racing with the
+// container's exit is retried, GPU requests are refused before Podman 5.4
+// (which drops them silently), and Podman's own network and user namespace
+// modes (slirp4netns, pasta, keep-id, auto) are passed through, while Docker
+// rejects them with ErrUnsupported.
+//
+// # Other notes
+//
+//   - Create adds the label ImageLabel (the image reference as given), so
+//     that List reports the reference even after its tag has moved; it is
+//     left out of the labels the runtime returns.
+//   - List reports an exited container's exit code from the entry's status
+//     text ("Exited (N) ..."): Docker's list API has no field for it.
+//   - Events asks the engine for events since the moment of the call, so the
+//     engine's clock must agree with the local one (same host or synced).
 package docker
 
 import (
@@ -176,7 +199,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		if !r.cdi {
 			r.noGPU = "Podman " + r.version + "'s Docker-compatible API ignores GPU requests (DeviceRequests are honoured from Podman 5.4 on); use the podman-cli or podman-api backend, or a newer Podman"
 		}
-	} else if versions.GreaterThanOrEqualTo(r.apiVersion, "1.47") {
+	} else if versions.GreaterThanOrEqualTo(r.apiVersion, "1.44") {
 		if info, err := cli.Info(pctx); err == nil && len(info.CDISpecDirs) > 0 {
 			r.cdi = true
 		}

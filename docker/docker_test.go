@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,12 +34,7 @@ func TestMain(m *testing.M) {
 		// Acting as "ssh ... docker system dial-stdio" for TestSSHHost.
 		os.Exit(stdioProxy(addr))
 	}
-	goleak.VerifyTestMain(m,
-		// net/http keeps idle connections of httptest servers briefly.
-		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-	)
+	goleak.VerifyTestMain(m)
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -690,29 +686,47 @@ func podmanFake(t *testing.T) *fakeAPI {
 	return f
 }
 
-func TestPodmanFollowCatchUp(t *testing.T) {
+func TestPodmanFollowPolls(t *testing.T) {
 	f := podmanFake(t)
+	var mu sync.Mutex
+	inspects, reads := 0, 0
 	f.handle("GET /containers/c/json", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"Id": "c", "Name": "c", "State": map[string]any{"Status": "running"}})
+		mu.Lock()
+		inspects++
+		status := "running"
+		if inspects > 3 {
+			status = "exited"
+		}
+		mu.Unlock()
+		writeJSON(w, 200, map[string]any{"Id": "c", "Name": "c", "State": map[string]any{"Status": status}})
 	})
-	const n = 50
-	ts := "2024-05-01T10:00:00Z " // whole seconds, as Podman 4.3 sends them
+	// The log grows by 20 lines per read while the container runs, all
+	// within one second (Podman's
+	// timestamps have whole-second precision); a line may be split into two
+	// records. Since is honoured at second precision.
+	const n = 70
+	ts := "2024-05-01T10:00:00Z "
+	var sinces []string
 	f.handle("GET /containers/c/logs", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		assert.Empty(t, q.Get("follow"), "Podman is polled, never followed")
+		mu.Lock()
+		reads++
+		upto := min(20*reads, n)
+		if inspects > 3 { // exited: the whole output is in the log
+			upto = n
+		}
+		sinces = append(sinces, q.Get("since"))
+		mu.Unlock()
 		w.WriteHeader(200)
 		var b []byte
-		if r.URL.Query().Get("follow") == "1" {
-			// The followed stream ends early, as Podman's may at exit, in
-			// the middle of a line, and splits records differently.
-			for i := 1; i <= 29; i++ {
-				b = append(b, frame(1, fmt.Sprintf("%sline %d\n", ts, i))...)
+		for i := 1; i <= upto; i++ {
+			if i%7 == 0 {
+				b = append(b, frame(1, ts+"li")...)
+				b = append(b, frame(1, fmt.Sprintf("%sne %d\n", ts, i))...)
+				continue
 			}
-			b = append(b, frame(1, ts+"li")...)
-			b = append(b, frame(1, ts+"ne 30\n")...)
-			b = append(b, frame(1, ts+"line 3")...)
-		} else {
-			for i := 1; i <= n; i++ {
-				b = append(b, frame(1, fmt.Sprintf("%sline %d\n", ts, i))...)
-			}
+			b = append(b, frame(1+byte(i%2), fmt.Sprintf("%sline %d\n", ts, i))...)
 		}
 		_, _ = w.Write(b)
 	})
@@ -734,7 +748,14 @@ func TestPodmanFollowCatchUp(t *testing.T) {
 	for i, l := range got {
 		assert.Equal(t, fmt.Sprintf("line %d", i+1), l)
 	}
-	assert.Equal(t, 2, countPaths(f, "/containers/c/logs"), "one followed read and one catch-up read")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, 3, reads, "one read per poll, the last one begun after the exit was seen")
+	assert.Equal(t, "", sinces[0])
+	want := fmt.Sprintf("%d.000000000", time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC).Unix())
+	for _, s := range sinces[1:] {
+		assert.Equal(t, want, s, "later polls start at the second of the last frame")
+	}
 }
 
 func TestPodmanOldGPURequestRefused(t *testing.T) {
@@ -836,10 +857,10 @@ func TestRegisteredBackend(t *testing.T) {
 	rt, err := backend.Open(context.Background(), backend.Config{Backend: backend.Docker,
 		Options: map[string]string{backend.OptHost: host, backend.OptTimeout: "5s"}})
 	require.NoError(t, err)
-	info, err := rt.(*Runtime).Info(context.Background())
-	if err == nil { // the fake has no /info; the connection itself is what counts here
-		assert.Equal(t, BackendName, info.Backend)
-	}
+	info, err := rt.Info(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, &ctrgate.EngineInfo{Backend: "docker", Engine: "docker", Version: "20.10.24", APIVersion: "1.41",
+		Rootless: true, CgroupVersion: "v2", OCIRuntime: "runc"}, info)
 	assert.Equal(t, 5*time.Second, rt.(*Runtime).timeout)
 	require.NoError(t, rt.Close())
 
@@ -849,4 +870,47 @@ func TestRegisteredBackend(t *testing.T) {
 	_, err = backend.Open(context.Background(), backend.Config{Backend: backend.Docker,
 		Options: map[string]string{backend.OptHost: host, backend.OptTimeout: "soon"}})
 	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec)
+}
+
+func TestFollowCatchUpWithTail(t *testing.T) {
+	f := newFakeAPI(t)
+	f.handle("GET /containers/c/json", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"Id": "c", "Name": "/c", "State": map[string]any{"Status": "running"}})
+	})
+	base := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	stamp := func(i int) string { return base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano) + " " }
+	var sinces []string
+	f.handle("GET /containers/c/logs", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		w.WriteHeader(200)
+		var b []byte
+		if q.Get("follow") == "1" {
+			assert.Equal(t, "3", q.Get("tail"))
+			b = append(b, frame(1, stamp(8)+"line 8\n")...)
+			b = append(b, frame(2, stamp(9)+"err 9\n")...)
+			b = append(b, frame(1, stamp(10)+"li")...) // ends in the middle of line 10
+		} else {
+			assert.Empty(t, q.Get("tail"))
+			sinces = append(sinces, q.Get("since"))
+			b = append(b, frame(1, stamp(10)+"line 10\n")...)
+			b = append(b, frame(1, stamp(11)+"line 11")...)
+		}
+		_, _ = w.Write(b)
+	})
+	rt := f.runtime()
+	st, err := rt.Logs(context.Background(), "c", ctrgate.LogOptions{Follow: true, Tail: 3})
+	require.NoError(t, err)
+	defer st.Close()
+	var got []string
+	for {
+		l, err := st.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		got = append(got, fmt.Sprintf("%s:%s", l.Stream, l.Text))
+	}
+	assert.Equal(t, []string{"stdout:line 8", "stderr:err 9", "stdout:line 10", "stdout:line 11"}, got)
+	t10 := base.Add(10 * time.Millisecond)
+	assert.Equal(t, []string{fmt.Sprintf("%d.%09d", t10.Unix(), t10.Nanosecond())}, sinces)
 }

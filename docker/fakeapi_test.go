@@ -36,6 +36,10 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 		writeJSON(w, 200, map[string]any{"Version": "20.10.24", "ApiVersion": "1.41",
 			"Components": []map[string]any{{"Name": "Engine", "Version": "20.10.24"}}})
 	})
+	f.handle("GET /info", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]any{"DefaultRuntime": "runc", "CgroupVersion": "2",
+			"SecurityOptions": []string{"name=seccomp,profile=default", "name=rootless"}})
+	})
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f

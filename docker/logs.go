@@ -3,6 +3,7 @@ package docker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strconv"
 	"time"
@@ -19,7 +20,10 @@ import (
 // with stdcopy into stdout and stderr; each frame carries an engine
 // timestamp, which becomes LogLine.Time. Following a created container that
 // has not been started waits for its start (Docker would end the stream at
-// once). Without Follow the default timeout bounds the whole read.
+// once). On Docker a followed stream that ends by itself is completed by
+// one more read (see catchUp); on Podman, whose followed stream loses lines,
+// following is done by polling plain reads (see podmanFollow). Without
+// Follow the default timeout bounds the whole read.
 func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
@@ -53,9 +57,14 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	}
 	stream := logstream.New(ctx, cancel)
 	created := in.State != nil && ctrgate.ParseState(in.State.Status) == ctrgate.StateCreated
+	polled := opts.Follow && r.podman
+	first := lo
+	if polled {
+		first.Follow = false
+	}
 	var body io.ReadCloser
 	if !(opts.Follow && created) {
-		body, err = r.cli.ContainerLogs(sctx, name, lo)
+		body, err = r.cli.ContainerLogs(sctx, name, first)
 		if err != nil {
 			merr := r.mapErr(sctx, opLogs, name, err, nil)
 			cancel()
@@ -64,25 +73,14 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	}
 	go func() {
 		defer cancel()
-		if body == nil {
-			if err := r.waitStarted(sctx, name); err != nil {
-				stream.Finish(endErr(ctx, r.mapErr(sctx, opLogs, name, err, nil)))
-				return
-			}
-			var err error
-			body, err = r.cli.ContainerLogs(sctx, name, lo)
-			if err != nil {
-				stream.Finish(endErr(ctx, r.mapErr(sctx, opLogs, name, err, nil)))
-				return
-			}
-		}
 		tr := &frameTracker{}
 		out := &frameWriter{s: stream, stream: ctrgate.Stdout, tr: tr}
 		errw := &frameWriter{s: stream, stream: ctrgate.Stderr, tr: tr}
-		_, cerr := stdcopy.StdCopy(out, errw, body)
-		body.Close()
-		if cerr == nil && opts.Follow && r.podman && sctx.Err() == nil {
-			cerr = r.podmanCatchUp(sctx, name, lo, tr, out, errw)
+		var cerr error
+		if polled {
+			cerr = r.podmanFollow(sctx, name, lo, opts.Since, body, tr, out, errw)
+		} else {
+			cerr = r.streamLogs(sctx, name, lo, body, tr, out, errw)
 		}
 		if cerr == nil {
 			cerr = out.flush()
@@ -99,22 +97,130 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	return stream, nil
 }
 
-// podmanCatchUp reads what a followed log stream missed. Podman's
-// compatibility API (4.x) may end a followed stream when the container exits
-// before it has sent the last lines (measured under load: 2658 of 5005
-// frames). Its timestamps have whole-second precision and its frames follow
-// the engine's partial records, so the missing output is found by byte
-// position per stream instead: the log is read again, without Follow, with
-// the same Since, and the bytes already delivered on each stream are
-// skipped. With Tail the start position of the followed stream is unknown,
-// so nothing is caught up (a documented limitation on Podman).
-func (r *Runtime) podmanCatchUp(ctx context.Context, name string, lo container.LogsOptions, tr *frameTracker, out, errw *frameWriter) error {
-	if lo.Tail != "" {
-		return nil
+// streamLogs copies one logs response (requested here when body is nil,
+// after the container has started) and, for a followed stream that ended by
+// itself, catches up with what it missed.
+func (r *Runtime) streamLogs(ctx context.Context, name string, lo container.LogsOptions, body io.ReadCloser, tr *frameTracker, out, errw *frameWriter) error {
+	if body == nil {
+		if err := r.waitStarted(ctx, name); err != nil {
+			return err
+		}
+		var err error
+		if body, err = r.cli.ContainerLogs(ctx, name, lo); err != nil {
+			return err
+		}
 	}
+	_, err := stdcopy.StdCopy(out, errw, body)
+	body.Close()
+	if err == nil && lo.Follow && ctx.Err() == nil {
+		err = r.catchUp(ctx, name, lo, tr, out, errw)
+	}
+	return err
+}
+
+// podmanFollow follows a container's log on Podman by polling: Podman
+// 4.3's followed compatibility stream is unreliable under load (measured: a
+// followed read of 5000 lines delivered lines 1-486 and 983 only, or ended
+// after 2658 of them), while its plain reads are complete. Each poll reads
+// the log without Follow from the second of the last frame delivered (the
+// engine's timestamps have whole-second precision) and skips the bytes
+// already delivered with that timestamp, per stream; the first poll applies
+// Tail and Since. The loop ends after a read that began once the container
+// had exited, or when it is gone. Polls come every 50 ms while output flows,
+// backing off to 250 ms when it does not. body, if not nil, is the first
+// read, already requested.
+func (r *Runtime) podmanFollow(ctx context.Context, name string, lo container.LogsOptions, since time.Time, body io.ReadCloser, tr *frameTracker, out, errw *frameWriter) error {
 	lo.Follow = false
-	tr.skip = tr.seen
-	tr.seen = [3]int64{}
+	delay := 50 * time.Millisecond
+	for first := true; ; first = false {
+		requested := body != nil // before the state below was seen
+		in, err := r.cli.ContainerInspect(ctx, name)
+		if err != nil {
+			if body != nil {
+				body.Close()
+			}
+			if errors.Is(r.mapErr(ctx, opLogs, name, err, nil), ctrgate.ErrNotFound) {
+				return nil // removed: its log is gone
+			}
+			return err
+		}
+		done := false
+		if in.State != nil {
+			switch ctrgate.ParseState(in.State.Status) {
+			case ctrgate.StateExited, ctrgate.StateDead, ctrgate.StateRemoving:
+				done = !requested
+			}
+		}
+		if body == nil {
+			q := lo
+			if !first {
+				q.Tail = ""
+				if !tr.lastT.IsZero() {
+					from := tr.lastT.Truncate(time.Second)
+					if from.Before(since) {
+						from = since
+					}
+					q.Since = strconv.FormatInt(from.Unix(), 10) + "." + pad9(from.Nanosecond())
+					tr.skip = tr.atLast
+				} else {
+					tr.skip = tr.seen
+				}
+			}
+			if body, err = r.cli.ContainerLogs(ctx, name, q); err != nil {
+				if errors.Is(r.mapErr(ctx, opLogs, name, err, nil), ctrgate.ErrNotFound) {
+					return nil
+				}
+				return err
+			}
+		}
+		before := tr.seen
+		_, err = stdcopy.StdCopy(out, errw, body)
+		body.Close()
+		body = nil
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if tr.seen != before {
+			delay = 50 * time.Millisecond
+		} else {
+			delay = min(delay*2, 250*time.Millisecond)
+		}
+		if err := sleepCtx(ctx, delay); err != nil {
+			return err
+		}
+	}
+}
+
+// catchUp reads what a followed log stream missed at its end. Docker ends
+// a followed stream when the container exits, possibly before the last
+// output is in the log: Docker 20.10 loses a final line without newline
+// written at exit (Logs/FollowFinalLineWithoutNewline). So after a followed stream has ended by itself
+// the log is read once more without Follow and only what follows the bytes
+// already delivered on each stream is delivered. Without Tail the second
+// read uses the same Since and is exact. With Tail the start of the first
+// read is unknown: the second read starts at the timestamp of the last frame
+// delivered and skips the bytes delivered with that timestamp (exact when
+// the engine's timestamps are ordered across stdout and stderr); with
+// whole-second timestamps (Podman 4.3) that is impossible and a followed
+// stream with Tail is not completed.
+func (r *Runtime) catchUp(ctx context.Context, name string, lo container.LogsOptions, tr *frameTracker, out, errw *frameWriter) error {
+	lo.Follow = false
+	if lo.Tail != "" {
+		if tr.lastT.IsZero() || tr.lastT.Nanosecond() == 0 {
+			// No or whole-second timestamps (Podman 4.3): the position
+			// cannot be found again.
+			return nil
+		}
+		lo.Tail = ""
+		lo.Since = strconv.FormatInt(tr.lastT.Unix(), 10) + "." + pad9(tr.lastT.Nanosecond())
+		tr.skip = tr.atLast
+	} else {
+		tr.skip = tr.seen
+	}
+	tr.seen, tr.atLast, tr.lastT = [3]int64{}, [3]int64{}, time.Time{}
 	body, err := r.cli.ContainerLogs(ctx, name, lo)
 	if err != nil {
 		return err
@@ -124,15 +230,19 @@ func (r *Runtime) podmanCatchUp(ctx context.Context, name string, lo container.L
 	return err
 }
 
-// frameTracker counts the bytes delivered per stream and, for a catch-up
-// read, drops the first skip bytes of each stream.
+// frameTracker counts the bytes delivered per stream (in all, and in the
+// frames with the latest timestamp) and, for a catch-up read, drops the
+// first skip bytes of each stream.
 type frameTracker struct {
-	seen [3]int64 // bytes delivered, by stream
-	skip [3]int64 // bytes still to drop, by stream
+	seen   [3]int64 // bytes delivered, by stream
+	skip   [3]int64 // bytes still to drop, by stream
+	lastT  time.Time
+	atLast [3]int64 // bytes delivered in frames stamped lastT, by stream
 }
 
-// admit returns the part of a frame's payload of stream s to deliver.
-func (tr *frameTracker) admit(s ctrgate.Stream, p []byte) []byte {
+// admit returns the part of a frame's payload of stream s, stamped t, to
+// deliver.
+func (tr *frameTracker) admit(s ctrgate.Stream, t time.Time, p []byte) []byte {
 	i := int(s)
 	if i < 0 || i >= len(tr.seen) {
 		return p
@@ -146,6 +256,10 @@ func (tr *frameTracker) admit(s ctrgate.Stream, p []byte) []byte {
 		tr.skip[i] = 0
 	}
 	tr.seen[i] += int64(len(p))
+	if !t.Equal(tr.lastT) {
+		tr.lastT, tr.atLast = t, [3]int64{}
+	}
+	tr.atLast[i] += int64(len(p))
 	return p
 }
 
@@ -200,7 +314,7 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	ts, rest := splitTimestamp(p)
 	if w.tr != nil {
-		if rest = w.tr.admit(w.stream, rest); len(rest) == 0 {
+		if rest = w.tr.admit(w.stream, ts, rest); len(rest) == 0 {
 			return n, nil
 		}
 	}

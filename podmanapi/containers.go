@@ -70,10 +70,6 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 	if err := ctrgate.ValidateName(name); err != nil {
 		return err
 	}
-	if r.closed.Load() {
-		_, _, err := r.call(ctx, opStop, name, false)
-		return err
-	}
 	if _, ok := ctx.Deadline(); !ok && timeout > 0 {
 		// the default timeout must leave room for the grace period
 		var cancel context.CancelFunc
@@ -363,9 +359,12 @@ func fromList(lc types.ListContainer) ctrgate.Container {
 	return ct
 }
 
-// waitPoll is how often Wait looks whether a never-started container has
-// been started.
-const waitPoll = 100 * time.Millisecond
+// Wait looks whether a never-started container has been started every
+// waitPoll at first, backing off to waitPollMax.
+const (
+	waitPoll    = 50 * time.Millisecond
+	waitPollMax = 500 * time.Millisecond
+)
 
 // Wait blocks until the container's main process exits and returns its
 // exit code.
@@ -387,6 +386,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	defer cancel()
 	var id string
 	var created time.Time
+	poll := waitPoll
 	for {
 		ictx, icancel := context.WithTimeout(c, r.timeout)
 		d, err := containers.Inspect(ictx, name, nil)
@@ -406,7 +406,10 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		select {
 		case <-c.Done():
 			return -1, wrapErr(c, opWait, name, c.Err(), nil, false)
-		case <-time.After(waitPoll):
+		case <-time.After(poll):
+		}
+		if poll *= 2; poll > waitPollMax {
+			poll = waitPollMax
 		}
 	}
 	code, err := containers.Wait(c, id, nil)

@@ -15,9 +15,40 @@
 // # Engines
 //
 // The bindings speak the libpod API of Podman 5 and accept servers down to
-// API 4.0.0; the package is tested against a Podman 4.3.1 service. Where a
-// 4.x server behaves differently from a 5.x one the package adapts (see
-// Runtime.Wait and NetworkPasta in Create).
+// API 4.0.0; the package is tested against a Podman 4.3.1 service. What a
+// 4.x service does differently, and how the package copes:
+//
+//   - A wait on a created, never started container is answered at once
+//     with 0 (created counts as stopped), and the "running" condition polls
+//     and misses short runs: Wait watches StartedAt until the container has
+//     been started, then waits for its exit.
+//   - Network mode pasta exists from 4.4 on: Create fails with
+//     ctrgate.ErrUnsupported before any engine call on older services.
+//   - Exec sessions cannot be removed before 4.8 (no endpoint); the
+//     service drops them when the container stops.
+//   - "podman info" lacks the rootless network command before 5.0:
+//     Info reports slirp4netns for a rootless 4.x service.
+//   - A followed log of a container that was never started ends at once:
+//     Logs with Follow waits for the start first, so WaitReady called
+//     between Create and Start still sees the container's output.
+//   - Log timestamps have whole-second precision (LogLine.Time).
+//   - Neither 4.x nor 5.x reports CDI devices: for a service on this host
+//     (unix socket) Info reads the CDI specifications itself.
+//
+// # Bindings pitfalls handled here
+//
+//   - containers.ExecStartAndAttach replaces the transport of the
+//     connection it is given and reads a hijacked socket without looking at
+//     the context: Exec gives it a private copy of the connection and closes
+//     its sockets when the context ends.
+//   - containers.Logs and system.Events block while sending on their
+//     channels: both are drained until the request has ended.
+//   - images.Exists answers false on any failure, and CopyFromArchive
+//     reduces errors to the HTTP status: those endpoints are called
+//     directly, so that a failed query is an error with its sentinel.
+//   - Every request is retried by the bindings up to three times with
+//     100-300 ms pauses; a cancelled call can therefore take up to 0.6 s
+//     longer to return.
 //
 // # Finding the service
 //

@@ -306,3 +306,32 @@ func readLogs(t *testing.T, ctx context.Context, rt ctrgate.ContainerRuntime, na
 		out = append(out, l.Text)
 	}
 }
+
+func TestWaitReadyBeforeStart(t *testing.T) {
+	// Podman 4.x ends a followed log of a never-started container at once;
+	// WaitReady must still see the marker once the container runs.
+	e := newEngine(t)
+	ctx := testCtx(t)
+	name := e.name(t, "ready-late")
+	_, err := e.rt.Create(ctx, e.spec(name, "marker", "ready now", "200ms", ";", "sleep", "30"))
+	require.NoError(t, err)
+	type result struct {
+		line ctrgate.LogLine
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		l, err := ctrgate.WaitReady(ctx, e.rt, name, ctrgate.MatchSubstring("ready now"))
+		ch <- result{l, err}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	require.NoError(t, e.rt.Start(ctx, name))
+	select {
+	case r := <-ch:
+		require.NoError(t, r.err)
+		assert.Equal(t, "ready now", r.line.Text)
+		assert.Equal(t, ctrgate.Stdout, r.line.Stream)
+	case <-time.After(20 * time.Second):
+		t.Fatal("WaitReady did not see the marker")
+	}
+}

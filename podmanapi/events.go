@@ -122,18 +122,17 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		})
 	}
 	stream := true
+	// No "since": with it a Podman 4.x service with the file event logger
+	// reads its whole log from the start and stops following it when the
+	// log is rotated (the stream then ends by itself, seen under load).
+	// Without it the service follows the end of its log across rotations,
+	// as podman-remote does. It answers when it starts to follow; a
+	// container created right after Events returns was never missed in
+	// the tests (TestEventsRightAfterTheCall).
 	opts := &system.EventsOptions{Filters: eventFilters(filter), Stream: &stream}
-	if r.local {
-		// Ask for everything from this instant on, not for what the
-		// service sees once it has begun to follow its event log: a
-		// container created right after Events returns is then never
-		// missed. Only for a local service, which shares our clock.
-		since := time.Now().Add(-time.Millisecond).UTC().Format(time.RFC3339Nano)
-		opts.Since = &since
-	}
-	// system.Events returns once the service has answered; the answer
-	// arrives only when the service has something to say for some
-	// versions, so bound the wait for it.
+
+	// system.Events returns once the service has answered; a service that
+	// never answers must not hang Events, so the wait is bounded.
 	started := make(chan error, 1)
 	go func() { started <- system.Events(c, in, cancelCh, opts) }()
 	var serr error

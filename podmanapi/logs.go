@@ -27,9 +27,13 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		return nil, &ctrgate.SpecError{Field: "Tail", Reason: "negative"}
 	}
 	// Ask once, so that a missing container fails here and not on Next.
-	if _, err := r.Inspect(ctx, name); err != nil {
+	ct, err := r.Inspect(ctx, name)
+	if err != nil {
 		return nil, retarget(err, opLogs)
 	}
+	// A Podman 4.x service ends a followed log of a container that was
+	// never started at once; follow it from its start instead.
+	awaitStart := opts.Follow && ct.State.Status == ctrgate.StateCreated && ct.State.StartedAt.IsZero()
 	c, cancel, err := r.call(ctx, opLogs, name, opts.Follow)
 	if err != nil {
 		return nil, err
@@ -51,6 +55,12 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	errCh := make(chan string)
 	done := make(chan error, 1)
 	go func() {
+		if awaitStart {
+			if err := r.awaitStarted(c, ct.ID); err != nil {
+				done <- err
+				return
+			}
+		}
 		done <- containers.Logs(c, name, lo, outCh, errCh)
 	}()
 	go func() {
@@ -168,4 +178,29 @@ func splitTimestamp(frame string) (time.Time, string) {
 		return time.Time{}, frame
 	}
 	return t, frame[i+1:]
+}
+
+// awaitStarted returns once container id has been started (it may have
+// exited since), polling like Wait.
+func (r *Runtime) awaitStarted(ctx context.Context, id string) error {
+	poll := waitPoll
+	for {
+		ictx, icancel := context.WithTimeout(ctx, r.timeout)
+		d, err := containers.Inspect(ictx, id, nil)
+		icancel()
+		if err != nil {
+			return err
+		}
+		if d.State == nil || !neverStarted(d.State) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(poll):
+		}
+		if poll *= 2; poll > waitPollMax {
+			poll = waitPollMax
+		}
+	}
 }

@@ -43,8 +43,9 @@ type Config struct {
 	// Identity is the path of the SSH private key for ssh:// URIs.
 	Identity string
 	// DefaultTimeout bounds every call whose context has no deadline
-	// (2 minutes when zero). It does not apply to the calls that block by
-	// design: Wait, Logs with Follow and Events.
+	// (2 minutes when zero), an Exec including the run of its command. It
+	// does not apply to the calls that block by design: Wait, Logs with
+	// Follow and Events; Stop adds its grace period to it.
 	DefaultTimeout time.Duration
 }
 
@@ -221,14 +222,19 @@ func (r *Runtime) atLeast(v string) bool {
 
 // Info describes the engine behind the runtime.
 func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
-	c, cancel, err := r.call(ctx, "info", "", false)
+	c, cancel, err := r.call(ctx, opInfo, "", false)
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
 	info, err := system.Info(c, nil)
 	if err != nil {
-		return nil, r.wrap(c, "info", "", err, nil)
+		werr := r.wrap(c, opInfo, "", err, nil)
+		var ee *ctrgate.EngineError
+		if c.Err() == nil && errors.As(werr, &ee) && ee.Kind == nil {
+			ee.Kind = ctrgate.ErrEngineUnavailable // the engine cannot describe itself
+		}
+		return nil, werr
 	}
 	out := &ctrgate.EngineInfo{
 		Backend:    BackendName,

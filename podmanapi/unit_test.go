@@ -505,9 +505,25 @@ func TestPorts(t *testing.T) {
 // ping like Podman 4.3.1 and hands everything else to handler.
 func fakeService(t *testing.T, handler http.HandlerFunc) string {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), "fake.sock")
-	l, err := net.Listen("unix", sock)
-	require.NoError(t, err)
+	return fakeServiceOn(t, "unix", handler)
+}
+
+// fakeServiceOn is fakeService on a unix socket or on a loopback TCP port.
+func fakeServiceOn(t *testing.T, network string, handler http.HandlerFunc) string {
+	t.Helper()
+	var l net.Listener
+	var err error
+	var uri string
+	if network == "tcp" {
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		uri = "tcp://" + l.Addr().String()
+	} else {
+		sock := filepath.Join(t.TempDir(), "fake.sock")
+		l, err = net.Listen("unix", sock)
+		require.NoError(t, err)
+		uri = "unix://" + sock
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/_ping") {
@@ -525,7 +541,7 @@ func fakeService(t *testing.T, handler http.HandlerFunc) string {
 		_ = srv.Shutdown(ctx)
 		srv.Close()
 	})
-	return "unix://" + sock
+	return uri
 }
 
 func TestNewMissingSocketFailsFast(t *testing.T) {
@@ -713,4 +729,31 @@ containerEdits:
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("kind: [\n"), 0o644))
 	assert.Equal(t, []string{"nvidia.com/gpu=0", "nvidia.com/gpu=1"}, localCDIDevices([]string{dir}))
 	assert.Empty(t, localCDIDevices([]string{filepath.Join(dir, "none")}))
+}
+
+func TestTCPService(t *testing.T) {
+	uri := fakeServiceOn(t, "tcp", func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/containers/web/json") {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"Id":"0123","Name":"web","ImageName":"localhost/img:1","Config":{"Labels":{"a":"b"}},` +
+				`"State":{"Status":"exited","ExitCode":3,"StartedAt":"2026-11-27T13:00:00Z","FinishedAt":"2026-11-27T13:00:01Z"},` +
+				`"NetworkSettings":{"Ports":{"8080/tcp":[{"HostIp":"","HostPort":"40000"}],"53/udp":null}}}`))
+			return
+		}
+		http.NotFound(w, r)
+	})
+	rt, err := New(context.Background(), Config{URI: uri})
+	require.NoError(t, err)
+	defer rt.Close()
+	c, err := rt.Inspect(context.Background(), "web")
+	require.NoError(t, err)
+	assert.Equal(t, "0123", c.ID)
+	assert.Equal(t, "web", c.Name)
+	assert.Equal(t, "localhost/img:1", c.Image)
+	assert.Equal(t, map[string]string{"a": "b"}, c.Labels)
+	assert.Equal(t, ctrgate.StateExited, c.State.Status)
+	assert.Equal(t, 3, c.State.ExitCode)
+	assert.False(t, c.State.StartedAt.IsZero())
+	assert.Equal(t, []ctrgate.PortMapping{{HostPort: 40000, ContainerPort: 8080, Protocol: "tcp"}}, c.Ports)
+	assert.Equal(t, uri, rt.URI())
 }
