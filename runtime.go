@@ -121,7 +121,9 @@ type ContainerRuntime interface {
 	// Logs returns the container's output as lines, stdout and stderr told
 	// apart. Without opts.Follow the stream ends (io.EOF) after the output
 	// produced so far; with Follow it ends when the container exits, when ctx
-	// is done, or when the stream is closed. Lines may be of any length; a
+	// is done, or when the stream is closed; following a created container
+	// that has not started yet waits for its start (so WaitReady may be
+	// called between Create and Start). Lines may be of any length; a
 	// final line without a newline is delivered too. The caller must Close the
 	// stream. Missing: ErrNotFound.
 	Logs(ctx context.Context, name string, opts LogOptions) (LogStream, error)

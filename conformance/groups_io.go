@@ -168,6 +168,30 @@ func readinessGroup() group {
 			require.NoError(t, err)
 			assert.True(t, running, "WaitReady returns on the marker, not at exit")
 		}},
+		{name: "CalledBeforeStart", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "ready-before-start")
+			marker := "READY-" + randHex(4)
+			s.create(t, ctx, s.spec(name, "marker", marker, "200ms", ";", "sleep", "600s"))
+			type result struct {
+				l   ctrgate.LogLine
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				l, err := ctrgate.WaitReady(ctx, s.rt, name, ctrgate.MatchSubstring(marker))
+				done <- result{l, err}
+			}()
+			time.Sleep(500 * time.Millisecond) // WaitReady is following a created container
+			require.NoError(t, s.rt.Start(ctx, name))
+			select {
+			case r := <-done:
+				require.NoError(t, r.err, "WaitReady between Create and Start waits for the start")
+				assert.Equal(t, marker, r.l.Text)
+			case <-ctx.Done():
+				t.Fatal("WaitReady called before Start did not see the marker")
+			}
+		}},
 		{name: "ExitsFirst", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
 			name := s.name(t, "ready-exit")

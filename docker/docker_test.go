@@ -750,7 +750,7 @@ func TestPodmanFollowPolls(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	assert.Equal(t, 3, reads, "one read per poll, the last one begun after the exit was seen")
+	assert.Equal(t, 4, reads, "one read per poll, the last one begun after the exit was seen")
 	assert.Equal(t, "", sinces[0])
 	want := fmt.Sprintf("%d.000000000", time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC).Unix())
 	for _, s := range sinces[1:] {
@@ -913,4 +913,51 @@ func TestFollowCatchUpWithTail(t *testing.T) {
 	assert.Equal(t, []string{"stdout:line 8", "stderr:err 9", "stdout:line 10", "stdout:line 11"}, got)
 	t10 := base.Add(10 * time.Millisecond)
 	assert.Equal(t, []string{fmt.Sprintf("%d.%09d", t10.Unix(), t10.Nanosecond())}, sinces)
+}
+
+func TestPodmanFollowWithTail(t *testing.T) {
+	f := podmanFake(t)
+	var mu sync.Mutex
+	reads := 0
+	f.handle("GET /containers/c/json", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		status := "running"
+		if reads >= 2 {
+			status = "exited"
+		}
+		mu.Unlock()
+		writeJSON(w, 200, map[string]any{"Id": "c", "Name": "c", "State": map[string]any{"Status": status}})
+	})
+	ts := "2024-05-01T10:00:00Z "
+	f.handle("GET /containers/c/logs", func(w http.ResponseWriter, r *http.Request) {
+		assert.Empty(t, r.URL.Query().Get("tail"), "Tail is applied by the backend")
+		mu.Lock()
+		reads++
+		upto := 10 * reads // 10 lines, then 20
+		mu.Unlock()
+		w.WriteHeader(200)
+		var b []byte
+		for i := 1; i <= min(upto, 20); i++ {
+			b = append(b, frame(1, fmt.Sprintf("%sline %d\n", ts, i))...)
+		}
+		_, _ = w.Write(b)
+	})
+	rt := f.runtime()
+	st, err := rt.Logs(context.Background(), "c", ctrgate.LogOptions{Follow: true, Tail: 3})
+	require.NoError(t, err)
+	defer st.Close()
+	var got []string
+	for {
+		l, err := st.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		got = append(got, l.Text)
+	}
+	var want []string
+	for i := 8; i <= 20; i++ {
+		want = append(want, fmt.Sprintf("line %d", i))
+	}
+	assert.Equal(t, want, got, "the last 3 lines at the call, then everything after")
 }

@@ -58,13 +58,9 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	stream := logstream.New(ctx, cancel)
 	created := in.State != nil && ctrgate.ParseState(in.State.Status) == ctrgate.StateCreated
 	polled := opts.Follow && r.podman
-	first := lo
-	if polled {
-		first.Follow = false
-	}
 	var body io.ReadCloser
-	if !(opts.Follow && created) {
-		body, err = r.cli.ContainerLogs(sctx, name, first)
+	if !(opts.Follow && created) && !polled {
+		body, err = r.cli.ContainerLogs(sctx, name, lo)
 		if err != nil {
 			merr := r.mapErr(sctx, opLogs, name, err, nil)
 			cancel()
@@ -78,7 +74,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		errw := &frameWriter{s: stream, stream: ctrgate.Stderr, tr: tr}
 		var cerr error
 		if polled {
-			cerr = r.podmanFollow(sctx, name, lo, opts.Since, body, tr, out, errw)
+			cerr = r.podmanFollow(sctx, name, lo, opts, in, stream, tr, out, errw)
 		} else {
 			cerr = r.streamLogs(sctx, name, lo, body, tr, out, errw)
 		}
@@ -124,61 +120,75 @@ func (r *Runtime) streamLogs(ctx context.Context, name string, lo container.Logs
 // after 2658 of them), while its plain reads are complete. Each poll reads
 // the log without Follow from the second of the last frame delivered (the
 // engine's timestamps have whole-second precision) and skips the bytes
-// already delivered with that timestamp, per stream; the first poll applies
-// Tail and Since. The loop ends after a read that began once the container
-// had exited, or when it is gone. Polls come every 50 ms while output flows,
-// backing off to 250 ms when it does not. body, if not nil, is the first
-// read, already requested.
-func (r *Runtime) podmanFollow(ctx context.Context, name string, lo container.LogsOptions, since time.Time, body io.ReadCloser, tr *frameTracker, out, errw *frameWriter) error {
-	lo.Follow = false
+// already delivered with that timestamp, per stream; the first poll reads
+// from opts.Since and applies opts.Tail here, keeping the last Tail lines.
+// The loop ends after a read that began once the container had exited, or
+// when it is gone. Polls come every 50 ms while output flows, backing off to
+// 250 ms when it does not. in is the state Logs saw before any read.
+func (r *Runtime) podmanFollow(ctx context.Context, name string, lo container.LogsOptions, opts ctrgate.LogOptions,
+	in container.InspectResponse, stream *logstream.Stream, tr *frameTracker, out, errw *frameWriter) error {
+	lo.Follow, lo.Tail = false, ""
+	var tail []ctrgate.LogLine
+	if opts.Tail > 0 {
+		keep := func(l ctrgate.LogLine) bool {
+			tail = append(tail, l)
+			if len(tail) > opts.Tail {
+				tail = tail[1:]
+			}
+			return true
+		}
+		out.sink, errw.sink = keep, keep
+	}
 	delay := 50 * time.Millisecond
 	for first := true; ; first = false {
-		requested := body != nil // before the state below was seen
-		in, err := r.cli.ContainerInspect(ctx, name)
-		if err != nil {
-			if body != nil {
-				body.Close()
+		if !first {
+			var err error
+			if in, err = r.cli.ContainerInspect(ctx, name); err != nil {
+				if errors.Is(r.mapErr(ctx, opLogs, name, err, nil), ctrgate.ErrNotFound) {
+					return nil // removed: its log is gone
+				}
+				return err
 			}
-			if errors.Is(r.mapErr(ctx, opLogs, name, err, nil), ctrgate.ErrNotFound) {
-				return nil // removed: its log is gone
-			}
-			return err
 		}
 		done := false
 		if in.State != nil {
 			switch ctrgate.ParseState(in.State.Status) {
 			case ctrgate.StateExited, ctrgate.StateDead, ctrgate.StateRemoving:
-				done = !requested
+				done = true
 			}
 		}
-		if body == nil {
-			q := lo
-			if !first {
-				q.Tail = ""
-				if !tr.lastT.IsZero() {
-					from := tr.lastT.Truncate(time.Second)
-					if from.Before(since) {
-						from = since
-					}
-					q.Since = strconv.FormatInt(from.Unix(), 10) + "." + pad9(from.Nanosecond())
-					tr.skip = tr.atLast
-				} else {
-					tr.skip = tr.seen
-				}
+		q := lo
+		if !first && !tr.lastT.IsZero() {
+			from := tr.lastT.Truncate(time.Second)
+			if from.Before(opts.Since) {
+				from = opts.Since
 			}
-			if body, err = r.cli.ContainerLogs(ctx, name, q); err != nil {
-				if errors.Is(r.mapErr(ctx, opLogs, name, err, nil), ctrgate.ErrNotFound) {
-					return nil
-				}
-				return err
+			q.Since = strconv.FormatInt(from.Unix(), 10) + "." + pad9(from.Nanosecond())
+			tr.skip = tr.atLast
+		} else {
+			tr.skip = tr.seen
+		}
+		body, err := r.cli.ContainerLogs(ctx, name, q)
+		if err != nil {
+			if errors.Is(r.mapErr(ctx, opLogs, name, err, nil), ctrgate.ErrNotFound) {
+				return nil
 			}
+			return err
 		}
 		before := tr.seen
 		_, err = stdcopy.StdCopy(out, errw, body)
 		body.Close()
-		body = nil
 		if err != nil {
 			return err
+		}
+		if first && opts.Tail > 0 {
+			out.sink, errw.sink = nil, nil
+			for _, l := range tail {
+				if !stream.Send(l) {
+					return io.ErrClosedPipe
+				}
+			}
+			tail = nil
 		}
 		if done {
 			return nil
@@ -308,6 +318,15 @@ type frameWriter struct {
 	buf    []byte
 	t      time.Time // time of the line in buf
 	tr     *frameTracker
+	sink   func(ctrgate.LogLine) bool // where lines go instead of s, if set
+}
+
+// send delivers a line to the sink or the stream.
+func (w *frameWriter) send(l ctrgate.LogLine) bool {
+	if w.sink != nil {
+		return w.sink(l)
+	}
+	return w.s.Send(l)
 }
 
 func (w *frameWriter) Write(p []byte) (int, error) {
@@ -331,7 +350,7 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 		w.buf = nil
 		rest = rest[i+1:]
 		line = bytes.TrimSuffix(line, []byte("\r"))
-		if !w.s.Send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Time: w.t}) {
+		if !w.send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Time: w.t}) {
 			return 0, io.ErrClosedPipe
 		}
 		w.t = ts
@@ -346,7 +365,7 @@ func (w *frameWriter) flush() error {
 	}
 	line := w.buf
 	w.buf = nil
-	if !w.s.Send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Time: w.t}) {
+	if !w.send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Time: w.t}) {
 		return io.ErrClosedPipe
 	}
 	return nil

@@ -62,6 +62,9 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	if opts.Follow {
 		ru = c.run
 	}
+	// Following a container that was created but never started waits for
+	// its start, as the contract says.
+	waitStart := opts.Follow && ru == nil && c.state == ctrgate.StateCreated && c.startedAt.IsZero()
 	sctx, scancel := context.WithCancel(ctx)
 	f := &logFollower{}
 	s := logstream.New(sctx, scancel)
@@ -92,6 +95,26 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		}()
 		for _, l := range initial {
 			if !s.Send(l) {
+				end()
+				return
+			}
+		}
+		for waitStart && ru == nil {
+			r.mu.Lock()
+			ru = c.run
+			gone := c.removed || c.state != ctrgate.StateCreated
+			ch := c.changed
+			r.mu.Unlock()
+			if ru != nil {
+				break
+			}
+			if gone {
+				end()
+				return
+			}
+			select {
+			case <-ch:
+			case <-sctx.Done():
 				end()
 				return
 			}
