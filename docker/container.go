@@ -386,6 +386,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	}
 	defer cancel()
 	delay := 20 * time.Millisecond
+	retries := 0
 	for {
 		in, err := r.cli.ContainerInspect(ctx, name)
 		if err != nil {
@@ -404,8 +405,30 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		case ctrgate.StateExited, ctrgate.StateDead:
 			return in.State.ExitCode, nil
 		}
-		return r.waitNotRunning(ctx, name)
+		code, err := r.waitNotRunning(ctx, name)
+		if err != nil && retries < 3 && ctx.Err() == nil && isTransientWaitErr(err) {
+			// Podman's wait can fail while the container is exiting
+			// ("read /proc/<pid>/cgroup: no such process"); look again.
+			retries++
+			if serr := sleepCtx(ctx, 50*time.Millisecond); serr != nil {
+				return 0, r.mapErr(ctx, opWait, name, serr, nil)
+			}
+			continue
+		}
+		return code, err
 	}
+}
+
+// isTransientWaitErr reports a wait failure that says nothing about the
+// container itself: no sentinel applies and the engine lost track of a
+// process that was exiting.
+func isTransientWaitErr(err error) bool {
+	for _, k := range []error{ctrgate.ErrNotFound, ctrgate.ErrEngineUnavailable, ctrgate.ErrInvalidSpec} {
+		if errors.Is(err, k) {
+			return false
+		}
+	}
+	return strings.Contains(err.Error(), "no such process")
 }
 
 // waitNotRunning is Docker's "not-running" wait: the exit code of the

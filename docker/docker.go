@@ -179,6 +179,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	v, err := cli.ServerVersion(pctx)
 	if err != nil {
 		_ = r.Close()
+		if ctx.Err() != nil {
+			return nil, r.mapErr(ctx, "connect", "", err, nil)
+		}
 		return nil, ctrgate.NewEngineError(BackendName, "connect", r.host, ctrgate.ErrEngineUnavailable, "", err, nil)
 	}
 	r.version = v.Version

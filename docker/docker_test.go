@@ -319,7 +319,7 @@ func TestParseTime(t *testing.T) {
 func TestNormaliseEvent(t *testing.T) {
 	now := time.Now()
 	ev, ok := normaliseEvent(events.Message{Type: events.ContainerEventType, Action: "die",
-		Actor:    events.Actor{ID: "abc", Attributes: map[string]string{"name": "c1", "image": "img", "exitCode": "124", "app": "x"}},
+		Actor:    events.Actor{ID: "abc", Attributes: map[string]string{"name": "c1", "image": "img", "exitCode": "124", "containerExitCode": "124", "podId": "", "app": "x"}},
 		TimeNano: now.UnixNano()})
 	require.True(t, ok)
 	assert.Equal(t, ctrgate.EventDie, ev.Type)
@@ -960,4 +960,40 @@ func TestPodmanFollowWithTail(t *testing.T) {
 		want = append(want, fmt.Sprintf("line %d", i))
 	}
 	assert.Equal(t, want, got, "the last 3 lines at the call, then everything after")
+}
+
+func TestWaitRetriesTransientPodmanError(t *testing.T) {
+	f := podmanFake(t)
+	var mu sync.Mutex
+	waits := 0
+	f.handle("GET /containers/c/json", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		status := "running"
+		if waits > 0 {
+			status = "exited"
+		}
+		mu.Unlock()
+		writeJSON(w, 200, map[string]any{"Id": "c", "Name": "c", "State": map[string]any{"Status": status, "ExitCode": 5}})
+	})
+	f.handle("POST /containers/c/wait", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		waits++
+		mu.Unlock()
+		writeJSON(w, 500, map[string]string{"message": "read /proc/17033/cgroup: no such process"})
+	})
+	rt := f.runtime()
+	code, err := rt.Wait(context.Background(), "c")
+	require.NoError(t, err)
+	assert.Equal(t, 5, code)
+}
+
+func TestEventsRefusedAtCall(t *testing.T) {
+	f := newFakeAPI(t)
+	f.fail("GET /events", 500, "events backend is broken")
+	rt := f.runtime()
+	_, err := rt.Events(context.Background(), ctrgate.EventFilter{})
+	require.Error(t, err)
+	var ee *ctrgate.EngineError
+	assert.ErrorAs(t, err, &ee)
+	assert.Contains(t, err.Error(), "events backend is broken")
 }

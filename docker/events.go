@@ -45,6 +45,17 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		Filters: args,
 		Since:   strconv.FormatInt(since.Unix(), 10) + "." + pad9(since.Nanosecond()),
 	})
+	// client.Events returns once the engine has answered the request; a
+	// refusal is already waiting in errs.
+	select {
+	case err := <-errs:
+		if err != nil {
+			merr := r.mapErr(sctx, opEvents, filter.NamePrefix, err, nil)
+			cancel()
+			return nil, merr
+		}
+	default:
+	}
 	s := &eventStream{
 		ctx:    ctx,
 		out:    make(chan ctrgate.Event, 64),
@@ -142,11 +153,12 @@ func normaliseEvent(m events.Message) (ctrgate.Event, bool) {
 	if t == ctrgate.EventDie {
 		ev.ExitCode, _ = strconv.Atoi(attrs["exitCode"])
 	}
-	// Docker puts the container's labels among the attributes, next to its
-	// own keys (name, image, exitCode, signal, ...).
+	// Docker and Podman put the container's labels among the attributes,
+	// next to their own keys (name, image, exitCode, signal; Podman adds
+	// containerExitCode and podId).
 	for k, v := range attrs {
 		switch k {
-		case "name", "image", "exitCode", "signal", "container", "execID", "execDuration", "podId", ImageLabel:
+		case "name", "image", "exitCode", "containerExitCode", "signal", "container", "execID", "execDuration", "podId", ImageLabel:
 			continue
 		}
 		ev.Labels[k] = v

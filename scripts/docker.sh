@@ -23,7 +23,11 @@
 # data, pid files, containerd, cgroup parent (/ctrgate-docker), a bridge of its
 # own (${CTRGATE_DOCKER_BRIDGE:-ctrgate0}, ${CTRGATE_DOCKER_BIP:-172.30.99.1/24})
 # instead of docker0, and no iptables/ip-forward/masquerade changes on the
-# host (published ports are served by docker-proxy, the userland proxy).
+# host (published ports are served by docker-proxy, the userland proxy; the
+# price is that containers cannot reach networks beyond this host, which the
+# tests do not need: their images are imported, never pulled).
+# The storage driver is dockerd's choice (overlay2 where the file system
+# allows it) unless CTRGATE_DOCKER_STORAGE_DRIVER names one.
 # containerd is started explicitly (not dockerd's managed one) because dockerd
 # 20.10 silently attaches to /run/containerd/containerd.sock whenever a
 # system containerd is running. The only shared path is containerd's shim
@@ -145,7 +149,7 @@ cmd_up() {
 			--bridge "$BRIDGE" \
 			--iptables=false --ip-forward=false --ip-masq=false --ip6tables=false \
 			--cgroup-parent /ctrgate-docker \
-			--storage-driver overlay2 \
+			${CTRGATE_DOCKER_STORAGE_DRIVER:+--storage-driver "$CTRGATE_DOCKER_STORAGE_DRIVER"} \
 			>>"$S/dockerd.log" 2>&1 </dev/null &
 		echo $! >"$S/dockerd.start.pid"
 	fi
@@ -156,6 +160,8 @@ cmd_up() {
 			return
 		fi
 		if ! kill -0 "$(<"$S/dockerd.start.pid")" 2>/dev/null; then
+			stop_pid "$CTRD/containerd.pid" containerd 20
+			cleanup_mounts
 			die "dockerd exited at start; see $S/dockerd.log:
 $(tail -n 20 "$S/dockerd.log")"
 		fi
@@ -163,6 +169,15 @@ $(tail -n 20 "$S/dockerd.log")"
 	done
 	die "dockerd did not answer on unix://$SOCK within ${START_TIMEOUT}s; see $S/dockerd.log:
 $(tail -n 20 "$S/dockerd.log")"
+}
+
+# cleanup_mounts: unmount what a dockerd that died left under $S (it makes
+# its data root a private bind mount and does not always undo that).
+cleanup_mounts() {
+	local m
+	for m in $(awk -v p="$S/" 'index($2, p) == 1 { print $2 }' /proc/mounts | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "could not unmount $m"
+	done
 }
 
 # stop_pid FILE NAME SECONDS: SIGTERM the process, wait, SIGKILL if needed.
@@ -188,6 +203,7 @@ cmd_down() {
 		stop_pid "$S/dockerd.start.pid" dockerd 5
 		stop_pid "$CTRD/containerd.pid" containerd 20
 		rm -f "$SOCK"
+		cleanup_mounts
 	fi
 	if ip link show "$BRIDGE" >/dev/null 2>&1; then
 		ip link del "$BRIDGE" 2>/dev/null || log "could not delete bridge $BRIDGE"
