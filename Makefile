@@ -7,7 +7,11 @@ GO   ?= go
 
 # The main job: start a container, await its readiness marker, show its logs,
 # remove it — on the engine found, or on the in-memory fake when none is.
+# Where the project's Podman/Docker were provisioned (scripts/*.sh up), their
+# configuration is used, since a system podman may not run on this machine as is.
 demo:
+	@if scripts/podman.sh env >/dev/null 2>&1; then eval "$$(scripts/podman.sh env)"; fi; \
+	if scripts/docker.sh status >/dev/null 2>&1; then eval "$$(scripts/docker.sh env)"; fi; \
 	CGO_ENABLED=0 $(GO) run -tags $(TAGS) ./cmd/ctrgate run --rm -a --ready READY testimage marker READY 500ms
 
 # Every test, on real engines that this target installs and starts (Debian, root).
