@@ -2,17 +2,15 @@ package docker
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/pipe"
 )
 
 // Events streams container lifecycle events after the call. The request
@@ -56,54 +54,46 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		}
 	default:
 	}
-	s := &eventStream{
-		ctx:    ctx,
-		out:    make(chan ctrgate.Event, 64),
-		done:   make(chan struct{}),
-		cancel: cancel,
-	}
-	go s.run(sctx, r, msgs, errs, filter, start)
-	return s, nil
+	// Close cancels the request; Next says "events: ..." when ctx is done,
+	// also after pumpEvents has ended.
+	p := pipe.New[ctrgate.Event](ctx, cancel, pipe.Buffer(64), pipe.Prefix("events"), pipe.CtxErrorFirst())
+	go func() {
+		err := pumpEvents(ctx, sctx, r, p, msgs, errs, filter, start)
+		cancel()
+		p.Finish(err)
+	}()
+	return eventStream{p}, nil
 }
 
-// eventStream is the ctrgate.EventStream of Events.
+// eventStream is the ctrgate.EventStream of Events: its Close also waits
+// for pumpEvents to end.
 type eventStream struct {
-	ctx    context.Context // the caller's
-	out    chan ctrgate.Event
-	done   chan struct{} // closed when run ends; err is set before
-	err    error
-	cancel context.CancelFunc
-
-	closeOnce sync.Once
-	closed    chan struct{}
-	mu        sync.Mutex
+	*pipe.Pipe[ctrgate.Event]
 }
 
-func (s *eventStream) run(ctx context.Context, r *Runtime, msgs <-chan events.Message, errs <-chan error, f ctrgate.EventFilter, start time.Time) {
-	defer close(s.done)
-	defer s.cancel()
+// pumpEvents pumps the engine's messages (request context sctx) into p
+// until the request ends, and returns the stream's final error. ctx is the
+// caller's.
+func pumpEvents(ctx, sctx context.Context, r *Runtime, p *pipe.Pipe[ctrgate.Event], msgs <-chan events.Message, errs <-chan error, f ctrgate.EventFilter, start time.Time) error {
 	for {
 		select {
-		case <-ctx.Done():
-			if s.ctx.Err() == nil && r.life.Err() != nil {
-				s.err = r.errClosed(opEvents, f.NamePrefix)
+		case <-sctx.Done():
+			if ctx.Err() == nil && r.life.Err() != nil {
+				return r.errClosed(opEvents, f.NamePrefix)
 			}
-			return
+			return nil
 		case err := <-errs:
-			if err == nil || s.ctx.Err() != nil {
-				return
+			if err == nil || ctx.Err() != nil {
+				return nil
 			}
-			s.err = r.mapErr(ctx, opEvents, f.NamePrefix, err, nil)
-			return
+			return r.mapErr(sctx, opEvents, f.NamePrefix, err, nil)
 		case m := <-msgs:
 			ev, ok := normaliseEvent(m)
 			if !ok || ev.Time.Before(start) || !f.Matches(ev.Name, ev.Labels) {
 				continue
 			}
-			select {
-			case s.out <- ev:
-			case <-ctx.Done():
-				return
+			if !p.SendContext(sctx, ev) {
+				return nil
 			}
 		}
 	}
@@ -166,52 +156,9 @@ func normaliseEvent(m events.Message) (ctrgate.Event, bool) {
 	return ev, true
 }
 
-// Next returns the next event.
-func (s *eventStream) Next() (ctrgate.Event, error) {
-	select {
-	case <-s.closedCh():
-		return ctrgate.Event{}, io.EOF
-	default:
-	}
-	select {
-	case ev := <-s.out:
-		return ev, nil
-	case <-s.closedCh():
-		return ctrgate.Event{}, io.EOF
-	case <-s.ctx.Done():
-		return ctrgate.Event{}, fmt.Errorf("events: %w", s.ctx.Err())
-	case <-s.done:
-		select {
-		case ev := <-s.out:
-			return ev, nil
-		default:
-		}
-		if s.ctx.Err() != nil {
-			return ctrgate.Event{}, fmt.Errorf("events: %w", s.ctx.Err())
-		}
-		if s.err != nil {
-			return ctrgate.Event{}, s.err
-		}
-		return ctrgate.Event{}, io.EOF
-	}
-}
-
-func (s *eventStream) closedCh() chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed == nil {
-		s.closed = make(chan struct{})
-	}
-	return s.closed
-}
-
 // Close ends the stream and waits for its goroutine; idempotent.
-func (s *eventStream) Close() error {
-	ch := s.closedCh()
-	s.closeOnce.Do(func() {
-		close(ch)
-		s.cancel()
-	})
-	<-s.done
+func (s eventStream) Close() error {
+	_ = s.Pipe.Close()
+	<-s.Finished()
 	return nil
 }

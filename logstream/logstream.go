@@ -8,101 +8,40 @@ package logstream
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
-	"sync"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/pipe"
 )
 
-// Stream is a ctrgate.LogStream fed by producers.
+// Stream is a ctrgate.LogStream fed by producers; a pipe.Pipe of lines.
 type Stream struct {
-	ctx      context.Context
-	lines    chan ctrgate.LogLine
-	closed   chan struct{} // closed by Close
-	finished chan struct{} // closed by Finish
-	stop     func()
-
-	closeOnce  sync.Once
-	finishOnce sync.Once
-	err        error // set before finished is closed
+	p *pipe.Pipe[ctrgate.LogLine]
 }
 
 // New returns a Stream. stop, if not nil, is called once when the stream is
-// closed by its consumer or when ctx is done, to release what feeds it (kill
-// a process, cancel a request); producers must then call Finish.
+// closed by its consumer, to release what feeds it (kill a process, cancel
+// a request); producers must then call Finish. When ctx is done, Send
+// returns false and Next returns the context error prefixed with "logs: ".
 func New(ctx context.Context, stop func()) *Stream {
-	s := &Stream{
-		ctx:      ctx,
-		lines:    make(chan ctrgate.LogLine, 256),
-		closed:   make(chan struct{}),
-		finished: make(chan struct{}),
-		stop:     stop,
-	}
-	return s
+	return &Stream{p: pipe.New[ctrgate.LogLine](ctx, stop, pipe.Buffer(256), pipe.Prefix("logs"))}
 }
 
 // Send delivers one line. It blocks while the consumer is behind and
 // returns false once the stream is closed or ctx is done (the producer
 // should then stop).
-func (s *Stream) Send(l ctrgate.LogLine) bool {
-	select {
-	case s.lines <- l:
-		return true
-	case <-s.closed:
-		return false
-	case <-s.ctx.Done():
-		return false
-	}
-}
+func (s *Stream) Send(l ctrgate.LogLine) bool { return s.p.Send(l) }
 
 // Finish marks the end of production: once the lines already sent are
 // read, Next returns err, or io.EOF when err is nil. Only the first call
 // counts.
-func (s *Stream) Finish(err error) {
-	s.finishOnce.Do(func() {
-		s.err = err
-		close(s.finished)
-	})
-}
+func (s *Stream) Finish(err error) { s.p.Finish(err) }
 
 // Next returns the next line; see ctrgate.LogStream.
-func (s *Stream) Next() (ctrgate.LogLine, error) {
-	select {
-	case <-s.closed:
-		return ctrgate.LogLine{}, io.EOF
-	default:
-	}
-	select {
-	case l := <-s.lines:
-		return l, nil
-	case <-s.closed:
-		return ctrgate.LogLine{}, io.EOF
-	case <-s.ctx.Done():
-		return ctrgate.LogLine{}, fmt.Errorf("logs: %w", s.ctx.Err())
-	case <-s.finished:
-		select { // lines sent before Finish come first
-		case l := <-s.lines:
-			return l, nil
-		default:
-		}
-		if s.err != nil {
-			return ctrgate.LogLine{}, s.err
-		}
-		return ctrgate.LogLine{}, io.EOF
-	}
-}
+func (s *Stream) Next() (ctrgate.LogLine, error) { return s.p.Next() }
 
 // Close stops the stream and calls stop; idempotent.
-func (s *Stream) Close() error {
-	s.closeOnce.Do(func() {
-		close(s.closed)
-		if s.stop != nil {
-			s.stop()
-		}
-	})
-	return nil
-}
+func (s *Stream) Close() error { return s.p.Close() }
 
 // Writer returns an io.WriteCloser that splits what is written into lines
 // of the given stream and sends them. Close sends a final unterminated line,

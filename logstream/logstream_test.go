@@ -96,5 +96,6 @@ func TestContextCancelEndsNext(t *testing.T) {
 	defer s.Close()
 	cancel()
 	_, err := s.Next()
-	assert.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, "logs: context canceled", err.Error())
 }

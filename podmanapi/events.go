@@ -3,7 +3,6 @@ package podmanapi
 import (
 	"context"
 	"errors"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/pipe"
 )
 
 // builtinAttributes are the event attributes Podman sets itself; the
@@ -152,13 +152,12 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		}
 		return nil, wrapErr(c, opEvents, "", serr, nil, false)
 	}
-	s := &eventStream{
-		ctx:      ctx,
-		ch:       make(chan ctrgate.Event, 64),
-		closed:   make(chan struct{}),
-		finished: make(chan struct{}),
-		stop:     stopReq,
-	}
+	// Close ends the request. When ctx is done, Next returns the typed
+	// error of wrapErr, also after the pump has finished.
+	s := pipe.New[ctrgate.Event](ctx, stopReq, pipe.Buffer(64), pipe.CtxErrorFirst(),
+		pipe.CtxError(func(ctx context.Context) error {
+			return wrapErr(ctx, opEvents, "", ctx.Err(), nil, false)
+		}))
 	go func() {
 		defer stopReq()
 		for e := range in { // drained to the end: the bindings block while sending
@@ -166,11 +165,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 			if !ok || !filter.Matches(ev.Name, ev.Labels) {
 				continue
 			}
-			select {
-			case s.ch <- ev:
-			case <-s.closed:
-			case <-c.Done():
-			}
+			s.SendContext(c, ev) // on false, keep draining in
 		}
 		var err error
 		if errors.Is(context.Cause(c), errClosed) {
@@ -178,69 +173,9 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		} else if ctx.Err() == nil && c.Err() == nil {
 			err = ctrgate.NewEngineError(BackendName, opEvents, "", ctrgate.ErrEngineUnavailable, "the service ended the event stream", nil, nil)
 		}
-		s.finish(err)
+		s.Finish(err)
 	}()
 	return s, nil
-}
-
-// eventStream is a ctrgate.EventStream fed by Events' pump goroutine.
-type eventStream struct {
-	ctx      context.Context
-	ch       chan ctrgate.Event
-	closed   chan struct{}
-	finished chan struct{}
-	stop     func()
-
-	closeOnce  sync.Once
-	finishOnce sync.Once
-	err        error
-}
-
-func (s *eventStream) finish(err error) {
-	s.finishOnce.Do(func() {
-		s.err = err
-		close(s.finished)
-	})
-}
-
-// Next returns the next event; io.EOF after Close, a wrapped ctx error when
-// the Events context is done.
-func (s *eventStream) Next() (ctrgate.Event, error) {
-	select {
-	case <-s.closed:
-		return ctrgate.Event{}, io.EOF
-	default:
-	}
-	select {
-	case e := <-s.ch:
-		return e, nil
-	case <-s.closed:
-		return ctrgate.Event{}, io.EOF
-	case <-s.ctx.Done():
-		return ctrgate.Event{}, wrapErr(s.ctx, opEvents, "", s.ctx.Err(), nil, false)
-	case <-s.finished:
-		select {
-		case e := <-s.ch:
-			return e, nil
-		default:
-		}
-		if s.ctx.Err() != nil {
-			return ctrgate.Event{}, wrapErr(s.ctx, opEvents, "", s.ctx.Err(), nil, false)
-		}
-		if s.err != nil {
-			return ctrgate.Event{}, s.err
-		}
-		return ctrgate.Event{}, io.EOF
-	}
-}
-
-// Close ends the stream and its request; idempotent.
-func (s *eventStream) Close() error {
-	s.closeOnce.Do(func() {
-		close(s.closed)
-		s.stop()
-	})
-	return nil
 }
 
 // diedExitCode looks up the exit code of container id in the service's

@@ -64,22 +64,6 @@ func TestConformance(t *testing.T) {
 	runSuite(t, "podman-cli", engineConfig(t))
 }
 
-// EnvRemoteSuite, set to 1, makes TestConformanceRemote run.
-const EnvRemoteSuite = "CTRGATE_PODMANCLI_REMOTE_SUITE"
-
-// TestConformanceRemote runs the suite again with podman as a client of the
-// API service (podman --url unix://...; what CONTAINER_HOST selects). It is
-// opt-in (CTRGATE_PODMANCLI_REMOTE_SUITE=1): it passed 3 of 4 full runs on
-// Podman 4.3.1; once, "podman --url ... exec" returned exit 0 with empty
-// stdout (podman-remote losing a short exec's output), which no direct
-// reproduction (150 concurrent runs) showed again.
-func TestConformanceRemote(t *testing.T) {
-	if os.Getenv(EnvRemoteSuite) != "1" {
-		t.Skip("remote-mode suite not requested: set " + EnvRemoteSuite + "=1 to run it")
-	}
-	runSuite(t, "podman-cli-remote", engineConfigMode(t, "true"))
-}
-
 func runSuite(t *testing.T, name string, cfg podmancli.Config) {
 	start := time.Now()
 	conformance.Run(t, conformance.Harness{

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os/exec"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/logstream"
+	"github.com/ctrgate/ctrgate/pipe"
 )
 
 // ---- CopyFrom ----
@@ -38,7 +38,7 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 	cmd := r.command(cctx, []string{"cp", "--", name + ":" + srcPath, "-"}, nil)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	pipe, err := cmd.StdoutPipe()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
 		return nil, ctrgate.NewEngineError(BackendName, "cp", name, nil, "", err, nil)
@@ -47,7 +47,7 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 		cancel()
 		return nil, ctrgate.NewEngineError(BackendName, "cp", name, ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
 	}
-	rc := &copyReader{r: r, name: name, cmd: cmd, cancel: cancel, ctx: cctx, stderr: &stderr, br: bufio.NewReaderSize(pipe, 64<<10)}
+	rc := &copyReader{r: r, name: name, cmd: cmd, cancel: cancel, ctx: cctx, stderr: &stderr, br: bufio.NewReaderSize(stdout, 64<<10)}
 	if !r.track(rc) { // closed meanwhile
 		rc.cancel()
 		_ = rc.finish()
@@ -270,8 +270,9 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	args := []string{"events", "--format", "json", "--filter", "type=container",
 		"--since", since.Format(time.RFC3339Nano)}
 	pctx, stop := context.WithCancel(ctx)
-	es := &eventStream{ctx: ctx, ch: make(chan ctrgate.Event, 64), closed: make(chan struct{}),
-		finished: make(chan struct{}), stop: stop, r: r}
+	// Close kills the podman events process; Next says "events: ..." when
+	// ctx is done.
+	es := pipe.New[ctrgate.Event](ctx, stop, pipe.Buffer(64), pipe.Prefix("events"))
 	if !r.track(es) {
 		stop()
 		return nil, ctrgate.NewEngineError(BackendName, "events", "", ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
@@ -292,87 +293,19 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		var ee *exec.ExitError
 		switch {
 		case pctx.Err() != nil, err == nil, errors.Is(err, exec.ErrWaitDelay):
-			es.finish(nil)
+			es.Finish(nil)
 		case errors.As(err, &ee):
-			es.finish(r.failure("events", "", &result{stderr: stderr.Bytes(), code: ee.ExitCode()}, nil))
+			es.Finish(r.failure("events", "", &result{stderr: stderr.Bytes(), code: ee.ExitCode()}, nil))
 		default:
-			es.finish(ctrgate.NewEngineError(BackendName, "events", "", nil, "", err, nil))
+			es.Finish(ctrgate.NewEngineError(BackendName, "events", "", nil, "", err, nil))
 		}
 	}()
 	return es, nil
 }
 
-// eventStream is a ctrgate.EventStream fed by a podman events process.
-type eventStream struct {
-	ctx      context.Context
-	ch       chan ctrgate.Event
-	closed   chan struct{}
-	finished chan struct{}
-	stop     func()
-	r        *Runtime
-
-	closeOnce  sync.Once
-	finishOnce sync.Once
-	err        error
-}
-
-func (e *eventStream) send(ev ctrgate.Event) bool {
-	select {
-	case e.ch <- ev:
-		return true
-	case <-e.closed:
-		return false
-	case <-e.ctx.Done():
-		return false
-	}
-}
-
-func (e *eventStream) finish(err error) {
-	e.finishOnce.Do(func() {
-		e.err = err
-		close(e.finished)
-	})
-}
-
-// Next returns the next event; see ctrgate.EventStream.
-func (e *eventStream) Next() (ctrgate.Event, error) {
-	select {
-	case <-e.closed:
-		return ctrgate.Event{}, io.EOF
-	default:
-	}
-	select {
-	case ev := <-e.ch:
-		return ev, nil
-	case <-e.closed:
-		return ctrgate.Event{}, io.EOF
-	case <-e.ctx.Done():
-		return ctrgate.Event{}, fmt.Errorf("events: %w", e.ctx.Err())
-	case <-e.finished:
-		select {
-		case ev := <-e.ch:
-			return ev, nil
-		default:
-		}
-		if e.err != nil {
-			return ctrgate.Event{}, e.err
-		}
-		return ctrgate.Event{}, io.EOF
-	}
-}
-
-// Close ends the stream and kills the podman events process; idempotent.
-func (e *eventStream) Close() error {
-	e.closeOnce.Do(func() {
-		close(e.closed)
-		e.stop()
-	})
-	return nil
-}
-
 // eventWriter parses podman events' JSON lines.
 type eventWriter struct {
-	es     *eventStream
+	es     *pipe.Pipe[ctrgate.Event]
 	filter ctrgate.EventFilter
 	since  time.Time
 	buf    []byte
@@ -398,7 +331,7 @@ func (w *eventWriter) Write(p []byte) (int, error) {
 		if !ev.Time.IsZero() && ev.Time.Before(w.since) {
 			continue
 		}
-		if !w.es.send(ev) {
+		if !w.es.Send(ev) {
 			return n, io.ErrClosedPipe
 		}
 	}
