@@ -56,7 +56,10 @@ func invalid(field, format string, args ...any) error {
 // text with secrets redacted; Kind is the sentinel the failure maps to (nil
 // when none fits), so errors.Is(err, ErrNotFound) and friends work.
 type EngineError struct {
-	Op      string // operation, e.g. "create", "inspect"
+	// Op is the ContainerRuntime method that failed (one of the Op
+	// constants, e.g. OpCreate = "Create"), the same on every backend.
+	// Failures of a backend's constructor carry OpInfo.
+	Op      string
 	Backend string // backend name, e.g. "podman-cli"
 	Target  string // container or image the operation was about ("" if none)
 	Kind    error  // matching sentinel, or nil

@@ -94,6 +94,15 @@ func ValidatePullPolicy(p PullPolicy) error {
 	return invalid("PullPolicy", "unknown policy %q (want missing, never or always)", p)
 }
 
+// ValidateLogOptions checks the options of Logs: Tail must not be negative
+// (a *SpecError for field "Tail").
+func ValidateLogOptions(opts LogOptions) error {
+	if opts.Tail < 0 {
+		return invalid("Tail", "must not be negative (got %d)", opts.Tail)
+	}
+	return nil
+}
+
 func validateEnvName(field, key string) error {
 	switch {
 	case key == "":

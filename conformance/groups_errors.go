@@ -18,6 +18,7 @@ type nameMethod struct {
 	name  string
 	call  func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error
 	needs Capability // "" when every backend has the method
+	op    string     // the EngineError.Op its failures carry (the method's name)
 }
 
 // nameMethods lists every method that takes a container name and that the
@@ -34,55 +35,55 @@ func (s *suite) nameMethods() []nameMethod {
 
 func allNameMethods() []nameMethod {
 	return []nameMethod{
-		{"Start", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error { return rt.Start(ctx, n) }, ""},
+		{"Start", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error { return rt.Start(ctx, n) }, "", ctrgate.OpStart},
 		{"Stop", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			return rt.Stop(ctx, n, time.Second)
-		}, ""},
+		}, "", ctrgate.OpStop},
 		{"Kill", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			return rt.Kill(ctx, n, "SIGTERM")
-		}, ""},
+		}, "", ctrgate.OpKill},
 		{"Remove", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			return rt.Remove(ctx, n, ctrgate.RemoveOptions{})
-		}, ""},
+		}, "", ctrgate.OpRemove},
 		{"RemoveForce", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			return rt.Remove(ctx, n, ctrgate.RemoveOptions{Force: true})
-		}, ""},
+		}, "", ctrgate.OpRemove},
 		{"Inspect", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			_, err := rt.Inspect(ctx, n)
 			return err
-		}, ""},
+		}, "", ctrgate.OpInspect},
 		{"Wait", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			_, err := rt.Wait(ctx, n)
 			return err
-		}, ""},
+		}, "", ctrgate.OpWait},
 		{"Logs", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			st, err := rt.Logs(ctx, n, ctrgate.LogOptions{})
 			if err == nil {
 				st.Close()
 			}
 			return err
-		}, ""},
+		}, "", ctrgate.OpLogs},
 		{"LogsFollow", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			st, err := rt.Logs(ctx, n, ctrgate.LogOptions{Follow: true})
 			if err == nil {
 				st.Close()
 			}
 			return err
-		}, ""},
+		}, "", ctrgate.OpLogs},
 		{"Exec", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			_, err := rt.Exec(ctx, n, ctrgate.ExecOptions{Cmd: []string{TestProgPath, "echo", "x"}})
 			return err
-		}, ""},
+		}, "", ctrgate.OpExec},
 		{"CopyTo", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			return rt.CopyTo(ctx, n, "/data", bytes.NewReader(emptyTar()))
-		}, CapCopy},
+		}, CapCopy, ctrgate.OpCopyTo},
 		{"CopyFrom", func(ctx context.Context, rt ctrgate.ContainerRuntime, n string) error {
 			rc, err := rt.CopyFrom(ctx, n, "/data")
 			if err == nil {
 				rc.Close()
 			}
 			return err
-		}, CapCopy},
+		}, CapCopy, ctrgate.OpCopyFrom},
 	}
 }
 
@@ -100,6 +101,32 @@ func errorsGroup() group {
 				assert.ErrorIs(t, err, ctrgate.ErrNotFound, "%s on a missing container", m.name)
 				within(t, time.Since(began), 10*time.Second, m.name+" on a missing container")
 			}
+		}},
+		{name: "OpIsMethodName", parallel: true, fn: func(t *testing.T, s *suite) {
+			// An engine failure is an *EngineError whose Op is the name of
+			// the method that failed (ctrgate.Op*), whatever the backend,
+			// even when the backend looked the container up with another
+			// call first.
+			ctx := s.ctx(t)
+			missing := s.prefix + "missing-op-" + randHex(3)
+			check := func(what, op string, err error) {
+				t.Helper()
+				var ee *ctrgate.EngineError
+				if assert.ErrorAs(t, err, &ee, "%s: the error is an *ctrgate.EngineError: %v", what, err) {
+					assert.Equal(t, op, ee.Op, "%s: EngineError.Op", what)
+				}
+			}
+			for _, m := range s.nameMethods() {
+				check(m.name+" on a missing container", m.op, m.call(ctx, s.rt, missing))
+			}
+			ref := "localhost/ctrgate/no-such-image-" + randHex(4) + ":v1"
+			check("PullImage(PullNever) of a missing image", ctrgate.OpPullImage, s.rt.PullImage(ctx, ref, ctrgate.PullNever))
+			check("RemoveImage of a missing image", ctrgate.OpRemoveImage, s.rt.RemoveImage(ctx, ref, false))
+			spec := s.spec(s.name(t, "op-noimage"), "exit", "0")
+			spec.Image = ref
+			_, err := s.rt.Create(ctx, spec)
+			check("Create with a missing image", ctrgate.OpCreate, err)
+			s.requireGone(t, ctx, spec.Name)
 		}},
 		{name: "NameConflict", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
@@ -235,6 +262,11 @@ func specValidationGroup() group {
 			assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "List with a prefix beginning with '-'")
 			_, err = s.rt.Exec(ctx, s.prefix+"missing", ctrgate.ExecOptions{})
 			assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "Exec without Cmd")
+			_, err = s.rt.Logs(ctx, s.prefix+"missing", ctrgate.LogOptions{Tail: -1})
+			var se *ctrgate.SpecError
+			if assert.ErrorAs(t, err, &se, "Logs with a negative Tail") {
+				assert.Equal(t, "Tail", se.Field)
+			}
 		}},
 		{name: "BadImageRefs", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)

@@ -35,7 +35,7 @@ func TestMockRunRemovesAfterFailedStart(t *testing.T) {
 	rt := ctrgatemock.NewMockContainerRuntime(ctrl)
 	ctx := context.Background()
 	spec := ctrgate.ContainerSpec{Name: "job", Image: "img"}
-	startErr := ctrgate.NewEngineError("mock", "start", "job", nil, "boom", nil, nil)
+	startErr := ctrgate.NewEngineError("mock", ctrgate.OpStart, "job", nil, "boom", nil, nil)
 
 	gomock.InOrder(
 		rt.EXPECT().Create(gomock.Any(), spec).Return("id-1", nil),
@@ -48,5 +48,5 @@ func TestMockRunRemovesAfterFailedStart(t *testing.T) {
 	require.Error(t, err)
 	var ee *ctrgate.EngineError
 	require.True(t, errors.As(err, &ee))
-	assert.Equal(t, "start", ee.Op)
+	assert.Equal(t, ctrgate.OpStart, ee.Op)
 }

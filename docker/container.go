@@ -37,7 +37,7 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	}
 	defer cancel()
 	if err := r.ensureImage(ctx, spec.Image, spec.PullPolicy); err != nil {
-		return "", err
+		return "", ctrgate.WithOp(err, opCreate)
 	}
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}

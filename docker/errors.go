@@ -12,25 +12,28 @@ import (
 	"github.com/ctrgate/ctrgate"
 )
 
-// Operation names used in errors; mapErr picks the sentinel by operation.
+// Operation names used in errors: the ctrgate.Op constants, i.e. the names
+// of the ContainerRuntime methods (the same on every backend). mapErr picks
+// the sentinel by operation.
 const (
-	opCreate      = "create"
-	opStart       = "start"
-	opStop        = "stop"
-	opKill        = "kill"
-	opRemove      = "remove"
-	opInspect     = "inspect"
-	opList        = "list"
-	opWait        = "wait"
-	opLogs        = "logs"
-	opExec        = "exec"
-	opCopyTo      = "copy-to"
-	opCopyFrom    = "copy-from"
-	opEvents      = "events"
-	opPull        = "pull"
-	opImport      = "import"
-	opImageExists = "image-exists"
-	opRemoveImage = "remove-image"
+	opInfo        = ctrgate.OpInfo
+	opCreate      = ctrgate.OpCreate
+	opStart       = ctrgate.OpStart
+	opStop        = ctrgate.OpStop
+	opKill        = ctrgate.OpKill
+	opRemove      = ctrgate.OpRemove
+	opInspect     = ctrgate.OpInspect
+	opList        = ctrgate.OpList
+	opWait        = ctrgate.OpWait
+	opLogs        = ctrgate.OpLogs
+	opExec        = ctrgate.OpExec
+	opCopyTo      = ctrgate.OpCopyTo
+	opCopyFrom    = ctrgate.OpCopyFrom
+	opEvents      = ctrgate.OpEvents
+	opPull        = ctrgate.OpPullImage
+	opImport      = ctrgate.OpImportImage
+	opImageExists = ctrgate.OpImageExists
+	opRemoveImage = ctrgate.OpRemoveImage
 )
 
 // imageOp reports whether op is about an image rather than a container.

@@ -53,7 +53,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 		return err
 	}
 	defer cancel()
-	return r.ensureImage(ctx, ref, policy)
+	return ctrgate.WithOp(r.ensureImage(ctx, ref, policy), opPull)
 }
 
 // ensureImage applies a pull policy (ctx is already bounded).

@@ -28,8 +28,8 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
-	if opts.Tail < 0 {
-		return nil, &ctrgate.SpecError{Field: "Tail", Reason: "negative"}
+	if err := ctrgate.ValidateLogOptions(opts); err != nil {
+		return nil, err
 	}
 	timeout := r.timeout
 	if opts.Follow {

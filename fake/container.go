@@ -129,12 +129,12 @@ func (r *Runtime) publishLocked(c *container, t ctrgate.EventType, code int) {
 // Create validates spec, resolves the image and creates the container.
 func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (id string, err error) {
 	target := spec.Name
-	defer r.recordTarget(time.Now(), "Create", &target, &err)
+	defer r.recordTarget(time.Now(), ctrgate.OpCreate, &target, &err)
 	if err := ctrgate.ValidateSpec(spec); err != nil {
 		return "", err
 	}
 	secrets := ctrgate.SecretValues(spec.Env)
-	_, cancel, err := r.enter(ctx, "Create", spec.Name, false, 0, secrets)
+	_, cancel, err := r.enter(ctx, ctrgate.OpCreate, spec.Name, false, 0, secrets)
 	defer cancel()
 	if err != nil {
 		return "", err
@@ -157,7 +157,7 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (id st
 	for _, m := range spec.Mounts {
 		if m.Type == ctrgate.MountBind {
 			if _, err := os.Stat(m.Source); err != nil {
-				return "", engineErr("Create", spec.Name, nil,
+				return "", engineErr(ctrgate.OpCreate, spec.Name, nil,
 					fmt.Sprintf("statfs %s: no such file or directory", m.Source), nil, secrets)
 			}
 		}
@@ -166,21 +166,21 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (id st
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return "", unavailable("Create", spec.Name)
+		return "", unavailable(ctrgate.OpCreate, spec.Name)
 	}
 	img, ok := r.images[normalizeRef(spec.Image)]
 	if !ok {
-		return "", imageMissing("Create", spec.Image)
+		return "", imageMissing(ctrgate.OpCreate, spec.Image)
 	}
 	if spec.Name != "" {
 		if _, taken := r.names[spec.Name]; taken {
-			return "", engineErr("Create", spec.Name, ctrgate.ErrAlreadyExists,
+			return "", engineErr(ctrgate.OpCreate, spec.Name, ctrgate.ErrAlreadyExists,
 				fmt.Sprintf("creating container storage: the container name %q is already in use", spec.Name), nil, secrets)
 		}
 	}
 	argv := containerArgv(spec, img.cfg)
 	if len(argv) == 0 && img.cfg.Program == nil {
-		return "", engineErr("Create", spec.Name, nil, "no command or entrypoint provided, and no CMD or ENTRYPOINT from image", nil, secrets)
+		return "", engineErr(ctrgate.OpCreate, spec.Name, nil, "no command or entrypoint provided, and no CMD or ENTRYPOINT from image", nil, secrets)
 	}
 	id = newID()
 	name := spec.Name
@@ -429,11 +429,11 @@ func findEntry(v *view, file string, match func([]string) bool) ([]string, bool)
 
 // Start starts a created or exited container; a running one is left alone.
 func (r *Runtime) Start(ctx context.Context, name string) (err error) {
-	defer r.record("Start", name, &err)()
+	defer r.record(ctrgate.OpStart, name, &err)()
 	if err := ctrgate.ValidateName(name); err != nil {
 		return err
 	}
-	_, cancel, err := r.enter(ctx, "Start", name, false, 0, nil)
+	_, cancel, err := r.enter(ctx, ctrgate.OpStart, name, false, 0, nil)
 	defer cancel()
 	if err != nil {
 		return err
@@ -441,11 +441,11 @@ func (r *Runtime) Start(ctx context.Context, name string) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return unavailable("Start", name)
+		return unavailable(ctrgate.OpStart, name)
 	}
 	c := r.lookupLocked(name)
 	if c == nil {
-		return notFound("Start", name)
+		return notFound(ctrgate.OpStart, name)
 	}
 	if c.state == ctrgate.StateRunning {
 		return nil
@@ -463,7 +463,7 @@ func (r *Runtime) startLocked(c *container) error {
 	}
 	uid, gid, err := lookupUser(c.view, c.spec.User)
 	if err != nil {
-		return engineErr("Start", c.name, nil, err.Error(), nil, c.secrets)
+		return engineErr(ctrgate.OpStart, c.name, nil, err.Error(), nil, c.secrets)
 	}
 	argv := containerArgv(c.spec, c.img)
 	env := c.environ()
@@ -479,7 +479,7 @@ func (r *Runtime) startLocked(c *container) error {
 		if c.spec.AutoRemove {
 			r.removeLocked(c)
 		}
-		return engineErr("Start", c.name, nil, msg, nil, c.secrets)
+		return engineErr(ctrgate.OpStart, c.name, nil, msg, nil, c.secrets)
 	}
 	ru := &run{c: c, ended: make(chan struct{}), listeners: map[int]*memListener{}, closers: map[interface{ Close() error }]struct{}{}}
 	// publish ports before the program runs
@@ -497,7 +497,7 @@ func (r *Runtime) startLocked(c *container) error {
 			for _, l := range ru.hostListeners {
 				l.Close()
 			}
-			return engineErr("Start", c.name, nil, fmt.Sprintf("cannot listen on the TCP port: %v", err), nil, c.secrets)
+			return engineErr(ctrgate.OpStart, c.name, nil, fmt.Sprintf("cannot listen on the TCP port: %v", err), nil, c.secrets)
 		}
 		ru.hostListeners = append(ru.hostListeners, ln)
 		ports[i].HostPort = ln.Addr().(*net.TCPAddr).Port
@@ -637,7 +637,7 @@ func (r *Runtime) removeLocked(c *container) {
 
 // Stop sends the stop signal and kills the process after the timeout.
 func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) (err error) {
-	defer r.record("Stop", name, &err)()
+	defer r.record(ctrgate.OpStop, name, &err)()
 	if err := ctrgate.ValidateName(name); err != nil {
 		return err
 	}
@@ -651,7 +651,7 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 			extra = c.spec.StopTimeout
 		}
 	}
-	ctx, cancel, err := r.enter(ctx, "Stop", name, false, extra, nil)
+	ctx, cancel, err := r.enter(ctx, ctrgate.OpStop, name, false, extra, nil)
 	defer cancel()
 	if err != nil {
 		return err
@@ -660,7 +660,7 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 	c = r.lookupLocked(name)
 	if c == nil {
 		r.mu.Unlock()
-		return notFound("Stop", name)
+		return notFound(ctrgate.OpStop, name)
 	}
 	ru := c.run
 	if ru == nil {
@@ -697,15 +697,15 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 		r.mu.Unlock()
 		return nil
 	case <-ctx.Done():
-		return ctxErr("Stop", name, ctx.Err())
+		return ctxErr(ctrgate.OpStop, name, ctx.Err())
 	case <-r.closeCh:
-		return unavailable("Stop", name)
+		return unavailable(ctrgate.OpStop, name)
 	}
 }
 
 // Kill sends a signal to the main process; SIGKILL ends it with 137.
 func (r *Runtime) Kill(ctx context.Context, name string, signal string) (err error) {
-	defer r.record("Kill", name, &err)()
+	defer r.record(ctrgate.OpKill, name, &err)()
 	if err := ctrgate.ValidateName(name); err != nil {
 		return err
 	}
@@ -713,7 +713,7 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) (err err
 	if err != nil {
 		return err
 	}
-	_, cancel, err := r.enter(ctx, "Kill", name, false, 0, nil)
+	_, cancel, err := r.enter(ctx, ctrgate.OpKill, name, false, 0, nil)
 	defer cancel()
 	if err != nil {
 		return err
@@ -721,14 +721,14 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) (err err
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return unavailable("Kill", name)
+		return unavailable(ctrgate.OpKill, name)
 	}
 	c := r.lookupLocked(name)
 	if c == nil {
-		return notFound("Kill", name)
+		return notFound(ctrgate.OpKill, name)
 	}
 	if c.run == nil {
-		return engineErr("Kill", name, ctrgate.ErrNotRunning,
+		return engineErr(ctrgate.OpKill, name, ctrgate.ErrNotRunning,
 			fmt.Sprintf("can only kill running containers. %s is in state %s: container state improper", c.id, c.state), nil, c.secrets)
 	}
 	if sig == syscall.SIGKILL {
@@ -741,11 +741,11 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) (err err
 
 // Remove deletes a container; a running one only with Force.
 func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOptions) (err error) {
-	defer r.record("Remove", name, &err)()
+	defer r.record(ctrgate.OpRemove, name, &err)()
 	if err := ctrgate.ValidateName(name); err != nil {
 		return err
 	}
-	_, cancel, err := r.enter(ctx, "Remove", name, false, 0, nil)
+	_, cancel, err := r.enter(ctx, ctrgate.OpRemove, name, false, 0, nil)
 	defer cancel()
 	if err != nil {
 		return err
@@ -753,15 +753,15 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return unavailable("Remove", name)
+		return unavailable(ctrgate.OpRemove, name)
 	}
 	c := r.lookupLocked(name)
 	if c == nil {
-		return notFound("Remove", name)
+		return notFound(ctrgate.OpRemove, name)
 	}
 	if c.run != nil {
 		if !opts.Force {
-			return engineErr("Remove", name, ctrgate.ErrRunning,
+			return engineErr(ctrgate.OpRemove, name, ctrgate.ErrRunning,
 				fmt.Sprintf("cannot remove container %s as it is running - running or paused containers cannot be removed without force: container state improper", c.id), nil, c.secrets)
 		}
 		r.endRunLocked(c, c.run, 137, endNoRemove)
@@ -772,11 +772,11 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 
 // Inspect describes a container.
 func (r *Runtime) Inspect(ctx context.Context, name string) (_ *ctrgate.Container, err error) {
-	defer r.record("Inspect", name, &err)()
+	defer r.record(ctrgate.OpInspect, name, &err)()
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
-	_, cancel, err := r.enter(ctx, "Inspect", name, false, 0, nil)
+	_, cancel, err := r.enter(ctx, ctrgate.OpInspect, name, false, 0, nil)
 	defer cancel()
 	if err != nil {
 		return nil, err
@@ -785,7 +785,7 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (_ *ctrgate.Containe
 	defer r.mu.Unlock()
 	c := r.lookupLocked(name)
 	if c == nil {
-		return nil, notFound("Inspect", name)
+		return nil, notFound(ctrgate.OpInspect, name)
 	}
 	d := c.describeLocked()
 	return &d, nil
@@ -793,11 +793,11 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (_ *ctrgate.Containe
 
 // List returns the matching containers, oldest first.
 func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) (_ []ctrgate.Container, err error) {
-	defer r.record("List", filter.NamePrefix, &err)()
+	defer r.record(ctrgate.OpList, filter.NamePrefix, &err)()
 	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
 		return nil, err
 	}
-	_, cancel, err := r.enter(ctx, "List", filter.NamePrefix, false, 0, nil)
+	_, cancel, err := r.enter(ctx, ctrgate.OpList, filter.NamePrefix, false, 0, nil)
 	defer cancel()
 	if err != nil {
 		return nil, err
@@ -821,11 +821,11 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) (_ []ctrg
 
 // Wait blocks until the container exits and returns its exit code.
 func (r *Runtime) Wait(ctx context.Context, name string) (code int, err error) {
-	defer r.record("Wait", name, &err)()
+	defer r.record(ctrgate.OpWait, name, &err)()
 	if err := ctrgate.ValidateName(name); err != nil {
 		return 0, err
 	}
-	ctx, cancel, err := r.enter(ctx, "Wait", name, true, 0, nil)
+	ctx, cancel, err := r.enter(ctx, ctrgate.OpWait, name, true, 0, nil)
 	defer cancel()
 	if err != nil {
 		return 0, err
@@ -834,7 +834,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (code int, err error) {
 	c := r.lookupLocked(name)
 	if c == nil {
 		r.mu.Unlock()
-		return 0, notFound("Wait", name)
+		return 0, notFound(ctrgate.OpWait, name)
 	}
 	if c.state == ctrgate.StateExited {
 		code := c.exitCode
@@ -850,16 +850,16 @@ func (r *Runtime) Wait(ctx context.Context, name string) (code int, err error) {
 		}
 		if c.removed {
 			r.mu.Unlock()
-			return 0, notFound("Wait", name)
+			return 0, notFound(ctrgate.OpWait, name)
 		}
 		ch := c.changed
 		r.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return 0, ctxErr("Wait", name, ctx.Err())
+			return 0, ctxErr(ctrgate.OpWait, name, ctx.Err())
 		case <-r.closeCh:
-			return 0, unavailable("Wait", name)
+			return 0, unavailable(ctrgate.OpWait, name)
 		}
 		r.mu.Lock()
 	}

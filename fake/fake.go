@@ -137,12 +137,13 @@ func WithProgramGrace(d time.Duration) Option {
 }
 
 // methods are the ContainerRuntime methods, for InjectError and SetLatency.
-var methods = map[string]bool{
-	"Info": true, "ImageExists": true, "PullImage": true, "ImportImage": true, "RemoveImage": true,
-	"Create": true, "Start": true, "Stop": true, "Kill": true, "Remove": true, "Inspect": true,
-	"List": true, "Wait": true, "Logs": true, "Exec": true, "CopyTo": true, "CopyFrom": true,
-	"Events": true, "Close": true,
-}
+var methods = func() map[string]bool {
+	m := map[string]bool{}
+	for _, op := range ctrgate.Ops() {
+		m[op] = true
+	}
+	return m
+}()
 
 type injection struct {
 	err       error
@@ -317,25 +318,11 @@ func (r *Runtime) recordTarget(start time.Time, method string, target *string, e
 // livePrograms is the number of program goroutines that have not returned.
 func (r *Runtime) livePrograms() int { return r.live }
 
-// opName maps a method name to the EngineError operation word.
-func opName(method string) string {
-	switch method {
-	case "ImageExists":
-		return "image exists"
-	case "PullImage":
-		return "pull"
-	case "ImportImage":
-		return "import"
-	case "RemoveImage":
-		return "rmi"
-	case "CopyTo", "CopyFrom":
-		return "cp"
-	}
-	return strings.ToLower(method)
-}
-
+// engineErr builds the fake's *EngineError. method is the failing method's
+// name, which is the ctrgate.Op constant for a ContainerRuntime method (the
+// same Op every backend reports).
 func engineErr(method, target string, kind error, msg string, err error, secrets []string) error {
-	return ctrgate.NewEngineError(BackendName, opName(method), target, kind, msg, err, secrets)
+	return ctrgate.NewEngineError(BackendName, method, target, kind, msg, err, secrets)
 }
 
 func unavailable(method, target string) error {
@@ -419,8 +406,8 @@ func ctxErr(method, target string, err error) error {
 
 // Info describes the fake engine.
 func (r *Runtime) Info(ctx context.Context) (_ *ctrgate.EngineInfo, err error) {
-	defer r.record("Info", "", &err)()
-	ctx, cancel, err := r.enter(ctx, "Info", "", false, 0, nil)
+	defer r.record(ctrgate.OpInfo, "", &err)()
+	ctx, cancel, err := r.enter(ctx, ctrgate.OpInfo, "", false, 0, nil)
 	defer cancel()
 	if err != nil {
 		return nil, err
@@ -464,15 +451,15 @@ func (r *Runtime) cdiResolvable(dev string) bool {
 // many (their goroutines leak: they ignore Process.Done). Afterwards every
 // method fails with ctrgate.ErrEngineUnavailable. Close is idempotent.
 func (r *Runtime) Close() (err error) {
-	defer r.record("Close", "", &err)()
+	defer r.record(ctrgate.OpClose, "", &err)()
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return nil
 	}
 	var injected error
-	if inj := r.takeInjectionLocked("Close"); inj != nil {
-		injected = wrapInjected("Close", "", inj, nil) // the runtime is closed all the same
+	if inj := r.takeInjectionLocked(ctrgate.OpClose); inj != nil {
+		injected = wrapInjected(ctrgate.OpClose, "", inj, nil) // the runtime is closed all the same
 	}
 	r.closed = true
 	close(r.closeCh)
@@ -485,7 +472,7 @@ func (r *Runtime) Close() (err error) {
 		}
 	}
 	for s := range r.subs {
-		s.endLocked(unavailable("Events", ""))
+		s.endLocked(unavailable(ctrgate.OpEvents, ""))
 	}
 	r.subs = map[*eventStream]struct{}{}
 	for f := range r.logCancels {

@@ -883,7 +883,7 @@ func TestCallsAndInjection(t *testing.T) {
 		assert.ErrorIs(t, err, boom)
 		var ee *ctrgate.EngineError
 		require.ErrorAs(t, err, &ee)
-		assert.Equal(t, "start", ee.Op)
+		assert.Equal(t, ctrgate.OpStart, ee.Op)
 	}
 	require.NoError(t, rt.Start(ctx, "inj"))
 

@@ -111,11 +111,11 @@ func (r *Runtime) RegisterProgram(p string, prog Program) {
 
 // ImageExists reports whether ref was added or imported.
 func (r *Runtime) ImageExists(ctx context.Context, ref string) (ok bool, err error) {
-	defer r.record("ImageExists", ref, &err)()
+	defer r.record(ctrgate.OpImageExists, ref, &err)()
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return false, err
 	}
-	_, cancel, err := r.enter(ctx, "ImageExists", ref, false, 0, nil)
+	_, cancel, err := r.enter(ctx, ctrgate.OpImageExists, ref, false, 0, nil)
 	defer cancel()
 	if err != nil {
 		return false, err
@@ -135,14 +135,14 @@ func imageMissing(method, ref string) error {
 // PullImage succeeds when ref exists (whatever the policy) and fails with
 // ErrImageNotFound otherwise: the fake has no registry.
 func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) (err error) {
-	defer r.record("PullImage", ref, &err)()
+	defer r.record(ctrgate.OpPullImage, ref, &err)()
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return err
 	}
 	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
 		return err
 	}
-	_, cancel, err := r.enter(ctx, "PullImage", ref, false, 0, nil)
+	_, cancel, err := r.enter(ctx, ctrgate.OpPullImage, ref, false, 0, nil)
 	defer cancel()
 	if err != nil {
 		return err
@@ -150,7 +150,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.images[normalizeRef(ref)]; !ok {
-		return imageMissing("PullImage", ref)
+		return imageMissing(ctrgate.OpPullImage, ref)
 	}
 	return nil
 }
@@ -160,14 +160,14 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 // with opts, replacing an existing tag. A stream that is not a valid tar
 // fails with an *EngineError.
 func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) (err error) {
-	defer r.record("ImportImage", ref, &err)()
+	defer r.record(ctrgate.OpImportImage, ref, &err)()
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return err
 	}
 	if rootfs == nil {
 		return &ctrgate.SpecError{Field: "rootfs", Reason: "must not be nil"}
 	}
-	ctx, cancel, err := r.enter(ctx, "ImportImage", ref, false, 0, nil)
+	ctx, cancel, err := r.enter(ctx, ctrgate.OpImportImage, ref, false, 0, nil)
 	defer cancel()
 	if err != nil {
 		_, _ = io.Copy(io.Discard, rootfs)
@@ -180,17 +180,17 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 	select {
 	case err := <-done:
 		if err != nil {
-			return engineErr("ImportImage", ref, nil, err.Error(), nil, nil)
+			return engineErr(ctrgate.OpImportImage, ref, nil, err.Error(), nil, nil)
 		}
 	case <-ctx.Done():
 		// the reader goroutine ends when the caller's reader does
-		return ctxErr("ImportImage", ref, ctx.Err())
+		return ctxErr(ctrgate.OpImportImage, ref, ctx.Err())
 	}
 	cfg := ImageConfig{Entrypoint: opts.Entrypoint, Cmd: opts.Cmd, Env: opts.Env, WorkDir: opts.WorkDir, Labels: opts.Labels}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return unavailable("ImportImage", ref)
+		return unavailable(ctrgate.OpImportImage, ref)
 	}
 	r.images[normalizeRef(ref)] = &image{id: newID(), ref: ref, cfg: cloneConfig(cfg), fs: m, created: time.Now()}
 	return nil
@@ -200,11 +200,11 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 // container (running or not) was created from it and force is false. With
 // force the tag goes; existing containers keep their copy.
 func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) (err error) {
-	defer r.record("RemoveImage", ref, &err)()
+	defer r.record(ctrgate.OpRemoveImage, ref, &err)()
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return err
 	}
-	_, cancel, err := r.enter(ctx, "RemoveImage", ref, false, 0, nil)
+	_, cancel, err := r.enter(ctx, ctrgate.OpRemoveImage, ref, false, 0, nil)
 	defer cancel()
 	if err != nil {
 		return err
@@ -214,12 +214,12 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) (err 
 	key := normalizeRef(ref)
 	img, ok := r.images[key]
 	if !ok {
-		return imageMissing("RemoveImage", ref)
+		return imageMissing(ctrgate.OpRemoveImage, ref)
 	}
 	if !force {
 		for _, c := range r.containers {
 			if c.imageID == img.id {
-				return engineErr("RemoveImage", ref, ctrgate.ErrRunning,
+				return engineErr(ctrgate.OpRemoveImage, ref, ctrgate.ErrRunning,
 					fmt.Sprintf("image used by %s: image is in use by a container", c.id), nil, nil)
 			}
 		}

@@ -27,14 +27,17 @@ type logFollower struct {
 // is not running ends the stream after the stored lines). Tail applies to
 // the stored lines, after Since.
 func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (_ ctrgate.LogStream, err error) {
-	defer r.record("Logs", name, &err)()
+	defer r.record(ctrgate.OpLogs, name, &err)()
 	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, err
+	}
+	if err := ctrgate.ValidateLogOptions(opts); err != nil {
 		return nil, err
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	_, cancel, err := r.enter(ctx, "Logs", name, true, 0, nil)
+	_, cancel, err := r.enter(ctx, ctrgate.OpLogs, name, true, 0, nil)
 	defer cancel()
 	if err != nil {
 		return nil, err
@@ -42,11 +45,11 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, unavailable("Logs", name)
+		return nil, unavailable(ctrgate.OpLogs, name)
 	}
 	c := r.lookupLocked(name)
 	if c == nil {
-		return nil, notFound("Logs", name)
+		return nil, notFound(ctrgate.OpLogs, name)
 	}
 	var initial []ctrgate.LogLine
 	for _, l := range c.logs {
@@ -71,7 +74,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	f.s = s
 	f.cancel = func() {
 		f.once.Do(func() {
-			s.Finish(unavailable("Logs", name))
+			s.Finish(unavailable(ctrgate.OpLogs, name))
 			scancel()
 		})
 	}
@@ -227,14 +230,14 @@ func (s *eventStream) Close() error {
 
 // Events streams the lifecycle events that happen after the call.
 func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (_ ctrgate.EventStream, err error) {
-	defer r.record("Events", filter.NamePrefix, &err)()
+	defer r.record(ctrgate.OpEvents, filter.NamePrefix, &err)()
 	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
 		return nil, err
 	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	_, cancel, err := r.enter(ctx, "Events", filter.NamePrefix, true, 0, nil)
+	_, cancel, err := r.enter(ctx, ctrgate.OpEvents, filter.NamePrefix, true, 0, nil)
 	defer cancel()
 	if err != nil {
 		return nil, err
@@ -242,7 +245,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (_ ctr
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, unavailable("Events", "")
+		return nil, unavailable(ctrgate.OpEvents, "")
 	}
 	s := &eventStream{r: r, ctx: ctx, filter: filter, changed: make(chan struct{})}
 	r.subs[s] = struct{}{}
@@ -267,7 +270,7 @@ func (r *Runtime) containerView(method, name string) (*container, error) {
 // dstDir of the container, which must exist (ErrNotFound otherwise).
 // Read-only mounts refuse the copy; a read-only root does not.
 func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) (err error) {
-	defer r.record("CopyTo", name, &err)()
+	defer r.record(ctrgate.OpCopyTo, name, &err)()
 	if err := ctrgate.ValidateName(name); err != nil {
 		return err
 	}
@@ -277,12 +280,12 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 	if archive == nil {
 		return &ctrgate.SpecError{Field: "archive", Reason: "must not be nil"}
 	}
-	ctx, cancel, err := r.enter(ctx, "CopyTo", name, false, 0, nil)
+	ctx, cancel, err := r.enter(ctx, ctrgate.OpCopyTo, name, false, 0, nil)
 	defer cancel()
 	if err != nil {
 		return err
 	}
-	c, err := r.containerView("CopyTo", name)
+	c, err := r.containerView(ctrgate.OpCopyTo, name)
 	if err != nil {
 		return err
 	}
@@ -293,10 +296,10 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 		if errors.Is(err, fs.ErrNotExist) {
 			kind = ctrgate.ErrNotFound
 		}
-		return engineErr("CopyTo", name, kind, fmt.Sprintf("%s: %v", dst, err), nil, c.secrets)
+		return engineErr(ctrgate.OpCopyTo, name, kind, fmt.Sprintf("%s: %v", dst, err), nil, c.secrets)
 	}
 	if !fi.IsDir() {
-		return engineErr("CopyTo", name, nil, fmt.Sprintf("%s: not a directory", dst), nil, c.secrets)
+		return engineErr(ctrgate.OpCopyTo, name, nil, fmt.Sprintf("%s: not a directory", dst), nil, c.secrets)
 	}
 	v := *c.view
 	v.forceWrite = true
@@ -305,30 +308,30 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 	select {
 	case err := <-done:
 		if err != nil {
-			return engineErr("CopyTo", name, nil, err.Error(), nil, c.secrets)
+			return engineErr(ctrgate.OpCopyTo, name, nil, err.Error(), nil, c.secrets)
 		}
 		return nil
 	case <-ctx.Done():
-		return ctxErr("CopyTo", name, ctx.Err())
+		return ctxErr(ctrgate.OpCopyTo, name, ctx.Err())
 	}
 }
 
 // CopyFrom returns a tar stream of srcPath in the container (entries named
 // from its base name, as "docker cp" does). Missing path: ErrNotFound.
 func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (_ io.ReadCloser, err error) {
-	defer r.record("CopyFrom", name, &err)()
+	defer r.record(ctrgate.OpCopyFrom, name, &err)()
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
 	if srcPath == "" {
 		return nil, &ctrgate.SpecError{Field: "srcPath", Reason: "must not be empty"}
 	}
-	_, cancel, err := r.enter(ctx, "CopyFrom", name, false, 0, nil)
+	_, cancel, err := r.enter(ctx, ctrgate.OpCopyFrom, name, false, 0, nil)
 	defer cancel()
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.containerView("CopyFrom", name)
+	c, err := r.containerView(ctrgate.OpCopyFrom, name)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +341,7 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (_ io.Read
 		if errors.Is(err, fs.ErrNotExist) {
 			kind = ctrgate.ErrNotFound
 		}
-		return nil, engineErr("CopyFrom", name, kind, fmt.Sprintf("%s: %v", src, err), nil, c.secrets)
+		return nil, engineErr(ctrgate.OpCopyFrom, name, kind, fmt.Sprintf("%s: %v", src, err), nil, c.secrets)
 	}
 	base := path.Base(src)
 	if src == "/" {
@@ -347,10 +350,10 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (_ io.Read
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	if err := writeTar(c.view, tw, src, base); err != nil {
-		return nil, engineErr("CopyFrom", name, nil, err.Error(), nil, c.secrets)
+		return nil, engineErr(ctrgate.OpCopyFrom, name, nil, err.Error(), nil, c.secrets)
 	}
 	if err := tw.Close(); err != nil {
-		return nil, engineErr("CopyFrom", name, nil, err.Error(), nil, c.secrets)
+		return nil, engineErr(ctrgate.OpCopyFrom, name, nil, err.Error(), nil, c.secrets)
 	}
 	return io.NopCloser(&buf), nil
 }

@@ -301,7 +301,7 @@ func validateExec(opts ctrgate.ExecOptions) error {
 // missing executable gives exit code 127 with the engine's message on
 // stderr (as "podman exec" does), not an error.
 func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (_ *ctrgate.ExecResult, err error) {
-	defer r.record("Exec", name, &err)()
+	defer r.record(ctrgate.OpExec, name, &err)()
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -309,7 +309,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 		return nil, err
 	}
 	secrets := ctrgate.SecretValues(opts.Env)
-	ctx, cancel, err := r.enter(ctx, "Exec", name, false, 0, secrets)
+	ctx, cancel, err := r.enter(ctx, ctrgate.OpExec, name, false, 0, secrets)
 	defer cancel()
 	if err != nil {
 		return nil, err
@@ -317,17 +317,17 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return nil, unavailable("Exec", name)
+		return nil, unavailable(ctrgate.OpExec, name)
 	}
 	c := r.lookupLocked(name)
 	if c == nil {
 		r.mu.Unlock()
-		return nil, notFound("Exec", name)
+		return nil, notFound(ctrgate.OpExec, name)
 	}
 	ru := c.run
 	if ru == nil {
 		r.mu.Unlock()
-		return nil, engineErr("Exec", name, ctrgate.ErrNotRunning,
+		return nil, engineErr(ctrgate.OpExec, name, ctrgate.ErrNotRunning,
 			fmt.Sprintf("can only create exec sessions on running containers: container %s is %s: container state improper", c.id, c.state), nil, secrets)
 	}
 	secrets = append(secrets, c.secrets...)
@@ -343,7 +343,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	uid, gid, err := lookupUser(c.view, user)
 	if err != nil {
 		r.mu.Unlock()
-		return nil, engineErr("Exec", name, nil, err.Error(), nil, secrets)
+		return nil, engineErr(ctrgate.OpExec, name, nil, err.Error(), nil, secrets)
 	}
 	prog, ok := r.resolveProgramLocked(c, opts.Cmd, env)
 	if !ok {
@@ -388,7 +388,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 		code = 137
 	case <-ctx.Done():
 		x.kill()
-		return nil, ctxErr("Exec", name, ctx.Err())
+		return nil, ctxErr(ctrgate.OpExec, name, ctx.Err())
 	}
 	x.kill()
 	return &ctrgate.ExecResult{ExitCode: code, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, nil

@@ -39,7 +39,7 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	}
 	defer cancel()
 	if err := r.pull(c, spec.Image, spec.PullPolicy); err != nil {
-		return "", err
+		return "", ctrgate.WithOp(err, opCreate)
 	}
 	resp, err := containers.CreateWithSpec(c, g, nil)
 	if err != nil {

@@ -11,26 +11,28 @@ import (
 	"github.com/ctrgate/ctrgate"
 )
 
-// Operation names used in errors; classify keys its special cases on them.
+// Operation names used in errors: the ctrgate.Op constants, i.e. the names
+// of the ContainerRuntime methods (the same on every backend). classify
+// keys its special cases on them.
 const (
-	opInfo        = "info"
-	opImageExists = "image exists"
-	opPull        = "pull"
-	opImport      = "import"
-	opRemoveImage = "remove image"
-	opCreate      = "create"
-	opStart       = "start"
-	opStop        = "stop"
-	opKill        = "kill"
-	opRemove      = "remove"
-	opInspect     = "inspect"
-	opList        = "list"
-	opWait        = "wait"
-	opLogs        = "logs"
-	opExec        = "exec"
-	opCopyTo      = "copy to"
-	opCopyFrom    = "copy from"
-	opEvents      = "events"
+	opInfo        = ctrgate.OpInfo
+	opImageExists = ctrgate.OpImageExists
+	opPull        = ctrgate.OpPullImage
+	opImport      = ctrgate.OpImportImage
+	opRemoveImage = ctrgate.OpRemoveImage
+	opCreate      = ctrgate.OpCreate
+	opStart       = ctrgate.OpStart
+	opStop        = ctrgate.OpStop
+	opKill        = ctrgate.OpKill
+	opRemove      = ctrgate.OpRemove
+	opInspect     = ctrgate.OpInspect
+	opList        = ctrgate.OpList
+	opWait        = ctrgate.OpWait
+	opLogs        = ctrgate.OpLogs
+	opExec        = ctrgate.OpExec
+	opCopyTo      = ctrgate.OpCopyTo
+	opCopyFrom    = ctrgate.OpCopyFrom
+	opEvents      = ctrgate.OpEvents
 )
 
 // apiError extracts the status code and the text of a libpod error

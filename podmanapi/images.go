@@ -51,7 +51,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
 		return err
 	}
-	return r.pull(ctx, ref, policy)
+	return ctrgate.WithOp(r.pull(ctx, ref, policy), opPull)
 }
 
 func (r *Runtime) pull(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {

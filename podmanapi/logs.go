@@ -23,13 +23,13 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
-	if opts.Tail < 0 {
-		return nil, &ctrgate.SpecError{Field: "Tail", Reason: "negative"}
+	if err := ctrgate.ValidateLogOptions(opts); err != nil {
+		return nil, err
 	}
 	// Ask once, so that a missing container fails here and not on Next.
 	ct, err := r.Inspect(ctx, name)
 	if err != nil {
-		return nil, retarget(err, opLogs)
+		return nil, ctrgate.WithOp(err, opLogs)
 	}
 	// A Podman 4.x service ends a followed log of a container that was
 	// never started at once; follow it from its start instead.
@@ -100,17 +100,6 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 
 func isDeadline(c context.Context) bool {
 	return c.Err() == context.DeadlineExceeded
-}
-
-// retarget renames the operation of an *ctrgate.EngineError (an Inspect
-// made on behalf of another call).
-func retarget(err error, op string) error {
-	if ee, ok := err.(*ctrgate.EngineError); ok {
-		cp := *ee
-		cp.Op = op
-		return &cp
-	}
-	return err
 }
 
 // frameSplitter turns the service's log frames into lines. With

@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	dest, err := resolveURI(cfg, os.LookupEnv, loadConnection, socketExists)
 	if err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, "connect", "", ctrgate.ErrEngineUnavailable, err.Error(), nil, nil)
+		return nil, ctrgate.NewEngineError(BackendName, opInfo, "", ctrgate.ErrEngineUnavailable, err.Error(), nil, nil)
 	}
 	shown := redactURI(dest.URI)
 	local := false
@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			path = u.Host + u.Opaque
 		}
 		if _, serr := os.Stat(path); serr != nil {
-			return nil, ctrgate.NewEngineError(BackendName, "connect", shown, ctrgate.ErrEngineUnavailable,
+			return nil, ctrgate.NewEngineError(BackendName, opInfo, shown, ctrgate.ErrEngineUnavailable,
 				"Podman socket "+path+" does not exist (start the service with `podman system service` or scripts/podman.sh up)", serr, nil)
 		}
 	}
@@ -131,15 +131,15 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 				}
 			}
 		}()
-		return nil, ctrgate.NewEngineError(BackendName, "connect", shown, ctrgate.ErrEngineUnavailable,
+		return nil, ctrgate.NewEngineError(BackendName, opInfo, shown, ctrgate.ErrEngineUnavailable,
 			"no answer from the Podman service", cctx.Err(), nil)
 	}
 	if res.err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, "connect", shown, ctrgate.ErrEngineUnavailable, "", res.err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, opInfo, shown, ctrgate.ErrEngineUnavailable, "", res.err, nil)
 	}
 	client, err := bindings.GetClient(res.ctx)
 	if err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, "connect", shown, ctrgate.ErrEngineUnavailable, "", err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, opInfo, shown, ctrgate.ErrEngineUnavailable, "", err, nil)
 	}
 	life, kill := context.WithCancelCause(context.Background())
 	return &Runtime{

@@ -217,20 +217,20 @@ func TestClassify(t *testing.T) {
 		op, stderr string
 		want       error
 	}{
-		{"inspect", `Error: inspecting object: no such container "nosuch"`, ctrgate.ErrNotFound},
-		{"start", `Error: no container with name or ID "nosuch" found: no such container`, ctrgate.ErrNotFound},
-		{"kill", "Error: can only kill running containers. 1f24cec2 is in state created: container state improper", ctrgate.ErrNotRunning},
-		{"rm", "Error: cannot remove container 1b670b96 as it is running - running or paused containers cannot be removed without force: container state improper", ctrgate.ErrRunning},
-		{"create", `Error: creating container storage: the container name "fx-running" is already in use by 1b670b96. You have to remove that container to be able to reuse that name: that name is already in use`, ctrgate.ErrAlreadyExists},
-		{"create", "Error: localhost/nosuch:1: image not known", ctrgate.ErrImageNotFound},
-		{"create", "Trying to pull localhost/nosuch:1...\nError: initializing source docker://localhost/nosuch:1: pinging container registry localhost: Get \"https://localhost/v2/\": dial tcp 127.0.0.1:443: connect: connection refused", ctrgate.ErrImageNotFound},
-		{"rmi", "Error: localhost/nosuch:1: image not known", ctrgate.ErrImageNotFound},
-		{"rmi", "Error: image used by c52858f5: image is in use by a container: consider listing external containers and force-removing image", ctrgate.ErrRunning},
-		{"exec", "Error: can only create exec sessions on running containers: container state improper", ctrgate.ErrNotRunning},
-		{"cp", `Error: "/nosuch" could not be found on container fx-running: no such file or directory`, ctrgate.ErrNotFound},
-		{"cp", `Error: container "nosuch" does not exist`, ctrgate.ErrNotFound},
-		{"info", "Error: unable to connect to Podman socket: Get \"http://d/v4.3.1/libpod/_ping\": dial unix /x/podman.sock: connect: no such file or directory", ctrgate.ErrEngineUnavailable},
-		{"create", "Error: mount /nonexistent: no such file or directory", nil},
+		{ctrgate.OpInspect, `Error: inspecting object: no such container "nosuch"`, ctrgate.ErrNotFound},
+		{ctrgate.OpStart, `Error: no container with name or ID "nosuch" found: no such container`, ctrgate.ErrNotFound},
+		{ctrgate.OpKill, "Error: can only kill running containers. 1f24cec2 is in state created: container state improper", ctrgate.ErrNotRunning},
+		{ctrgate.OpRemove, "Error: cannot remove container 1b670b96 as it is running - running or paused containers cannot be removed without force: container state improper", ctrgate.ErrRunning},
+		{ctrgate.OpCreate, `Error: creating container storage: the container name "fx-running" is already in use by 1b670b96. You have to remove that container to be able to reuse that name: that name is already in use`, ctrgate.ErrAlreadyExists},
+		{ctrgate.OpCreate, "Error: localhost/nosuch:1: image not known", ctrgate.ErrImageNotFound},
+		{ctrgate.OpCreate, "Trying to pull localhost/nosuch:1...\nError: initializing source docker://localhost/nosuch:1: pinging container registry localhost: Get \"https://localhost/v2/\": dial tcp 127.0.0.1:443: connect: connection refused", ctrgate.ErrImageNotFound},
+		{ctrgate.OpRemoveImage, "Error: localhost/nosuch:1: image not known", ctrgate.ErrImageNotFound},
+		{ctrgate.OpRemoveImage, "Error: image used by c52858f5: image is in use by a container: consider listing external containers and force-removing image", ctrgate.ErrRunning},
+		{ctrgate.OpExec, "Error: can only create exec sessions on running containers: container state improper", ctrgate.ErrNotRunning},
+		{ctrgate.OpCopyFrom, `Error: "/nosuch" could not be found on container fx-running: no such file or directory`, ctrgate.ErrNotFound},
+		{ctrgate.OpCopyTo, `Error: container "nosuch" does not exist`, ctrgate.ErrNotFound},
+		{ctrgate.OpInfo, "Error: unable to connect to Podman socket: Get \"http://d/v4.3.1/libpod/_ping\": dial unix /x/podman.sock: connect: no such file or directory", ctrgate.ErrEngineUnavailable},
+		{ctrgate.OpCreate, "Error: mount /nonexistent: no such file or directory", nil},
 	} {
 		got := classify(tc.op, errorText([]byte(tc.stderr)))
 		assert.Equal(t, tc.want, got, "%s: %s", tc.op, tc.stderr)
@@ -239,14 +239,14 @@ func TestClassify(t *testing.T) {
 
 func TestFailureGPUAndRedaction(t *testing.T) {
 	r := &Runtime{}
-	err := r.failure("start", "gpu-1", &result{code: 125,
+	err := r.failure(ctrgate.OpStart, "gpu-1", &result{code: 125,
 		stderr: []byte("Error: setting up CDI devices: unresolvable CDI devices nvidia.com/gpu=all (TOKEN=abc123def)")}, nil)
 	var gce *ctrgate.GPUConfigError
 	require.ErrorAs(t, err, &gce)
 	assert.Equal(t, ctrgate.GPUHint, gce.Hint)
 	assert.NotContains(t, err.Error(), "abc123def")
 
-	err = r.failure("create", "x", &result{code: 125, stderr: []byte("Error: bad value hunter2-secret-value in spec")}, []string{"hunter2-secret-value"})
+	err = r.failure(ctrgate.OpCreate, "x", &result{code: 125, stderr: []byte("Error: bad value hunter2-secret-value in spec")}, []string{"hunter2-secret-value"})
 	var ee *ctrgate.EngineError
 	require.ErrorAs(t, err, &ee)
 	assert.NotContains(t, err.Error(), "hunter2-secret-value")

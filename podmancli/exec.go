@@ -134,7 +134,7 @@ func (r *Runtime) failure(op, target string, res *result, secrets []string) erro
 // gpuOp reports whether a GPU misconfiguration can show up in op.
 func gpuOp(op string) bool {
 	switch op {
-	case "create", "start", "run":
+	case ctrgate.OpCreate, ctrgate.OpStart:
 		return true
 	}
 	return false
@@ -180,7 +180,7 @@ func classify(op, msg string) error {
 	case has("no such container", "no container with name or id", "no container with id",
 		"no container with name"):
 		return ctrgate.ErrNotFound
-	case op == "cp" && has("does not exist", "could not be found on container", "no such file or directory"):
+	case (op == ctrgate.OpCopyTo || op == ctrgate.OpCopyFrom) && has("does not exist", "could not be found on container", "no such file or directory"):
 		return ctrgate.ErrNotFound
 	case has("already in use", "is already in use"):
 		return ctrgate.ErrAlreadyExists

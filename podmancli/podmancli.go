@@ -174,7 +174,7 @@ func New(cfg Config) (*Runtime, error) {
 	}
 	path, err := exec.LookPath(bin)
 	if err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, "new", "", ctrgate.ErrEngineUnavailable,
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable,
 			fmt.Sprintf("podman binary %q not found", bin), err, nil)
 	}
 	for _, e := range cfg.Env {

@@ -32,7 +32,7 @@ func openBackend(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRunt
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, ctxError("open", "", err)
+		return nil, ctxError(ctrgate.OpInfo, "", err)
 	}
 	return New(c)
 }

@@ -20,17 +20,17 @@ import (
 // Info describes the engine (`podman info --format json`). Any failure
 // wraps ctrgate.ErrEngineUnavailable.
 func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
-	res, err := r.run(ctx, "info", "", []string{"info", "--format", "json"}, runOpts{})
+	res, err := r.run(ctx, ctrgate.OpInfo, "", []string{"info", "--format", "json"}, runOpts{})
 	if err != nil {
 		return nil, err
 	}
 	if res.code != 0 {
-		return nil, ctrgate.NewEngineError(BackendName, "info", "", ctrgate.ErrEngineUnavailable,
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable,
 			errorText(res.stderr), fmt.Errorf("podman exited with status %d", res.code), nil)
 	}
 	info, err := parseInfo(res.stdout)
 	if err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, "info", "", ctrgate.ErrEngineUnavailable, "", err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, "", err, nil)
 	}
 	info.CDIDevices = cdiDevices(cdiSpecDirs)
 	for _, d := range info.CDIDevices {
@@ -113,7 +113,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return false, err
 	}
-	res, err := r.run(ctx, "image exists", ref, []string{"image", "exists", "--", ref}, runOpts{})
+	res, err := r.run(ctx, ctrgate.OpImageExists, ref, []string{"image", "exists", "--", ref}, runOpts{})
 	if err != nil {
 		return false, err
 	}
@@ -125,7 +125,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 			return false, nil
 		}
 	}
-	return false, r.failure("image exists", ref, res, nil)
+	return false, r.failure(ctrgate.OpImageExists, ref, res, nil)
 }
 
 // PullImage makes ref available according to policy.
@@ -139,27 +139,27 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 	if policy != ctrgate.PullAlways {
 		ok, err := r.ImageExists(ctx, ref)
 		if err != nil {
-			return err
+			return ctrgate.WithOp(err, ctrgate.OpPullImage)
 		}
 		if ok {
 			return nil
 		}
 		if policy == ctrgate.PullNever {
-			return ctrgate.NewEngineError(BackendName, "pull", ref, ctrgate.ErrImageNotFound,
+			return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, ctrgate.ErrImageNotFound,
 				"image not present locally and pull policy is never", nil, nil)
 		}
 	}
-	res, err := r.run(ctx, "pull", ref, []string{"pull", "--quiet", "--", ref}, runOpts{})
+	res, err := r.run(ctx, ctrgate.OpPullImage, ref, []string{"pull", "--quiet", "--", ref}, runOpts{})
 	if err != nil {
 		return err
 	}
 	if res.code != 0 {
 		msg := errorText(res.stderr)
-		kind := classify("pull", msg)
+		kind := classify(ctrgate.OpPullImage, msg)
 		if kind == nil {
 			kind = ctrgate.ErrImageNotFound // no registry could provide it
 		}
-		return ctrgate.NewEngineError(BackendName, "pull", ref, kind, msg,
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, kind, msg,
 			fmt.Errorf("podman exited with status %d", res.code), nil)
 	}
 	return nil
@@ -183,7 +183,7 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 		args = append(args, "--change", c)
 	}
 	args = append(args, "--", "-", ref)
-	_, err = r.call(ctx, "import", ref, args, runOpts{stdin: rootfs})
+	_, err = r.call(ctx, ctrgate.OpImportImage, ref, args, runOpts{stdin: rootfs})
 	return err
 }
 
@@ -249,17 +249,17 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 		args = append(args, "--force")
 	}
 	args = append(args, "--", ref)
-	res, err := r.run(ctx, "rmi", ref, args, runOpts{})
+	res, err := r.run(ctx, ctrgate.OpRemoveImage, ref, args, runOpts{})
 	if err != nil {
 		return err
 	}
 	if res.code != 0 {
 		msg := errorText(res.stderr)
-		kind := classify("rmi", msg)
+		kind := classify(ctrgate.OpRemoveImage, msg)
 		if kind == ctrgate.ErrNotFound {
 			kind = ctrgate.ErrImageNotFound
 		}
-		return ctrgate.NewEngineError(BackendName, "rmi", ref, kind, msg,
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpRemoveImage, ref, kind, msg,
 			fmt.Errorf("podman exited with status %d", res.code), nil)
 	}
 	return nil
@@ -279,7 +279,7 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if len(plan.fileEntries) > 0 {
 		path, cleanup, err := writeEnvFile(plan.fileEntries)
 		if err != nil {
-			return "", ctrgate.NewEngineError(BackendName, "create", spec.Name, nil, "cannot write env file", err, secrets)
+			return "", ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, nil, "cannot write env file", err, secrets)
 		}
 		defer cleanup()
 		args = append([]string{"create", "--env-file", path}, args[1:]...)
@@ -288,13 +288,13 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if target == "" {
 		target = spec.Image
 	}
-	res, err := r.call(ctx, "create", target, args, runOpts{env: plan.childEnv, secrets: secrets})
+	res, err := r.call(ctx, ctrgate.OpCreate, target, args, runOpts{env: plan.childEnv, secrets: secrets})
 	if err != nil {
 		return "", err
 	}
 	id := lastLine(res.stdout)
 	if id == "" {
-		return "", ctrgate.NewEngineError(BackendName, "create", target, nil, "podman printed no container ID", nil, secrets)
+		return "", ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, target, nil, "podman printed no container ID", nil, secrets)
 	}
 	return id, nil
 }
@@ -310,7 +310,7 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return err
 	}
-	_, err := r.call(ctx, "start", name, []string{"start", "--", name}, runOpts{})
+	_, err := r.call(ctx, ctrgate.OpStart, name, []string{"start", "--", name}, runOpts{})
 	return err
 }
 
@@ -328,7 +328,7 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 		extra = 10 * time.Minute // the container's own stop timeout, unknown here
 	}
 	args = append(args, "--", name)
-	_, err := r.call(ctx, "stop", name, args, runOpts{extra: extra})
+	_, err := r.call(ctx, ctrgate.OpStop, name, args, runOpts{extra: extra})
 	return err
 }
 
@@ -341,7 +341,7 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.call(ctx, "kill", name, []string{"kill", "--signal", strconv.Itoa(int(sig)), "--", name}, runOpts{})
+	_, err = r.call(ctx, ctrgate.OpKill, name, []string{"kill", "--signal", strconv.Itoa(int(sig)), "--", name}, runOpts{})
 	return err
 }
 
@@ -358,13 +358,13 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 		args = append(args, "--volumes")
 	}
 	args = append(args, "--", name)
-	res, err := r.call(ctx, "rm", name, args, runOpts{})
+	res, err := r.call(ctx, ctrgate.OpRemove, name, args, runOpts{})
 	if err != nil {
 		return err
 	}
 	if opts.Force && len(bytes.TrimSpace(res.stdout)) == 0 {
 		// podman rm --force ignores a missing container and prints nothing
-		return ctrgate.NewEngineError(BackendName, "rm", name, ctrgate.ErrNotFound,
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpRemove, name, ctrgate.ErrNotFound,
 			fmt.Sprintf("no container with name or ID %q", name), nil, nil)
 	}
 	return nil
@@ -375,16 +375,16 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container,
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
-	res, err := r.call(ctx, "inspect", name, []string{"container", "inspect", "--format", "json", "--", name}, runOpts{})
+	res, err := r.call(ctx, ctrgate.OpInspect, name, []string{"container", "inspect", "--format", "json", "--", name}, runOpts{})
 	if err != nil {
 		return nil, err
 	}
 	cs, err := parseInspect(res.stdout, nil)
 	if err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, "inspect", name, nil, "", err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInspect, name, nil, "", err, nil)
 	}
 	if len(cs) != 1 {
-		return nil, ctrgate.NewEngineError(BackendName, "inspect", name, ctrgate.ErrNotFound,
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInspect, name, ctrgate.ErrNotFound,
 			fmt.Sprintf("podman returned %d containers", len(cs)), nil, nil)
 	}
 	return &cs[0], nil
@@ -420,13 +420,13 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 			return nil, &ctrgate.SpecError{Field: "Labels", Reason: fmt.Sprintf("invalid label key %q", k)}
 		}
 	}
-	res, err := r.call(ctx, "ps", "", listArgs(filter), runOpts{})
+	res, err := r.call(ctx, ctrgate.OpList, "", listArgs(filter), runOpts{})
 	if err != nil {
 		return nil, err
 	}
 	cs, err := parsePS(res.stdout)
 	if err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, "ps", "", nil, "", err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpList, "", nil, "", err, nil)
 	}
 	out := make([]ctrgate.Container, 0, len(cs))
 	for _, c := range cs {
@@ -449,7 +449,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		return 0, err
 	}
 	if ctx == nil {
-		return 0, ctrgate.NewEngineError(BackendName, "wait", name, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
+		return 0, ctrgate.NewEngineError(BackendName, ctrgate.OpWait, name, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
 	}
 	since := time.Now().Add(-time.Second)
 	var id string
@@ -467,16 +467,16 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		}
 		select {
 		case <-ctx.Done():
-			return 0, ctxError("wait", name, ctx.Err())
+			return 0, ctxError(ctrgate.OpWait, name, ctx.Err())
 		case <-time.After(r.poll):
 		}
 	}
-	res, err := r.run(ctx, "wait", name, []string{"wait", "--", id}, runOpts{noLimit: true})
+	res, err := r.run(ctx, ctrgate.OpWait, name, []string{"wait", "--", id}, runOpts{noLimit: true})
 	if err != nil {
 		return 0, err
 	}
 	if res.code != 0 {
-		ferr := r.failure("wait", name, res, nil)
+		ferr := r.failure(ctrgate.OpWait, name, res, nil)
 		if errors.Is(ferr, ctrgate.ErrNotFound) {
 			return r.exitFromEvents(ctx, name, id, since)
 		}
@@ -484,15 +484,17 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	}
 	code, err := strconv.Atoi(lastLine(res.stdout))
 	if err != nil {
-		return 0, ctrgate.NewEngineError(BackendName, "wait", name, nil,
+		return 0, ctrgate.NewEngineError(BackendName, ctrgate.OpWait, name, nil,
 			fmt.Sprintf("unexpected podman wait output %q", lastLine(res.stdout)), err, nil)
 	}
 	return code, nil
 }
 
-// inspectForWait is Inspect with the default timeout per round.
+// inspectForWait is Inspect with the default timeout per round; its errors
+// are Wait's.
 func (r *Runtime) inspectForWait(ctx context.Context, name string) (*ctrgate.Container, error) {
-	return r.Inspect(ctx, name)
+	c, err := r.Inspect(ctx, name)
+	return c, ctrgate.WithOp(err, ctrgate.OpWait)
 }
 
 // exitFromEvents finds the exit code of container id in the events logged
@@ -502,7 +504,7 @@ func (r *Runtime) exitFromEvents(ctx context.Context, name, id string, since tim
 		"--filter", "container=" + id, "--filter", "event=died",
 		"--since", since.UTC().Format(time.RFC3339Nano), "--until", time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)}
 	for attempt := 0; attempt < 20; attempt++ {
-		res, err := r.call(ctx, "wait", name, args, runOpts{})
+		res, err := r.call(ctx, ctrgate.OpWait, name, args, runOpts{})
 		if err != nil {
 			return 0, err
 		}
@@ -521,12 +523,12 @@ func (r *Runtime) exitFromEvents(ctx context.Context, name, id string, since tim
 		}
 		select {
 		case <-ctx.Done():
-			return 0, ctxError("wait", name, ctx.Err())
+			return 0, ctxError(ctrgate.OpWait, name, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 		args[len(args)-1] = time.Now().Add(time.Second).UTC().Format(time.RFC3339Nano)
 	}
-	return 0, ctrgate.NewEngineError(BackendName, "wait", name, ctrgate.ErrNotFound,
+	return 0, ctrgate.NewEngineError(BackendName, ctrgate.OpWait, name, ctrgate.ErrNotFound,
 		"container was removed and its exit code is not in the event log", nil, nil)
 }
 
@@ -564,7 +566,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	if len(plan.fileEntries) > 0 {
 		path, cleanup, err := writeEnvFile(plan.fileEntries)
 		if err != nil {
-			return nil, ctrgate.NewEngineError(BackendName, "exec", name, nil, "cannot write env file", err, secrets)
+			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpExec, name, nil, "cannot write env file", err, secrets)
 		}
 		defer cleanup()
 		args = append(args, "--env-file", path)
@@ -578,7 +580,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	}
 	args = append(args, "--", name)
 	args = append(args, opts.Cmd...)
-	res, err := r.run(ctx, "exec", name, args, runOpts{stdin: opts.Stdin, env: plan.childEnv, secrets: secrets})
+	res, err := r.run(ctx, ctrgate.OpExec, name, args, runOpts{stdin: opts.Stdin, env: plan.childEnv, secrets: secrets})
 	if err != nil {
 		return nil, err
 	}
@@ -588,8 +590,8 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	switch {
 	case res.code < 0,
 		res.code == 125 && isPodmanError(res.stderr),
-		res.code == 255 && isPodmanError(res.stderr) && classify("exec", errorText(res.stderr)) != nil:
-		return nil, r.failure("exec", name, res, secrets)
+		res.code == 255 && isPodmanError(res.stderr) && classify(ctrgate.OpExec, errorText(res.stderr)) != nil:
+		return nil, r.failure(ctrgate.OpExec, name, res, secrets)
 	}
 	return &ctrgate.ExecResult{ExitCode: res.code, Stdout: res.stdout, Stderr: res.stderr}, nil
 }
@@ -613,7 +615,7 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 	if archive == nil {
 		return &ctrgate.SpecError{Field: "archive", Reason: "must not be nil"}
 	}
-	_, err := r.call(ctx, "cp", name, []string{"cp", "--", "-", name + ":" + dstDir}, runOpts{stdin: archive})
+	_, err := r.call(ctx, ctrgate.OpCopyTo, name, []string{"cp", "--", "-", name + ":" + dstDir}, runOpts{stdin: archive})
 	return err
 }
 

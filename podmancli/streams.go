@@ -29,9 +29,9 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 		return nil, err
 	}
 	if ctx == nil {
-		return nil, ctrgate.NewEngineError(BackendName, "cp", name, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpCopyFrom, name, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
 	}
-	if err := r.checkOpen("cp", name); err != nil {
+	if err := r.checkOpen(ctrgate.OpCopyFrom, name); err != nil {
 		return nil, err
 	}
 	cctx, cancel := r.callCtx(ctx, 0)
@@ -41,17 +41,17 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		cancel()
-		return nil, ctrgate.NewEngineError(BackendName, "cp", name, nil, "", err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpCopyFrom, name, nil, "", err, nil)
 	}
 	if err := cmd.Start(); err != nil {
 		cancel()
-		return nil, ctrgate.NewEngineError(BackendName, "cp", name, ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpCopyFrom, name, ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
 	}
 	rc := &copyReader{r: r, name: name, cmd: cmd, cancel: cancel, ctx: cctx, stderr: &stderr, br: bufio.NewReaderSize(stdout, 64<<10)}
 	if !r.track(rc) { // closed meanwhile
 		rc.cancel()
 		_ = rc.finish()
-		return nil, ctrgate.NewEngineError(BackendName, "cp", name, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpCopyFrom, name, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
 	}
 	if _, err := rc.br.Peek(1); err != nil {
 		// nothing came: podman failed (or the archive is empty)
@@ -87,14 +87,14 @@ func (c *copyReader) finish() error {
 		defer c.r.untrack(c)
 		c.done = true
 		if cerr := c.ctx.Err(); cerr != nil {
-			c.err = ctxError("cp", c.name, cerr)
+			c.err = ctxError(ctrgate.OpCopyFrom, c.name, cerr)
 			return
 		}
 		var ee *exec.ExitError
 		if errors.As(werr, &ee) && ee.ExitCode() != 0 {
-			c.err = c.r.failure("cp", c.name, &result{stderr: c.stderr.Bytes(), code: ee.ExitCode()}, nil)
+			c.err = c.r.failure(ctrgate.OpCopyFrom, c.name, &result{stderr: c.stderr.Bytes(), code: ee.ExitCode()}, nil)
 		} else if werr != nil && !errors.Is(werr, exec.ErrWaitDelay) {
-			c.err = ctrgate.NewEngineError(BackendName, "cp", c.name, nil, "", werr, nil)
+			c.err = ctrgate.NewEngineError(BackendName, ctrgate.OpCopyFrom, c.name, nil, "", werr, nil)
 		}
 	})
 	return c.err
@@ -125,12 +125,12 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
-	if opts.Tail < 0 {
-		return nil, &ctrgate.SpecError{Field: "Tail", Reason: "must not be negative"}
+	if err := ctrgate.ValidateLogOptions(opts); err != nil {
+		return nil, err
 	}
 	c, err := r.Inspect(ctx, name) // ErrNotFound now, and the state
 	if err != nil {
-		return nil, err
+		return nil, ctrgate.WithOp(err, ctrgate.OpLogs)
 	}
 	// No --timestamps: Podman 4.3 prefixes every partial k8s-file record
 	// with its own timestamp, which would split long lines with text that
@@ -161,7 +161,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	ls := &logStream{Stream: s}
 	if !r.track(ls) {
 		stop()
-		return nil, ctrgate.NewEngineError(BackendName, "logs", name, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpLogs, name, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
 	}
 	waitStart := opts.Follow && c.State.Status == ctrgate.StateCreated && c.State.StartedAt.IsZero()
 	go func() {
@@ -169,7 +169,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		defer stop()
 		if waitStart && !r.waitStarted(pctx, c.ID) {
 			if err := pctx.Err(); err != nil {
-				s.Finish(ctxError("logs", name, err)) // after Close, Next says EOF
+				s.Finish(ctxError(ctrgate.OpLogs, name, err)) // after Close, Next says EOF
 				return
 			}
 			s.Finish(nil)
@@ -207,7 +207,7 @@ func (r *Runtime) waitStarted(ctx context.Context, id string) bool {
 // runLogs runs podman logs into s and returns the stream's final error.
 func (r *Runtime) runLogs(ctx context.Context, name string, args []string, s *logstream.Stream) error {
 	if err := ctx.Err(); err != nil {
-		return ctxError("logs", name, err) // after Close, Next says EOF
+		return ctxError(ctrgate.OpLogs, name, err) // after Close, Next says EOF
 	}
 	cmd := r.command(ctx, args, nil)
 	out := s.Writer(ctrgate.Stdout)
@@ -220,16 +220,16 @@ func (r *Runtime) runLogs(ctx context.Context, name string, args []string, s *lo
 	_ = errw.Close()
 	if cerr := ctx.Err(); cerr != nil {
 		// cancelled, closed (Next then says EOF) or the default timeout
-		return ctxError("logs", name, cerr)
+		return ctxError(ctrgate.OpLogs, name, cerr)
 	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil, errors.Is(err, exec.ErrWaitDelay):
 		return nil
 	case errors.As(err, &ee):
-		return r.failure("logs", name, &result{stderr: errTail.tail, code: ee.ExitCode()}, nil)
+		return r.failure(ctrgate.OpLogs, name, &result{stderr: errTail.tail, code: ee.ExitCode()}, nil)
 	default:
-		return ctrgate.NewEngineError(BackendName, "logs", name, ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpLogs, name, ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
 	}
 }
 
@@ -258,13 +258,13 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		return nil, err
 	}
 	if ctx == nil {
-		return nil, ctrgate.NewEngineError(BackendName, "events", "", ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
 	}
-	if err := r.checkOpen("events", ""); err != nil {
+	if err := r.checkOpen(ctrgate.OpEvents, ""); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, ctxError("events", "", err)
+		return nil, ctxError(ctrgate.OpEvents, "", err)
 	}
 	since := time.Now().UTC()
 	args := []string{"events", "--format", "json", "--filter", "type=container",
@@ -275,7 +275,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	es := pipe.New[ctrgate.Event](ctx, stop, pipe.Buffer(64), pipe.Prefix("events"))
 	if !r.track(es) {
 		stop()
-		return nil, ctrgate.NewEngineError(BackendName, "events", "", ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
 	}
 	cmd := r.command(pctx, args, nil)
 	var stderr bytes.Buffer
@@ -284,7 +284,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	if err := cmd.Start(); err != nil {
 		r.untrack(es)
 		stop()
-		return nil, ctrgate.NewEngineError(BackendName, "events", "", ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
 	}
 	go func() {
 		defer r.untrack(es)
@@ -295,9 +295,9 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		case pctx.Err() != nil, err == nil, errors.Is(err, exec.ErrWaitDelay):
 			es.Finish(nil)
 		case errors.As(err, &ee):
-			es.Finish(r.failure("events", "", &result{stderr: stderr.Bytes(), code: ee.ExitCode()}, nil))
+			es.Finish(r.failure(ctrgate.OpEvents, "", &result{stderr: stderr.Bytes(), code: ee.ExitCode()}, nil))
 		default:
-			es.Finish(ctrgate.NewEngineError(BackendName, "events", "", nil, "", err, nil))
+			es.Finish(ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", nil, "", err, nil))
 		}
 	}()
 	return es, nil
