@@ -97,6 +97,13 @@ volume_path = "$STATE/volumes"
 # file locks under tmp_dir: the default shm segment /libpod_lock is shared
 # with the system's podman and would be reset by either runtime.
 lock_type = "file"
+# conmon of an exec session waits this long before its cleanup, so that an
+# API client can read the exit code; the default (300 s) leaves a pair of
+# conmon processes behind for five minutes after every exec.
+exit_command_delay = 5
+# image imports copy through a temporary file: keep those in the state
+# directory rather than the system's /var/tmp
+image_copy_tmp_dir = "$STATE/tmp"
 
 [engine.runtimes]
 runc = ["$(runc_path)"]
@@ -203,7 +210,10 @@ cmd_up() {
 	# setsid may fork; the shell records its own pid and execs podman, so the
 	# pid file always names the service process itself.
 	# shellcheck disable=SC2016
-	podman_env setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$PIDFILE" \
+	# The service writes upload files (api_load.tar*) to TMPDIR and 4.3 does
+	# not always remove them: keep them in a directory that down empties.
+	mkdir -p "$STATE/tmp/service"
+	podman_env env TMPDIR="$STATE/tmp/service" setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$PIDFILE" \
 		podman system service --time=0 "unix://$SOCK" </dev/null >>"$LOG" 2>&1 &
 	for _ in $(seq 1 50); do [ -s "$PIDFILE" ] && break; sleep 0.1; done
 	[ -s "$PIDFILE" ] || die "podman system service did not start; see $LOG"
@@ -232,6 +242,7 @@ cmd_down() {
 		say "service not running"
 	fi
 	rm -f "$PIDFILE" "$SOCK"
+	rm -rf "$STATE/tmp/service"
 	if [ "$purge" = "--purge" ] && [ -r "$CONF" ] && command -v podman >/dev/null 2>&1; then
 		podman_env podman rm -a -f -t 0 >/dev/null 2>&1 || true
 		podman_env podman pod rm -a -f >/dev/null 2>&1 || true
