@@ -5,7 +5,9 @@
 // Podman's Docker-compatible service ("podman system service"). The engine is
 // chosen like the docker CLI chooses it: Config.Host, or else DOCKER_HOST
 // (unix://, tcp:// with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH, or ssh://), or
-// else the default socket /var/run/docker.sock. The API version is
+// else the docker CLI context (Config.Context, DOCKER_CONTEXT or the CLI's
+// current context, read from $DOCKER_CONFIG/contexts with its TLS
+// material), or else the default socket /var/run/docker.sock. The API version is
 // negotiated unless Config.APIVersion (or DOCKER_API_VERSION) fixes it.
 //
 // ssh:// hosts are served without github.com/docker/cli: the runtime starts
@@ -82,8 +84,13 @@ const (
 type Config struct {
 	// Host is the engine address, e.g. "unix:///var/run/docker.sock",
 	// "tcp://10.0.0.2:2376" or "ssh://user@host". "" takes DOCKER_HOST, or
-	// the default socket.
+	// the current docker CLI context (Context, DOCKER_CONTEXT or
+	// config.json's currentContext), or the default socket.
 	Host string
+	// Context names a docker CLI context to take the engine address (and
+	// TLS material) from when neither Host nor DOCKER_HOST is set; ""
+	// means DOCKER_CONTEXT or the CLI's current context.
+	Context string
 	// APIVersion pins the API version, e.g. "1.41". "" negotiates with the
 	// engine (unless DOCKER_API_VERSION is set).
 	APIVersion string
@@ -134,10 +141,18 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	opts := []client.Opt{client.WithTLSClientConfigFromEnv(), client.WithVersionFromEnv()}
 	host := cfg.Host
 	if host == "" {
-		host = client.DefaultDockerHost
-		if h := envHost(); h != "" {
-			host = h
+		host = envHost()
+	}
+	if host == "" {
+		ep, err := resolveContext(cfg.Context)
+		if err != nil {
+			return nil, ctrgate.NewEngineError(BackendName, opInfo, "", ctrgate.ErrEngineUnavailable, err.Error(), err, nil)
 		}
+		host = ep.Host
+		opts = append(opts, ep.tlsOpts()...)
+	}
+	if host == "" {
+		host = client.DefaultDockerHost
 	}
 	var sshClean func()
 	if strings.HasPrefix(host, "ssh://") {

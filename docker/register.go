@@ -11,18 +11,23 @@ import (
 // unset negotiates.
 const OptAPIVersion = "api_version"
 
+// OptContext is the backend option naming a docker CLI context ("" means
+// DOCKER_CONTEXT or the CLI's current context).
+const OptContext = "context"
+
 func init() {
 	backend.Register(backend.Docker, openBackend, probeBackend)
 }
 
 // configFromBackend builds a Config from backend options: "host"
-// (backend.OptHost), "timeout" (backend.OptTimeout) and "api_version".
+// (backend.OptHost), "context", "timeout" (backend.OptTimeout) and
+// "api_version".
 func configFromBackend(cfg backend.Config) (Config, error) {
 	timeout, err := cfg.Duration(backend.OptTimeout, 0)
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{Host: cfg.Option(backend.OptHost), APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout}, nil
+	return Config{Host: cfg.Option(backend.OptHost), Context: cfg.Option(OptContext), APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout}, nil
 }
 
 // openBackend is the backend.OpenFunc of "docker": it connects and checks
