@@ -3,6 +3,7 @@ package ctrgate
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 	"time"
 )
@@ -105,4 +106,23 @@ func FirstError(results []RemoveResult) error {
 		}
 	}
 	return nil
+}
+
+// LabelFilters returns the engines' "label" filter values for labels, in a
+// stable order: "key=value", or "key" alone for an empty value (any value).
+// Docker's and Podman's list and event filters take this syntax alike.
+func LabelFilters(labels map[string]string) []string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k
+		if v := labels[k]; v != "" {
+			out[i] = k + "=" + v
+		}
+	}
+	return out
 }

@@ -233,3 +233,10 @@ func TestWaitReadyLogsError(t *testing.T) {
 	_, err := ctrgate.WaitReady(context.Background(), rt, "gone", ctrgate.MatchSubstring("x"))
 	assert.ErrorIs(t, err, ctrgate.ErrNotFound)
 }
+
+func TestLabelFilters(t *testing.T) {
+	assert.Equal(t, []string{"a=1", "b", "c=x=y"},
+		ctrgate.LabelFilters(map[string]string{"c": "x=y", "a": "1", "b": ""}),
+		"sorted by key; an empty value filters on the key alone")
+	assert.Empty(t, ctrgate.LabelFilters(nil))
+}

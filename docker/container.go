@@ -25,19 +25,19 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	secrets := ctrgate.SecretValues(spec.Env)
 	if spec.GPUs.Requested() && r.noGPU != "" {
 		return "", ctrgate.NewGPUConfigError(BackendName, r.noGPU,
-			ctrgate.NewEngineError(BackendName, opCreate, spec.Name, ctrgate.ErrUnsupported, r.noGPU, nil, secrets), secrets)
+			ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, ctrgate.ErrUnsupported, r.noGPU, nil, secrets), secrets)
 	}
 	cfg, hc, nc, err := toCreateConfig(spec, engineFeatures{podman: r.podman, cdi: r.cdi, apiVersion: r.apiVersion})
 	if err != nil {
 		return "", err
 	}
-	ctx, cancel, err := r.begin(ctx, opCreate, spec.Name)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpCreate, spec.Name)
 	if err != nil {
 		return "", err
 	}
 	defer cancel()
 	if err := r.ensureImage(ctx, spec.Image, spec.PullPolicy); err != nil {
-		return "", ctrgate.WithOp(err, opCreate)
+		return "", ctrgate.WithOp(err, ctrgate.OpCreate)
 	}
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
@@ -45,7 +45,7 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	cfg.Labels[ImageLabel] = spec.Image
 	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, nc, nil, spec.Name)
 	if err != nil {
-		return "", r.mapErr(ctx, opCreate, spec.Name, err, secrets)
+		return "", r.mapErr(ctx, ctrgate.OpCreate, spec.Name, err, secrets)
 	}
 	r.rememberSecrets(resp.ID, spec.Name, secrets)
 	return resp.ID, nil
@@ -98,13 +98,13 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return err
 	}
-	ctx, cancel, err := r.begin(ctx, opStart, name)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpStart, name)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	if err := r.cli.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
-		return r.mapErr(ctx, opStart, name, err, r.secretsOf(ctx, name))
+		return r.mapErr(ctx, ctrgate.OpStart, name, err, r.secretsOf(ctx, name))
 	}
 	return nil
 }
@@ -137,18 +137,18 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 	} else if in, err := r.inspectQuick(ctx, name); err == nil && in.Config != nil && in.Config.StopTimeout != nil {
 		grace = time.Duration(*in.Config.StopTimeout) * time.Second
 	}
-	ctx, cancel, err := r.beginTimeout(ctx, opStop, name, r.timeout+grace)
+	ctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpStop, name, r.timeout+grace)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	if err := r.cli.ContainerStop(ctx, name, opts); err != nil {
-		return r.mapErr(ctx, opStop, name, err, nil)
+		return r.mapErr(ctx, ctrgate.OpStop, name, err, nil)
 	}
 	// The engine answers once the container is down; make sure of it.
 	in, err := r.cli.ContainerInspect(ctx, name)
 	if err != nil {
-		merr := r.mapErr(ctx, opStop, name, err, nil)
+		merr := r.mapErr(ctx, ctrgate.OpStop, name, err, nil)
 		if errors.Is(merr, ctrgate.ErrNotFound) {
 			return nil // auto-removed after it stopped
 		}
@@ -164,7 +164,7 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 
 // inspectQuick inspects with a short timeout, for auxiliary lookups.
 func (r *Runtime) inspectQuick(ctx context.Context, name string) (container.InspectResponse, error) {
-	ctx, cancel, err := r.beginTimeout(ctx, opInspect, name, 10*time.Second)
+	ctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpInspect, name, 10*time.Second)
 	if err != nil {
 		return container.InspectResponse{}, err
 	}
@@ -181,13 +181,13 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel, err := r.begin(ctx, opKill, name)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpKill, name)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	if err := r.cli.ContainerKill(ctx, name, ctrgate.SignalName(sig)); err != nil {
-		return r.mapErr(ctx, opKill, name, err, nil)
+		return r.mapErr(ctx, ctrgate.OpKill, name, err, nil)
 	}
 	return nil
 }
@@ -197,7 +197,7 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 	if err := ctrgate.ValidateName(name); err != nil {
 		return err
 	}
-	ctx, cancel, err := r.begin(ctx, opRemove, name)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpRemove, name)
 	if err != nil {
 		return err
 	}
@@ -224,7 +224,7 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 		}
 		return nil
 	}
-	merr := r.mapErr(ctx, opRemove, name, err, r.knownSecrets(name))
+	merr := r.mapErr(ctx, ctrgate.OpRemove, name, err, r.knownSecrets(name))
 	if errors.Is(merr, ctrgate.ErrNotFound) {
 		r.forgetSecrets(name)
 	}
@@ -236,14 +236,14 @@ func (r *Runtime) waitRemoved(ctx context.Context, name string) error {
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
 		_, err := r.cli.ContainerInspect(ctx, name)
 		if err != nil {
-			me := r.mapErr(ctx, opRemove, name, err, nil)
+			me := r.mapErr(ctx, ctrgate.OpRemove, name, err, nil)
 			if errors.Is(me, ctrgate.ErrNotFound) {
 				return nil
 			}
 			return me
 		}
 		if err := sleepCtx(ctx, delay); err != nil {
-			return r.mapErr(ctx, opRemove, name, err, nil)
+			return r.mapErr(ctx, ctrgate.OpRemove, name, err, nil)
 		}
 	}
 }
@@ -253,14 +253,14 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container,
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
-	ctx, cancel, err := r.begin(ctx, opInspect, name)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpInspect, name)
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
 	in, err := r.cli.ContainerInspect(ctx, name)
 	if err != nil {
-		return nil, r.mapErr(ctx, opInspect, name, err, nil)
+		return nil, r.mapErr(ctx, ctrgate.OpInspect, name, err, nil)
 	}
 	return fromInspect(in), nil
 }
@@ -303,7 +303,7 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
 		return nil, err
 	}
-	ctx, cancel, err := r.begin(ctx, opList, filter.NamePrefix)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpList, filter.NamePrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -312,16 +312,12 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 	if filter.NamePrefix != "" {
 		args.Add("name", listNamePattern(filter.NamePrefix))
 	}
-	for k, v := range filter.Labels {
-		if v == "" {
-			args.Add("label", k)
-		} else {
-			args.Add("label", k+"="+v)
-		}
+	for _, l := range ctrgate.LabelFilters(filter.Labels) {
+		args.Add("label", l)
 	}
 	list, err := r.cli.ContainerList(ctx, container.ListOptions{All: filter.All, Filters: args})
 	if err != nil {
-		return nil, r.mapErr(ctx, opList, filter.NamePrefix, err, nil)
+		return nil, r.mapErr(ctx, ctrgate.OpList, filter.NamePrefix, err, nil)
 	}
 	out := []ctrgate.Container{}
 	for _, s := range list {
@@ -380,7 +376,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return 0, err
 	}
-	ctx, cancel, err := r.beginTimeout(ctx, opWait, name, 0)
+	ctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpWait, name, 0)
 	if err != nil {
 		return 0, err
 	}
@@ -390,15 +386,15 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	for {
 		in, err := r.cli.ContainerInspect(ctx, name)
 		if err != nil {
-			return 0, r.mapErr(ctx, opWait, name, err, nil)
+			return 0, r.mapErr(ctx, ctrgate.OpWait, name, err, nil)
 		}
 		if in.State == nil {
-			return 0, ctrgate.NewEngineError(BackendName, opWait, name, nil, "engine reported no state", nil, nil)
+			return 0, ctrgate.NewEngineError(BackendName, ctrgate.OpWait, name, nil, "engine reported no state", nil, nil)
 		}
 		switch ctrgate.ParseState(in.State.Status) {
 		case ctrgate.StateCreated:
 			if err := sleepCtx(ctx, delay); err != nil {
-				return 0, r.mapErr(ctx, opWait, name, err, nil)
+				return 0, r.mapErr(ctx, ctrgate.OpWait, name, err, nil)
 			}
 			delay = min(delay*2, 500*time.Millisecond)
 			continue
@@ -411,7 +407,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 			// ("read /proc/<pid>/cgroup: no such process"); look again.
 			retries++
 			if serr := sleepCtx(ctx, 50*time.Millisecond); serr != nil {
-				return 0, r.mapErr(ctx, opWait, name, serr, nil)
+				return 0, r.mapErr(ctx, ctrgate.OpWait, name, serr, nil)
 			}
 			continue
 		}
@@ -440,11 +436,11 @@ func (r *Runtime) waitNotRunning(ctx context.Context, name string) (int, error) 
 		if res.Error != nil && res.Error.Message != "" {
 			// e.g. Podman: "container ... does not exist in database: no such
 			// container" when an auto-removed container went away.
-			return 0, r.mapErr(ctx, opWait, name, errors.New(res.Error.Message), nil)
+			return 0, r.mapErr(ctx, ctrgate.OpWait, name, errors.New(res.Error.Message), nil)
 		}
 		return int(res.StatusCode), nil
 	case err := <-errC:
-		return 0, r.mapErr(ctx, opWait, name, err, nil)
+		return 0, r.mapErr(ctx, ctrgate.OpWait, name, err, nil)
 	}
 }
 
@@ -456,13 +452,13 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 	if !strings.HasPrefix(dstDir, "/") {
 		return &ctrgate.SpecError{Field: "dstDir", Reason: "must be an absolute path"}
 	}
-	ctx, cancel, err := r.begin(ctx, opCopyTo, name)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpCopyTo, name)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	if err := r.cli.CopyToContainer(ctx, name, dstDir, archive, container.CopyToContainerOptions{}); err != nil {
-		return r.mapErr(ctx, opCopyTo, name, err, nil)
+		return r.mapErr(ctx, ctrgate.OpCopyTo, name, err, nil)
 	}
 	return nil
 }
@@ -478,7 +474,7 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 		return nil, &ctrgate.SpecError{Field: "srcPath", Reason: "must be an absolute path"}
 	}
 	if r.life.Err() != nil {
-		return nil, r.errClosed(opCopyFrom, name)
+		return nil, r.errClosed(ctrgate.OpCopyFrom, name)
 	}
 	sctx, scancel := context.WithCancelCause(ctx)
 	stopLife := context.AfterFunc(r.life, func() { scancel(context.Canceled) })
@@ -491,7 +487,7 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 		timer.Stop()
 	}
 	if err != nil {
-		merr := r.mapErr(sctx, opCopyFrom, name+":"+srcPath, err, nil)
+		merr := r.mapErr(sctx, ctrgate.OpCopyFrom, name+":"+srcPath, err, nil)
 		stopLife()
 		scancel(nil)
 		return nil, merr

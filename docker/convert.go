@@ -27,7 +27,7 @@ type engineFeatures struct {
 
 // unsupported builds an ErrUnsupported error for a spec field.
 func unsupported(field, why string) error {
-	return ctrgate.NewEngineError(BackendName, opCreate, "", ctrgate.ErrUnsupported, field+": "+why, nil, nil)
+	return ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, "", ctrgate.ErrUnsupported, field+": "+why, nil, nil)
 }
 
 // toCreateConfig converts a validated spec into the Docker API's create

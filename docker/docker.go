@@ -146,7 +146,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if host == "" {
 		ep, err := resolveContext(cfg.Context)
 		if err != nil {
-			return nil, ctrgate.NewEngineError(BackendName, opInfo, "", ctrgate.ErrEngineUnavailable, err.Error(), err, nil)
+			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, err.Error(), err, nil)
 		}
 		host = ep.Host
 		opts = append(opts, ep.tlsOpts()...)
@@ -158,7 +158,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if strings.HasPrefix(host, "ssh://") {
 		dialer, clean, err := sshDialer(host)
 		if err != nil {
-			return nil, ctrgate.NewEngineError(BackendName, opInfo, "", ctrgate.ErrEngineUnavailable, err.Error(), err, nil)
+			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, err.Error(), err, nil)
 		}
 		sshClean = clean
 		// The host name is irrelevant for the HTTP layer; the dialer does the work.
@@ -176,7 +176,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		if sshClean != nil {
 			sshClean()
 		}
-		return nil, ctrgate.NewEngineError(BackendName, opInfo, "", ctrgate.ErrEngineUnavailable, "bad engine address "+redactURL(host), err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, "bad engine address "+redactURL(host), err, nil)
 	}
 	life, kill := context.WithCancel(context.Background())
 	r := &Runtime{cli: cli, timeout: cfg.DefaultTimeout, host: redactURL(host), life: life, kill: kill, sshClean: sshClean}
@@ -186,18 +186,18 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if _, err := cli.Ping(pctx); err != nil {
 		_ = r.Close()
 		if ctx.Err() != nil {
-			return nil, r.mapErr(ctx, opInfo, "", err, nil)
+			return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err, nil)
 		}
-		return nil, ctrgate.NewEngineError(BackendName, opInfo, r.host, ctrgate.ErrEngineUnavailable,
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, r.host, ctrgate.ErrEngineUnavailable,
 			"the Docker engine does not answer (start it, or set DOCKER_HOST; for ctrgate's own engine: eval \"$(scripts/docker.sh env)\")", err, nil)
 	}
 	v, err := cli.ServerVersion(pctx)
 	if err != nil {
 		_ = r.Close()
 		if ctx.Err() != nil {
-			return nil, r.mapErr(ctx, opInfo, "", err, nil)
+			return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err, nil)
 		}
-		return nil, ctrgate.NewEngineError(BackendName, opInfo, r.host, ctrgate.ErrEngineUnavailable, "", err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, r.host, ctrgate.ErrEngineUnavailable, "", err, nil)
 	}
 	r.version = v.Version
 	r.apiVersion = cli.ClientVersion()
@@ -298,18 +298,18 @@ func (r *Runtime) beginTimeout(ctx context.Context, op, target string, timeout t
 
 // Info describes the engine.
 func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
-	ctx, cancel, err := r.begin(ctx, opInfo, "")
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpInfo, "")
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
 	v, err := r.cli.ServerVersion(ctx)
 	if err != nil {
-		return nil, r.mapErr(ctx, opInfo, "", err, nil)
+		return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err, nil)
 	}
 	info, err := r.cli.Info(ctx)
 	if err != nil {
-		return nil, r.mapErr(ctx, opInfo, "", err, nil)
+		return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err, nil)
 	}
 	out := &ctrgate.EngineInfo{
 		Backend:    BackendName,

@@ -232,24 +232,24 @@ func TestClassify(t *testing.T) {
 		err  error
 		want error
 	}{
-		{opInspect, engineErr(cerrdefs.ErrNotFound, "No such container: x"), ctrgate.ErrNotFound},
-		{opWait, engineErr(cerrdefs.ErrNotFound, "No such container: x"), ctrgate.ErrNotFound},
-		{opWait, errors.New("container abc does not exist in database: no such container"), ctrgate.ErrNotFound},
-		{opCreate, engineErr(cerrdefs.ErrConflict, `Conflict. The container name "/x" is already in use by container "abc"`), ctrgate.ErrAlreadyExists},
-		{opCreate, engineErr(cerrdefs.ErrNotFound, "No such image: localhost/x:1"), ctrgate.ErrImageNotFound},
-		{opCreate, engineErr(cerrdefs.ErrNotFound, "network mynet not found"), nil},
-		{opRemove, engineErr(cerrdefs.ErrConflict, "You cannot remove a running container abc. Stop the container before attempting removal or force remove"), ctrgate.ErrRunning},
-		{opKill, engineErr(cerrdefs.ErrConflict, "Cannot kill container: x: Container abc is not running"), ctrgate.ErrNotRunning},
-		{opExec, engineErr(cerrdefs.ErrConflict, "Container abc is not running"), ctrgate.ErrNotRunning},
-		{opExec, engineErr(cerrdefs.ErrConflict, "Container abc is paused, unpause the container before exec"), ctrgate.ErrNotRunning},
-		{opExec, engineErr(cerrdefs.ErrInternal, "container state improper"), ctrgate.ErrNotRunning},
-		{opCopyFrom, engineErr(cerrdefs.ErrNotFound, "Could not find the file /nosuch in container x"), ctrgate.ErrNotFound},
-		{opCopyTo, engineErr(cerrdefs.ErrNotFound, "No such container:path: x:/nodir"), ctrgate.ErrNotFound},
-		{opRemoveImage, engineErr(cerrdefs.ErrNotFound, "No such image: x:1"), ctrgate.ErrImageNotFound},
-		{opRemoveImage, engineErr(cerrdefs.ErrConflict, `conflict: unable to remove repository reference "x" (must force) - container abc is using its referenced image def`), ctrgate.ErrRunning},
-		{opPull, engineErr(cerrdefs.ErrInternal, `Get "http://localhost/v2/": dial tcp 127.0.0.1:80: connect: connection refused`), ctrgate.ErrImageNotFound},
-		{opPull, engineErr(cerrdefs.ErrNotFound, "pull access denied for x, repository does not exist"), ctrgate.ErrImageNotFound},
-		{opStart, engineErr(cerrdefs.ErrInternal, "OCI runtime create failed"), nil},
+		{ctrgate.OpInspect, engineErr(cerrdefs.ErrNotFound, "No such container: x"), ctrgate.ErrNotFound},
+		{ctrgate.OpWait, engineErr(cerrdefs.ErrNotFound, "No such container: x"), ctrgate.ErrNotFound},
+		{ctrgate.OpWait, errors.New("container abc does not exist in database: no such container"), ctrgate.ErrNotFound},
+		{ctrgate.OpCreate, engineErr(cerrdefs.ErrConflict, `Conflict. The container name "/x" is already in use by container "abc"`), ctrgate.ErrAlreadyExists},
+		{ctrgate.OpCreate, engineErr(cerrdefs.ErrNotFound, "No such image: localhost/x:1"), ctrgate.ErrImageNotFound},
+		{ctrgate.OpCreate, engineErr(cerrdefs.ErrNotFound, "network mynet not found"), nil},
+		{ctrgate.OpRemove, engineErr(cerrdefs.ErrConflict, "You cannot remove a running container abc. Stop the container before attempting removal or force remove"), ctrgate.ErrRunning},
+		{ctrgate.OpKill, engineErr(cerrdefs.ErrConflict, "Cannot kill container: x: Container abc is not running"), ctrgate.ErrNotRunning},
+		{ctrgate.OpExec, engineErr(cerrdefs.ErrConflict, "Container abc is not running"), ctrgate.ErrNotRunning},
+		{ctrgate.OpExec, engineErr(cerrdefs.ErrConflict, "Container abc is paused, unpause the container before exec"), ctrgate.ErrNotRunning},
+		{ctrgate.OpExec, engineErr(cerrdefs.ErrInternal, "container state improper"), ctrgate.ErrNotRunning},
+		{ctrgate.OpCopyFrom, engineErr(cerrdefs.ErrNotFound, "Could not find the file /nosuch in container x"), ctrgate.ErrNotFound},
+		{ctrgate.OpCopyTo, engineErr(cerrdefs.ErrNotFound, "No such container:path: x:/nodir"), ctrgate.ErrNotFound},
+		{ctrgate.OpRemoveImage, engineErr(cerrdefs.ErrNotFound, "No such image: x:1"), ctrgate.ErrImageNotFound},
+		{ctrgate.OpRemoveImage, engineErr(cerrdefs.ErrConflict, `conflict: unable to remove repository reference "x" (must force) - container abc is using its referenced image def`), ctrgate.ErrRunning},
+		{ctrgate.OpPullImage, engineErr(cerrdefs.ErrInternal, `Get "http://localhost/v2/": dial tcp 127.0.0.1:80: connect: connection refused`), ctrgate.ErrImageNotFound},
+		{ctrgate.OpPullImage, engineErr(cerrdefs.ErrNotFound, "pull access denied for x, repository does not exist"), ctrgate.ErrImageNotFound},
+		{ctrgate.OpStart, engineErr(cerrdefs.ErrInternal, "OCI runtime create failed"), nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.op+"/"+tc.err.Error(), func(t *testing.T) {
@@ -267,8 +267,8 @@ func TestClassify(t *testing.T) {
 		"unresolvable CDI devices nvidia.com/gpu=all",
 		"failed to inject CDI devices: unresolvable CDI devices nvidia.com/gpu=0",
 	} {
-		assert.Equal(t, errGPU, classify(opStart, engineErr(cerrdefs.ErrInternal, msg), msg), msg)
-		assert.Equal(t, errGPU, classify(opCreate, engineErr(cerrdefs.ErrInvalidArgument, msg), msg), msg)
+		assert.Equal(t, errGPU, classify(ctrgate.OpStart, engineErr(cerrdefs.ErrInternal, msg), msg), msg)
+		assert.Equal(t, errGPU, classify(ctrgate.OpCreate, engineErr(cerrdefs.ErrInvalidArgument, msg), msg), msg)
 	}
 }
 
@@ -277,16 +277,16 @@ func TestMapErrContextAndRedaction(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
 	defer cancel()
 	<-ctx.Done()
-	err := r.mapErr(ctx, opInspect, "x", errors.New("request failed"), nil)
+	err := r.mapErr(ctx, ctrgate.OpInspect, "x", errors.New("request failed"), nil)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	var ee *ctrgate.EngineError
 	assert.ErrorAs(t, err, &ee)
 
-	err = r.mapErr(context.Background(), opStart, "x", engineErr(cerrdefs.ErrInternal, "exec failed: env PASSWORD=hunter2 TOKEN=abc"), []string{"hunter2", "abc"})
+	err = r.mapErr(context.Background(), ctrgate.OpStart, "x", engineErr(cerrdefs.ErrInternal, "exec failed: env PASSWORD=hunter2 TOKEN=abc"), []string{"hunter2", "abc"})
 	assert.NotContains(t, err.Error(), "hunter2")
 	assert.NotContains(t, err.Error(), "=abc")
 
-	err = r.mapErr(context.Background(), opStart, "x", engineErr(cerrdefs.ErrInternal, `could not select device driver "" with capabilities: [[gpu]] key=hunter2`), []string{"hunter2"})
+	err = r.mapErr(context.Background(), ctrgate.OpStart, "x", engineErr(cerrdefs.ErrInternal, `could not select device driver "" with capabilities: [[gpu]] key=hunter2`), []string{"hunter2"})
 	var ge *ctrgate.GPUConfigError
 	require.ErrorAs(t, err, &ge)
 	assert.Equal(t, ctrgate.GPUHint, ge.Hint)

@@ -12,34 +12,10 @@ import (
 	"github.com/ctrgate/ctrgate"
 )
 
-// Operation names used in errors: the ctrgate.Op constants, i.e. the names
-// of the ContainerRuntime methods (the same on every backend). mapErr picks
-// the sentinel by operation.
-const (
-	opInfo        = ctrgate.OpInfo
-	opCreate      = ctrgate.OpCreate
-	opStart       = ctrgate.OpStart
-	opStop        = ctrgate.OpStop
-	opKill        = ctrgate.OpKill
-	opRemove      = ctrgate.OpRemove
-	opInspect     = ctrgate.OpInspect
-	opList        = ctrgate.OpList
-	opWait        = ctrgate.OpWait
-	opLogs        = ctrgate.OpLogs
-	opExec        = ctrgate.OpExec
-	opCopyTo      = ctrgate.OpCopyTo
-	opCopyFrom    = ctrgate.OpCopyFrom
-	opEvents      = ctrgate.OpEvents
-	opPull        = ctrgate.OpPullImage
-	opImport      = ctrgate.OpImportImage
-	opImageExists = ctrgate.OpImageExists
-	opRemoveImage = ctrgate.OpRemoveImage
-)
-
 // imageOp reports whether op is about an image rather than a container.
 func imageOp(op string) bool {
 	switch op {
-	case opPull, opImport, opImageExists, opRemoveImage:
+	case ctrgate.OpPullImage, ctrgate.OpImportImage, ctrgate.OpImageExists, ctrgate.OpRemoveImage:
 		return true
 	}
 	return false
@@ -96,7 +72,7 @@ func classify(op string, err error, msg string) error {
 	switch {
 	case client.IsErrConnectionFailed(err):
 		return ctrgate.ErrEngineUnavailable
-	case (op == opCreate || op == opStart) && ctrgate.IsGPUConfigMessage(msg) && gpuish(m):
+	case (op == ctrgate.OpCreate || op == ctrgate.OpStart) && ctrgate.IsGPUConfigMessage(msg) && gpuish(m):
 		return errGPU
 	}
 	switch {
@@ -112,27 +88,27 @@ func classify(op string, err error, msg string) error {
 		case cerrdefs.IsConflict(err), strings.Contains(m, "image is in use"),
 			strings.Contains(m, "is using its referenced image"), strings.Contains(m, "image used by"):
 			return ctrgate.ErrRunning
-		case op == opPull && !cerrdefs.IsInternal(err) && !cerrdefs.IsUnavailable(err):
+		case op == ctrgate.OpPullImage && !cerrdefs.IsInternal(err) && !cerrdefs.IsUnavailable(err):
 			// Anything a registry answers about a reference it cannot provide.
 			return ctrgate.ErrImageNotFound
-		case op == opPull:
+		case op == ctrgate.OpPullImage:
 			return ctrgate.ErrImageNotFound
 		}
 		return nil
 	}
 	switch {
 	case strings.Contains(m, "is already in use"), strings.Contains(m, "name is already in use"),
-		strings.Contains(m, "already exists") && op == opCreate:
+		strings.Contains(m, "already exists") && op == ctrgate.OpCreate:
 		return ctrgate.ErrAlreadyExists
 	case strings.Contains(m, "no such container"), strings.Contains(m, "no container with name or id"),
 		strings.Contains(m, "no such object"), strings.Contains(m, "does not exist in database"):
 		return ctrgate.ErrNotFound
-	case (op == opCopyFrom || op == opCopyTo) && (cerrdefs.IsNotFound(err) ||
+	case (op == ctrgate.OpCopyFrom || op == ctrgate.OpCopyTo) && (cerrdefs.IsNotFound(err) ||
 		strings.Contains(m, "could not find the file") || strings.Contains(m, "no such file or directory")):
 		return ctrgate.ErrNotFound
 	case strings.Contains(m, "is not running"), strings.Contains(m, "is paused"),
 		strings.Contains(m, "container state improper"), strings.Contains(m, "not running"):
-		if op == opRemove {
+		if op == ctrgate.OpRemove {
 			return ctrgate.ErrRunning
 		}
 		return ctrgate.ErrNotRunning
@@ -144,20 +120,20 @@ func classify(op string, err error, msg string) error {
 	}
 	switch {
 	case cerrdefs.IsNotFound(err):
-		if op == opCreate {
+		if op == ctrgate.OpCreate {
 			return nil // e.g. a network that does not exist: not the container
 		}
 		return ctrgate.ErrNotFound
 	case cerrdefs.IsConflict(err):
 		switch op {
-		case opCreate:
+		case ctrgate.OpCreate:
 			return ctrgate.ErrAlreadyExists
-		case opRemove:
+		case ctrgate.OpRemove:
 			return ctrgate.ErrRunning
-		case opKill, opExec:
+		case ctrgate.OpKill, ctrgate.OpExec:
 			return ctrgate.ErrNotRunning
 		}
-	case cerrdefs.IsInvalidArgument(err) && op == opCreate:
+	case cerrdefs.IsInvalidArgument(err) && op == ctrgate.OpCreate:
 		return ctrgate.ErrInvalidSpec
 	case cerrdefs.IsNotImplemented(err):
 		return ctrgate.ErrUnsupported

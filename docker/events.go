@@ -26,17 +26,13 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		return nil, err
 	}
 	start := time.Now()
-	sctx, cancel, err := r.beginTimeout(ctx, opEvents, filter.NamePrefix, 0)
+	sctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpEvents, filter.NamePrefix, 0)
 	if err != nil {
 		return nil, err
 	}
 	args := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)))
-	for k, v := range filter.Labels {
-		if v == "" {
-			args.Add("label", k)
-		} else {
-			args.Add("label", k+"="+v)
-		}
+	for _, l := range ctrgate.LabelFilters(filter.Labels) {
+		args.Add("label", l)
 	}
 	since := start.Add(-time.Millisecond)
 	msgs, errs := r.cli.Events(sctx, events.ListOptions{
@@ -48,7 +44,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	select {
 	case err := <-errs:
 		if err != nil {
-			merr := r.mapErr(sctx, opEvents, filter.NamePrefix, err, nil)
+			merr := r.mapErr(sctx, ctrgate.OpEvents, filter.NamePrefix, err, nil)
 			cancel()
 			return nil, merr
 		}
@@ -79,14 +75,14 @@ func pumpEvents(ctx, sctx context.Context, r *Runtime, p *pipe.Pipe[ctrgate.Even
 		select {
 		case <-sctx.Done():
 			if ctx.Err() == nil && r.life.Err() != nil {
-				return r.errClosed(opEvents, f.NamePrefix)
+				return r.errClosed(ctrgate.OpEvents, f.NamePrefix)
 			}
 			return nil
 		case err := <-errs:
 			if err == nil || ctx.Err() != nil {
 				return nil
 			}
-			return r.mapErr(sctx, opEvents, f.NamePrefix, err, nil)
+			return r.mapErr(sctx, ctrgate.OpEvents, f.NamePrefix, err, nil)
 		case m := <-msgs:
 			ev, ok := normaliseEvent(m)
 			if !ok || ev.Time.Before(start) || !f.Matches(ev.Name, ev.Labels) {

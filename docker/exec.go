@@ -28,7 +28,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 		return nil, err
 	}
 	secrets := append(ctrgate.SecretValues(opts.Env), r.knownSecrets(name)...)
-	ctx, cancel, err := r.begin(ctx, opExec, name)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpExec, name)
 	if err != nil {
 		return nil, err
 	}
@@ -43,11 +43,11 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 		AttachStderr: true,
 	})
 	if err != nil {
-		return nil, r.mapErr(ctx, opExec, name, err, secrets)
+		return nil, r.mapErr(ctx, ctrgate.OpExec, name, err, secrets)
 	}
 	att, err := r.cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
 	if err != nil {
-		return nil, r.mapErr(ctx, opExec, name, err, secrets)
+		return nil, r.mapErr(ctx, ctrgate.OpExec, name, err, secrets)
 	}
 	stopClose := context.AfterFunc(ctx, att.Close)
 	stdinDone := make(chan struct{})
@@ -75,23 +75,23 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	}
 	grace.Stop()
 	if cerr != nil && ctx.Err() != nil {
-		return nil, r.mapErr(ctx, opExec, name, cerr, secrets)
+		return nil, r.mapErr(ctx, ctrgate.OpExec, name, cerr, secrets)
 	}
 	// The stream ends when the process does; the engine may need a moment to
 	// record the exit code.
 	for delay := 5 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
 		ins, err := r.cli.ContainerExecInspect(ctx, created.ID)
 		if err != nil {
-			return nil, r.mapErr(ctx, opExec, name, err, secrets)
+			return nil, r.mapErr(ctx, ctrgate.OpExec, name, err, secrets)
 		}
 		if !ins.Running {
 			if cerr != nil {
-				return nil, r.mapErr(ctx, opExec, name, cerr, secrets)
+				return nil, r.mapErr(ctx, ctrgate.OpExec, name, cerr, secrets)
 			}
 			return &ctrgate.ExecResult{ExitCode: ins.ExitCode, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, nil
 		}
 		if err := sleepCtx(ctx, delay); err != nil {
-			return nil, r.mapErr(ctx, opExec, name, err, secrets)
+			return nil, r.mapErr(ctx, ctrgate.OpExec, name, err, secrets)
 		}
 	}
 }

@@ -17,7 +17,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return false, err
 	}
-	ctx, cancel, err := r.begin(ctx, opImageExists, ref)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpImageExists, ref)
 	if err != nil {
 		return false, err
 	}
@@ -33,7 +33,7 @@ func (r *Runtime) imageExists(ctx context.Context, ref string) (bool, error) {
 	if cerrdefs.IsNotFound(err) && ctx.Err() == nil {
 		return false, nil
 	}
-	me := r.mapErr(ctx, opImageExists, ref, err, nil)
+	me := r.mapErr(ctx, ctrgate.OpImageExists, ref, err, nil)
 	if errors.Is(me, ctrgate.ErrImageNotFound) {
 		return false, nil
 	}
@@ -48,12 +48,12 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
 		return err
 	}
-	ctx, cancel, err := r.begin(ctx, opPull, ref)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpPullImage, ref)
 	if err != nil {
 		return err
 	}
 	defer cancel()
-	return ctrgate.WithOp(r.ensureImage(ctx, ref, policy), opPull)
+	return ctrgate.WithOp(r.ensureImage(ctx, ref, policy), ctrgate.OpPullImage)
 }
 
 // ensureImage applies a pull policy (ctx is already bounded).
@@ -67,17 +67,17 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string, policy ctrgate.Pu
 			return nil
 		}
 		if policy == ctrgate.PullNever {
-			return ctrgate.NewEngineError(BackendName, opPull, ref, ctrgate.ErrImageNotFound,
+			return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, ctrgate.ErrImageNotFound,
 				"image is not present locally and the pull policy is never", nil, nil)
 		}
 	}
 	rc, err := r.cli.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
-		return r.mapErr(ctx, opPull, ref, err, nil)
+		return r.mapErr(ctx, ctrgate.OpPullImage, ref, err, nil)
 	}
 	defer rc.Close()
 	if err := readJSONMessages(rc); err != nil {
-		return r.mapErr(ctx, opPull, ref, err, nil)
+		return r.mapErr(ctx, ctrgate.OpPullImage, ref, err, nil)
 	}
 	return nil
 }
@@ -137,7 +137,7 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 	if err != nil {
 		return err
 	}
-	ctx, cancel, err := r.begin(ctx, opImport, ref)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpImportImage, ref)
 	if err != nil {
 		return err
 	}
@@ -148,11 +148,11 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 	}
 	rc, err := r.cli.ImageImport(ctx, image.ImportSource{Source: rootfs, SourceName: "-"}, ref, image.ImportOptions{Changes: changes})
 	if err != nil {
-		return r.mapErr(ctx, opImport, ref, err, nil)
+		return r.mapErr(ctx, ctrgate.OpImportImage, ref, err, nil)
 	}
 	defer rc.Close()
 	if err := readJSONMessages(rc); err != nil {
-		return r.mapErr(ctx, opImport, ref, err, nil)
+		return r.mapErr(ctx, ctrgate.OpImportImage, ref, err, nil)
 	}
 	// The image the tag pointed to before is now untagged; delete it unless
 	// it has other tags or containers use it (both make the engine refuse a
@@ -170,13 +170,13 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return err
 	}
-	ctx, cancel, err := r.begin(ctx, opRemoveImage, ref)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpRemoveImage, ref)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	if _, err := r.cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: force, PruneChildren: true}); err != nil {
-		return r.mapErr(ctx, opRemoveImage, ref, err, nil)
+		return r.mapErr(ctx, ctrgate.OpRemoveImage, ref, err, nil)
 	}
 	return nil
 }

@@ -38,13 +38,13 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	// sctx bounds the requests (default timeout, Close of the runtime); the
 	// stream itself follows the caller's ctx, so that a finished producer
 	// never turns into a context error in Next.
-	sctx, cancel, err := r.beginTimeout(ctx, opLogs, name, timeout)
+	sctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpLogs, name, timeout)
 	if err != nil {
 		return nil, err
 	}
 	in, err := r.cli.ContainerInspect(sctx, name)
 	if err != nil {
-		merr := r.mapErr(sctx, opLogs, name, err, nil)
+		merr := r.mapErr(sctx, ctrgate.OpLogs, name, err, nil)
 		cancel()
 		return nil, merr
 	}
@@ -62,7 +62,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	if !(opts.Follow && created) && !polled {
 		body, err = r.cli.ContainerLogs(sctx, name, lo)
 		if err != nil {
-			merr := r.mapErr(sctx, opLogs, name, err, nil)
+			merr := r.mapErr(sctx, ctrgate.OpLogs, name, err, nil)
 			cancel()
 			return nil, merr
 		}
@@ -85,7 +85,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 			}
 		}
 		if cerr != nil {
-			stream.Finish(endErr(ctx, r.mapErr(sctx, opLogs, name, cerr, nil)))
+			stream.Finish(endErr(ctx, r.mapErr(sctx, ctrgate.OpLogs, name, cerr, nil)))
 			return
 		}
 		stream.Finish(nil)
@@ -144,7 +144,7 @@ func (r *Runtime) podmanFollow(ctx context.Context, name string, lo container.Lo
 		if !first {
 			var err error
 			if in, err = r.cli.ContainerInspect(ctx, name); err != nil {
-				if errors.Is(r.mapErr(ctx, opLogs, name, err, nil), ctrgate.ErrNotFound) {
+				if errors.Is(r.mapErr(ctx, ctrgate.OpLogs, name, err, nil), ctrgate.ErrNotFound) {
 					return nil // removed: its log is gone
 				}
 				return err
@@ -170,7 +170,7 @@ func (r *Runtime) podmanFollow(ctx context.Context, name string, lo container.Lo
 		}
 		body, err := r.cli.ContainerLogs(ctx, name, q)
 		if err != nil {
-			if errors.Is(r.mapErr(ctx, opLogs, name, err, nil), ctrgate.ErrNotFound) {
+			if errors.Is(r.mapErr(ctx, ctrgate.OpLogs, name, err, nil), ctrgate.ErrNotFound) {
 				return nil
 			}
 			return err
@@ -288,7 +288,7 @@ func (r *Runtime) waitStarted(ctx context.Context, name string) error {
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
 		in, err := r.cli.ContainerInspect(ctx, name)
 		if err != nil {
-			return r.mapErr(ctx, opLogs, name, err, nil)
+			return r.mapErr(ctx, ctrgate.OpLogs, name, err, nil)
 		}
 		if in.State == nil || ctrgate.ParseState(in.State.Status) != ctrgate.StateCreated {
 			return nil

@@ -33,17 +33,17 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if target == "" {
 		target = spec.Image
 	}
-	c, cancel, err := r.call(ctx, opCreate, target, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpCreate, target, false)
 	if err != nil {
 		return "", err
 	}
 	defer cancel()
 	if err := r.pull(c, spec.Image, spec.PullPolicy); err != nil {
-		return "", ctrgate.WithOp(err, opCreate)
+		return "", ctrgate.WithOp(err, ctrgate.OpCreate)
 	}
 	resp, err := containers.CreateWithSpec(c, g, nil)
 	if err != nil {
-		return "", wrapErr(c, opCreate, target, err, secrets, spec.GPUs.Requested())
+		return "", wrapErr(c, ctrgate.OpCreate, target, err, secrets, spec.GPUs.Requested())
 	}
 	return resp.ID, nil
 }
@@ -53,13 +53,13 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return err
 	}
-	c, cancel, err := r.call(ctx, opStart, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpStart, name, false)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	if err := containers.Start(c, name, nil); err != nil {
-		return wrapErr(c, opStart, name, err, nil, false)
+		return wrapErr(c, ctrgate.OpStart, name, err, nil, false)
 	}
 	return nil
 }
@@ -76,7 +76,7 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 		ctx, cancel = context.WithTimeout(ctx, r.timeout+timeout)
 		defer cancel()
 	}
-	c, cancel, err := r.call(ctx, opStop, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpStop, name, false)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 			return nil
 		}
 	}
-	return wrapErr(c, opStop, name, err, nil, false)
+	return wrapErr(c, ctrgate.OpStop, name, err, nil, false)
 }
 
 // Kill sends signal to the container's main process without waiting.
@@ -108,14 +108,14 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
 	if err != nil {
 		return err
 	}
-	c, cancel, err := r.call(ctx, opKill, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpKill, name, false)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	s := ctrgate.SignalName(sig)
 	if err := containers.Kill(c, name, &containers.KillOptions{Signal: &s}); err != nil {
-		return wrapErr(c, opKill, name, err, nil, false)
+		return wrapErr(c, ctrgate.OpKill, name, err, nil, false)
 	}
 	return nil
 }
@@ -125,7 +125,7 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 	if err := ctrgate.ValidateName(name); err != nil {
 		return err
 	}
-	c, cancel, err := r.call(ctx, opRemove, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpRemove, name, false)
 	if err != nil {
 		return err
 	}
@@ -137,11 +137,11 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 	}
 	reports, err := containers.Remove(c, name, o)
 	if err != nil {
-		return wrapErr(c, opRemove, name, err, nil, false)
+		return wrapErr(c, ctrgate.OpRemove, name, err, nil, false)
 	}
 	for _, rep := range reports {
 		if rep != nil && rep.Err != nil {
-			return wrapErr(c, opRemove, name, rep.Err, nil, false)
+			return wrapErr(c, ctrgate.OpRemove, name, rep.Err, nil, false)
 		}
 	}
 	return nil
@@ -152,14 +152,14 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container,
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
-	c, cancel, err := r.call(ctx, opInspect, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpInspect, name, false)
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
 	d, err := containers.Inspect(c, name, nil)
 	if err != nil {
-		return nil, wrapErr(c, opInspect, name, err, nil, false)
+		return nil, wrapErr(c, ctrgate.OpInspect, name, err, nil, false)
 	}
 	out := fromInspect(d)
 	return &out, nil
@@ -283,17 +283,8 @@ func listFilters(f ctrgate.ListFilter) map[string][]string {
 	if f.NamePrefix != "" {
 		filters["name"] = []string{"^" + regexp.QuoteMeta(f.NamePrefix)}
 	}
-	keys := make([]string, 0, len(f.Labels))
-	for k := range f.Labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if v := f.Labels[k]; v != "" {
-			filters["label"] = append(filters["label"], k+"="+v)
-		} else {
-			filters["label"] = append(filters["label"], k)
-		}
+	if len(f.Labels) > 0 {
+		filters["label"] = ctrgate.LabelFilters(f.Labels)
 	}
 	return filters
 }
@@ -308,7 +299,7 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label key " + strconv.Quote(k)}
 		}
 	}
-	c, cancel, err := r.call(ctx, opList, filter.NamePrefix, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpList, filter.NamePrefix, false)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +307,7 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 	all := filter.All
 	list, err := containers.List(c, &containers.ListOptions{All: &all, Filters: listFilters(filter)})
 	if err != nil {
-		return nil, wrapErr(c, opList, filter.NamePrefix, err, nil, false)
+		return nil, wrapErr(c, ctrgate.OpList, filter.NamePrefix, err, nil, false)
 	}
 	out := make([]ctrgate.Container, 0, len(list))
 	for _, lc := range list {
@@ -379,7 +370,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return -1, err
 	}
-	c, cancel, err := r.call(ctx, opWait, name, true)
+	c, cancel, err := r.call(ctx, ctrgate.OpWait, name, true)
 	if err != nil {
 		return -1, err
 	}
@@ -397,7 +388,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 					return code, nil
 				}
 			}
-			return -1, wrapErr(c, opWait, name, err, nil, false)
+			return -1, wrapErr(c, ctrgate.OpWait, name, err, nil, false)
 		}
 		id, created = d.ID, d.Created
 		if d.State == nil || !neverStarted(d.State) {
@@ -405,7 +396,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		}
 		select {
 		case <-c.Done():
-			return -1, wrapErr(c, opWait, name, c.Err(), nil, false)
+			return -1, wrapErr(c, ctrgate.OpWait, name, c.Err(), nil, false)
 		case <-time.After(poll):
 		}
 		if poll *= 2; poll > waitPollMax {
@@ -417,7 +408,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		if code, ok := r.exitAfterRemoval(c, id, created, err); ok {
 			return code, nil
 		}
-		return -1, wrapErr(c, opWait, name, err, nil, false)
+		return -1, wrapErr(c, ctrgate.OpWait, name, err, nil, false)
 	}
 	return int(code), nil
 }
@@ -438,7 +429,7 @@ func neverStarted(st *define.InspectContainerState) bool {
 // (AutoRemove): the "died" event in the service's event log still has the
 // exit code. ok is false when it cannot be told.
 func (r *Runtime) exitAfterRemoval(ctx context.Context, id string, created time.Time, werr error) (int, bool) {
-	if ctx.Err() != nil || !errors.Is(wrapErr(ctx, opWait, id, werr, nil, false), ctrgate.ErrNotFound) {
+	if ctx.Err() != nil || !errors.Is(wrapErr(ctx, ctrgate.OpWait, id, werr, nil, false), ctrgate.ErrNotFound) {
 		return 0, false
 	}
 	return r.diedExitCode(ctx, id, created)

@@ -27,7 +27,7 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 	if archive == nil {
 		return &ctrgate.SpecError{Field: "archive", Reason: "must not be nil"}
 	}
-	c, cancel, err := r.call(ctx, opCopyTo, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpCopyTo, name, false)
 	if err != nil {
 		return err
 	}
@@ -36,11 +36,11 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 	params.Set("path", dstDir)
 	resp, err := r.client.DoRequest(c, io.NopCloser(archive), http.MethodPut, "/containers/%s/archive", params, nil, name)
 	if err != nil {
-		return wrapErr(c, opCopyTo, name, err, nil, false)
+		return wrapErr(c, ctrgate.OpCopyTo, name, err, nil, false)
 	}
 	defer resp.Body.Close()
 	if err := resp.Process(nil); err != nil {
-		return wrapErr(c, opCopyTo, name, err, nil, false)
+		return wrapErr(c, ctrgate.OpCopyTo, name, err, nil, false)
 	}
 	return nil
 }
@@ -55,7 +55,7 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 	if !strings.HasPrefix(srcPath, "/") || strings.ContainsRune(srcPath, 0) {
 		return nil, &ctrgate.SpecError{Field: "srcPath", Reason: "must be an absolute path"}
 	}
-	base, baseCancel, err := r.call(ctx, opCopyFrom, name, true)
+	base, baseCancel, err := r.call(ctx, ctrgate.OpCopyFrom, name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 		timer.Stop()
 	}
 	if err != nil {
-		werr := wrapErr(c, opCopyFrom, name, err, nil, false)
+		werr := wrapErr(c, ctrgate.OpCopyFrom, name, err, nil, false)
 		stopAll()
 		return nil, werr
 	}
@@ -88,7 +88,7 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 		if perr == nil {
 			perr = &statusError{code: resp.StatusCode, msg: resp.Status}
 		}
-		werr := wrapErr(c, opCopyFrom, name+":"+srcPath, perr, nil, false)
+		werr := wrapErr(c, ctrgate.OpCopyFrom, name+":"+srcPath, perr, nil, false)
 		stopAll()
 		return nil, werr
 	}
@@ -108,7 +108,7 @@ type archiveReader struct {
 func (a *archiveReader) Read(p []byte) (int, error) {
 	n, err := a.body.Read(p)
 	if err != nil && err != io.EOF && a.ctx.Err() != nil {
-		err = wrapErr(a.ctx, opCopyFrom, a.name, err, nil, false)
+		err = wrapErr(a.ctx, ctrgate.OpCopyFrom, a.name, err, nil, false)
 	}
 	return n, err
 }

@@ -11,30 +11,6 @@ import (
 	"github.com/ctrgate/ctrgate"
 )
 
-// Operation names used in errors: the ctrgate.Op constants, i.e. the names
-// of the ContainerRuntime methods (the same on every backend). classify
-// keys its special cases on them.
-const (
-	opInfo        = ctrgate.OpInfo
-	opImageExists = ctrgate.OpImageExists
-	opPull        = ctrgate.OpPullImage
-	opImport      = ctrgate.OpImportImage
-	opRemoveImage = ctrgate.OpRemoveImage
-	opCreate      = ctrgate.OpCreate
-	opStart       = ctrgate.OpStart
-	opStop        = ctrgate.OpStop
-	opKill        = ctrgate.OpKill
-	opRemove      = ctrgate.OpRemove
-	opInspect     = ctrgate.OpInspect
-	opList        = ctrgate.OpList
-	opWait        = ctrgate.OpWait
-	opLogs        = ctrgate.OpLogs
-	opExec        = ctrgate.OpExec
-	opCopyTo      = ctrgate.OpCopyTo
-	opCopyFrom    = ctrgate.OpCopyFrom
-	opEvents      = ctrgate.OpEvents
-)
-
 // apiError extracts the status code and the text of a libpod error
 // answer. ok is false when err is not an answer of the service.
 func apiError(err error) (code int, msg string, ok bool) {
@@ -88,14 +64,14 @@ func classify(op string, code int, msg string) error {
 		return false
 	}
 	switch op {
-	case opPull:
+	case ctrgate.OpPullImage:
 		if has("no such image", "image not known", "not found", "manifest unknown", "unauthorized",
 			"requested access to the resource is denied", "pinging container registry", "initializing source",
 			"short-name", "name unknown", "reading manifest", "no such host", "dial tcp") {
 			return ctrgate.ErrImageNotFound
 		}
 		return ctrgate.ErrImageNotFound
-	case opRemoveImage:
+	case ctrgate.OpRemoveImage:
 		switch {
 		case has("image not known", "no such image", "image not found", "unable to find"):
 			return ctrgate.ErrImageNotFound
@@ -119,17 +95,17 @@ func classify(op string, code int, msg string) error {
 		return ctrgate.ErrAlreadyExists
 	}
 	switch op {
-	case opRemove:
+	case ctrgate.OpRemove:
 		if has("as it is running", "running or paused containers cannot be removed", "container state improper",
 			"cannot remove container") {
 			return ctrgate.ErrRunning
 		}
-	case opKill, opExec:
+	case ctrgate.OpKill, ctrgate.OpExec:
 		if has("container state improper", "is not running", "can only kill running", "can only create exec sessions on running",
 			"not running") {
 			return ctrgate.ErrNotRunning
 		}
-	case opCopyFrom, opCopyTo:
+	case ctrgate.OpCopyFrom, ctrgate.OpCopyTo:
 		if has("no such file or directory", "could not find", "not exist", "enoent") {
 			return ctrgate.ErrNotFound
 		}
@@ -137,16 +113,16 @@ func classify(op string, code int, msg string) error {
 	switch code {
 	case http.StatusNotFound:
 		switch op {
-		case opCopyFrom, opCopyTo, opStart, opStop, opKill, opRemove, opInspect, opWait, opLogs, opExec:
+		case ctrgate.OpCopyFrom, ctrgate.OpCopyTo, ctrgate.OpStart, ctrgate.OpStop, ctrgate.OpKill, ctrgate.OpRemove, ctrgate.OpInspect, ctrgate.OpWait, ctrgate.OpLogs, ctrgate.OpExec:
 			return ctrgate.ErrNotFound
 		}
 	case http.StatusConflict:
 		switch op {
-		case opKill, opExec:
+		case ctrgate.OpKill, ctrgate.OpExec:
 			return ctrgate.ErrNotRunning
-		case opRemove:
+		case ctrgate.OpRemove:
 			return ctrgate.ErrRunning
-		case opCreate:
+		case ctrgate.OpCreate:
 			return ctrgate.ErrAlreadyExists
 		}
 	}
@@ -191,11 +167,11 @@ func wrapErr(ctx context.Context, op, target string, err error, secrets []string
 		}
 		msg = err.Error()
 	}
-	if (gpu || op == opCreate || op == opStart) && ctrgate.IsGPUConfigMessage(msg) {
+	if (gpu || op == ctrgate.OpCreate || op == ctrgate.OpStart) && ctrgate.IsGPUConfigMessage(msg) {
 		return ctrgate.NewGPUConfigError(BackendName, msg, err, secrets)
 	}
 	kind := classify(op, code, msg)
-	if kind == nil && !ok && op == opPull {
+	if kind == nil && !ok && op == ctrgate.OpPullImage {
 		kind = ctrgate.ErrImageNotFound
 	}
 	if ok {

@@ -3,7 +3,6 @@ package podmanapi
 import (
 	"context"
 	"errors"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,17 +27,8 @@ var builtinAttributes = map[string]bool{
 // the client (Podman's container filter is exact).
 func eventFilters(f ctrgate.EventFilter) map[string][]string {
 	filters := map[string][]string{"type": {"container"}}
-	keys := make([]string, 0, len(f.Labels))
-	for k := range f.Labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if v := f.Labels[k]; v != "" {
-			filters["label"] = append(filters["label"], k+"="+v)
-		} else {
-			filters["label"] = append(filters["label"], k)
-		}
+	if len(f.Labels) > 0 {
+		filters["label"] = ctrgate.LabelFilters(f.Labels)
 	}
 	return filters
 }
@@ -108,7 +98,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label key " + strconv.Quote(k)}
 		}
 	}
-	c, cancel, err := r.call(ctx, opEvents, filter.NamePrefix, true)
+	c, cancel, err := r.call(ctx, ctrgate.OpEvents, filter.NamePrefix, true)
 	if err != nil {
 		return nil, err
 	}
@@ -148,15 +138,15 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	if serr != nil {
 		stopReq()
 		if serr == context.DeadlineExceeded {
-			return nil, ctrgate.NewEngineError(BackendName, opEvents, "", nil, "no answer from the service", serr, nil)
+			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", nil, "no answer from the service", serr, nil)
 		}
-		return nil, wrapErr(c, opEvents, "", serr, nil, false)
+		return nil, wrapErr(c, ctrgate.OpEvents, "", serr, nil, false)
 	}
 	// Close ends the request. When ctx is done, Next returns the typed
 	// error of wrapErr, also after the pump has finished.
 	s := pipe.New[ctrgate.Event](ctx, stopReq, pipe.Buffer(64), pipe.CtxErrorFirst(),
 		pipe.CtxError(func(ctx context.Context) error {
-			return wrapErr(ctx, opEvents, "", ctx.Err(), nil, false)
+			return wrapErr(ctx, ctrgate.OpEvents, "", ctx.Err(), nil, false)
 		}))
 	go func() {
 		defer stopReq()
@@ -169,9 +159,9 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		}
 		var err error
 		if errors.Is(context.Cause(c), errClosed) {
-			err = wrapErr(c, opEvents, "", c.Err(), nil, false)
+			err = wrapErr(c, ctrgate.OpEvents, "", c.Err(), nil, false)
 		} else if ctx.Err() == nil && c.Err() == nil {
-			err = ctrgate.NewEngineError(BackendName, opEvents, "", ctrgate.ErrEngineUnavailable, "the service ended the event stream", nil, nil)
+			err = ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", ctrgate.ErrEngineUnavailable, "the service ended the event stream", nil, nil)
 		}
 		s.Finish(err)
 	}()

@@ -36,7 +36,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 		return nil, err
 	}
 	secrets := ctrgate.SecretValues(opts.Env)
-	c, cancel, err := r.call(ctx, opExec, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpExec, name, false)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	}}
 	id, err := containers.ExecCreate(c, name, cfg)
 	if err != nil {
-		return nil, wrapErr(c, opExec, name, err, secrets, false)
+		return nil, wrapErr(c, ctrgate.OpExec, name, err, secrets, false)
 	}
 
 	var stdout, stderr bytes.Buffer
@@ -96,14 +96,14 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 		pr.CloseWithError(io.ErrClosedPipe) // ends the bindings' stdin copier
 	}
 	if c.Err() != nil {
-		return nil, wrapErr(c, opExec, name, c.Err(), secrets, false)
+		return nil, wrapErr(c, ctrgate.OpExec, name, c.Err(), secrets, false)
 	}
 	if err != nil {
-		return nil, wrapErr(c, opExec, name, err, secrets, false)
+		return nil, wrapErr(c, ctrgate.OpExec, name, err, secrets, false)
 	}
 	code, err := r.execExitCode(c, id)
 	if err != nil {
-		return nil, wrapErr(c, opExec, name, err, secrets, false)
+		return nil, wrapErr(c, ctrgate.OpExec, name, err, secrets, false)
 	}
 	if r.atLeast("4.8.0") {
 		// Podman < 4.8 has no endpoint for this and drops the sessions of a

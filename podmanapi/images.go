@@ -19,7 +19,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return false, err
 	}
-	c, cancel, err := r.call(ctx, opImageExists, ref, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpImageExists, ref, false)
 	if err != nil {
 		return false, err
 	}
@@ -28,7 +28,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	// failed query is an error, never "absent".
 	resp, err := r.client.DoRequest(c, nil, http.MethodGet, "/images/%s/exists", nil, nil, ref)
 	if err != nil {
-		return false, r.wrap(c, opImageExists, ref, err, nil)
+		return false, r.wrap(c, ctrgate.OpImageExists, ref, err, nil)
 	}
 	defer resp.Body.Close()
 	var ok bool
@@ -38,7 +38,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	case resp.StatusCode == http.StatusNotFound:
 		ok = false
 	default:
-		return false, r.wrap(c, opImageExists, ref, resp.Process(nil), nil)
+		return false, r.wrap(c, ctrgate.OpImageExists, ref, resp.Process(nil), nil)
 	}
 	return ok, nil
 }
@@ -51,7 +51,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
 		return err
 	}
-	return ctrgate.WithOp(r.pull(ctx, ref, policy), opPull)
+	return ctrgate.WithOp(r.pull(ctx, ref, policy), ctrgate.OpPullImage)
 }
 
 func (r *Runtime) pull(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
@@ -64,18 +64,18 @@ func (r *Runtime) pull(ctx context.Context, ref string, policy ctrgate.PullPolic
 			return nil
 		}
 		if policy == ctrgate.PullNever {
-			return ctrgate.NewEngineError(BackendName, opPull, ref, ctrgate.ErrImageNotFound,
+			return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, ctrgate.ErrImageNotFound,
 				"image is not present locally and the pull policy is never", nil, nil)
 		}
 	}
-	c, cancel, err := r.call(ctx, opPull, ref, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpPullImage, ref, false)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	_, err = images.Pull(c, ref, &images.PullOptions{Quiet: boolPtr(true), Policy: strPtr("always"), ProgressWriter: writerPtr(io.Discard)})
 	if err != nil {
-		return r.wrap(c, opPull, ref, err, nil)
+		return r.wrap(c, ctrgate.OpPullImage, ref, err, nil)
 	}
 	return nil
 }
@@ -95,14 +95,14 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 	if err != nil {
 		return err
 	}
-	c, cancel, err := r.call(ctx, opImport, ref, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpImportImage, ref, false)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	_, err = images.Import(c, io.NopCloser(rootfs), &images.ImportOptions{Reference: &ref, Changes: &changes})
 	if err != nil {
-		return r.wrap(c, opImport, ref, err, nil)
+		return r.wrap(c, ctrgate.OpImportImage, ref, err, nil)
 	}
 	return nil
 }
@@ -179,7 +179,7 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return err
 	}
-	c, cancel, err := r.call(ctx, opRemoveImage, ref, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpRemoveImage, ref, false)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 	report, errs := images.Remove(c, []string{ref}, &images.RemoveOptions{Force: &force})
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		werr := r.wrap(c, opRemoveImage, ref, err, nil)
+		werr := r.wrap(c, ctrgate.OpRemoveImage, ref, err, nil)
 		var ee *ctrgate.EngineError
 		if report != nil && errors.As(werr, &ee) && ee.Kind == nil {
 			// podman rmi exit codes: 1 = no such image, 2 = image in use

@@ -29,12 +29,12 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	// Ask once, so that a missing container fails here and not on Next.
 	ct, err := r.Inspect(ctx, name)
 	if err != nil {
-		return nil, ctrgate.WithOp(err, opLogs)
+		return nil, ctrgate.WithOp(err, ctrgate.OpLogs)
 	}
 	// A Podman 4.x service ends a followed log of a container that was
 	// never started at once; follow it from its start instead.
 	awaitStart := opts.Follow && ct.State.Status == ctrgate.StateCreated && ct.State.StartedAt.IsZero()
-	c, cancel, err := r.call(ctx, opLogs, name, opts.Follow)
+	c, cancel, err := r.call(ctx, ctrgate.OpLogs, name, opts.Follow)
 	if err != nil {
 		return nil, err
 	}
@@ -86,13 +86,13 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		case lerr == nil:
 			s.Finish(nil)
 		case ctx.Err() != nil:
-			s.Finish(wrapErr(ctx, opLogs, name, ctx.Err(), nil, false))
+			s.Finish(wrapErr(ctx, ctrgate.OpLogs, name, ctx.Err(), nil, false))
 		case errors.Is(context.Cause(c), errClosed):
-			s.Finish(wrapErr(c, opLogs, name, lerr, nil, false)) // the runtime was closed
+			s.Finish(wrapErr(c, ctrgate.OpLogs, name, lerr, nil, false)) // the runtime was closed
 		case c.Err() != nil && !isDeadline(c):
 			s.Finish(nil) // closed by the consumer
 		default:
-			s.Finish(wrapErr(c, opLogs, name, lerr, nil, false))
+			s.Finish(wrapErr(c, ctrgate.OpLogs, name, lerr, nil, false))
 		}
 	}()
 	return s, nil

@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	dest, err := resolveURI(cfg, os.LookupEnv, loadConnection, socketExists)
 	if err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, opInfo, "", ctrgate.ErrEngineUnavailable, err.Error(), nil, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, err.Error(), nil, nil)
 	}
 	shown := redactURI(dest.URI)
 	local := false
@@ -96,7 +96,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 			path = u.Host + u.Opaque
 		}
 		if _, serr := os.Stat(path); serr != nil {
-			return nil, ctrgate.NewEngineError(BackendName, opInfo, shown, ctrgate.ErrEngineUnavailable,
+			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable,
 				"Podman socket "+path+" does not exist (start the service with `podman system service` or scripts/podman.sh up)", serr, nil)
 		}
 	}
@@ -131,15 +131,15 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 				}
 			}
 		}()
-		return nil, ctrgate.NewEngineError(BackendName, opInfo, shown, ctrgate.ErrEngineUnavailable,
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable,
 			"no answer from the Podman service", cctx.Err(), nil)
 	}
 	if res.err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, opInfo, shown, ctrgate.ErrEngineUnavailable, "", res.err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable, "", res.err, nil)
 	}
 	client, err := bindings.GetClient(res.ctx)
 	if err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, opInfo, shown, ctrgate.ErrEngineUnavailable, "", err, nil)
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable, "", err, nil)
 	}
 	life, kill := context.WithCancelCause(context.Background())
 	return &Runtime{
@@ -222,14 +222,14 @@ func (r *Runtime) atLeast(v string) bool {
 
 // Info describes the engine behind the runtime.
 func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
-	c, cancel, err := r.call(ctx, opInfo, "", false)
+	c, cancel, err := r.call(ctx, ctrgate.OpInfo, "", false)
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
 	info, err := system.Info(c, nil)
 	if err != nil {
-		werr := r.wrap(c, opInfo, "", err, nil)
+		werr := r.wrap(c, ctrgate.OpInfo, "", err, nil)
 		var ee *ctrgate.EngineError
 		if c.Err() == nil && errors.As(werr, &ee) && ee.Kind == nil {
 			ee.Kind = ctrgate.ErrEngineUnavailable // the engine cannot describe itself

@@ -212,7 +212,7 @@ func setNetwork(g *specgen.SpecGenerator, n ctrgate.NetworkSpec, server *semver.
 	case ctrgate.NetworkPasta:
 		if server != nil && server.Major > 0 {
 			if min, _ := semver.Parse(pastaMinVersion); server.LT(min) {
-				return ctrgate.NewEngineError(BackendName, opCreate, "", ctrgate.ErrUnsupported,
+				return ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, "", ctrgate.ErrUnsupported,
 					fmt.Sprintf("network mode pasta needs Podman >= %s, the service is %s", pastaMinVersion, server), nil, nil)
 			}
 		}

@@ -45,27 +45,27 @@ func TestErrorMapping(t *testing.T) {
 		want error
 	}{
 		// messages as the Podman 4.3.1 service words them
-		{opInspect, apiErr(404, "no such container", `no container with name or ID "x" found: no such container`), ctrgate.ErrNotFound},
-		{opStart, apiErr(404, "no such container", `no container with name or ID "x" found: no such container`), ctrgate.ErrNotFound},
-		{opCreate, apiErr(500, "that name is already in use", `creating container storage: the container name "x" is already in use by 1234. You have to remove that container to be able to reuse that name: that name is already in use`), ctrgate.ErrAlreadyExists},
-		{opCreate, apiErr(404, "image not known", "localhost/nope:1: image not known"), ctrgate.ErrImageNotFound},
-		{opKill, apiErr(500, "container state improper", "can only kill running containers. 1234 is in state created: container state improper"), ctrgate.ErrNotRunning},
-		{opExec, apiErr(500, "container state improper", "can only create exec sessions on running containers: container state improper"), ctrgate.ErrNotRunning},
-		{opRemove, apiErr(500, "container state improper", "cannot remove container 1234 as it is running - running or paused containers cannot be removed without force: container state improper"), ctrgate.ErrRunning},
-		{opRemove, apiErr(404, "no such container", `no container with name or ID "x" found: no such container`), ctrgate.ErrNotFound},
-		{opCopyFrom, apiErr(404, "", "could not find \"/nope\" on container x: no such file or directory"), ctrgate.ErrNotFound},
-		{opCopyTo, apiErr(404, "", "no such file or directory"), ctrgate.ErrNotFound},
-		{opWait, apiErr(404, "", "gone"), ctrgate.ErrNotFound},
-		{opRemoveImage, apiErr(404, "", "x: image not known"), ctrgate.ErrImageNotFound},
-		{opRemoveImage, apiErr(409, "", "image used by 1234: image is in use by a container"), ctrgate.ErrRunning},
-		{opPull, errors.New("initializing source docker://example.invalid/x:1: pinging container registry example.invalid: dial tcp: lookup example.invalid: no such host"), ctrgate.ErrImageNotFound},
-		{opPull, apiErr(500, "", "something odd"), ctrgate.ErrImageNotFound},
-		{opInspect, &url.Error{Op: "Get", URL: "http://d/v5.8.6/libpod/containers/x/json",
+		{ctrgate.OpInspect, apiErr(404, "no such container", `no container with name or ID "x" found: no such container`), ctrgate.ErrNotFound},
+		{ctrgate.OpStart, apiErr(404, "no such container", `no container with name or ID "x" found: no such container`), ctrgate.ErrNotFound},
+		{ctrgate.OpCreate, apiErr(500, "that name is already in use", `creating container storage: the container name "x" is already in use by 1234. You have to remove that container to be able to reuse that name: that name is already in use`), ctrgate.ErrAlreadyExists},
+		{ctrgate.OpCreate, apiErr(404, "image not known", "localhost/nope:1: image not known"), ctrgate.ErrImageNotFound},
+		{ctrgate.OpKill, apiErr(500, "container state improper", "can only kill running containers. 1234 is in state created: container state improper"), ctrgate.ErrNotRunning},
+		{ctrgate.OpExec, apiErr(500, "container state improper", "can only create exec sessions on running containers: container state improper"), ctrgate.ErrNotRunning},
+		{ctrgate.OpRemove, apiErr(500, "container state improper", "cannot remove container 1234 as it is running - running or paused containers cannot be removed without force: container state improper"), ctrgate.ErrRunning},
+		{ctrgate.OpRemove, apiErr(404, "no such container", `no container with name or ID "x" found: no such container`), ctrgate.ErrNotFound},
+		{ctrgate.OpCopyFrom, apiErr(404, "", "could not find \"/nope\" on container x: no such file or directory"), ctrgate.ErrNotFound},
+		{ctrgate.OpCopyTo, apiErr(404, "", "no such file or directory"), ctrgate.ErrNotFound},
+		{ctrgate.OpWait, apiErr(404, "", "gone"), ctrgate.ErrNotFound},
+		{ctrgate.OpRemoveImage, apiErr(404, "", "x: image not known"), ctrgate.ErrImageNotFound},
+		{ctrgate.OpRemoveImage, apiErr(409, "", "image used by 1234: image is in use by a container"), ctrgate.ErrRunning},
+		{ctrgate.OpPullImage, errors.New("initializing source docker://example.invalid/x:1: pinging container registry example.invalid: dial tcp: lookup example.invalid: no such host"), ctrgate.ErrImageNotFound},
+		{ctrgate.OpPullImage, apiErr(500, "", "something odd"), ctrgate.ErrImageNotFound},
+		{ctrgate.OpInspect, &url.Error{Op: "Get", URL: "http://d/v5.8.6/libpod/containers/x/json",
 			Err: &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}, ctrgate.ErrEngineUnavailable},
-		{opList, fmt.Errorf("unable to connect: %w", os.NewSyscallError("connect", syscall.ENOENT)), ctrgate.ErrEngineUnavailable},
-		{opLogs, fmt.Errorf("reading frame: %w", io.ErrUnexpectedEOF), ctrgate.ErrEngineUnavailable},
-		{opCreate, errors.New("dial tcp: lookup registry: no such host"), nil},
-		{opInspect, apiErr(500, "", "internal trouble"), nil},
+		{ctrgate.OpList, fmt.Errorf("unable to connect: %w", os.NewSyscallError("connect", syscall.ENOENT)), ctrgate.ErrEngineUnavailable},
+		{ctrgate.OpLogs, fmt.Errorf("reading frame: %w", io.ErrUnexpectedEOF), ctrgate.ErrEngineUnavailable},
+		{ctrgate.OpCreate, errors.New("dial tcp: lookup registry: no such host"), nil},
+		{ctrgate.OpInspect, apiErr(500, "", "internal trouble"), nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.op+": "+tc.err.Error(), func(t *testing.T) {
@@ -94,35 +94,35 @@ func TestErrorMappingContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
 	defer cancel()
 	<-ctx.Done()
-	err := wrapErr(ctx, opInspect, "x", errors.New("Get \"http://d/...\": context deadline exceeded"), nil, false)
+	err := wrapErr(ctx, ctrgate.OpInspect, "x", errors.New("Get \"http://d/...\": context deadline exceeded"), nil, false)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 
 	cctx, ccancel := context.WithCancel(context.Background())
 	ccancel()
-	err = wrapErr(cctx, opInspect, "x", errors.New("canceled"), nil, false)
+	err = wrapErr(cctx, ctrgate.OpInspect, "x", errors.New("canceled"), nil, false)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.NotErrorIs(t, err, ctrgate.ErrEngineUnavailable)
 }
 
 func TestErrorMappingRedactsSecrets(t *testing.T) {
 	const secret = "hunter2-very-secret"
-	err := wrapErr(context.Background(), opCreate, "x",
+	err := wrapErr(context.Background(), ctrgate.OpCreate, "x",
 		apiErr(500, "", "invalid environment entry API_TOKEN="+secret+" rejected"), []string{secret}, false)
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), secret)
-	err = wrapErr(context.Background(), opCreate, "x", errors.New("transport said "+secret), []string{secret}, false)
+	err = wrapErr(context.Background(), ctrgate.OpCreate, "x", errors.New("transport said "+secret), []string{secret}, false)
 	assert.NotContains(t, err.Error(), secret)
 }
 
 func TestErrorMappingGPU(t *testing.T) {
 	// what Podman 4.3.1 answers on a machine without CDI specifications
-	err := wrapErr(context.Background(), opCreate, "x",
+	err := wrapErr(context.Background(), ctrgate.OpCreate, "x",
 		apiErr(500, "", "setting up CDI devices: unresolvable CDI devices nvidia.com/gpu=all"), nil, true)
 	var ge *ctrgate.GPUConfigError
 	require.ErrorAs(t, err, &ge)
 	assert.Equal(t, ctrgate.GPUHint, ge.Hint)
 	assert.Contains(t, ge.Message, "unresolvable CDI devices")
-	err = wrapErr(context.Background(), opStart, "x",
+	err = wrapErr(context.Background(), ctrgate.OpStart, "x",
 		apiErr(500, "", "setting up CDI devices: unresolvable CDI devices nvidia.com/gpu=0"), nil, false)
 	require.ErrorAs(t, err, &ge)
 }

@@ -399,12 +399,8 @@ func listArgs(f ctrgate.ListFilter) []string {
 	if f.NamePrefix != "" {
 		args = append(args, "--filter", "name=^"+regexp.QuoteMeta(f.NamePrefix))
 	}
-	for _, k := range sortedKeys(f.Labels) {
-		if v := f.Labels[k]; v != "" {
-			args = append(args, "--filter", "label="+k+"="+v)
-		} else {
-			args = append(args, "--filter", "label="+k)
-		}
+	for _, l := range ctrgate.LabelFilters(f.Labels) {
+		args = append(args, "--filter", "label="+l)
 	}
 	return args
 }
