@@ -149,6 +149,8 @@ func errorsGroup() group {
 			s.requireGone(t, ctx, name)
 			assert.ErrorIs(t, s.rt.PullImage(ctx, ref, ctrgate.PullNever), ctrgate.ErrImageNotFound)
 			assert.ErrorIs(t, s.rt.RemoveImage(ctx, ref, false), ctrgate.ErrImageNotFound)
+			assert.ErrorIs(t, s.rt.RemoveImage(ctx, ref, true), ctrgate.ErrImageNotFound,
+				"force does not turn a missing image into a success")
 		}},
 		{name: "KillNotRunning", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
