@@ -366,9 +366,9 @@ func summaryName(names []string) string {
 }
 
 // Wait blocks until the container's main process exits and returns its exit
-// code. An exited container gives its recorded code at once. A created
-// container is watched (inspect, with backoff up to 500 ms) until it has
-// been started; then Docker's "not-running" wait takes over. (Docker's
+// code. An exited container gives its recorded code at once. For a created
+// container Wait first waits for its start with ctrgate.AwaitStart (on the
+// event stream); then Docker's "not-running" wait takes over. (Docker's
 // "not-running" answers at once for a created container, and "next-exit"
 // would miss an exit that happens before the wait is registered.) Missing or
 // removed: ErrNotFound. Only ctx ends it early.
@@ -381,25 +381,17 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		return 0, err
 	}
 	defer cancel()
-	delay := 20 * time.Millisecond
 	retries := 0
 	for {
-		in, err := r.cli.ContainerInspect(ctx, name)
+		c, err := ctrgate.AwaitStart(ctx, r, name)
 		if err != nil {
-			return 0, r.mapErr(ctx, ctrgate.OpWait, name, err, nil)
+			return 0, r.startErr(ctx, ctrgate.OpWait, name, err)
 		}
-		if in.State == nil {
+		switch c.State.Status {
+		case "":
 			return 0, ctrgate.NewEngineError(BackendName, ctrgate.OpWait, name, nil, "engine reported no state", nil, nil)
-		}
-		switch ctrgate.ParseState(in.State.Status) {
-		case ctrgate.StateCreated:
-			if err := sleepCtx(ctx, delay); err != nil {
-				return 0, r.mapErr(ctx, ctrgate.OpWait, name, err, nil)
-			}
-			delay = min(delay*2, 500*time.Millisecond)
-			continue
 		case ctrgate.StateExited, ctrgate.StateDead:
-			return in.State.ExitCode, nil
+			return c.State.ExitCode, nil
 		}
 		code, err := r.waitNotRunning(ctx, name)
 		if err != nil && retries < 3 && ctx.Err() == nil && isTransientWaitErr(err) {
@@ -413,6 +405,12 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		}
 		return code, err
 	}
+}
+
+// startErr turns an error of ctrgate.AwaitStart into one of op (Op set to
+// op, a context error when ctx is done).
+func (r *Runtime) startErr(ctx context.Context, op, name string, err error) error {
+	return ctrgate.WithOp(r.mapErr(ctx, op, name, err, nil), op)
 }
 
 // isTransientWaitErr reports a wait failure that says nothing about the

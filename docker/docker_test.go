@@ -481,15 +481,31 @@ func TestFakeEngineWaitStopKill(t *testing.T) {
 
 func TestFakeEngineWaitCreatedThenStarted(t *testing.T) {
 	f := newFakeAPI(t)
-	state := make(chan string, 1)
-	state <- "created"
+	var mu sync.Mutex
 	cur := "created"
+	inspects := 0
+	started := make(chan struct{})
 	f.handle("GET /containers/c/json", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		st := cur
+		inspects++
+		mu.Unlock()
+		writeJSON(w, 200, map[string]any{"Id": "c", "Name": "/c", "State": map[string]any{"Status": st}})
+	})
+	// Wait learns of the start from the event stream, not by polling.
+	f.handle("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
 		select {
-		case cur = <-state:
-		default:
+		case <-started:
+			_ = json.NewEncoder(w).Encode(events.Message{Type: "container", Action: "start",
+				Actor: events.Actor{ID: "c", Attributes: map[string]string{"name": "c"}}, TimeNano: time.Now().UnixNano()})
+			w.(http.Flusher).Flush()
+		case <-r.Context().Done():
+			return
 		}
-		writeJSON(w, 200, map[string]any{"Id": "c", "Name": "/c", "State": map[string]any{"Status": cur}})
+		<-r.Context().Done()
 	})
 	f.handle("POST /containers/c/wait", func(w http.ResponseWriter, r *http.Request) {
 		assert.Equal(t, "not-running", r.URL.Query().Get("condition"))
@@ -505,9 +521,13 @@ func TestFakeEngineWaitCreatedThenStarted(t *testing.T) {
 	select {
 	case <-done:
 		t.Fatal("Wait returned for a created container")
-	case <-time.After(200 * time.Millisecond):
+	case <-time.After(300 * time.Millisecond):
 	}
-	state <- "running"
+	mu.Lock()
+	cur = "running"
+	assert.LessOrEqual(t, inspects, 2, "inspect, subscribe, inspect again: no polling")
+	mu.Unlock()
+	close(started)
 	select {
 	case code := <-done:
 		assert.Equal(t, 3, code)

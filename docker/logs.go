@@ -19,11 +19,12 @@ import (
 // ctrgate.ContainerRuntime.Logs). The engine's multiplexed stream is split
 // with stdcopy into stdout and stderr; each frame carries an engine
 // timestamp, which becomes LogLine.Time. Following a created container that
-// has not been started waits for its start (Docker would end the stream at
-// once). On Docker a followed stream that ends by itself is completed by
-// one more read (see catchUp); on Podman, whose followed stream loses lines,
-// following is done by polling plain reads (see podmanFollow). Without
-// Follow the default timeout bounds the whole read.
+// has not been started waits for its start with ctrgate.AwaitStart (Docker
+// would end the stream at once). On Docker a followed stream that ends by
+// itself is completed by one more read (see catchUp); on Podman, whose
+// followed stream loses lines, following is done by polling plain reads
+// once the container has started (see podmanFollow). Without Follow the
+// default timeout bounds the whole read.
 func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
@@ -74,7 +75,21 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		errw := &frameWriter{s: stream, stream: ctrgate.Stderr, tr: tr}
 		var cerr error
 		if polled {
-			cerr = r.podmanFollow(sctx, name, lo, opts, in, stream, tr, out, errw)
+			gone := false
+			if created {
+				// Nothing to read before the start: wait for it on the
+				// event stream instead of polling an empty log.
+				if _, err := ctrgate.AwaitStart(sctx, r, name); err != nil {
+					if sctx.Err() == nil && errors.Is(err, ctrgate.ErrNotFound) {
+						gone = true // removed before it was started: no output
+					} else {
+						cerr = r.startErr(sctx, ctrgate.OpLogs, name, err)
+					}
+				}
+			}
+			if cerr == nil && !gone {
+				cerr = r.podmanFollow(sctx, name, lo, opts, in, stream, tr, out, errw)
+			}
 		} else {
 			cerr = r.streamLogs(sctx, name, lo, body, tr, out, errw)
 		}
@@ -98,8 +113,8 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 // itself, catches up with what it missed.
 func (r *Runtime) streamLogs(ctx context.Context, name string, lo container.LogsOptions, body io.ReadCloser, tr *frameTracker, out, errw *frameWriter) error {
 	if body == nil {
-		if err := r.waitStarted(ctx, name); err != nil {
-			return err
+		if _, err := ctrgate.AwaitStart(ctx, r, name); err != nil {
+			return r.startErr(ctx, ctrgate.OpLogs, name, err)
 		}
 		var err error
 		if body, err = r.cli.ContainerLogs(ctx, name, lo); err != nil {
@@ -281,22 +296,6 @@ func endErr(ctx context.Context, err error) error {
 		return nil
 	}
 	return err
-}
-
-// waitStarted polls until the container has left the created state.
-func (r *Runtime) waitStarted(ctx context.Context, name string) error {
-	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
-		in, err := r.cli.ContainerInspect(ctx, name)
-		if err != nil {
-			return r.mapErr(ctx, ctrgate.OpLogs, name, err, nil)
-		}
-		if in.State == nil || ctrgate.ParseState(in.State.Status) != ctrgate.StateCreated {
-			return nil
-		}
-		if err := sleepCtx(ctx, delay); err != nil {
-			return err
-		}
-	}
 }
 
 func pad9(n int) string {

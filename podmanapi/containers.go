@@ -350,22 +350,15 @@ func fromList(lc types.ListContainer) ctrgate.Container {
 	return ct
 }
 
-// Wait looks whether a never-started container has been started every
-// waitPoll at first, backing off to waitPollMax.
-const (
-	waitPoll    = 50 * time.Millisecond
-	waitPollMax = 500 * time.Millisecond
-)
-
 // Wait blocks until the container's main process exits and returns its
 // exit code.
 //
 // A Podman 4.x service answers a wait on a created, never started
 // container at once with code 0 (it counts "created" as stopped), and its
-// "running" condition polls and misses short runs. Wait therefore watches
-// the container's StartedAt until it has been started, then waits for the
-// exit with the default condition, which returns the recorded code of a
-// container that has already exited.
+// "running" condition polls and misses short runs. Wait therefore waits
+// for the start of a never-started container with ctrgate.AwaitStart (on
+// the event stream), then waits for the exit with the default condition,
+// which returns the recorded code of a container that has already exited.
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return -1, err
@@ -375,32 +368,21 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		return -1, err
 	}
 	defer cancel()
-	var id string
-	var created time.Time
-	poll := waitPoll
-	for {
-		ictx, icancel := context.WithTimeout(c, r.timeout)
-		d, err := containers.Inspect(ictx, name, nil)
-		icancel()
-		if err != nil {
-			if id != "" && c.Err() == nil {
-				if code, ok := r.exitAfterRemoval(c, id, created, err); ok {
+	ictx, icancel := context.WithTimeout(c, r.timeout)
+	d, err := containers.Inspect(ictx, name, nil)
+	icancel()
+	if err != nil {
+		return -1, wrapErr(c, ctrgate.OpWait, name, err, nil, false)
+	}
+	id, created := d.ID, d.Created
+	if d.State != nil && neverStarted(d.State) {
+		if _, err := ctrgate.AwaitStart(c, r, id); err != nil {
+			if c.Err() == nil && errors.Is(err, ctrgate.ErrNotFound) {
+				if code, ok := r.diedExitCode(c, id, created); ok {
 					return code, nil
 				}
 			}
-			return -1, wrapErr(c, ctrgate.OpWait, name, err, nil, false)
-		}
-		id, created = d.ID, d.Created
-		if d.State == nil || !neverStarted(d.State) {
-			break
-		}
-		select {
-		case <-c.Done():
-			return -1, wrapErr(c, ctrgate.OpWait, name, c.Err(), nil, false)
-		case <-time.After(poll):
-		}
-		if poll *= 2; poll > waitPollMax {
-			poll = waitPollMax
+			return -1, startErr(c, ctrgate.OpWait, name, err)
 		}
 	}
 	code, err := containers.Wait(c, id, nil)
@@ -411,6 +393,19 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		return -1, wrapErr(c, ctrgate.OpWait, name, err, nil, false)
 	}
 	return int(code), nil
+}
+
+// startErr turns an error of ctrgate.AwaitStart (called with the call
+// context c) into one of op: a context or "closed" error when c is done,
+// else an *EngineError whose Op is op.
+func startErr(c context.Context, op, name string, err error) error {
+	if c.Err() != nil {
+		return wrapErr(c, op, name, c.Err(), nil, false)
+	}
+	if _, ok := err.(*ctrgate.EngineError); ok {
+		return ctrgate.WithOp(err, op)
+	}
+	return ctrgate.NewEngineError(BackendName, op, name, nil, "", err, nil)
 }
 
 // neverStarted reports whether a container is still in its created state.

@@ -20,8 +20,8 @@
 //
 //   - A wait on a created, never started container is answered at once
 //     with 0 (created counts as stopped), and the "running" condition polls
-//     and misses short runs: Wait watches StartedAt until the container has
-//     been started, then waits for its exit.
+//     and misses short runs: Wait waits for the start on the event stream
+//     (ctrgate.AwaitStart), then waits for its exit.
 //   - Network mode pasta exists from 4.4 on: Create fails with
 //     ctrgate.ErrUnsupported before any engine call on older services.
 //   - Exec sessions cannot be removed before 4.8 (no endpoint); the

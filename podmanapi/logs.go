@@ -56,8 +56,8 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	done := make(chan error, 1)
 	go func() {
 		if awaitStart {
-			if err := r.awaitStarted(c, ct.ID); err != nil {
-				done <- err
+			if _, err := ctrgate.AwaitStart(c, r, ct.ID); err != nil {
+				done <- startErr(c, ctrgate.OpLogs, name, err)
 				return
 			}
 		}
@@ -167,29 +167,4 @@ func splitTimestamp(frame string) (time.Time, string) {
 		return time.Time{}, frame
 	}
 	return t, frame[i+1:]
-}
-
-// awaitStarted returns once container id has been started (it may have
-// exited since), polling like Wait.
-func (r *Runtime) awaitStarted(ctx context.Context, id string) error {
-	poll := waitPoll
-	for {
-		ictx, icancel := context.WithTimeout(ctx, r.timeout)
-		d, err := containers.Inspect(ictx, id, nil)
-		icancel()
-		if err != nil {
-			return err
-		}
-		if d.State == nil || !neverStarted(d.State) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(poll):
-		}
-		if poll *= 2; poll > waitPollMax {
-			poll = waitPollMax
-		}
-	}
 }

@@ -20,8 +20,8 @@
 //
 // Podman behaviours the backend adapts to (measured on 4.3.1):
 //   - `podman wait` returns at once for a created container, and
-//     "--condition running" misses short runs: Wait polls inspect until the
-//     container has been started, then runs `podman wait`.
+//     "--condition running" misses short runs: Wait waits for the start on the
+//     event stream (ctrgate.AwaitStart), then runs `podman wait`.
 //   - `podman rm --force` of a missing container exits 0 and prints nothing:
 //     Remove reports ErrNotFound from the empty output.
 //   - exec on a stopped container exits 255 locally and 125 remotely, each
@@ -73,9 +73,6 @@ type Config struct {
 	// means DefaultTimeout (2 minutes). Wait, followed Logs and Events are
 	// not bounded.
 	DefaultTimeout time.Duration
-	// WaitPollInterval is how often Wait and followed Logs look at a created
-	// container that has not been started yet; zero means 100 ms.
-	WaitPollInterval time.Duration
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -154,7 +151,6 @@ type Runtime struct {
 	global  []string
 	env     []string // full environment of every child
 	timeout time.Duration
-	poll    time.Duration
 
 	mu      sync.Mutex
 	closed  bool
@@ -186,14 +182,10 @@ func New(cfg Config) (*Runtime, error) {
 		binary:  path,
 		global:  append([]string(nil), cfg.GlobalArgs...),
 		timeout: cfg.DefaultTimeout,
-		poll:    cfg.WaitPollInterval,
 		streams: map[closer]struct{}{},
 	}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
-	}
-	if r.poll <= 0 {
-		r.poll = 100 * time.Millisecond
 	}
 	r.env = childEnv(os.Environ(), cfg.Env, cfg.Local)
 	return r, nil

@@ -262,6 +262,12 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 		return ctrgate.NewEngineError(BackendName, ctrgate.OpRemoveImage, ref, kind, msg,
 			fmt.Errorf("podman exited with status %d", res.code), nil)
 	}
+	if force && strings.TrimSpace(string(res.stdout)) == "" {
+		// `podman rmi --force` of a missing image exits 0 and prints
+		// nothing; a removal prints the untagged/deleted IDs.
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpRemoveImage, ref, ctrgate.ErrImageNotFound,
+			"image not known", nil, nil)
+	}
 	return nil
 }
 
@@ -436,10 +442,11 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 // Wait blocks until the container's main process exits and returns its exit
 // code. `podman wait` returns at once for a created container (Podman 4.3
 // treats "created" as stopped, and "--condition running" misses a container
-// that runs shorter than its polling interval), so a created container is
-// polled with inspect until it has been started; then `podman wait` reports
-// the exit code. A container removed on exit (--rm) before podman could read
-// its code is looked up in the event log.
+// that runs shorter than its polling interval), so for a created container
+// Wait first waits for its start with ctrgate.AwaitStart (on the event
+// stream); then `podman wait` reports the exit code. A container removed on
+// exit (--rm) before podman could read its code is looked up in the event
+// log.
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return 0, err
@@ -448,23 +455,17 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		return 0, ctrgate.NewEngineError(BackendName, ctrgate.OpWait, name, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
 	}
 	since := time.Now().Add(-time.Second)
-	var id string
-	for {
-		c, err := r.inspectForWait(ctx, name)
-		if err != nil {
-			if id != "" && errors.Is(err, ctrgate.ErrNotFound) {
+	c, err := r.inspectForWait(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	id := c.ID
+	if c.State.Status == ctrgate.StateCreated && c.State.StartedAt.IsZero() {
+		if _, err := ctrgate.AwaitStart(ctx, r, id); err != nil {
+			if ctx.Err() == nil && errors.Is(err, ctrgate.ErrNotFound) {
 				return r.exitFromEvents(ctx, name, id, since)
 			}
-			return 0, err
-		}
-		id = c.ID
-		if c.State.Status != ctrgate.StateCreated || !c.State.StartedAt.IsZero() {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctxError(ctrgate.OpWait, name, ctx.Err())
-		case <-time.After(r.poll):
+			return 0, startErr(ctx, ctrgate.OpWait, name, err)
 		}
 	}
 	res, err := r.run(ctx, ctrgate.OpWait, name, []string{"wait", "--", id}, runOpts{noLimit: true})
@@ -486,11 +487,23 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	return code, nil
 }
 
-// inspectForWait is Inspect with the default timeout per round; its errors
-// are Wait's.
+// inspectForWait is Inspect with the default timeout; its errors are
+// Wait's.
 func (r *Runtime) inspectForWait(ctx context.Context, name string) (*ctrgate.Container, error) {
 	c, err := r.Inspect(ctx, name)
 	return c, ctrgate.WithOp(err, ctrgate.OpWait)
+}
+
+// startErr turns an error of ctrgate.AwaitStart into one of op: a
+// context error when ctx is done, else an *EngineError whose Op is op.
+func startErr(ctx context.Context, op, name string, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return ctxError(op, name, cerr)
+	}
+	if _, ok := err.(*ctrgate.EngineError); ok {
+		return ctrgate.WithOp(err, op)
+	}
+	return ctrgate.NewEngineError(BackendName, op, name, nil, "", err, nil)
 }
 
 // exitFromEvents finds the exit code of container id in the events logged

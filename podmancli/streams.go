@@ -167,13 +167,18 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	go func() {
 		defer r.untrack(ls)
 		defer stop()
-		if waitStart && !r.waitStarted(pctx, c.ID) {
-			if err := pctx.Err(); err != nil {
-				s.Finish(ctxError(ctrgate.OpLogs, name, err)) // after Close, Next says EOF
+		if waitStart {
+			if _, err := ctrgate.AwaitStart(pctx, r, c.ID); err != nil {
+				switch {
+				case pctx.Err() != nil:
+					s.Finish(ctxError(ctrgate.OpLogs, name, pctx.Err())) // after Close, Next says EOF
+				case errors.Is(err, ctrgate.ErrNotFound):
+					s.Finish(nil) // removed before it was started: no output
+				default:
+					s.Finish(startErr(pctx, ctrgate.OpLogs, name, err))
+				}
 				return
 			}
-			s.Finish(nil)
-			return
 		}
 		s.Finish(r.runLogs(pctx, name, args, s))
 	}()
@@ -183,25 +188,6 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 // logStream is a logstream.Stream the runtime can close.
 type logStream struct {
 	*logstream.Stream
-}
-
-// waitStarted polls until container id has been started (or is gone, or
-// ctx ends); it reports whether logs should be read.
-func (r *Runtime) waitStarted(ctx context.Context, id string) bool {
-	for {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(r.poll):
-		}
-		c, err := r.Inspect(ctx, id)
-		if err != nil {
-			return !errors.Is(err, ctrgate.ErrNotFound) && ctx.Err() == nil
-		}
-		if c.State.Status != ctrgate.StateCreated || !c.State.StartedAt.IsZero() {
-			return true
-		}
-	}
 }
 
 // runLogs runs podman logs into s and returns the stream's final error.
