@@ -22,6 +22,12 @@ test:
 unit:
 	$(GO) test -race -tags $(TAGS) ./...
 
+# The same benchmarks on every backend (fake, podman-cli, podman-api, docker),
+# as a table of ms/op; starts the engines and stops only those it started.
+.PHONY: bench
+bench:
+	scripts/bench.sh
+
 build:
 	CGO_ENABLED=0 $(GO) build -tags $(TAGS) -o bin/ctrgate ./cmd/ctrgate
 

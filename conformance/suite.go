@@ -145,15 +145,10 @@ func Run(t *testing.T, h Harness) {
 			_ = rt.Close()
 		}
 	})
-	s := &suite{h: h, rt: rt, image: h.Image, prefix: "ctg-" + randHex(4) + "-", results: map[string]*result{}}
-	if s.image == "" {
-		s.image = DefaultImage
-	}
+	s := &suite{h: h, rt: rt, image: h.image(), prefix: "ctg-" + randHex(4) + "-", results: map[string]*result{}}
 	began := time.Now()
 
-	ctx, cancel := context.WithTimeout(context.Background(), ImportTimeout)
-	err := rt.ImportImage(ctx, s.image, bytes.NewReader(tarball), ctrgate.ImportOptions{Entrypoint: []string{TestProgPath}})
-	cancel()
+	err := importTestImage(rt, s.image, tarball)
 	require.NoError(t, err, "importing the test image %s", s.image)
 	t.Logf("%s: imported %s (%d bytes); container names start with %s", h.Name, s.image, len(tarball), s.prefix)
 
@@ -208,6 +203,22 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	s.summary(t, time.Since(began))
+}
+
+// image returns the reference the test image is imported as.
+func (h Harness) image() string {
+	if h.Image == "" {
+		return DefaultImage
+	}
+	return h.Image
+}
+
+// importTestImage imports tarball (TestImageTar) as ref with rt's own
+// ImportImage, its entrypoint TestProgPath, within ImportTimeout.
+func importTestImage(rt ctrgate.ContainerRuntime, ref string, tarball []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), ImportTimeout)
+	defer cancel()
+	return rt.ImportImage(ctx, ref, bytes.NewReader(tarball), ctrgate.ImportOptions{Entrypoint: []string{TestProgPath}})
 }
 
 // track registers a test for the summary.

@@ -40,15 +40,26 @@ func newRuntime(t testing.TB, host string) ctrgate.ContainerRuntime {
 	return rt
 }
 
-func TestConformanceDocker(t *testing.T) {
-	host := engineHost(t)
-	conformance.Run(t, conformance.Harness{
+// dockerHarness drives the Docker engine at host.
+func dockerHarness(host string) conformance.Harness {
+	return conformance.Harness{
 		Name: "docker",
 		New:  func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
 		// A tag of its own: other backends' suites may re-import the default
 		// tag on a shared engine at the same time.
 		Image: "localhost/ctrgate/testprog:conformance-docker",
-	})
+	}
+}
+
+func TestConformanceDocker(t *testing.T) {
+	conformance.Run(t, dockerHarness(engineHost(t)))
+}
+
+// BenchmarkConformance runs the shared benchmarks on the real Docker engine
+// only, not on Podman's Docker-compatible API (scripts/bench.sh compares
+// the backends).
+func BenchmarkConformance(b *testing.B) {
+	conformance.Benchmark(b, dockerHarness(engineHost(b)))
 }
 
 // podmanHost returns Podman's API socket as a Docker host address, from

@@ -9,15 +9,26 @@ import (
 	"github.com/ctrgate/ctrgate/fake"
 )
 
-// TestConformance runs the shared behavioural suite against the fake, with
-// the conformance test program registered at conformance.TestProgPath.
-func TestConformance(t *testing.T) {
-	conformance.Run(t, conformance.Harness{
+// harness drives the fake, with the conformance test program registered at
+// conformance.TestProgPath.
+func harness() conformance.Harness {
+	return conformance.Harness{
 		Name: "fake",
 		New: func(t testing.TB) ctrgate.ContainerRuntime {
 			rt := fake.New()
 			rt.RegisterProgram(conformance.TestProgPath, func(p *fake.Process) int { return testprog.Main(p) })
 			return rt
 		},
-	})
+	}
+}
+
+// TestConformance runs the shared behavioural suite against the fake.
+func TestConformance(t *testing.T) {
+	conformance.Run(t, harness())
+}
+
+// BenchmarkConformance runs the shared benchmarks against the fake
+// (scripts/bench.sh compares them across backends).
+func BenchmarkConformance(b *testing.B) {
+	conformance.Benchmark(b, harness())
 }

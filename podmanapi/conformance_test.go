@@ -49,13 +49,24 @@ func newRuntime(t testing.TB, uri string) *podmanapi.Runtime {
 	return rt
 }
 
-func TestConformance(t *testing.T) {
-	uri := serviceURI(t)
-	start := time.Now()
-	conformance.Run(t, conformance.Harness{
+// harness drives the Podman service at uri.
+func harness(uri string) conformance.Harness {
+	return conformance.Harness{
 		Name:  podmanapi.BackendName,
 		Image: testImage,
 		New:   func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, uri) },
-	})
+	}
+}
+
+// BenchmarkConformance runs the shared benchmarks on the provisioned
+// service (scripts/bench.sh compares them across backends).
+func BenchmarkConformance(b *testing.B) {
+	conformance.Benchmark(b, harness(serviceURI(b)))
+}
+
+func TestConformance(t *testing.T) {
+	uri := serviceURI(t)
+	start := time.Now()
+	conformance.Run(t, harness(uri))
 	t.Logf("podman-api conformance suite took %s", time.Since(start).Round(time.Millisecond))
 }

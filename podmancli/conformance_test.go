@@ -64,12 +64,26 @@ func TestConformance(t *testing.T) {
 	runSuite(t, "podman-cli", engineConfig(t))
 }
 
-func runSuite(t *testing.T, name string, cfg podmancli.Config) {
-	start := time.Now()
-	conformance.Run(t, conformance.Harness{
+// BenchmarkConformance runs the shared benchmarks with podman on local
+// storage (scripts/bench.sh compares them across backends), then checks,
+// once the runtime is closed, that no podman process is left.
+func BenchmarkConformance(b *testing.B) {
+	cfg := engineConfig(b)
+	b.Cleanup(func() { requireNoPodmanChildren(b) }) // runs after Benchmark's own cleanups
+	conformance.Benchmark(b, harness("podman-cli", cfg))
+}
+
+// harness drives podman with cfg, labelled name.
+func harness(name string, cfg podmancli.Config) conformance.Harness {
+	return conformance.Harness{
 		Name: name,
 		New:  func(t testing.TB) ctrgate.ContainerRuntime { return newEngine(t, cfg) },
-	})
+	}
+}
+
+func runSuite(t *testing.T, name string, cfg podmancli.Config) {
+	start := time.Now()
+	conformance.Run(t, harness(name, cfg))
 	t.Logf("%s conformance suite took %s", name, time.Since(start).Round(time.Millisecond))
 	requireNoPodmanChildren(t)
 }
