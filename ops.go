@@ -126,3 +126,26 @@ func LabelFilters(labels map[string]string) []string {
 	}
 	return out
 }
+
+// ApplyPullPolicy is the policy logic of PullImage, shared by the backends:
+// exists tells whether ref is present locally and pull fetches it from a
+// registry. PullNever with an absent image fails with ErrImageNotFound
+// (never contacting a registry), PullMissing pulls only an absent image,
+// PullAlways always pulls. Errors of exists carry OpPullImage.
+func ApplyPullPolicy(ctx context.Context, backend, ref string, policy PullPolicy,
+	exists func(context.Context, string) (bool, error), pull func(context.Context) error) error {
+	if policy != PullAlways {
+		ok, err := exists(ctx, ref)
+		if err != nil {
+			return WithOp(err, OpPullImage)
+		}
+		if ok {
+			return nil
+		}
+		if policy == PullNever {
+			return NewEngineError(backend, OpPullImage, ref, ErrImageNotFound,
+				"image is not present locally and the pull policy is never", nil, nil)
+		}
+	}
+	return pull(ctx)
+}

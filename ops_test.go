@@ -240,3 +240,41 @@ func TestLabelFilters(t *testing.T) {
 		"sorted by key; an empty value filters on the key alone")
 	assert.Empty(t, ctrgate.LabelFilters(nil))
 }
+
+func TestApplyPullPolicy(t *testing.T) {
+	ctx := context.Background()
+	boom := errors.New("boom")
+	for _, tc := range []struct {
+		policy  ctrgate.PullPolicy
+		present bool
+		pulled  bool
+		wantErr error
+	}{
+		{ctrgate.PullNever, true, false, nil},
+		{ctrgate.PullNever, false, false, ctrgate.ErrImageNotFound},
+		{ctrgate.PullMissing, true, false, nil},
+		{ctrgate.PullMissing, false, true, nil},
+		{"", false, true, nil},
+		{ctrgate.PullAlways, true, true, nil},
+	} {
+		pulled := false
+		err := ctrgate.ApplyPullPolicy(ctx, "test", "img", tc.policy,
+			func(context.Context, string) (bool, error) { return tc.present, nil },
+			func(context.Context) error { pulled = true; return nil })
+		if tc.wantErr != nil {
+			assert.ErrorIs(t, err, tc.wantErr, "%s present=%v", tc.policy, tc.present)
+		} else {
+			assert.NoError(t, err, "%s present=%v", tc.policy, tc.present)
+		}
+		assert.Equal(t, tc.pulled, pulled, "%s present=%v: pulled", tc.policy, tc.present)
+	}
+	err := ctrgate.ApplyPullPolicy(ctx, "test", "img", ctrgate.PullMissing,
+		func(context.Context, string) (bool, error) {
+			return false, ctrgate.NewEngineError("test", ctrgate.OpImageExists, "img", nil, "", boom, nil)
+		},
+		func(context.Context) error { t.Fatal("must not pull when the check failed"); return nil })
+	assert.ErrorIs(t, err, boom, "a failed check is an error, not 'absent'")
+	var ee *ctrgate.EngineError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, ctrgate.OpPullImage, ee.Op)
+}

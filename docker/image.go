@@ -58,19 +58,13 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 
 // ensureImage applies a pull policy (ctx is already bounded).
 func (r *Runtime) ensureImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
-	if policy != ctrgate.PullAlways {
-		ok, err := r.imageExists(ctx, ref)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if policy == ctrgate.PullNever {
-			return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, ctrgate.ErrImageNotFound,
-				"image is not present locally and the pull policy is never", nil, nil)
-		}
-	}
+	return ctrgate.ApplyPullPolicy(ctx, BackendName, ref, policy, r.imageExists, func(ctx context.Context) error {
+		return r.pullImage(ctx, ref)
+	})
+}
+
+// pullImage pulls ref from its registry (ctx is already bounded).
+func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 	rc, err := r.cli.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
 		return r.mapErr(ctx, ctrgate.OpPullImage, ref, err, nil)

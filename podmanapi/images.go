@@ -55,19 +55,13 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 }
 
 func (r *Runtime) pull(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
-	if policy != ctrgate.PullAlways {
-		ok, err := r.ImageExists(ctx, ref)
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if policy == ctrgate.PullNever {
-			return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, ctrgate.ErrImageNotFound,
-				"image is not present locally and the pull policy is never", nil, nil)
-		}
-	}
+	return ctrgate.ApplyPullPolicy(ctx, BackendName, ref, policy, r.ImageExists, func(ctx context.Context) error {
+		return r.pullImage(ctx, ref)
+	})
+}
+
+// pullImage pulls ref from its registry.
+func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 	c, cancel, err := r.call(ctx, ctrgate.OpPullImage, ref, false)
 	if err != nil {
 		return err

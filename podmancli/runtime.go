@@ -136,19 +136,14 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
 		return err
 	}
-	if policy != ctrgate.PullAlways {
-		ok, err := r.ImageExists(ctx, ref)
-		if err != nil {
-			return ctrgate.WithOp(err, ctrgate.OpPullImage)
-		}
-		if ok {
-			return nil
-		}
-		if policy == ctrgate.PullNever {
-			return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, ctrgate.ErrImageNotFound,
-				"image not present locally and pull policy is never", nil, nil)
-		}
-	}
+	return ctrgate.ApplyPullPolicy(ctx, BackendName, ref, policy, r.ImageExists, func(ctx context.Context) error {
+		return r.pullImage(ctx, ref)
+	})
+}
+
+// pullImage runs `podman pull`; a ref no registry can provide is
+// ErrImageNotFound.
+func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 	res, err := r.run(ctx, ctrgate.OpPullImage, ref, []string{"pull", "--quiet", "--", ref}, runOpts{})
 	if err != nil {
 		return err
