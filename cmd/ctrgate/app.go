@@ -40,9 +40,8 @@ func (b backendFlag) Set(s string) error {
 	return nil
 }
 
-// opener opens the runtime a command works on. fallback reports that the
-// embedded in-memory fake stands in for a missing engine.
-type opener func(ctx context.Context, a *app) (rt ctrgate.ContainerRuntime, fallback bool, err error)
+// opener opens the runtime a command works on.
+type opener func(ctx context.Context, a *app) (ctrgate.ContainerRuntime, error)
 
 // app is one invocation of the tool.
 type app struct {
@@ -61,7 +60,6 @@ type app struct {
 	// openBackend opens a configured backend (backend.Open; tests replace it).
 	openBackend func(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRuntime, error)
 	rt          ctrgate.ContainerRuntime
-	fallback    bool
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -233,11 +231,11 @@ func (a *app) runtime(ctx context.Context) (ctrgate.ContainerRuntime, error) {
 	if a.rt != nil {
 		return a.rt, nil
 	}
-	rt, fallback, err := a.open(ctx, a)
+	rt, err := a.open(ctx, a)
 	if err != nil {
 		return nil, err
 	}
-	a.rt, a.fallback = rt, fallback
+	a.rt = rt
 	return rt, nil
 }
 

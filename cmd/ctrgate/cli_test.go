@@ -70,8 +70,8 @@ func (e *fakeEnv) runCtx(ctx context.Context, stdin string, args ...string) resu
 	e.t.Helper()
 	var out, errb bytes.Buffer
 	a := newApp(strings.NewReader(stdin), &out, &errb, e.getenv)
-	a.open = func(context.Context, *app) (ctrgate.ContainerRuntime, bool, error) {
-		return noClose{e.rt}, false, nil
+	a.open = func(context.Context, *app) (ctrgate.ContainerRuntime, error) {
+		return noClose{e.rt}, nil
 	}
 	a.isTTY = func(io.Writer) bool { return e.tty }
 	code := a.main(ctx, args)
@@ -103,7 +103,13 @@ func TestRunAttachedReadyDemo(t *testing.T) {
 	r := e.run("run", "--rm", "-a", "--ready", "READY", "testimage", "marker", "READY", "500ms")
 	assert.Equal(t, 0, r.code, "stderr: %s", r.stderr)
 	assert.Equal(t, "READY\n", r.stdout)
-	assert.Empty(t, r.stderr)
+	// The story goes to stderr: engine, container, time to ready, exit
+	// code, removal.
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	require.Len(t, lines, 3, r.stderr)
+	assert.Regexp(t, `^ctrgate: fake \(fake[^)]*\): started \S+ \(testimage\)$`, lines[0])
+	assert.Regexp(t, `^ctrgate: \S+ ready after [0-9.]+m?s$`, lines[1])
+	assert.Regexp(t, `^ctrgate: \S+ exited with code 0; removed$`, lines[2])
 	assert.GreaterOrEqual(t, time.Since(start), 500*time.Millisecond)
 	// --rm: nothing is left behind.
 	cs, err := e.rt.List(context.Background(), ctrgate.ListFilter{All: true})
@@ -481,7 +487,7 @@ func TestInfo(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &ji))
 	want, err := e.rt.Info(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, toJSONInfo(want, false), ji)
+	assert.Equal(t, toJSONInfo(want), ji)
 }
 
 func TestImagesPullImport(t *testing.T) {
@@ -612,7 +618,7 @@ func runWithOpen(t *testing.T, open func(context.Context, backend.Config) (ctrga
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
 
-func TestAutoFallsBackToEmbeddedFake(t *testing.T) {
+func TestAutoWithoutEngineFails(t *testing.T) {
 	var got []backend.Config
 	noEngine := func(_ context.Context, cfg backend.Config) (ctrgate.ContainerRuntime, error) {
 		got = append(got, cfg)
@@ -621,25 +627,27 @@ func TestAutoFallsBackToEmbeddedFake(t *testing.T) {
 	}
 	noEnv := func(string) string { return "" }
 	r := runWithOpen(t, noEngine, noEnv, "run", "--rm", "-a", "--ready", "READY", "testimage", "marker", "READY", "500ms")
-	assert.Equal(t, 0, r.code, r.stderr)
-	assert.Equal(t, "READY\n", r.stdout)
-	assert.Equal(t, "ctrgate: no container engine found (probed podman-api, podman-cli, docker); using the in-memory fake\n", r.stderr)
+	assert.Equal(t, exitToolError, r.code, r.stderr)
+	assert.Empty(t, r.stdout, "no container ran")
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	require.Len(t, lines, 2, r.stderr)
+	assert.Equal(t, "ctrgate: auto: open: no container engine found (probed podman-api: no socket; podman-cli: not installed; docker: no socket)", lines[0])
+	assert.Contains(t, lines[1], "hint: no engine answered (probed podman-api, podman-cli, docker): start one")
+	assert.Contains(t, lines[1], "--backend fake")
 	require.Len(t, got, 1)
 	assert.Equal(t, "auto", got[0].Backend)
 
 	r = runWithOpen(t, noEngine, noEnv, "info", "--json")
-	assert.Equal(t, 0, r.code, r.stderr)
-	var ji jsonInfo
-	require.NoError(t, json.Unmarshal([]byte(r.stdout), &ji))
-	assert.True(t, ji.Fallback)
-	assert.Equal(t, "fake", ji.Backend)
+	assert.Equal(t, exitToolError, r.code, r.stderr)
+	assert.Empty(t, r.stdout)
 
-	// The fake forgets containers between invocations; the hint says so.
-	r = runWithOpen(t, noEngine, noEnv, "logs", "gone")
+	// The fake, chosen explicitly, forgets containers between invocations;
+	// the hint says so.
+	r = runWithOpen(t, backend.Open, noEnv, "--backend", "fake", "logs", "gone")
 	assert.Equal(t, exitToolError, r.code)
 	assert.Contains(t, r.stderr, "forgets its containers")
 
-	// An explicitly chosen backend never falls back.
+	// An explicitly chosen backend gets its own hint.
 	env := func(k string) string {
 		if k == "CTRGATE_BACKEND" {
 			return "docker"

@@ -34,16 +34,12 @@ func (a *app) cmdInfo(fs *flag.FlagSet) runFunc {
 		if err != nil {
 			return 0, err
 		}
-		ji := toJSONInfo(info, a.fallback)
+		ji := toJSONInfo(info)
 		if a.g.json {
 			return exitOK, writeJSON(a.stdout, ji)
 		}
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		backend := ji.Backend
-		if ji.Fallback {
-			backend += " (embedded fallback: no engine found)"
-		}
-		fmt.Fprintf(tw, "Backend:\t%s\n", backend)
+		fmt.Fprintf(tw, "Backend:\t%s\n", ji.Backend)
 		fmt.Fprintf(tw, "Engine:\t%s\n", orDash(ji.Engine))
 		fmt.Fprintf(tw, "Version:\t%s\n", orDash(ji.Version))
 		fmt.Fprintf(tw, "API version:\t%s\n", orDash(ji.APIVersion))

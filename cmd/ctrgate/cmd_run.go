@@ -157,6 +157,25 @@ func (a *app) cmdRun(fs *flag.FlagSet) runFunc {
 	}
 }
 
+// tell prints one line of a run's story on stderr (stdout stays the
+// container's).
+func (a *app) tell(format string, args ...any) {
+	fmt.Fprintf(a.stderr, "ctrgate: "+format+"\n", args...)
+}
+
+// engineLabel names the backend and engine behind rt, e.g.
+// "podman-api (podman 4.3.1)".
+func (a *app) engineLabel(ctx context.Context, rt ctrgate.ContainerRuntime) string {
+	info, err := rt.Info(ctx)
+	if err != nil || info == nil {
+		return a.backendName(ctx, rt)
+	}
+	if info.Version == "" {
+		return fmt.Sprintf("%s (%s)", info.Backend, info.Engine)
+	}
+	return fmt.Sprintf("%s (%s %s)", info.Backend, info.Engine, info.Version)
+}
+
 // parseNetwork maps --network to a NetworkSpec: a known mode, or the name
 // of a bridge network.
 func parseNetwork(s string) ctrgate.NetworkSpec {
@@ -252,10 +271,17 @@ func (a *app) runAttached(ctx context.Context, rt ctrgate.ContainerRuntime, o *r
 		name = a.displayName(ctx, rt, o, id)
 	}
 	res.Name = name
+	story := o.match != nil && !a.g.json
+	if story {
+		a.tell("%s: started %s (%s)", a.engineLabel(ctx, rt), name, o.spec.Image)
+	}
 	defer func() {
 		// Interrupted or failed while attached: with --rm nothing is left behind.
 		if err != nil && o.rm && !res.Removed {
 			res.Removed = a.cleanup(ctx, rt, id)
+			if story && res.Removed {
+				a.tell("%s removed", name)
+			}
 		}
 	}()
 
@@ -291,6 +317,9 @@ func (a *app) runAttached(ctx context.Context, rt ctrgate.ContainerRuntime, o *r
 		if o.match != nil && !readyFlag.Load() && o.match(l) {
 			readyFlag.Store(true)
 			res.Ready, res.ReadyLine, res.ReadyAfterMS = true, a.sec.text(l.Text), time.Since(start).Milliseconds()
+			if story {
+				a.tell("%s ready after %s", name, time.Duration(res.ReadyAfterMS)*time.Millisecond)
+			}
 		}
 		if err := a.printLogLine(l, false); err != nil {
 			return 0, err
@@ -315,6 +344,13 @@ func (a *app) runAttached(ctx context.Context, rt ctrgate.ContainerRuntime, o *r
 			return 0, fmt.Errorf("removing %s after it exited with code %d: %w", name, code, err)
 		}
 		res.Removed = true
+	}
+	if story {
+		removed := ""
+		if res.Removed {
+			removed = "; removed"
+		}
+		a.tell("%s exited with code %d%s", name, code, removed)
 	}
 	if a.g.json {
 		if err := writeJSONLine(a.stdout, res); err != nil {

@@ -59,14 +59,15 @@
 // --user, --workdir, --network, --entrypoint PROG|JSON-array,
 // --pull missing|never|always, --hostname.
 //
-// # No engine: the embedded fake
+// # No engine: exit 125, never a silent fake
 //
 // When the backend is auto and no engine answers (backend.Open fails with
-// ctrgate.ErrEngineUnavailable), ctrgate prints one line on stderr,
+// ctrgate.ErrEngineUnavailable), ctrgate exits 125 with one error line
+// naming what was probed and a hint on how to start an engine. It never
+// falls back to the in-memory fake by itself, so a script that checks the
+// exit code never believes a container ran.
 //
-//	ctrgate: no container engine found (probed ...); using the in-memory fake
-//
-// and runs the command on an in-memory fake runtime that holds one image,
+// --backend fake selects an in-memory fake runtime that holds one image,
 // "testimage", whose entrypoint is the conformance test program (commands
 // echo, sleep, exit N, marker TEXT DELAY, env, serve-tcp PORT, ...; see
 // package conformance/testprog). The fake lives inside one ctrgate process:
@@ -74,11 +75,11 @@
 // detached `ctrgate run` followed by a separate `ctrgate ps` shows nothing.
 // The one-command demo works anywhere:
 //
-//	ctrgate run --rm -a --ready READY testimage marker READY 500ms
+//	ctrgate --backend fake run --rm -a --ready READY testimage marker READY 500ms
 //
 // starts the container, waits for the READY line, shows the output, removes
-// the container and exits with its exit code (0). --backend fake selects
-// the same fake (with "testimage") explicitly, without the notice.
+// the container and exits with its exit code (0). `make demo` uses the fake
+// only when no engine answers, and says so.
 //
 // # The built-in testimage on a real engine
 //
@@ -149,8 +150,8 @@
 //
 //	{"backend", "engine", "version", "api_version", "rootless" (bool),
 //	 "cgroup_version", "rootless_network_mode", "oci_runtime",
-//	 "cdi_gpus" (bool), "cdi_devices" ([]string), "fallback" (bool: the
-//	 embedded fake stands in for a missing engine)}
+//	 "cdi_gpus" (bool), "cdi_devices" ([]string), "fallback" (bool: always
+//	 false since auto no longer falls back to the fake; kept for stability)}
 //
 // ps: an array (possibly empty) of containers; inspect: one container
 //

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/ctrgate/ctrgate"
@@ -12,14 +11,15 @@ import (
 )
 
 // openDefault opens the backend chosen by --backend, else $CTRGATE_BACKEND,
-// else the config file (--config or $CTRGATE_CONFIG), else auto. When auto
-// finds no engine it falls back to the embedded fake (fallback = true)
-// after one notice line on stderr. A fake runtime, embedded or chosen with
-// --backend fake, holds the image "testimage".
-func openDefault(ctx context.Context, a *app) (ctrgate.ContainerRuntime, bool, error) {
+// else the config file (--config or $CTRGATE_CONFIG), else auto. auto never
+// falls back to the in-memory fake: when no engine answers, the error names
+// what was probed and how to start an engine (exit 125), so a script never
+// believes a container ran. The fake, chosen with --backend fake, holds the
+// image "testimage".
+func openDefault(ctx context.Context, a *app) (ctrgate.ContainerRuntime, error) {
 	cfg, err := backend.LoadConfig(a.getenv, a.g.config)
 	if err != nil {
-		return nil, false, withHint(err, `fix the config file (--config or $CTRGATE_CONFIG); its form is {"backend": "podman-cli", "options": {"binary": "/usr/bin/podman"}}`)
+		return nil, withHint(err, `fix the config file (--config or $CTRGATE_CONFIG); its form is {"backend": "podman-cli", "options": {"binary": "/usr/bin/podman"}}`)
 	}
 	if a.g.backendSet {
 		cfg.Backend = a.g.backend
@@ -31,24 +31,15 @@ func openDefault(ctx context.Context, a *app) (ctrgate.ContainerRuntime, bool, e
 	cfg.Backend = name
 	rt, err := a.openBackend(ctx, cfg)
 	if err != nil {
-		if name == backend.Auto && errors.Is(err, ctrgate.ErrEngineUnavailable) && ctx.Err() == nil {
-			f, ferr := newEmbeddedFake()
-			if ferr != nil {
-				return nil, false, ferr
-			}
-			fmt.Fprintf(a.stderr, "ctrgate: no container engine found (probed %s); using the in-memory fake\n",
-				strings.Join(backend.AutoOrder, ", "))
-			return f, true, nil
-		}
-		return nil, false, openHint(name, err)
+		return nil, openHint(name, err)
 	}
 	if f, ok := rt.(*fake.Runtime); ok {
 		if err := seedFake(f); err != nil {
 			_ = rt.Close()
-			return nil, false, err
+			return nil, err
 		}
 	}
-	return rt, false, nil
+	return rt, nil
 }
 
 // openHint attaches advice to a failure to open backend name.
@@ -63,6 +54,10 @@ func openHint(name string, err error) error {
 		return withHint(err, "choose one with --backend or $CTRGATE_BACKEND; "+compiled)
 	case errors.Is(err, ctrgate.ErrEngineUnavailable):
 		switch name {
+		case backend.Auto:
+			return withHint(err, "no engine answered (probed "+strings.Join(backend.AutoOrder, ", ")+
+				"): start one (podman: 'systemctl --user start podman.socket' or scripts/podman.sh up; docker: start dockerd or scripts/docker.sh up), "+
+				"or choose one with --backend (--backend fake runs on the in-memory fake)")
 		case backend.Docker:
 			return withHint(err, "start dockerd (or scripts/docker.sh up) and point DOCKER_HOST at it, or choose another --backend")
 		case backend.PodmanAPI:

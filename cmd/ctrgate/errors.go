@@ -89,7 +89,7 @@ func (a *app) describe(err error) (msg, hint string) {
 		hint = "stop it first ('ctrgate stop NAME') or force it with -f"
 	case errors.Is(err, ctrgate.ErrNotFound):
 		hint = "list containers with 'ctrgate ps -a'"
-		if a.fallback {
+		if a.isFake(a.rt) {
 			hint += "; the in-memory fake forgets its containers when ctrgate exits"
 		}
 	case errors.Is(err, ctrgate.ErrNotRunning):

@@ -32,7 +32,7 @@ func TestJSONSchemaGolden(t *testing.T) {
 	}
 	cases := map[string]any{
 		"info": toJSONInfo(&ctrgate.EngineInfo{Backend: "podman-cli", Engine: "podman", Version: "4.3.1", APIVersion: "4.3.1",
-			CgroupVersion: "v1", OCIRuntime: "runc"}, false),
+			CgroupVersion: "v1", OCIRuntime: "runc"}),
 		"container": toJSONContainer(c, sec),
 		"ps_empty":  []jsonContainer{},
 		"logline":   toJSONLogLine(ctrgate.LogLine{Stream: ctrgate.Stderr, Text: "hello hunter2-secret", Time: ts}, sec),

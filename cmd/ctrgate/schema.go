@@ -25,15 +25,15 @@ type jsonInfo struct {
 	OCIRuntime          string   `json:"oci_runtime"`
 	CDIGPUs             bool     `json:"cdi_gpus"`
 	CDIDevices          []string `json:"cdi_devices"`
-	Fallback            bool     `json:"fallback"`
+	Fallback            bool     `json:"fallback"` // always false: auto never falls back to the fake (kept for schema stability)
 }
 
-func toJSONInfo(i *ctrgate.EngineInfo, fallback bool) jsonInfo {
+func toJSONInfo(i *ctrgate.EngineInfo) jsonInfo {
 	devs := append([]string{}, i.CDIDevices...)
 	return jsonInfo{
 		Backend: i.Backend, Engine: i.Engine, Version: i.Version, APIVersion: i.APIVersion,
 		Rootless: i.Rootless, CgroupVersion: i.CgroupVersion, RootlessNetworkMode: i.RootlessNetworkMode,
-		OCIRuntime: i.OCIRuntime, CDIGPUs: i.CDIGPUs, CDIDevices: devs, Fallback: fallback,
+		OCIRuntime: i.OCIRuntime, CDIGPUs: i.CDIGPUs, CDIDevices: devs,
 	}
 }
 

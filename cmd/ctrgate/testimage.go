@@ -196,7 +196,7 @@ var errTarAbandoned = errors.New("import ended before the whole image was read")
 // as an in-process program (seedFake) and needs no import.
 func (a *app) isFake(rt ctrgate.ContainerRuntime) bool {
 	_, ok := rt.(*fake.Runtime)
-	return ok || a.fallback
+	return ok
 }
 
 // backendName names rt's backend for messages.

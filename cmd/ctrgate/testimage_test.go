@@ -190,7 +190,7 @@ func runOn(t *testing.T, rt ctrgate.ContainerRuntime, args ...string) result {
 	defer cancel()
 	var out, errb bytes.Buffer
 	a := newApp(strings.NewReader(""), &out, &errb, func(string) string { return "" })
-	a.open = func(context.Context, *app) (ctrgate.ContainerRuntime, bool, error) { return noClose{rt}, false, nil }
+	a.open = func(context.Context, *app) (ctrgate.ContainerRuntime, error) { return noClose{rt}, nil }
 	code := a.main(ctx, args)
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
