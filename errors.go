@@ -11,15 +11,15 @@ import (
 // Sentinel errors shared by every backend; test with errors.Is.
 var (
 	// ErrNotFound: the container (or the path in a container) does not exist.
-	ErrNotFound = errors.New("container not found")
+	ErrNotFound = errors.New("no such container")
 	// ErrAlreadyExists: the container name is taken.
-	ErrAlreadyExists = errors.New("container already exists")
+	ErrAlreadyExists = errors.New("container name already in use")
 	// ErrNotRunning: the operation needs a running container.
 	ErrNotRunning = errors.New("container is not running")
 	// ErrRunning: the operation needs a container (or image) that is not in use.
 	ErrRunning = errors.New("container is running")
 	// ErrImageNotFound: the image is not present and could not be pulled.
-	ErrImageNotFound = errors.New("image not found")
+	ErrImageNotFound = errors.New("no such image")
 	// ErrInvalidSpec: the request was rejected before any engine call.
 	ErrInvalidSpec = errors.New("invalid spec")
 	// ErrEngineUnavailable: the engine cannot be reached (not installed, not
@@ -108,14 +108,22 @@ func (e *EngineError) Error() string {
 	}
 	// Only the engine's text is redacted: the "backend: op target" prefix
 	// is ours, and redacting it would mangle e.g. "podman-api: list".
+	// A failure that maps to a sentinel reads the same on every backend: its
+	// text holds the sentinel's words ("no such container", "no such
+	// image", ...), with the engine's own words kept as detail.
 	var tail strings.Builder
 	switch {
+	case e.Kind != nil && e.Message != "" && !strings.Contains(strings.ToLower(e.Message), e.Kind.Error()):
+		tail.WriteString(": ")
+		tail.WriteString(e.Kind.Error())
+		tail.WriteString(": ")
+		tail.WriteString(e.Message)
+	case e.Kind != nil && e.Message == "":
+		tail.WriteString(": ")
+		tail.WriteString(e.Kind.Error())
 	case e.Message != "":
 		tail.WriteString(": ")
 		tail.WriteString(e.Message)
-	case e.Kind != nil:
-		tail.WriteString(": ")
-		tail.WriteString(e.Kind.Error())
 	}
 	if e.Err != nil && (e.Message == "" || !strings.Contains(e.Message, e.Err.Error())) {
 		tail.WriteString(": ")

@@ -53,8 +53,10 @@ func TestEngineErrorText(t *testing.T) {
 	}{
 		{"message", ctrgate.NewEngineError("podman-cli", "inspect", "web", ctrgate.ErrNotFound, "  no such container web\n", nil, nil),
 			"podman-cli: inspect web: no such container web"},
+		{"engine words differ from the sentinel's", ctrgate.NewEngineError("podman-cli", "rmi", "img", ctrgate.ErrImageNotFound, "Error: img: image not known", nil, nil),
+			"podman-cli: rmi img: no such image: Error: img: image not known"},
 		{"kind only", ctrgate.NewEngineError("docker", "start", "web", ctrgate.ErrNotFound, "", nil, nil),
-			"docker: start web: container not found"},
+			"docker: start web: no such container"},
 		{"no target", ctrgate.NewEngineError("docker", "info", "", ctrgate.ErrEngineUnavailable, "", nil, nil),
 			"docker: info: container engine unavailable"},
 		{"message and cause", ctrgate.NewEngineError("podman-cli", "create", "web", nil, "boom", errors.New("exit status 125"), nil),
@@ -194,7 +196,7 @@ func TestExitedError(t *testing.T) {
 
 func TestEngineErrorPrefixNotMangled(t *testing.T) {
 	e := ctrgate.NewEngineError("podman-api", "inspect", "api", ctrgate.ErrNotFound, "", nil, nil)
-	assert.Equal(t, "podman-api: inspect api: container not found", e.Error())
+	assert.Equal(t, "podman-api: inspect api: no such container", e.Error())
 	e = ctrgate.NewEngineError("podman-api", "start", "my_token", nil, "boom", nil, nil)
 	assert.Equal(t, "podman-api: start my_token: boom", e.Error())
 	g := ctrgate.NewGPUConfigError("podman-api", "unresolvable CDI devices nvidia.com/gpu=all", nil, nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,17 @@ func allNameMethods() []nameMethod {
 // emptyTar is a tar stream with no entries.
 func emptyTar() []byte { return make([]byte, 1024) }
 
+// assertSentinelWords checks that err's text holds the words of the
+// sentinel it matches ("no such container", "no such image", ...): a user
+// reads the same words for the same failure on every backend, whatever the
+// engine's own text (kept as detail).
+func assertSentinelWords(t testing.TB, err, sentinel error, what string) {
+	t.Helper()
+	if err != nil {
+		assert.Contains(t, strings.ToLower(err.Error()), sentinel.Error(), "%s: the message says %q", what, sentinel.Error())
+	}
+}
+
 func errorsGroup() group {
 	return group{name: "Errors", tests: []suiteTest{
 		{name: "MissingContainer", parallel: true, fn: func(t *testing.T, s *suite) {
@@ -99,6 +111,7 @@ func errorsGroup() group {
 				began := time.Now()
 				err := m.call(ctx, s.rt, missing)
 				assert.ErrorIs(t, err, ctrgate.ErrNotFound, "%s on a missing container", m.name)
+				assertSentinelWords(t, err, ctrgate.ErrNotFound, m.name+" on a missing container")
 				within(t, time.Since(began), 10*time.Second, m.name+" on a missing container")
 			}
 		}},
@@ -134,6 +147,7 @@ func errorsGroup() group {
 			id := s.create(t, ctx, s.spec(name, "exit", "0"))
 			_, err := s.rt.Create(ctx, s.spec(name, "exit", "1"))
 			assert.ErrorIs(t, err, ctrgate.ErrAlreadyExists)
+			assertSentinelWords(t, err, ctrgate.ErrAlreadyExists, "create with a taken name")
 			c, err := s.rt.Inspect(ctx, name)
 			require.NoError(t, err)
 			assert.Equal(t, id, c.ID, "the first container is untouched")
@@ -146,9 +160,14 @@ func errorsGroup() group {
 			spec.Image = ref
 			_, err := s.rt.Create(ctx, spec)
 			assert.ErrorIs(t, err, ctrgate.ErrImageNotFound, "create with PullNever and a missing image")
+			assertSentinelWords(t, err, ctrgate.ErrImageNotFound, "create with a missing image")
 			s.requireGone(t, ctx, name)
-			assert.ErrorIs(t, s.rt.PullImage(ctx, ref, ctrgate.PullNever), ctrgate.ErrImageNotFound)
-			assert.ErrorIs(t, s.rt.RemoveImage(ctx, ref, false), ctrgate.ErrImageNotFound)
+			err = s.rt.PullImage(ctx, ref, ctrgate.PullNever)
+			assert.ErrorIs(t, err, ctrgate.ErrImageNotFound)
+			assertSentinelWords(t, err, ctrgate.ErrImageNotFound, "PullImage(PullNever) of a missing image")
+			err = s.rt.RemoveImage(ctx, ref, false)
+			assert.ErrorIs(t, err, ctrgate.ErrImageNotFound)
+			assertSentinelWords(t, err, ctrgate.ErrImageNotFound, "RemoveImage of a missing image")
 			assert.ErrorIs(t, s.rt.RemoveImage(ctx, ref, true), ctrgate.ErrImageNotFound,
 				"force does not turn a missing image into a success")
 		}},
@@ -158,7 +177,9 @@ func errorsGroup() group {
 			s.create(t, ctx, s.spec(created, "exit", "0"))
 			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(exited, "exit", "0")))
 			for _, n := range []string{created, exited} {
-				assert.ErrorIs(t, s.rt.Kill(ctx, n, "SIGTERM"), ctrgate.ErrNotRunning, "kill %s", n)
+				err := s.rt.Kill(ctx, n, "SIGTERM")
+				assert.ErrorIs(t, err, ctrgate.ErrNotRunning, "kill %s", n)
+				assertSentinelWords(t, err, ctrgate.ErrNotRunning, "kill of a container that is not running")
 				assert.ErrorIs(t, s.rt.Kill(ctx, n, ""), ctrgate.ErrNotRunning, "kill -9 %s", n)
 			}
 		}},
@@ -166,7 +187,9 @@ func errorsGroup() group {
 			ctx := s.ctx(t)
 			name := s.name(t, "err-rm-running")
 			s.run(t, ctx, s.spec(name, sleeper()...))
-			assert.ErrorIs(t, s.rt.Remove(ctx, name, ctrgate.RemoveOptions{}), ctrgate.ErrRunning)
+			err := s.rt.Remove(ctx, name, ctrgate.RemoveOptions{})
+			assert.ErrorIs(t, err, ctrgate.ErrRunning)
+			assertSentinelWords(t, err, ctrgate.ErrRunning, "remove of a running container")
 			running, err := ctrgate.IsRunning(ctx, s.rt, name)
 			require.NoError(t, err)
 			assert.True(t, running, "a refused Remove leaves the container running")

@@ -631,7 +631,7 @@ func TestAutoWithoutEngineFails(t *testing.T) {
 	assert.Empty(t, r.stdout, "no container ran")
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 	require.Len(t, lines, 2, r.stderr)
-	assert.Equal(t, "ctrgate: auto: open: no container engine found (probed podman-api: no socket; podman-cli: not installed; docker: no socket)", lines[0])
+	assert.Equal(t, "ctrgate: auto: open: container engine unavailable: no container engine found (probed podman-api: no socket; podman-cli: not installed; docker: no socket)", lines[0])
 	assert.Contains(t, lines[1], "hint: no engine answered (probed podman-api, podman-cli, docker): start one")
 	assert.Contains(t, lines[1], "--backend fake")
 	require.Len(t, got, 1)
@@ -661,7 +661,7 @@ func TestAutoWithoutEngineFails(t *testing.T) {
 	r = runWithOpen(t, unavailable, env, "ps")
 	assert.Equal(t, exitToolError, r.code)
 	msg, hint := requireOneErrorLine(t, r.stderr)
-	assert.Equal(t, "docker: open: cannot connect", msg)
+	assert.Equal(t, "docker: open: container engine unavailable: cannot connect", msg)
 	assert.Contains(t, hint, "dockerd")
 	assert.Equal(t, "docker", got[len(got)-1].Backend)
 	// --backend beats the environment.
