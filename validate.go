@@ -251,8 +251,8 @@ func ValidateSpec(s ContainerSpec) error {
 			return invalid(fmt.Sprintf("ExtraHosts[%d].IP", i), "%q is not an IP address", h.IP)
 		}
 	}
-	if strings.HasPrefix(s.User, "-") || strings.ContainsAny(s.User, " \t\x00") {
-		return invalid("User", "invalid user %q", s.User)
+	if err := validateUser(s.User); err != nil {
+		return err
 	}
 	switch s.UserNS.Mode {
 	case UserNSDefault, UserNSHost, UserNSKeepID, UserNSAuto:
@@ -414,4 +414,23 @@ func EnvStrings(env []EnvVar) []string {
 		out[i] = e.Name + "=" + e.Value
 	}
 	return out
+}
+
+// validateUser checks user[:group]: "" (the image's user), or a user name
+// or number, optionally with ":" and a group name or number; neither part
+// may be empty once given ("::", ":g" and "u:" are rejected).
+func validateUser(u string) error {
+	if u == "" {
+		return nil
+	}
+	user, group, hasGroup := strings.Cut(u, ":")
+	switch {
+	case strings.HasPrefix(u, "-") || strings.ContainsAny(u, " \t\x00"):
+		return invalid("User", "invalid user %q", u)
+	case user == "":
+		return invalid("User", "invalid user %q: the user part is empty (want user[:group])", u)
+	case hasGroup && (group == "" || strings.Contains(group, ":")):
+		return invalid("User", "invalid user %q: want user[:group] with a non-empty group", u)
+	}
+	return nil
 }

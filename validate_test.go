@@ -192,6 +192,10 @@ func TestValidateSpecRejects(t *testing.T) {
 		// User, UserNS
 		{"user leading dash", func(s *ctrgate.ContainerSpec) { s.User = "-u" }, "User"},
 		{"user with space", func(s *ctrgate.ContainerSpec) { s.User = "a b" }, "User"},
+		{"user only colons", func(s *ctrgate.ContainerSpec) { s.User = "::" }, "User"},
+		{"user empty user part", func(s *ctrgate.ContainerSpec) { s.User = ":100" }, "User"},
+		{"user empty group", func(s *ctrgate.ContainerSpec) { s.User = "100:" }, "User"},
+		{"user two colons", func(s *ctrgate.ContainerSpec) { s.User = "a:b:c" }, "User"},
 		{"userns mode", func(s *ctrgate.ContainerSpec) { s.UserNS = ctrgate.UserNSSpec{Mode: "private"} }, "UserNS.Mode"},
 		{"userns uid without keep-id", func(s *ctrgate.ContainerSpec) { s.UserNS = ctrgate.UserNSSpec{Mode: ctrgate.UserNSAuto, UID: ip(1)} }, "UserNS"},
 		{"userns gid without mode", func(s *ctrgate.ContainerSpec) { s.UserNS = ctrgate.UserNSSpec{GID: ip(1)} }, "UserNS"},

@@ -430,6 +430,9 @@ func TestErrorsExit125(t *testing.T) {
 		{[]string{"kill", "-s", "SIGNOPE", "x"}, "unknown signal", "Signal"},
 		{[]string{"image", "ls"}, "cannot list images", "ctrgate image -h"},
 		{[]string{"run", "--gpus", "all", "testimage", "echo"}, "GPU", ctrgate.GPUHint},
+		{[]string{"run", "--gpus", ",,,", "testimage", "echo"}, `--gpus ",,," names no device`, "ctrgate run -h"},
+		{[]string{"run", "--user", "::", "testimage", "echo"}, `invalid spec: User: invalid user "::"`, "fix the User value"},
+		{[]string{"run", "-l", "=v", "testimage", "echo"}, `invalid label "=v": the name before '=' is empty`, "ctrgate run -h"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, "_"), func(t *testing.T) {

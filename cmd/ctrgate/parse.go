@@ -115,7 +115,7 @@ func parseKV(cmd, what string, vals []string) (map[string]string, error) {
 	for _, v := range vals {
 		k, val, _ := strings.Cut(v, "=")
 		if k == "" {
-			return nil, usagef(cmd, "invalid %s %q: want key=value", what, v)
+			return nil, usagef(cmd, "invalid %s %q: the name before '=' is empty", what, v)
 		}
 		out[k] = val
 	}
@@ -269,6 +269,9 @@ func parseGPUs(s string) (ctrgate.GPURequest, error) {
 			d = "nvidia.com/gpu=" + d
 		}
 		r.Devices = append(r.Devices, d)
+	}
+	if len(r.Devices) == 0 {
+		return ctrgate.GPURequest{}, fmt.Errorf("--gpus %q names no device (want all or a device list such as 0,1)", s)
 	}
 	return r, nil
 }

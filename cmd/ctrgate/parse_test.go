@@ -63,6 +63,8 @@ func TestParseGPUsEnvCommandSince(t *testing.T) {
 	assert.Equal(t, []string{"nvidia.com/gpu=0", "nvidia.com/gpu=1"}, g.Devices)
 	_, err = parseGPUs("")
 	assert.Error(t, err)
+	_, err = parseGPUs(",,,")
+	assert.ErrorContains(t, err, "names no device", "a list of nothing is not 'no GPU'")
 
 	env := parseEnv([]string{"A=1", "B", "C", "D="}, true, func(k string) string {
 		if k == "B" {
