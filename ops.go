@@ -3,6 +3,7 @@ package ctrgate
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -17,13 +18,90 @@ func (f ListFilter) Matches(name string, labels map[string]string, running bool)
 	if !strings.HasPrefix(strings.TrimPrefix(name, "/"), f.NamePrefix) {
 		return false
 	}
-	for k, v := range f.Labels {
-		got, ok := labels[k]
-		if !ok || (v != "" && got != v) {
+	return labelsMatch(f.Labels, labels)
+}
+
+// labelsMatch reports whether every label in want is in got with that value
+// (an empty wanted value matches any value of the key).
+func labelsMatch(want, got map[string]string) bool {
+	for k, v := range want {
+		g, ok := got[k]
+		if !ok || (v != "" && g != v) {
 			return false
 		}
 	}
 	return true
+}
+
+// Matches reports whether an image with refs and labels passes f.
+func (f ImageFilter) Matches(refs []string, labels map[string]string) bool {
+	if !labelsMatch(f.Labels, labels) {
+		return false
+	}
+	if f.RefPrefix == "" {
+		return true
+	}
+	for _, r := range refs {
+		if strings.HasPrefix(r, f.RefPrefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// RetryImageListing calls list until it does not fail with
+// ErrImageNotFound, at most 5 times, and returns its last result. Podman
+// (and its Docker-compatible API) fails a whole image listing with "image
+// not known" when another client removes an image while the list is being
+// built; a listing has no target image, so that error only ever means this
+// race. Other errors and ctx's end return at once.
+func RetryImageListing[T any](ctx context.Context, list func() (T, error)) (T, error) {
+	var v T
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		v, err = list()
+		if err == nil || !errors.Is(err, ErrImageNotFound) || ctx.Err() != nil {
+			return v, err
+		}
+	}
+	return v, err
+}
+
+// FilterImages returns the images that pass f, in the shape ListImages
+// promises: one entry per ID (Podman 4.3 lists an image once per tag), the
+// ID without a "sha256:" prefix; Refs sorted, without duplicates, digests
+// ("name@sha256:...") or Docker's "<none>:<none>"; ordered by ID. Backends
+// call it on what the engine returned.
+func FilterImages(images []Image, f ImageFilter) []Image {
+	byID := make(map[string]*Image, len(images))
+	var ids []string
+	for _, im := range images {
+		id := strings.TrimPrefix(im.ID, "sha256:")
+		merged, seen := byID[id]
+		if !seen {
+			im.ID, im.Refs = id, append([]string(nil), im.Refs...)
+			byID[id], ids = &im, append(ids, id)
+			continue
+		}
+		merged.Refs = append(merged.Refs, im.Refs...)
+	}
+	out := make([]Image, 0, len(ids))
+	for _, id := range ids {
+		im := *byID[id]
+		refs := make([]string, 0, len(im.Refs))
+		for _, r := range im.Refs {
+			if r != "" && r != "<none>:<none>" && r != "<none>" && !strings.Contains(r, "@") {
+				refs = append(refs, r)
+			}
+		}
+		sort.Strings(refs)
+		im.Refs = slices.Compact(refs)
+		if f.Matches(im.Refs, im.Labels) {
+			out = append(out, im)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
 }
 
 // Run creates and starts a container. If Start fails, the container is

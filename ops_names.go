@@ -14,6 +14,8 @@ const (
 	OpPullImage = "PullImage"
 	// OpImportImage is ImportImage.
 	OpImportImage = "ImportImage"
+	// OpListImages is ListImages.
+	OpListImages = "ListImages"
 	// OpRemoveImage is RemoveImage.
 	OpRemoveImage = "RemoveImage"
 	// OpCreate is Create.
@@ -51,7 +53,7 @@ const (
 // Ops lists every operation name, in the order of the ContainerRuntime
 // methods.
 func Ops() []string {
-	return []string{OpInfo, OpImageExists, OpPullImage, OpImportImage, OpRemoveImage, OpCreate, OpStart,
+	return []string{OpInfo, OpImageExists, OpPullImage, OpImportImage, OpListImages, OpRemoveImage, OpCreate, OpStart,
 		OpStop, OpKill, OpRemove, OpInspect, OpList, OpWait, OpLogs, OpExec, OpCopyTo, OpCopyFrom, OpEvents, OpClose}
 }
 

@@ -278,3 +278,45 @@ func TestApplyPullPolicy(t *testing.T) {
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, ctrgate.OpPullImage, ee.Op)
 }
+
+func TestRetryImageListing(t *testing.T) {
+	ctx := context.Background()
+	calls := 0
+	got, err := ctrgate.RetryImageListing(ctx, func() (int, error) {
+		calls++
+		if calls < 3 {
+			return 0, ctrgate.NewEngineError("podman-api", ctrgate.OpListImages, "", ctrgate.ErrImageNotFound, "image not known", nil, nil)
+		}
+		return 42, nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 42, got)
+	assert.Equal(t, 3, calls, "retried while an image vanished during the listing")
+
+	calls = 0
+	boom := errors.New("boom")
+	_, err = ctrgate.RetryImageListing(ctx, func() (int, error) { calls++; return 0, boom })
+	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, 1, calls, "other errors return at once")
+
+	calls = 0
+	_, err = ctrgate.RetryImageListing(ctx, func() (int, error) { calls++; return 0, ctrgate.ErrImageNotFound })
+	assert.ErrorIs(t, err, ctrgate.ErrImageNotFound)
+	assert.Equal(t, 5, calls, "bounded")
+}
+
+func TestFilterImages(t *testing.T) {
+	imgs := ctrgate.FilterImages([]ctrgate.Image{
+		{ID: "sha256:bb", Refs: []string{"b:1", "<none>:<none>"}},
+		{ID: "aa", Refs: []string{"a:2", "a@sha256:00", "a:1"}, Labels: map[string]string{"k": "v"}},
+		{ID: "aa", Refs: []string{"a:1", "a:3"}, Labels: map[string]string{"k": "v"}},
+	}, ctrgate.ImageFilter{})
+	require.Len(t, imgs, 2)
+	assert.Equal(t, "aa", imgs[0].ID)
+	assert.Equal(t, []string{"a:1", "a:2", "a:3"}, imgs[0].Refs)
+	assert.Equal(t, "bb", imgs[1].ID)
+	assert.Equal(t, []string{"b:1"}, imgs[1].Refs)
+	assert.Len(t, ctrgate.FilterImages(imgs, ctrgate.ImageFilter{RefPrefix: "a:"}), 1)
+	assert.Empty(t, ctrgate.FilterImages(imgs, ctrgate.ImageFilter{RefPrefix: "a."}), "literal prefix")
+	assert.Len(t, ctrgate.FilterImages(imgs, ctrgate.ImageFilter{Labels: map[string]string{"k": ""}}), 1)
+}

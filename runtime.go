@@ -63,6 +63,15 @@ type ContainerRuntime interface {
 	// configuration. Importing over an existing ref replaces the tag.
 	ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ImportOptions) error
 
+	// ListImages returns the images in local storage that match filter, in
+	// ONE engine round trip, ordered by ID. filter.RefPrefix is matched
+	// literally against each reference of an image as the engine reports it
+	// (Podman qualifies short names, e.g. "localhost/app:1"; Docker keeps
+	// them as given); every label in filter.Labels must be present with that
+	// value (an empty value matches any value of the key). An empty result
+	// means no image matched; a failed query is always an error.
+	ListImages(ctx context.Context, filter ImageFilter) ([]Image, error)
+
 	// RemoveImage deletes ref from local storage. It fails with
 	// ErrImageNotFound when ref is absent, and with ErrRunning when a
 	// container uses the image and force is false.
@@ -184,6 +193,21 @@ type ImportOptions struct {
 	Env        []string          // image ENV as KEY=VALUE
 	WorkDir    string            // image WORKDIR
 	Labels     map[string]string // image labels
+}
+
+// ImageFilter selects images for ListImages.
+type ImageFilter struct {
+	RefPrefix string            // literal prefix of one of the image's references; "" matches every image
+	Labels    map[string]string // required labels; an empty value matches any value
+}
+
+// Image is one image in local storage.
+type Image struct {
+	ID      string            // the engine's image ID, hex, without "sha256:"
+	Refs    []string          // references (name:tag) naming it, sorted; none for an untagged image
+	Size    int64             // size in bytes as the engine reports it
+	Created time.Time         // when the image was made; zero if unknown
+	Labels  map[string]string // image labels
 }
 
 // RemoveOptions configures Remove.

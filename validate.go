@@ -44,6 +44,26 @@ func ValidatePrefix(prefix string) error {
 	return validateName("NamePrefix", prefix)
 }
 
+// ValidateImageFilter checks a ListImages filter: the prefix has no
+// whitespace or control characters, label keys are non-empty and hold no
+// '=' or NUL.
+func ValidateImageFilter(f ImageFilter) error {
+	if strings.ContainsAny(f.RefPrefix, " \t\r\n\x00") {
+		return invalid("RefPrefix", "invalid reference prefix %q", f.RefPrefix)
+	}
+	return validateLabelKeys("Labels", f.Labels)
+}
+
+// validateLabelKeys checks the keys of a label filter.
+func validateLabelKeys(field string, labels map[string]string) error {
+	for k := range labels {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return invalid(field, "invalid label key %q", k)
+		}
+	}
+	return nil
+}
+
 // imageRefPattern is a permissive reference check: no whitespace, no
 // leading '-', only characters references use.
 var imageRefPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.:/@+-]*$`)

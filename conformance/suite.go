@@ -104,6 +104,7 @@ func allGroups() []group {
 		execGroup(),
 		copyGroup(),
 		eventsGroup(),
+		imagesGroup(),
 		errorsGroup(),
 		specValidationGroup(),
 		contextGroup(),
@@ -122,7 +123,7 @@ func allGroups() []group {
 // It builds the test program, imports the test image with the runtime's
 // own ImportImage, runs every group as a subtest with a stable name
 // (Engine, Lifecycle, StatesListing, Wait, Logs, Readiness, Exec, Copy,
-// Events, Errors, SpecValidation, Context, Config, Ports, Stop,
+// Events, Images, Errors, SpecValidation, Context, Config, Ports, Stop,
 // Idempotence, Concurrency, GPU, Secrets, Cleanup), and logs a summary. Every container
 // it creates is named "ctg-<random>-..." and removed when its test ends;
 // the Cleanup group checks that none is left, closes the runtime and

@@ -219,6 +219,21 @@ func (mr *MockContainerRuntimeMockRecorder) List(ctx, filter any) *gomock.Call {
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "List", reflect.TypeOf((*MockContainerRuntime)(nil).List), ctx, filter)
 }
 
+// ListImages mocks base method.
+func (m *MockContainerRuntime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([]ctrgate.Image, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "ListImages", ctx, filter)
+	ret0, _ := ret[0].([]ctrgate.Image)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// ListImages indicates an expected call of ListImages.
+func (mr *MockContainerRuntimeMockRecorder) ListImages(ctx, filter any) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ListImages", reflect.TypeOf((*MockContainerRuntime)(nil).ListImages), ctx, filter)
+}
+
 // Logs mocks base method.
 func (m *MockContainerRuntime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 	m.ctrl.T.Helper()

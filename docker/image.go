@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
@@ -38,6 +39,38 @@ func (r *Runtime) imageExists(ctx context.Context, ref string) (bool, error) {
 		return false, nil
 	}
 	return false, me
+}
+
+// ListImages returns the images that pass filter, in one API call (the
+// filter is applied to its answer).
+func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([]ctrgate.Image, error) {
+	if err := ctrgate.ValidateImageFilter(filter); err != nil {
+		return nil, err
+	}
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpListImages, "")
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	sums, err := ctrgate.RetryImageListing(ctx, func() ([]image.Summary, error) {
+		sums, err := r.cli.ImageList(ctx, image.ListOptions{})
+		if err != nil {
+			return nil, r.mapErr(ctx, ctrgate.OpListImages, "", err, nil)
+		}
+		return sums, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	all := make([]ctrgate.Image, 0, len(sums))
+	for _, s := range sums {
+		var created time.Time
+		if s.Created > 0 {
+			created = time.Unix(s.Created, 0).UTC()
+		}
+		all = append(all, ctrgate.Image{ID: s.ID, Refs: s.RepoTags, Size: s.Size, Created: created, Labels: s.Labels})
+	}
+	return ctrgate.FilterImages(all, filter), nil
 }
 
 // PullImage makes ref available according to policy.

@@ -643,3 +643,14 @@ func writeTar(v *view, tw *tar.Writer, p, name string) error {
 	}
 	return nil
 }
+
+// size returns the bytes of all regular files (an image's size).
+func (m *memFS) size() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for _, nd := range m.nodes {
+		n += int64(len(nd.data))
+	}
+	return n
+}

@@ -126,6 +126,30 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (ok bool, err err
 	return ok, nil
 }
 
+// ListImages returns the stored images that pass filter. Like Docker, the
+// fake reports references as they were given, with ":latest" added to an
+// untagged one; every tag is an image of its own (re-importing a ref gives
+// it a new ID).
+func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) (out []ctrgate.Image, err error) {
+	defer r.record(ctrgate.OpListImages, filter.RefPrefix, &err)()
+	if err := ctrgate.ValidateImageFilter(filter); err != nil {
+		return nil, err
+	}
+	_, cancel, err := r.enter(ctx, ctrgate.OpListImages, "", false, 0, nil)
+	defer cancel()
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	all := make([]ctrgate.Image, 0, len(r.images))
+	for key, img := range r.images {
+		all = append(all, ctrgate.Image{ID: img.id, Refs: []string{key}, Size: img.fs.size(),
+			Created: img.created, Labels: maps.Clone(img.cfg.Labels)})
+	}
+	return ctrgate.FilterImages(all, filter), nil
+}
+
 // imageMissing is the error for an image the fake does not have.
 func imageMissing(method, ref string) error {
 	return engineErr(method, ref, ctrgate.ErrImageNotFound,

@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/containers/podman/v5/pkg/bindings/images"
+	"github.com/containers/podman/v5/pkg/domain/entities/types"
 
 	"github.com/ctrgate/ctrgate"
 )
@@ -41,6 +43,47 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 		return false, r.wrap(c, ctrgate.OpImageExists, ref, resp.Process(nil), nil)
 	}
 	return ok, nil
+}
+
+// ListImages returns the images that pass filter, in one API call (the
+// filter is applied to its answer: Podman splits label filter values at
+// commas).
+func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([]ctrgate.Image, error) {
+	if err := ctrgate.ValidateImageFilter(filter); err != nil {
+		return nil, err
+	}
+	c, cancel, err := r.call(ctx, ctrgate.OpListImages, "", false)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	sums, err := ctrgate.RetryImageListing(c, func() ([]*types.ImageSummary, error) {
+		sums, err := images.List(c, &images.ListOptions{})
+		if err != nil {
+			return nil, r.wrap(c, ctrgate.OpListImages, "", err, nil)
+		}
+		return sums, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	all := make([]ctrgate.Image, 0, len(sums))
+	for _, s := range sums {
+		if s == nil {
+			continue
+		}
+		all = append(all, ctrgate.Image{ID: s.ID, Refs: append(s.RepoTags, s.Names...), Size: s.Size,
+			Created: unixTime(s.Created), Labels: s.Labels})
+	}
+	return ctrgate.FilterImages(all, filter), nil
+}
+
+// unixTime converts seconds since the epoch; 0 is the zero time.
+func unixTime(sec int64) time.Time {
+	if sec <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(sec, 0).UTC()
 }
 
 // PullImage makes ref available according to policy.

@@ -109,6 +109,7 @@ func commands() []command {
 		{"kill", "NAME...", "send a signal to containers", (*app).cmdKill},
 		{"rm", "NAME...", "remove containers", (*app).cmdRm},
 		{"events", "", "stream container lifecycle events (create, start, die, remove) until interrupted or --timeout", (*app).cmdEvents},
+		{"images", "[REF-PREFIX]", "list images in local storage (-q: IDs only; -l k=v: by label)", (*app).cmdImages},
 		{"image", "exists|rm REF | import-testimage", "image exists REF: is it in local storage (exit 0 yes, 1 no); image rm REF; image import-testimage: (re)import the built-in testimage", (*app).cmdImage},
 		{"pull", "REF", "pull an image", (*app).cmdPull},
 		{"import", "FILE|- REF", "create an image from a root file system tar", (*app).cmdImport},

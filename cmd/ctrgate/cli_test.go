@@ -428,7 +428,9 @@ func TestErrorsExit125(t *testing.T) {
 		{[]string{"run", "--name", "-bad", "testimage"}, "invalid spec: Name", "Name"},
 		{[]string{"logs", "--since", "yesterday", "x"}, "invalid --since", "ctrgate logs -h"},
 		{[]string{"kill", "-s", "SIGNOPE", "x"}, "unknown signal", "Signal"},
-		{[]string{"image", "ls"}, "cannot list images", "ctrgate image -h"},
+		{[]string{"image", "ls"}, "use 'ctrgate images", "ctrgate image -h"},
+		{[]string{"images", "-l", "=x"}, "the name before '=' is empty", "ctrgate images -h"},
+		{[]string{"images", "a", "b"}, "at most one reference prefix", "ctrgate images -h"},
 		{[]string{"run", "--gpus", "all", "testimage", "echo"}, "GPU", ctrgate.GPUHint},
 		{[]string{"run", "--gpus", ",,,", "testimage", "echo"}, `--gpus ",,," names no device`, "ctrgate run -h"},
 		{[]string{"run", "--user", "::", "testimage", "echo"}, `invalid spec: User: invalid user "::"`, "fix the User value"},
@@ -491,6 +493,41 @@ func TestInfo(t *testing.T) {
 	want, err := e.rt.Info(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, toJSONInfo(want), ji)
+}
+
+func TestImagesList(t *testing.T) {
+	e := newFakeEnv(t)
+	require.NoError(t, e.rt.AddImage("localhost/app/web:1", fake.ImageConfig{Labels: map[string]string{"tier": "front", "api_token": "s3cr3t"},
+		Files: map[string][]byte{"/etc/motd": []byte("hello")}}))
+	require.NoError(t, e.rt.AddImage("localhost/app/db:1", fake.ImageConfig{Labels: map[string]string{"tier": "back"}}))
+
+	r := e.run("images", "localhost/app/")
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 3, r.stdout)
+	assert.Regexp(t, `^REFERENCE\s+IMAGE ID\s+CREATED\s+SIZE$`, lines[0])
+	assert.Regexp(t, `^localhost/app/(web|db):1\s+[0-9a-f]{12}\s+\d+ seconds ago\s+\d+B$`, lines[1])
+
+	r = e.run("images", "-q", "-l", "tier=front")
+	require.Equal(t, 0, r.code, r.stderr)
+	imgs, err := e.rt.ListImages(context.Background(), ctrgate.ImageFilter{RefPrefix: "localhost/app/web"})
+	require.NoError(t, err)
+	require.Len(t, imgs, 1)
+	assert.Equal(t, imgs[0].ID+"\n", r.stdout)
+
+	r = e.run("--json", "images", "localhost/app/w")
+	require.Equal(t, 0, r.code, r.stderr)
+	var out []jsonImageEntry
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out))
+	require.Len(t, out, 1)
+	assert.Equal(t, []string{"localhost/app/web:1"}, out[0].Refs)
+	assert.Equal(t, int64(5), out[0].Size)
+	assert.Equal(t, "front", out[0].Labels["tier"])
+	assert.NotContains(t, r.stdout, "s3cr3t", "sensitive label values are masked")
+
+	r = e.run("--json", "images", "nothing/")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "[]\n", r.stdout)
 }
 
 func TestImagesPullImport(t *testing.T) {

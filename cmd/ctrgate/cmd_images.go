@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"sync"
+	"text/tabwriter"
 	"time"
+
+	"github.com/docker/go-units"
 
 	"github.com/ctrgate/ctrgate"
 )
@@ -22,7 +26,7 @@ func (a *app) cmdImage(fs *flag.FlagSet) runFunc {
 	fs.BoolVar(force, "force", false, "same as -f")
 	return func(ctx context.Context, args []string) (int, error) {
 		if len(args) < 1 {
-			return 0, usagef("image", "image: want a subcommand: exists REF, rm REF or import-testimage (there is no image list: the runtime interface has none)")
+			return 0, usagef("image", "image: want a subcommand: ls, exists REF, rm REF or import-testimage")
 		}
 		sub, rest := args[0], args[1:]
 		// Allow flags after the subcommand: image rm -f REF.
@@ -43,9 +47,9 @@ func (a *app) cmdImage(fs *flag.FlagSet) runFunc {
 			}
 			return a.cmdImportTestImage(ctx)
 		case "ls", "list":
-			return 0, usagef("image", "image %s: not available: ctrgate.ContainerRuntime can test one image (image exists REF) but cannot list images", sub)
+			return 0, usagef("image", "image %s: use 'ctrgate images [-q] [-l k=v] [REF-PREFIX]'", sub)
 		default:
-			return 0, usagef("image", "image: unknown subcommand %q (want exists, rm or import-testimage)", sub)
+			return 0, usagef("image", "image: unknown subcommand %q (want exists, rm or import-testimage; 'ctrgate images' lists)", sub)
 		}
 		if err := needArgs("image", rest, 1, 1, "one image reference"); err != nil {
 			return 0, err
@@ -248,4 +252,65 @@ func (a *app) cmdImportTestImage(ctx context.Context) (int, error) {
 	}
 	fmt.Fprintf(a.stdout, "%s: imported (%s)\n", embeddedImage, elapsed.Round(time.Millisecond))
 	return exitOK, nil
+}
+
+// cmdImages lists the images in local storage (`ctrgate images`, also
+// `ctrgate image ls`).
+func (a *app) cmdImages(fs *flag.FlagSet) runFunc {
+	var labels listFlag
+	fs.Var(&labels, "l", "only images with label k=v (k alone: any value); repeatable")
+	fs.Var(&labels, "label", "same as -l")
+	quiet := fs.Bool("q", false, "print image IDs only")
+	return func(ctx context.Context, args []string) (int, error) {
+		if err := needArgs("images", args, 0, 1, "at most one reference prefix"); err != nil {
+			return 0, err
+		}
+		f := ctrgate.ImageFilter{}
+		if len(args) == 1 {
+			f.RefPrefix = args[0]
+		}
+		var err error
+		if f.Labels, err = parseKV("images", "label", labels); err != nil {
+			return 0, err
+		}
+		if err := ctrgate.ValidateImageFilter(f); err != nil {
+			return 0, err
+		}
+		rt, err := a.runtime(ctx)
+		if err != nil {
+			return 0, err
+		}
+		imgs, err := rt.ListImages(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		sort.SliceStable(imgs, func(i, j int) bool { return imgs[i].Created.After(imgs[j].Created) })
+		if a.g.json {
+			out := make([]jsonImageEntry, 0, len(imgs))
+			for _, im := range imgs {
+				out = append(out, toJSONImageEntry(im))
+			}
+			return exitOK, writeJSON(a.stdout, out)
+		}
+		if *quiet {
+			for _, im := range imgs {
+				fmt.Fprintln(a.stdout, im.ID)
+			}
+			return exitOK, nil
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 3, ' ', 0)
+		fmt.Fprintln(tw, "REFERENCE\tIMAGE ID\tCREATED\tSIZE")
+		now := a.now()
+		for _, im := range imgs {
+			refs := im.Refs
+			if len(refs) == 0 {
+				refs = []string{"<none>"}
+			}
+			for _, ref := range refs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", ref, shortID(im.ID), ago(now, im.Created),
+					units.HumanSizeWithPrecision(float64(im.Size), 3))
+			}
+		}
+		return exitOK, tw.Flush()
+	}
 }

@@ -31,16 +31,13 @@
 //	kill [-s SIGNAL] NAME...
 //	rm [-f] [-v] NAME...      one result line per name
 //	events [--prefix P] [-l k=v]...  lifecycle events until interrupted or --timeout (exit 0)
+//	images [-q] [-l k=v]... [REF-PREFIX]  images in local storage (literal reference prefix)
 //	image exists REF          exit 0 when present, 1 when absent
 //	image rm [-f] REF
 //	image import-testimage    (re)import the built-in testimage into the engine
 //	pull [--policy always|missing|never] REF
 //	import [--entrypoint E] [--cmd C] [--env K=V] [--workdir D] [-l k=v] FILE|- REF
 //	version
-//
-// There is no image list: ctrgate.ContainerRuntime can tell whether one
-// image exists (ImageExists) but cannot enumerate images, so the tool offers
-// `image exists REF` instead of `images`.
 //
 // # run
 //
@@ -152,6 +149,12 @@
 //	 "cgroup_version", "rootless_network_mode", "oci_runtime",
 //	 "cdi_gpus" (bool), "cdi_devices" ([]string), "fallback" (bool: always
 //	 false since auto no longer falls back to the fake; kept for stability)}
+//
+// images: an array (possibly empty) of images, newest first
+//
+//	{"id" (hex, no "sha256:"), "refs" ([]string, sorted; empty when
+//	 untagged), "size" (bytes), "created"?, "labels" (sensitive values
+//	 masked)}
 //
 // ps: an array (possibly empty) of containers; inspect: one container
 //

@@ -45,6 +45,9 @@ func TestJSONSchemaGolden(t *testing.T) {
 		"event": toJSONEvent(ctrgate.Event{Type: ctrgate.EventDie, Raw: "died", ID: "0123456789abcdef", Name: "web",
 			Image: "testimage", ExitCode: 0, Labels: map[string]string{"app": "demo"}, Time: ts}),
 		"pull": jsonImage{Ref: "testimage", Pulled: true, Policy: "always", ElapsedMS: 42},
+		"images": []jsonImageEntry{toJSONImageEntry(ctrgate.Image{ID: "55e641767b45a29835410498a9b0a9c1dea4c0e5fac6e438e22a959a4945ee34",
+			Refs: []string{"localhost/app:1", "localhost/app:latest"}, Size: 11378, Created: ts,
+			Labels: map[string]string{"tier": "front", "api_token": "hunter2-secret"}})},
 	}
 	for name, v := range cases {
 		t.Run(name, func(t *testing.T) {

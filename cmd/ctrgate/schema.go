@@ -168,6 +168,27 @@ type jsonImage struct {
 	ElapsedMS int64  `json:"elapsed_ms,omitempty"`
 }
 
+// jsonImageEntry is one element of `ctrgate images --json`.
+type jsonImageEntry struct {
+	ID      string            `json:"id"`
+	Refs    []string          `json:"refs"`
+	Size    int64             `json:"size"`
+	Created string            `json:"created,omitempty"`
+	Labels  map[string]string `json:"labels"`
+}
+
+func toJSONImageEntry(im ctrgate.Image) jsonImageEntry {
+	refs := im.Refs
+	if refs == nil {
+		refs = []string{}
+	}
+	labels := im.Labels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	return jsonImageEntry{ID: im.ID, Refs: refs, Size: im.Size, Created: fmtTime(im.Created), Labels: safeLabels(labels)}
+}
+
 // labelString renders labels as sorted k=v pairs, sensitive values masked.
 func labelString(l map[string]string) string {
 	keys := make([]string, 0, len(l))

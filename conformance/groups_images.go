@@ -1,0 +1,117 @@
+package conformance
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// hexID is what ListImages promises for Image.ID: hex, no "sha256:".
+var hexID = regexp.MustCompile(`^[0-9a-f]{12,}$`)
+
+// importLater imports the test image as ref with opts and removes it (with
+// force) when the test ends.
+func (s *suite) importLater(t *testing.T, ctx context.Context, ref string, opts ctrgate.ImportOptions) {
+	t.Helper()
+	if opts.Entrypoint == nil {
+		opts.Entrypoint = []string{TestProgPath}
+	}
+	require.NoError(t, s.rt.ImportImage(ctx, ref, bytes.NewReader(TestImageTar(t)), opts), "import %s", ref)
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = s.rt.RemoveImage(cctx, ref, true)
+	})
+}
+
+// refsOf returns every reference of the listed images.
+func refsOf(imgs []ctrgate.Image) []string {
+	var out []string
+	for _, im := range imgs {
+		out = append(out, im.Refs...)
+	}
+	return out
+}
+
+func imagesGroup() group {
+	return group{name: "Images", tests: []suiteTest{
+		{name: "ListByPrefixAndLabels", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			tag := randHex(4)
+			repo := "localhost/ctg-ls-" + tag + "/"
+			refA, refB := repo+"a:v1", repo+"b:v1"
+			before := time.Now().Add(-time.Hour)
+			s.importLater(t, ctx, refA, ctrgate.ImportOptions{Labels: map[string]string{"io.ctrgate.test.ls": tag, "tier": "a"}})
+			s.importLater(t, ctx, refB, ctrgate.ImportOptions{Labels: map[string]string{"io.ctrgate.test.ls": tag, "tier": "b"}})
+
+			imgs, err := s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: repo})
+			require.NoError(t, err)
+			require.Len(t, imgs, 2, "the two images under %s: %+v", repo, imgs)
+			assert.ElementsMatch(t, []string{refA, refB}, refsOf(imgs))
+			assert.Less(t, imgs[0].ID, imgs[1].ID, "ordered by ID")
+			for _, im := range imgs {
+				assert.Regexp(t, hexID, im.ID, "Image.ID is hex without sha256:")
+				assert.Positive(t, im.Size, "%v: size", im.Refs)
+				assert.Equal(t, tag, im.Labels["io.ctrgate.test.ls"], "%v: labels %v", im.Refs, im.Labels)
+				assert.True(t, im.Created.After(before) && im.Created.Before(time.Now().Add(time.Hour)),
+					"%v: Created %v is the import time", im.Refs, im.Created)
+			}
+
+			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: repo, Labels: map[string]string{"tier": "b"}})
+			require.NoError(t, err)
+			assert.Equal(t, []string{refB}, refsOf(imgs), "every label must match")
+			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{Labels: map[string]string{"io.ctrgate.test.ls": tag, "tier": ""}})
+			require.NoError(t, err)
+			assert.ElementsMatch(t, []string{refA, refB}, refsOf(imgs), "an empty label value matches any value")
+
+			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: "localhost/ctg-ls-" + tag + "."})
+			require.NoError(t, err)
+			assert.Empty(t, imgs, "the prefix is literal, not a pattern")
+			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: repo + "c"})
+			require.NoError(t, err)
+			assert.Empty(t, imgs, "no match is an empty result, not an error")
+		}},
+		{name: "ListAfterReimport", parallel: true, fn: func(t *testing.T, s *suite) {
+			// Importing over a ref moves the tag: exactly one image holds it,
+			// with the new labels.
+			ctx := s.ctx(t)
+			repo := "localhost/ctg-re-" + randHex(4) + "/"
+			ref := repo + "x:v1"
+			s.importLater(t, ctx, ref, ctrgate.ImportOptions{Labels: map[string]string{"gen": "1"}})
+			first, err := s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: repo})
+			require.NoError(t, err)
+			require.Len(t, first, 1)
+			s.importLater(t, ctx, ref, ctrgate.ImportOptions{Labels: map[string]string{"gen": "2"}})
+			second, err := s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: repo})
+			require.NoError(t, err)
+			require.Len(t, second, 1, "one image holds the ref: %+v", second)
+			assert.Equal(t, []string{ref}, second[0].Refs)
+			assert.Equal(t, "2", second[0].Labels["gen"])
+			assert.NotEqual(t, first[0].ID, second[0].ID, "the ref names the new image")
+			t.Cleanup(func() {
+				// the old image lost its tag; remove it by ID
+				cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				_ = s.rt.RemoveImage(cctx, first[0].ID, true)
+			})
+		}},
+		{name: "ListRejectsBadFilter", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			for _, f := range []ctrgate.ImageFilter{
+				{Labels: map[string]string{"": "x"}},
+				{Labels: map[string]string{"a=b": ""}},
+				{RefPrefix: "bad prefix"},
+			} {
+				_, err := s.rt.ListImages(ctx, f)
+				assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "filter %+v", f)
+			}
+		}},
+	}}
+}

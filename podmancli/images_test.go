@@ -1,0 +1,44 @@
+package podmancli
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+func TestParseImages431(t *testing.T) {
+	raw, err := parseImages(fixture(t, "podman-4.3.1", "images.json"))
+	require.NoError(t, err)
+	require.Len(t, raw, 4, "podman 4.3 lists a twice-tagged image twice")
+	imgs := ctrgate.FilterImages(raw, ctrgate.ImageFilter{})
+	require.Len(t, imgs, 3, "one entry per ID")
+	byID := map[string]ctrgate.Image{}
+	for _, im := range imgs {
+		byID[im.ID[:12]] = im
+	}
+	tagged := byID["55e641767b45"]
+	assert.Equal(t, []string{"localhost/ctrgate-fx/images:v1", "localhost/ctrgate-fx/images:v2"}, tagged.Refs)
+	assert.Equal(t, map[string]string{"io.ctrgate.fixture": "1", "tier": "fx"}, tagged.Labels)
+	assert.Equal(t, int64(11378), tagged.Size)
+	assert.Equal(t, time.Date(2026, 12, 2, 13, 22, 38, 0, time.UTC), tagged.Created)
+	assert.Equal(t, []string{"localhost/ctrgate-fx/dangling:v1"}, byID["f5302c3f8661"].Refs)
+	assert.Empty(t, byID["15b79ca6c159"].Refs, "an untagged image has no refs")
+
+	got := ctrgate.FilterImages(raw, ctrgate.ImageFilter{Labels: map[string]string{"tier": "fx"}})
+	require.Len(t, got, 1)
+	assert.Equal(t, tagged.ID, got[0].ID)
+}
+
+func TestParseImagesEmpty(t *testing.T) {
+	imgs, err := parseImages([]byte("[]\n"))
+	require.NoError(t, err)
+	assert.Empty(t, imgs)
+	_, err = parseImages(nil)
+	assert.Error(t, err, "no output is a failed query, never 'no images'")
+	_, err = parseImages([]byte("Error: something"))
+	assert.Error(t, err)
+}
