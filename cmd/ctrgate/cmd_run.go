@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/docker/go-units"
 
 	"github.com/ctrgate/ctrgate"
 )
@@ -70,6 +73,23 @@ func (a *app) cmdRun(fs *flag.FlagSet) runFunc {
 	entrypoint := fs.String("entrypoint", "", `override the image's entrypoint: a program, or a JSON array ["/bin/sh","-c"]`)
 	pull := fs.String("pull", "missing", "pull policy: missing, never or always")
 	hostname := fs.String("hostname", "", "host name inside the container")
+	var ulimits, capAdd, capDrop, securityOpt, addHosts, annotations listFlag
+	memory := fs.String("memory", "", "memory limit, e.g. 512m or 2g")
+	fs.StringVar(memory, "m", "", "same as --memory")
+	cpus := fs.Float64("cpus", 0, "number of CPUs, e.g. 1.5")
+	pidsLimit := fs.Int64("pids-limit", 0, "maximum number of processes (0: engine default)")
+	fs.Var(&ulimits, "ulimit", "resource limit name=soft[:hard], e.g. nofile=1024:2048; repeatable")
+	stopSignal := fs.String("stop-signal", "", "signal sent by stop (default SIGTERM)")
+	stopTimeout := fs.Int("stop-timeout", 0, "seconds stop waits before SIGKILL (0: engine default, 10)")
+	fs.Var(&capAdd, "cap-add", "add a Linux capability, e.g. NET_ADMIN; repeatable")
+	fs.Var(&capDrop, "cap-drop", "drop a Linux capability, e.g. ALL; repeatable")
+	fs.Var(&securityOpt, "security-opt", "security option, e.g. label=disable or no-new-privileges; repeatable")
+	readOnly := fs.Bool("read-only", false, "mount the container's root file system read-only")
+	initProc := fs.Bool("init", false, "run an init process as PID 1 that forwards signals and reaps zombies")
+	userns := fs.String("userns", "", "user namespace: host, auto, keep-id or keep-id:uid=N,gid=N (rootless podman)")
+	fs.Var(&addHosts, "add-host", "add an /etc/hosts line host:ip; repeatable")
+	fs.Var(&annotations, "annotation", "set OCI annotation k=v; repeatable")
+	ociRuntime := fs.String("runtime", "", "OCI runtime: crun, runc, krun, ... (default: the engine's)")
 	ready := fs.String("ready", "", "wait until an output line contains this marker")
 	readyRe := fs.String("ready-regexp", "", "wait until an output line matches this regular expression")
 	readyTimeout := durationFlag{d: defaultReadyTimeout, set: true}
@@ -120,7 +140,42 @@ func (a *app) cmdRun(fs *flag.FlagSet) runFunc {
 		if s.Entrypoint, err = parseCommandLine(*entrypoint); err != nil {
 			return 0, usagef("run", "run: --entrypoint: %v", err)
 		}
-		s.Network = parseNetwork(*network)
+		if s.Network, err = parseNetwork(*network); err != nil {
+			return 0, usagef("run", "run: %v", err)
+		}
+		if *memory != "" {
+			if s.Resources.MemoryBytes, err = parseSize(*memory); err != nil {
+				return 0, usagef("run", "run: --memory: %v", err)
+			}
+		}
+		s.Resources.CPUs, s.Resources.PidsLimit = *cpus, *pidsLimit
+		for _, u := range ulimits {
+			ul, err := units.ParseUlimit(u)
+			if err != nil {
+				return 0, usagef("run", "run: --ulimit %q: %v", u, err)
+			}
+			s.Ulimits = append(s.Ulimits, ctrgate.Ulimit{Name: ul.Name, Soft: ul.Soft, Hard: ul.Hard})
+		}
+		if *stopTimeout < 0 {
+			return 0, usagef("run", "run: --stop-timeout must not be negative")
+		}
+		s.StopSignal, s.StopTimeout = *stopSignal, time.Duration(*stopTimeout)*time.Second
+		s.CapAdd, s.CapDrop = capAdd, capDrop
+		s.SecurityOpt, s.NoNewPrivileges = splitNoNewPrivileges(securityOpt)
+		s.ReadOnlyRootfs, s.Init, s.OCIRuntime = *readOnly, *initProc, *ociRuntime
+		if s.UserNS, err = parseUserNS(*userns); err != nil {
+			return 0, usagef("run", "run: --userns: %v", err)
+		}
+		for _, h := range addHosts {
+			he, err := parseHostEntry(h)
+			if err != nil {
+				return 0, usagef("run", "run: --add-host: %v", err)
+			}
+			s.ExtraHosts = append(s.ExtraHosts, he)
+		}
+		if s.Annotations, err = parseKV("run", "annotation", annotations); err != nil {
+			return 0, err
+		}
 		switch {
 		case *ready != "" && *readyRe != "":
 			return 0, usagef("run", "run: --ready and --ready-regexp exclude each other")
@@ -176,15 +231,27 @@ func (a *app) engineLabel(ctx context.Context, rt ctrgate.ContainerRuntime) stri
 	return fmt.Sprintf("%s (%s %s)", info.Backend, info.Engine, info.Version)
 }
 
-// parseNetwork maps --network to a NetworkSpec: a known mode, or the name
-// of a bridge network.
-func parseNetwork(s string) ctrgate.NetworkSpec {
-	switch m := ctrgate.NetworkMode(s); m {
+// parseNetwork maps --network to a NetworkSpec: a known mode with optional
+// options after a colon (slirp4netns:allow_host_loopback=true,
+// pasta:--map-host-loopback,169.254.1.2), or the name of a bridge network.
+func parseNetwork(s string) (ctrgate.NetworkSpec, error) {
+	mode, opts, hasOpts := strings.Cut(s, ":")
+	switch m := ctrgate.NetworkMode(mode); m {
 	case ctrgate.NetworkDefault, ctrgate.NetworkNone, ctrgate.NetworkHost, ctrgate.NetworkBridge,
 		ctrgate.NetworkSlirp4netns, ctrgate.NetworkPasta:
-		return ctrgate.NetworkSpec{Mode: m}
+		spec := ctrgate.NetworkSpec{Mode: m}
+		if hasOpts {
+			if opts == "" {
+				return spec, fmt.Errorf("--network %q: empty options after ':'", s)
+			}
+			spec.Options = strings.Split(opts, ",")
+		}
+		return spec, nil
 	}
-	return ctrgate.NetworkSpec{Mode: ctrgate.NetworkBridge, Name: s}
+	if hasOpts {
+		return ctrgate.NetworkSpec{}, fmt.Errorf("--network %q: options are for none, host, bridge, slirp4netns or pasta", s)
+	}
+	return ctrgate.NetworkSpec{Mode: ctrgate.NetworkBridge, Name: s}, nil
 }
 
 // displayName returns the container's name for messages.

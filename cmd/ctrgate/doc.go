@@ -53,8 +53,13 @@
 // interrupted. Other flags: --name, -e K=V (K alone: take the value from
 // this environment), --secret-env K=V, -l k=v, -p [hostip:]hostport:cport[/proto],
 // -v src:dst[:ro], --tmpfs dst[:size=N], --gpus all|0,1|nvidia.com/gpu=0,
-// --user, --workdir, --network, --entrypoint PROG|JSON-array,
-// --pull missing|never|always, --hostname.
+// --user, --workdir, --network MODE[:OPTS]|NAME, --entrypoint PROG|JSON-array,
+// --pull missing|never|always, --hostname, --memory/-m SIZE, --cpus N,
+// --pids-limit N, --ulimit name=soft[:hard], --stop-signal SIG,
+// --stop-timeout SECONDS, --cap-add CAP, --cap-drop CAP, --security-opt OPT
+// (no-new-privileges included), --read-only, --init, --userns
+// host|auto|keep-id[:uid=N,gid=N], --add-host host:ip, --annotation k=v,
+// --runtime NAME. Every ContainerSpec field has a flag (a test checks it).
 //
 // # No engine: exit 125, never a silent fake
 //

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-units"
+
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/redact"
 )
@@ -231,21 +233,76 @@ func parseTmpfs(s string) (ctrgate.Mount, error) {
 	return m, nil
 }
 
+// parseSize parses a size such as 512, 64k, 64m or 2g (binary units, as
+// docker and podman read them).
 func parseSize(v string) (int64, error) {
-	mult := int64(1)
-	switch {
-	case strings.HasSuffix(strings.ToLower(v), "k"):
-		mult, v = 1<<10, v[:len(v)-1]
-	case strings.HasSuffix(strings.ToLower(v), "m"):
-		mult, v = 1<<20, v[:len(v)-1]
-	case strings.HasSuffix(strings.ToLower(v), "g"):
-		mult, v = 1<<30, v[:len(v)-1]
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
+	n, err := units.RAMInBytes(v)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a size", v)
+		return 0, fmt.Errorf("%q is not a size (want e.g. 512k, 64m, 2g)", v)
 	}
-	return n * mult, nil
+	return n, nil
+}
+
+// splitNoNewPrivileges takes "no-new-privileges" (or ":true"/"=true")
+// out of --security-opt values into its own field, as docker does.
+func splitNoNewPrivileges(opts []string) ([]string, bool) {
+	var out []string
+	nnp := false
+	for _, o := range opts {
+		switch o {
+		case "no-new-privileges", "no-new-privileges:true", "no-new-privileges=true":
+			nnp = true
+		case "no-new-privileges:false", "no-new-privileges=false":
+			nnp = false
+		default:
+			out = append(out, o)
+		}
+	}
+	return out, nnp
+}
+
+// parseUserNS parses --userns: "", host, auto, keep-id, or
+// keep-id:uid=N,gid=N.
+func parseUserNS(s string) (ctrgate.UserNSSpec, error) {
+	mode, opts, hasOpts := strings.Cut(s, ":")
+	ns := ctrgate.UserNSSpec{Mode: ctrgate.UserNSMode(mode)}
+	switch ns.Mode {
+	case ctrgate.UserNSDefault, ctrgate.UserNSHost, ctrgate.UserNSAuto, ctrgate.UserNSKeepID:
+	default:
+		return ns, fmt.Errorf("unknown mode %q (want host, auto or keep-id)", mode)
+	}
+	if !hasOpts {
+		return ns, nil
+	}
+	if ns.Mode != ctrgate.UserNSKeepID {
+		return ns, fmt.Errorf("%q: only keep-id takes options", s)
+	}
+	for _, o := range strings.Split(opts, ",") {
+		k, v, _ := strings.Cut(o, "=")
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return ns, fmt.Errorf("%q: %q is not a uid/gid", s, v)
+		}
+		switch k {
+		case "uid":
+			ns.UID = &n
+		case "gid":
+			ns.GID = &n
+		default:
+			return ns, fmt.Errorf("%q: unknown option %q (want uid=N,gid=N)", s, k)
+		}
+	}
+	return ns, nil
+}
+
+// parseHostEntry parses --add-host host:ip (the IP may be IPv6: the host
+// ends at the first colon).
+func parseHostEntry(s string) (ctrgate.HostEntry, error) {
+	host, ip, ok := strings.Cut(s, ":")
+	if !ok || host == "" || ip == "" {
+		return ctrgate.HostEntry{}, fmt.Errorf("%q: want host:ip", s)
+	}
+	return ctrgate.HostEntry{Host: host, IP: strings.Trim(ip, "[]")}, nil
 }
 
 // parseGPUs parses --gpus: "all", or a comma separated list of devices,
