@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/backend"
@@ -34,11 +34,14 @@ func (b backendFlag) String() string {
 	return b.g.backend
 }
 
-// Set implements flag.Value.
+// Set implements pflag.Value.
 func (b backendFlag) Set(s string) error {
 	b.g.backend, b.g.backendSet = s, true
 	return nil
 }
+
+// Type implements pflag.Value.
+func (b backendFlag) Type() string { return "name" }
 
 // opener opens the runtime a command works on.
 type opener func(ctx context.Context, a *app) (ctrgate.ContainerRuntime, error)
@@ -88,60 +91,141 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // err is nil.
 type runFunc func(ctx context.Context, args []string) (code int, err error)
 
-// command is one subcommand.
+// command is one subcommand: the single source of the tool's commands, from
+// which cobra builds the help, the usage lines, shell completion and the
+// CLI reference (docs/cli.md).
 type command struct {
 	name    string
 	args    string // synopsis of the positional arguments
 	summary string
-	setup   func(a *app, fs *flag.FlagSet) runFunc
+	setup   func(a *app, fs *pflag.FlagSet) runFunc // nil for a group of subcommands
+	sub     []command
+	aliases []string
 }
 
 func commands() []command {
 	return []command{
-		{"info", "", "describe the engine: backend, versions, rootless, network mode, GPU/CDI state", (*app).cmdInfo},
-		{"run", "IMAGE [COMMAND [ARG...]]", "create and start a container (detached unless -a)", (*app).cmdRun},
-		{"ps", "", "list containers (running ones unless -a)", (*app).cmdPs},
-		{"inspect", "NAME", "show one container's description", (*app).cmdInspect},
-		{"logs", "NAME", "print a container's output", (*app).cmdLogs},
-		{"wait", "NAME...", "wait for containers to exit; exits with the (last) exit code", (*app).cmdWait},
-		{"exec", "NAME COMMAND [ARG...]", "run a command in a running container; exits with its exit code", (*app).cmdExec},
-		{"stop", "NAME...", "stop containers (SIGTERM, then SIGKILL after -t)", (*app).cmdStop},
-		{"kill", "NAME...", "send a signal to containers", (*app).cmdKill},
-		{"rm", "NAME...", "remove containers", (*app).cmdRm},
-		{"events", "", "stream container lifecycle events (create, start, die, remove) until interrupted or --timeout", (*app).cmdEvents},
-		{"images", "[REF-PREFIX]", "list images in local storage (-q: IDs only; -l k=v: by label)", (*app).cmdImages},
-		{"image", "exists|rm REF | import-testimage", "image exists REF: is it in local storage (exit 0 yes, 1 no); image rm REF; image import-testimage: (re)import the built-in testimage", (*app).cmdImage},
-		{"pull", "REF", "pull an image", (*app).cmdPull},
-		{"import", "FILE|- REF", "create an image from a root file system tar", (*app).cmdImport},
-		{"version", "", "print the version of this tool", (*app).cmdVersion},
+		{name: "info", summary: "describe the engine: backend, versions, rootless, network mode, GPU/CDI state", setup: (*app).cmdInfo},
+		{name: "run", args: "IMAGE [COMMAND [ARG...]]", summary: "create and start a container (detached unless -a)", setup: (*app).cmdRun},
+		{name: "ps", summary: "list containers (running ones unless -a)", setup: (*app).cmdPs},
+		{name: "inspect", args: "NAME", summary: "show one container's description", setup: (*app).cmdInspect},
+		{name: "logs", args: "NAME", summary: "print a container's output", setup: (*app).cmdLogs},
+		{name: "wait", args: "NAME...", summary: "wait for containers to exit; exits with the (last) exit code", setup: (*app).cmdWait},
+		{name: "exec", args: "NAME COMMAND [ARG...]", summary: "run a command in a running container; exits with its exit code", setup: (*app).cmdExec},
+		{name: "stop", args: "NAME...", summary: "stop containers (SIGTERM, then SIGKILL after -t)", setup: (*app).cmdStop},
+		{name: "kill", args: "NAME...", summary: "send a signal to containers", setup: (*app).cmdKill},
+		{name: "rm", args: "NAME...", summary: "remove containers", setup: (*app).cmdRm},
+		{name: "events", summary: "stream container lifecycle events (create, start, die, remove) until interrupted or --timeout", setup: (*app).cmdEvents},
+		{name: "images", args: "[REF-PREFIX]", summary: "list images in local storage (-q: IDs only; -l k=v: by label)", setup: (*app).cmdImages},
+		{name: "image", summary: "manage images: ls, exists, rm, import-testimage", sub: []command{
+			{name: "ls", args: "[REF-PREFIX]", summary: "list images (same as 'ctrgate images')", setup: (*app).cmdImages, aliases: []string{"list"}},
+			{name: "exists", args: "REF", summary: "is REF in local storage? exit 0 yes, 1 no", setup: (*app).cmdImageExists},
+			{name: "rm", args: "REF", summary: "remove an image", setup: (*app).cmdImageRm},
+			{name: "import-testimage", summary: "(re)import the built-in testimage into the engine", setup: (*app).cmdImageImportTestImage},
+		}},
+		{name: "pull", args: "REF", summary: "pull an image", setup: (*app).cmdPull},
+		{name: "import", args: "FILE|- REF", summary: "create an image from a root file system tar", setup: (*app).cmdImport},
+		{name: "version", summary: "print the version of this tool", setup: (*app).cmdVersion},
 	}
 }
 
 // version is the tool's version; set with -ldflags "-X main.version=...".
 var version = "dev"
 
-func (a *app) globalFlags(fs *flag.FlagSet) {
+func (a *app) globalFlags(fs *pflag.FlagSet) {
 	fs.Var(backendFlag{&a.g}, "backend", "engine backend: auto, podman-cli, podman-api, docker, fake (default: $CTRGATE_BACKEND, the config file, else auto)")
 	fs.StringVar(&a.g.config, "config", a.g.config, "backend config file (default: the backend package's default location)")
 	fs.BoolVar(&a.g.json, "json", a.g.json, "print JSON for scripts instead of tables")
 	fs.Var(&a.g.timeout, "timeout", "limit for the whole command, e.g. 30s (default: none; each engine call has its own default)")
 }
 
-func (a *app) usage(w io.Writer) {
-	fmt.Fprintf(w, "Usage: ctrgate [global flags] COMMAND [flags] [ARGS]\n\n")
-	fmt.Fprintf(w, "A command-line client over ctrgate.ContainerRuntime: the same commands on Podman, Docker and the in-memory fake.\n\nCommands:\n")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, c := range commands() {
-		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+const rootLong = `A command-line client over ctrgate.ContainerRuntime: the same commands on Podman, Docker and the in-memory fake.
+
+Global flags are accepted before or after the command name. Exit status: the container's for 'run -a' and 'wait', the command's for 'exec', 125 for errors, 0 otherwise.`
+
+// rootCommand builds the command tree; the chosen command's code and
+// error land in *code and *runErr.
+func (a *app) rootCommand(ctx context.Context, code *int, runErr *error) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "ctrgate",
+		Short:         "one interface for every container engine",
+		Long:          rootLong,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		// With no command: the usage on stderr and an error.
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("", "unknown command %q", args[0])
+			}
+			c.SetOut(a.stderr)
+			_ = c.Usage()
+			return usagef("", "no command given")
+		},
+		Args: cobra.ArbitraryArgs,
 	}
-	tw.Flush()
-	fmt.Fprintf(w, "\nGlobal flags (accepted before or after the command):\n")
-	fs := flag.NewFlagSet("ctrgate", flag.ContinueOnError)
-	fs.SetOutput(w)
-	var g globals
-	(&app{g: g}).globalFlags(fs)
-	fs.PrintDefaults()
-	fmt.Fprintf(w, "\nExit status: the container's for 'run -a' and 'wait', the command's for 'exec', 125 for errors, 0 otherwise.\n")
+	root.SetContext(ctx)
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.Flags().SetInterspersed(false)
+	a.globalFlags(root.PersistentFlags())
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		name := strings.TrimPrefix(c.CommandPath(), "ctrgate")
+		name = strings.TrimSpace(name)
+		if name == "" {
+			return usagef("", "%v", err)
+		}
+		return usagef(name, "%s: %v", name, err)
+	})
+	for _, c := range commands() {
+		root.AddCommand(a.cobraCommand(c, "", code, runErr))
+	}
+	return root
+}
+
+// cobraCommand turns one command (and its subcommands) into cobra's form.
+func (a *app) cobraCommand(c command, parent string, code *int, runErr *error) *cobra.Command {
+	path := strings.TrimSpace(parent + " " + c.name)
+	cc := &cobra.Command{
+		Use:     strings.TrimSpace(c.name + " [flags] " + c.args),
+		Short:   c.summary,
+		Aliases: c.aliases,
+		Args:    cobra.ArbitraryArgs,
+	}
+	// Flags stop at the first argument: `run IMAGE sh -c ...` passes -c on.
+	cc.Flags().SetInterspersed(false)
+	if c.setup == nil {
+		cc.Use = c.name + " COMMAND"
+		cc.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef(path, "%s: want a subcommand (see 'ctrgate %s -h')", path, path)
+			}
+			return usagef(path, "%s: unknown subcommand %q", path, args[0])
+		}
+		for _, s := range c.sub {
+			cc.AddCommand(a.cobraCommand(s, path, code, runErr))
+		}
+		return cc
+	}
+	run := c.setup(a, cc.Flags())
+	cc.RunE = func(cmd *cobra.Command, args []string) error {
+		*code, *runErr = a.runCommand(cmd.Context(), path, run, args)
+		return nil
+	}
+	return cc
+}
+
+// runCommand applies --timeout and runs the command.
+func (a *app) runCommand(ctx context.Context, name string, run runFunc, args []string) (int, error) {
+	if a.g.timeout.d < 0 {
+		return 0, usagef(name, "--timeout must not be negative")
+	}
+	if a.g.timeout.set && a.g.timeout.d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.g.timeout.d)
+		defer cancel()
+	}
+	return run(ctx, args)
 }
 
 func (a *app) main(ctx context.Context, args []string) (code int) {
@@ -153,72 +237,22 @@ func (a *app) main(ctx context.Context, args []string) (code int) {
 		_ = a.stdout.Flush()
 		_ = a.stderr.Flush()
 	}()
-	top := flag.NewFlagSet("ctrgate", flag.ContinueOnError)
-	top.SetOutput(io.Discard)
-	a.globalFlags(top)
-	if err := top.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			a.usage(a.stdout)
-			return exitOK
+	var runErr error
+	root := a.rootCommand(ctx, &code, &runErr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		var ue *usageError
+		if !errors.As(err, &ue) {
+			// cobra's own words: an unknown command or flag.
+			err = usagef("", "%v", err)
 		}
-		return a.report(usagef("", "%v", err))
-	}
-	rest := top.Args()
-	if len(rest) == 0 {
-		a.usage(a.stderr)
-		return a.report(usagef("", "no command given"))
-	}
-	if rest[0] == "help" {
-		if len(rest) > 1 {
-			rest = []string{rest[1], "-h"}
-		} else {
-			a.usage(a.stdout)
-			return exitOK
-		}
-	}
-	var cmd *command
-	for _, c := range commands() {
-		if c.name == rest[0] {
-			c := c
-			cmd = &c
-		}
-	}
-	if cmd == nil {
-		return a.report(usagef("", "unknown command %q", rest[0]))
-	}
-	fs := flag.NewFlagSet("ctrgate "+cmd.name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	runCmd := cmd.setup(a, fs)
-	a.globalFlags(fs)
-	if err := fs.Parse(rest[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			a.commandUsage(cmd, fs)
-			return exitOK
-		}
-		return a.report(usagef(cmd.name, "%s: %v", cmd.name, err))
-	}
-	if a.g.timeout.d < 0 {
-		return a.report(usagef(cmd.name, "--timeout must not be negative"))
-	}
-	if a.g.timeout.set && a.g.timeout.d > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.g.timeout.d)
-		defer cancel()
-	}
-	code, err := runCmd(ctx, fs.Args())
-	if err != nil {
-		_ = a.stdout.Flush()
 		return a.report(err)
 	}
+	if runErr != nil {
+		_ = a.stdout.Flush()
+		return a.report(runErr)
+	}
 	return code
-}
-
-func (a *app) commandUsage(cmd *command, fs *flag.FlagSet) {
-	w := a.stdout
-	fmt.Fprintf(w, "Usage: %s\n\n%s\n\nFlags:\n", strings.TrimSpace("ctrgate "+cmd.name+" [flags] "+cmd.args), cmd.summary)
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-	fs.SetOutput(io.Discard)
 }
 
 // interrupted reports whether the caller's context (SIGINT/SIGTERM in

@@ -417,7 +417,10 @@ func TestErrorsExit125(t *testing.T) {
 		hintPart string
 	}{
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`, "ctrgate -h"},
-		{[]string{"ps", "--bogus"}, "ps: flag provided but not defined: -bogus", "ctrgate ps -h"},
+		{[]string{"ps", "--bogus"}, "ps: unknown flag: --bogus", "ctrgate ps -h"},
+		{[]string{"image", "rm", "--bogus", "x"}, "image rm: unknown flag: --bogus", "ctrgate image rm -h"},
+		{[]string{"image"}, "image: want a subcommand", "ctrgate image -h"},
+		{[]string{"nosuchcommand"}, `unknown command "nosuchcommand"`, "ctrgate -h"},
 		{[]string{"run"}, "run: want an image", "ctrgate run -h"},
 		{[]string{"run", "-p", "x:y", "testimage"}, "invalid host port", "ctrgate run -h"},
 		{[]string{"run", "--pull", "never", "nosuchimage"}, "nosuchimage", "ctrgate pull"},
@@ -428,7 +431,6 @@ func TestErrorsExit125(t *testing.T) {
 		{[]string{"run", "--name", "-bad", "testimage"}, "invalid spec: Name", "Name"},
 		{[]string{"logs", "--since", "yesterday", "x"}, "invalid --since", "ctrgate logs -h"},
 		{[]string{"kill", "-s", "SIGNOPE", "x"}, "unknown signal", "Signal"},
-		{[]string{"image", "ls"}, "use 'ctrgate images", "ctrgate image -h"},
 		{[]string{"images", "-l", "=x"}, "the name before '=' is empty", "ctrgate images -h"},
 		{[]string{"images", "a", "b"}, "at most one reference prefix", "ctrgate images -h"},
 		{[]string{"run", "--gpus", "all", "testimage", "echo"}, "GPU", ctrgate.GPUHint},
@@ -478,6 +480,34 @@ func TestHelpAndVersion(t *testing.T) {
 	r = e.run()
 	assert.Equal(t, exitToolError, r.code)
 	assert.Contains(t, r.stderr, "ctrgate: no command given\n")
+
+	// Subcommands have their own help; global flags go before or after
+	// the command name; flags stop at the first argument.
+	r = e.run("image", "-h")
+	assert.Equal(t, 0, r.code)
+	for _, sub := range []string{"ls", "exists", "rm", "import-testimage"} {
+		assert.Contains(t, r.stdout, "  "+sub)
+	}
+	r = e.run("--json", "image", "exists", "testimage")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.JSONEq(t, `{"ref":"testimage","exists":true}`, r.stdout)
+	r = e.run("image", "exists", "--json", "testimage")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.JSONEq(t, `{"ref":"testimage","exists":true}`, r.stdout)
+	r = e.run("run", "-a", "--rm", "testimage", "echo", "-a", "--json")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "-a --json\n", r.stdout, "flags after the image belong to the container's command")
+
+	// Shell completion, from the same command table.
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		r = e.run("completion", sh)
+		assert.Equal(t, 0, r.code, r.stderr)
+		assert.Contains(t, r.stdout, "ctrgate", sh)
+	}
+	r = e.run("__complete", "im")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "images\t")
+	assert.Contains(t, r.stdout, "image\t")
 }
 
 func TestInfo(t *testing.T) {
@@ -493,6 +523,14 @@ func TestInfo(t *testing.T) {
 	want, err := e.rt.Info(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, toJSONInfo(want), ji)
+}
+
+func TestImageLsIsImages(t *testing.T) {
+	e := newFakeEnv(t)
+	a, b := e.run("images", "-q"), e.run("image", "ls", "-q")
+	assert.Equal(t, 0, a.code, a.stderr)
+	assert.Equal(t, a, b)
+	assert.NotEmpty(t, a.stdout)
 }
 
 func TestImagesList(t *testing.T) {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -11,17 +10,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/ctrgate/ctrgate"
 )
 
-func (a *app) cmdPs(fs *flag.FlagSet) runFunc {
+func (a *app) cmdPs(fs *pflag.FlagSet) runFunc {
 	prefix := fs.String("prefix", "", "only containers whose names start with this (literal) prefix")
 	var labels listFlag
-	fs.Var(&labels, "l", "only containers with label k=v (k alone: any value); repeatable")
-	fs.Var(&labels, "label", "same as -l")
-	all := fs.Bool("a", false, "include containers that are not running")
-	fs.BoolVar(all, "all", false, "same as -a")
-	quiet := fs.Bool("q", false, "print names only")
+	fs.VarP(&labels, "label", "l", "only containers with label k=v (k alone: any value); repeatable")
+	all := fs.BoolP("all", "a", false, "include containers that are not running")
+	quiet := fs.BoolP("quiet", "q", false, "print names only")
 	return func(ctx context.Context, args []string) (int, error) {
 		if err := needArgs("ps", args, 0, 0, "no arguments"); err != nil {
 			return 0, err
@@ -132,7 +131,7 @@ func portsString(ps []ctrgate.PortMapping) string {
 	return strings.Join(parts, ", ")
 }
 
-func (a *app) cmdInspect(fs *flag.FlagSet) runFunc {
+func (a *app) cmdInspect(fs *pflag.FlagSet) runFunc {
 	return func(ctx context.Context, args []string) (int, error) {
 		if err := needArgs("inspect", args, 1, 1, "one container name"); err != nil {
 			return 0, err
@@ -169,14 +168,11 @@ func (a *app) cmdInspect(fs *flag.FlagSet) runFunc {
 	}
 }
 
-func (a *app) cmdLogs(fs *flag.FlagSet) runFunc {
-	follow := fs.Bool("f", false, "follow the output until the container exits")
-	fs.BoolVar(follow, "follow", false, "same as -f")
-	tail := fs.Int("tail", 0, "only the last N lines of existing output (0: all)")
-	fs.IntVar(tail, "n", 0, "same as --tail")
+func (a *app) cmdLogs(fs *pflag.FlagSet) runFunc {
+	follow := fs.BoolP("follow", "f", false, "follow the output until the container exits")
+	tail := fs.IntP("tail", "n", 0, "only the last N lines of existing output (0: all)")
 	since := fs.String("since", "", "only lines since a time: a duration (10m), an RFC 3339 time or a Unix timestamp")
-	stamps := fs.Bool("t", false, "prefix each line with its timestamp")
-	fs.BoolVar(stamps, "timestamps", false, "same as -t")
+	stamps := fs.BoolP("timestamps", "t", false, "prefix each line with its timestamp")
 	return func(ctx context.Context, args []string) (int, error) {
 		if err := needArgs("logs", args, 1, 1, "one container name"); err != nil {
 			return 0, err
@@ -237,7 +233,7 @@ func (a *app) printLogLine(l ctrgate.LogLine, stamps bool) error {
 	return err
 }
 
-func (a *app) cmdWait(fs *flag.FlagSet) runFunc {
+func (a *app) cmdWait(fs *pflag.FlagSet) runFunc {
 	return func(ctx context.Context, args []string) (int, error) {
 		if err := needArgs("wait", args, 1, -1, "one or more container names"); err != nil {
 			return 0, err
@@ -276,17 +272,13 @@ func (a *app) cmdWait(fs *flag.FlagSet) runFunc {
 	}
 }
 
-func (a *app) cmdExec(fs *flag.FlagSet) runFunc {
+func (a *app) cmdExec(fs *pflag.FlagSet) runFunc {
 	var env, secretEnv listFlag
-	fs.Var(envFlag{&env, a.sec, false}, "e", "set environment variable K=V (K alone: from this environment); repeatable")
-	fs.Var(envFlag{&env, a.sec, false}, "env", "same as -e")
+	fs.VarP(envFlag{&env, a.sec, false}, "env", "e", "set environment variable K=V (K alone: from this environment); repeatable")
 	fs.Var(envFlag{&secretEnv, a.sec, true}, "secret-env", "like -e, but the value is a secret and never printed; repeatable")
-	workdir := fs.String("w", "", "working directory inside the container")
-	fs.StringVar(workdir, "workdir", "", "same as -w")
-	user := fs.String("u", "", "user[:group] to run as")
-	fs.StringVar(user, "user", "", "same as -u")
-	interactive := fs.Bool("i", false, "pass standard input to the command")
-	fs.BoolVar(interactive, "interactive", false, "same as -i")
+	workdir := fs.StringP("workdir", "w", "", "working directory inside the container")
+	user := fs.StringP("user", "u", "", "user[:group] to run as")
+	interactive := fs.BoolP("interactive", "i", false, "pass standard input to the command")
 	return func(ctx context.Context, args []string) (int, error) {
 		evs := a.collectEnv(env, secretEnv)
 		if err := needArgs("exec", args, 2, -1, "a container name and a command"); err != nil {
@@ -397,10 +389,9 @@ func (a *app) perName(ctx context.Context, cmd string, names []string, okWord st
 	return exitOK, nil
 }
 
-func (a *app) cmdStop(fs *flag.FlagSet) runFunc {
+func (a *app) cmdStop(fs *pflag.FlagSet) runFunc {
 	var t durationFlag
-	fs.Var(&t, "t", "seconds (or a duration) to wait before SIGKILL (default: the container's stop timeout)")
-	fs.Var(&t, "time", "same as -t")
+	fs.VarP(&t, "time", "t", "seconds (or a duration) to wait before SIGKILL (default: the container's stop timeout)")
 	return func(ctx context.Context, args []string) (int, error) {
 		timeout := time.Duration(-1)
 		if t.set {
@@ -415,9 +406,8 @@ func (a *app) cmdStop(fs *flag.FlagSet) runFunc {
 	}
 }
 
-func (a *app) cmdKill(fs *flag.FlagSet) runFunc {
-	sig := fs.String("s", "SIGKILL", "signal to send: a name (SIGTERM, TERM) or a number")
-	fs.StringVar(sig, "signal", "SIGKILL", "same as -s")
+func (a *app) cmdKill(fs *pflag.FlagSet) runFunc {
+	sig := fs.StringP("signal", "s", "SIGKILL", "signal to send: a name (SIGTERM, TERM) or a number")
 	return func(ctx context.Context, args []string) (int, error) {
 		if _, err := ctrgate.ParseSignal(*sig); err != nil {
 			return 0, err
@@ -428,11 +418,9 @@ func (a *app) cmdKill(fs *flag.FlagSet) runFunc {
 	}
 }
 
-func (a *app) cmdRm(fs *flag.FlagSet) runFunc {
-	force := fs.Bool("f", false, "kill running containers first; a missing container is not an error")
-	fs.BoolVar(force, "force", false, "same as -f")
-	volumes := fs.Bool("v", false, "also remove anonymous volumes")
-	fs.BoolVar(volumes, "volumes", false, "same as -v")
+func (a *app) cmdRm(fs *pflag.FlagSet) runFunc {
+	force := fs.BoolP("force", "f", false, "kill running containers first; a missing container is not an error")
+	volumes := fs.BoolP("volumes", "v", false, "also remove anonymous volumes")
 	return func(ctx context.Context, args []string) (int, error) {
 		return a.perName(ctx, "rm", args, "removed", *force, func(rt ctrgate.ContainerRuntime, n string) error {
 			return rt.Remove(ctx, n, ctrgate.RemoveOptions{Force: *force, Volumes: *volumes})

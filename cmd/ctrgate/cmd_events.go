@@ -3,18 +3,18 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+
+	"github.com/spf13/pflag"
 
 	"github.com/ctrgate/ctrgate"
 )
 
-func (a *app) cmdEvents(fs *flag.FlagSet) runFunc {
+func (a *app) cmdEvents(fs *pflag.FlagSet) runFunc {
 	prefix := fs.String("prefix", "", "only containers whose names start with this (literal) prefix")
 	var labels listFlag
-	fs.Var(&labels, "l", "only containers with label k=v (k alone: any value); repeatable")
-	fs.Var(&labels, "label", "same as -l")
+	fs.VarP(&labels, "label", "l", "only containers with label k=v (k alone: any value); repeatable")
 	return func(ctx context.Context, args []string) (int, error) {
 		if err := needArgs("events", args, 0, 0, "no arguments"); err != nil {
 			return 0, err

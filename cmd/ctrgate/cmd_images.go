@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/docker/go-units"
 
@@ -21,56 +22,19 @@ import (
 // (as `podman image exists`).
 const exitImageAbsent = 1
 
-func (a *app) cmdImage(fs *flag.FlagSet) runFunc {
-	force := fs.Bool("f", false, "image rm: remove even when containers use it")
-	fs.BoolVar(force, "force", false, "same as -f")
+// cmdImageExists is `image exists REF`: exit 0 when present, 1 when absent.
+func (a *app) cmdImageExists(fs *pflag.FlagSet) runFunc {
 	return func(ctx context.Context, args []string) (int, error) {
-		if len(args) < 1 {
-			return 0, usagef("image", "image: want a subcommand: ls, exists REF, rm REF or import-testimage")
-		}
-		sub, rest := args[0], args[1:]
-		// Allow flags after the subcommand: image rm -f REF.
-		sfs := flag.NewFlagSet("ctrgate image "+sub, flag.ContinueOnError)
-		sfs.SetOutput(io.Discard)
-		sfs.BoolVar(force, "f", *force, "")
-		sfs.BoolVar(force, "force", *force, "")
-		sfs.BoolVar(&a.g.json, "json", a.g.json, "")
-		if err := sfs.Parse(rest); err != nil {
-			return 0, usagef("image", "image %s: %v", sub, err)
-		}
-		rest = sfs.Args()
-		switch sub {
-		case "exists", "rm":
-		case "import-testimage":
-			if err := needArgs("image", rest, 0, 0, "no arguments after import-testimage"); err != nil {
-				return 0, err
-			}
-			return a.cmdImportTestImage(ctx)
-		case "ls", "list":
-			return 0, usagef("image", "image %s: use 'ctrgate images [-q] [-l k=v] [REF-PREFIX]'", sub)
-		default:
-			return 0, usagef("image", "image: unknown subcommand %q (want exists, rm or import-testimage; 'ctrgate images' lists)", sub)
-		}
-		if err := needArgs("image", rest, 1, 1, "one image reference"); err != nil {
+		if err := needArgs("image exists", args, 1, 1, "one image reference"); err != nil {
 			return 0, err
 		}
-		ref := rest[0]
+		ref := args[0]
 		if err := ctrgate.ValidateImageRef(ref); err != nil {
 			return 0, err
 		}
 		rt, err := a.runtime(ctx)
 		if err != nil {
 			return 0, err
-		}
-		if sub == "rm" {
-			if err := rt.RemoveImage(ctx, ref, *force); err != nil {
-				return 0, err
-			}
-			if a.g.json {
-				return exitOK, writeJSON(a.stdout, jsonImage{Ref: ref, Removed: true})
-			}
-			fmt.Fprintf(a.stdout, "%s: removed\n", ref)
-			return exitOK, nil
 		}
 		ok, err := rt.ImageExists(ctx, ref)
 		if err != nil {
@@ -92,9 +56,45 @@ func (a *app) cmdImage(fs *flag.FlagSet) runFunc {
 	}
 }
 
-func (a *app) cmdPull(fs *flag.FlagSet) runFunc {
+// cmdImageRm is `image rm [-f] REF`.
+func (a *app) cmdImageRm(fs *pflag.FlagSet) runFunc {
+	force := fs.BoolP("force", "f", false, "remove even when containers use it")
+	return func(ctx context.Context, args []string) (int, error) {
+		if err := needArgs("image rm", args, 1, 1, "one image reference"); err != nil {
+			return 0, err
+		}
+		ref := args[0]
+		if err := ctrgate.ValidateImageRef(ref); err != nil {
+			return 0, err
+		}
+		rt, err := a.runtime(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if err := rt.RemoveImage(ctx, ref, *force); err != nil {
+			return 0, err
+		}
+		if a.g.json {
+			return exitOK, writeJSON(a.stdout, jsonImage{Ref: ref, Removed: true})
+		}
+		fmt.Fprintf(a.stdout, "%s: removed\n", ref)
+		return exitOK, nil
+	}
+}
+
+// cmdImageImportTestImage is `image import-testimage`.
+func (a *app) cmdImageImportTestImage(fs *pflag.FlagSet) runFunc {
+	return func(ctx context.Context, args []string) (int, error) {
+		if err := needArgs("image import-testimage", args, 0, 0, "no arguments"); err != nil {
+			return 0, err
+		}
+		return a.cmdImportTestImage(ctx)
+	}
+}
+
+func (a *app) cmdPull(fs *pflag.FlagSet) runFunc {
 	policy := fs.String("policy", "always", "pull policy: always, missing (only when absent) or never (only check)")
-	quiet := fs.Bool("q", false, "no progress display")
+	quiet := fs.BoolP("quiet", "q", false, "no progress display")
 	return func(ctx context.Context, args []string) (int, error) {
 		if err := needArgs("pull", args, 1, 1, "one image reference"); err != nil {
 			return 0, err
@@ -168,13 +168,12 @@ func startSpinner(w io.Writer, label string, start time.Time) func(ok bool) {
 	}
 }
 
-func (a *app) cmdImport(fs *flag.FlagSet) runFunc {
+func (a *app) cmdImport(fs *pflag.FlagSet) runFunc {
 	entrypoint := fs.String("entrypoint", "", `image ENTRYPOINT: a program, or a JSON array ["/bin/sh","-c"]`)
 	cmdFlag := fs.String("cmd", "", `image CMD: a word, or a JSON array ["serve","--port","80"]`)
 	var env, labels listFlag
 	fs.Var(envFlag{&env, a.sec, false}, "env", "image ENV entry K=V; repeatable")
-	fs.Var(&labels, "l", "image label k=v; repeatable")
-	fs.Var(&labels, "label", "same as -l")
+	fs.VarP(&labels, "label", "l", "image label k=v; repeatable")
 	workdir := fs.String("workdir", "", "image WORKDIR")
 	return func(ctx context.Context, args []string) (int, error) {
 		if err := needArgs("import", args, 2, 2, "a tar file (or - for standard input) and an image reference"); err != nil {
@@ -256,11 +255,10 @@ func (a *app) cmdImportTestImage(ctx context.Context) (int, error) {
 
 // cmdImages lists the images in local storage (`ctrgate images`, also
 // `ctrgate image ls`).
-func (a *app) cmdImages(fs *flag.FlagSet) runFunc {
+func (a *app) cmdImages(fs *pflag.FlagSet) runFunc {
 	var labels listFlag
-	fs.Var(&labels, "l", "only images with label k=v (k alone: any value); repeatable")
-	fs.Var(&labels, "label", "same as -l")
-	quiet := fs.Bool("q", false, "print image IDs only")
+	fs.VarP(&labels, "label", "l", "only images with label k=v (k alone: any value); repeatable")
+	quiet := fs.BoolP("quiet", "q", false, "print image IDs only")
 	return func(ctx context.Context, args []string) (int, error) {
 		if err := needArgs("images", args, 0, 1, "at most one reference prefix"); err != nil {
 			return 0, err

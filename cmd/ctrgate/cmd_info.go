@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/spf13/pflag"
 )
 
-func (a *app) cmdVersion(fs *flag.FlagSet) runFunc {
+func (a *app) cmdVersion(fs *pflag.FlagSet) runFunc {
 	return func(ctx context.Context, args []string) (int, error) {
 		if err := needArgs("version", args, 0, 0, "no arguments"); err != nil {
 			return 0, err
@@ -21,7 +22,7 @@ func (a *app) cmdVersion(fs *flag.FlagSet) runFunc {
 	}
 }
 
-func (a *app) cmdInfo(fs *flag.FlagSet) runFunc {
+func (a *app) cmdInfo(fs *pflag.FlagSet) runFunc {
 	return func(ctx context.Context, args []string) (int, error) {
 		if err := needArgs("info", args, 0, 0, "no arguments"); err != nil {
 			return 0, err

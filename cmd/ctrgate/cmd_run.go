@@ -3,13 +3,14 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/docker/go-units"
 
@@ -46,36 +47,27 @@ type runOptions struct {
 	readyTimeout time.Duration
 }
 
-func (a *app) cmdRun(fs *flag.FlagSet) runFunc {
-	attach := fs.Bool("a", false, "attach: stream the output until the container exits, then exit with its exit code")
-	fs.BoolVar(attach, "attach", false, "same as -a")
-	detach := fs.Bool("d", false, "detach (the default): print the container ID once started (and ready)")
-	fs.BoolVar(detach, "detach", false, "same as -d")
+func (a *app) cmdRun(fs *pflag.FlagSet) runFunc {
+	attach := fs.BoolP("attach", "a", false, "attach: stream the output until the container exits, then exit with its exit code")
+	detach := fs.BoolP("detach", "d", false, "detach (the default): print the container ID once started (and ready)")
 	name := fs.String("name", "", "container name (default: chosen by the engine)")
 	var env, secretEnv, labels, ports, volumes, tmpfs listFlag
-	fs.Var(envFlag{&env, a.sec, false}, "e", "set environment variable K=V (K alone: from this environment); repeatable")
-	fs.Var(envFlag{&env, a.sec, false}, "env", "same as -e")
+	fs.VarP(envFlag{&env, a.sec, false}, "env", "e", "set environment variable K=V (K alone: from this environment); repeatable")
 	fs.Var(envFlag{&secretEnv, a.sec, true}, "secret-env", "like -e, but the value is a secret and never printed; repeatable")
-	fs.Var(&labels, "l", "set label k=v; repeatable")
-	fs.Var(&labels, "label", "same as -l")
-	fs.Var(&ports, "p", "publish a port: [hostip:]hostport:containerport[/tcp|udp] (hostport empty or omitted: any free port); repeatable")
-	fs.Var(&ports, "publish", "same as -p")
-	fs.Var(&volumes, "v", "mount src:dst[:ro|rw|z|Z] (absolute src: bind mount, otherwise a named volume); repeatable")
-	fs.Var(&volumes, "volume", "same as -v")
+	fs.VarP(&labels, "label", "l", "set label k=v; repeatable")
+	fs.VarP(&ports, "publish", "p", "publish a port: [hostip:]hostport:containerport[/tcp|udp] (hostport empty or omitted: any free port); repeatable")
+	fs.VarP(&volumes, "volume", "v", "mount src:dst[:ro|rw|z|Z] (absolute src: bind mount, otherwise a named volume); repeatable")
 	fs.Var(&tmpfs, "tmpfs", "mount a tmpfs at dst[:size=64m]; repeatable")
 	gpus := fs.String("gpus", "", "GPUs to expose: all, or a comma separated list (0,1 or nvidia.com/gpu=0)")
 	rm := fs.Bool("rm", false, "remove the container when it exits (attached: after its exit code is read)")
-	user := fs.String("user", "", "user[:group] to run as")
-	fs.StringVar(user, "u", "", "same as --user")
-	workdir := fs.String("workdir", "", "working directory inside the container")
-	fs.StringVar(workdir, "w", "", "same as --workdir")
-	network := fs.String("network", "", "network: none, host, bridge, slirp4netns, pasta, or the name of a bridge network")
+	user := fs.StringP("user", "u", "", "user[:group] to run as")
+	workdir := fs.StringP("workdir", "w", "", "working directory inside the container")
+	network := fs.String("network", "", "network: none, host, bridge, slirp4netns[:OPTS], pasta[:OPTS], or the name of a bridge network")
 	entrypoint := fs.String("entrypoint", "", `override the image's entrypoint: a program, or a JSON array ["/bin/sh","-c"]`)
 	pull := fs.String("pull", "missing", "pull policy: missing, never or always")
 	hostname := fs.String("hostname", "", "host name inside the container")
 	var ulimits, capAdd, capDrop, securityOpt, addHosts, annotations listFlag
-	memory := fs.String("memory", "", "memory limit, e.g. 512m or 2g")
-	fs.StringVar(memory, "m", "", "same as --memory")
+	memory := fs.StringP("memory", "m", "", "memory limit, e.g. 512m or 2g")
 	cpus := fs.Float64("cpus", 0, "number of CPUs, e.g. 1.5")
 	pidsLimit := fs.Int64("pids-limit", 0, "maximum number of processes (0: engine default)")
 	fs.Var(&ulimits, "ulimit", "resource limit name=soft[:hard], e.g. nofile=1024:2048; repeatable")

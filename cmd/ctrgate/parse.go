@@ -18,11 +18,14 @@ type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
-// Set implements flag.Value.
+// Set implements pflag.Value.
 func (l *listFlag) Set(s string) error {
 	*l = append(*l, s)
 	return nil
 }
+
+// Type implements pflag.Value.
+func (l *listFlag) Type() string { return "value" }
 
 // envFlag is a repeatable -e / --secret-env flag. It records secret values
 // (every value of --secret-env, and values whose keys look sensitive) the
@@ -40,7 +43,10 @@ func (e envFlag) String() string {
 	return strings.Join(*e.vals, ",")
 }
 
-// Set implements flag.Value.
+// Type implements pflag.Value.
+func (e envFlag) Type() string { return "K=V" }
+
+// Set implements pflag.Value.
 func (e envFlag) Set(s string) error {
 	*e.vals = append(*e.vals, s)
 	if k, v, ok := strings.Cut(s, "="); ok && (e.secret || redact.IsSensitiveKey(k)) {
@@ -62,7 +68,10 @@ func (d *durationFlag) String() string {
 	return d.d.String()
 }
 
-// Set implements flag.Value.
+// Type implements pflag.Value.
+func (d *durationFlag) Type() string { return "duration" }
+
+// Set implements pflag.Value.
 func (d *durationFlag) Set(s string) error {
 	if n, err := strconv.ParseFloat(s, 64); err == nil {
 		d.d = time.Duration(n * float64(time.Second))

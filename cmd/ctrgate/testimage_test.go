@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -362,6 +363,23 @@ func testImageContainers(t *testing.T, bin, backendName string) map[string]strin
 	return ids
 }
 
+// assertDemoStory checks the stderr of the demo (run --rm -a --ready): the
+// import when there was one, then the backend and engine, the container,
+// the time to ready, the exit code and the removal.
+func assertDemoStory(t *testing.T, stderr, be string, imported bool) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	if imported {
+		require.NotEmpty(t, lines)
+		assert.Equal(t, "ctrgate: importing built-in testimage into "+be, lines[0])
+		lines = lines[1:]
+	}
+	require.Len(t, lines, 3, stderr)
+	assert.Regexp(t, `^ctrgate: `+regexp.QuoteMeta(be)+` \((podman|docker) [0-9][^)]*\): started \S+ \(testimage\)$`, lines[0])
+	assert.Regexp(t, `^ctrgate: \S+ ready after [0-9.]+m?s$`, lines[1])
+	assert.Regexp(t, `^ctrgate: \S+ exited with code 0; removed$`, lines[2])
+}
+
 func testBuiltinImageOnEngine(t *testing.T, e *realEnv, bin string) {
 	be := e.backend
 	// Start without testimage.
@@ -377,7 +395,7 @@ func testBuiltinImageOnEngine(t *testing.T, e *realEnv, bin string) {
 	r, took := execCLI(t, bin, "--backend", be, "run", "--rm", "-a", "--ready", "READY", "testimage", "marker", "READY", "500ms")
 	assert.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, "READY\n", r.stdout)
-	assert.Equal(t, "ctrgate: importing built-in testimage into "+be+"\n", r.stderr)
+	assertDemoStory(t, r.stderr, be, true)
 	assert.GreaterOrEqual(t, took, 500*time.Millisecond)
 	t.Logf("%s: demo with import: %s", be, took.Round(time.Millisecond))
 	after := testImageContainers(t, bin, be)
@@ -390,7 +408,7 @@ func testBuiltinImageOnEngine(t *testing.T, e *realEnv, bin string) {
 	r, took = execCLI(t, bin, "--backend", be, "run", "--rm", "-a", "--ready", "READY", "testimage", "marker", "READY", "500ms")
 	assert.Equal(t, 0, r.code, r.stderr)
 	assert.Equal(t, "READY\n", r.stdout)
-	assert.Empty(t, r.stderr)
+	assertDemoStory(t, r.stderr, be, false)
 	t.Logf("%s: demo, image present: %s", be, took.Round(time.Millisecond))
 
 	// The image holds the test program with the conformance layout:
