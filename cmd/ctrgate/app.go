@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/backend"
@@ -274,14 +275,10 @@ func (a *app) runtime(ctx context.Context) (ctrgate.ContainerRuntime, error) {
 	return rt, nil
 }
 
-// isTerminal reports whether w is a character device (a terminal).
+// isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // needArgs checks the number of positional arguments.

@@ -422,7 +422,7 @@ func TestErrorsExit125(t *testing.T) {
 		{[]string{"image"}, "image: want a subcommand", "ctrgate image -h"},
 		{[]string{"nosuchcommand"}, `unknown command "nosuchcommand"`, "ctrgate -h"},
 		{[]string{"run"}, "run: want an image", "ctrgate run -h"},
-		{[]string{"run", "-p", "x:y", "testimage"}, "invalid host port", "ctrgate run -h"},
+		{[]string{"run", "-p", "x:y", "testimage"}, `invalid port "x:y"`, "ctrgate run -h"},
 		{[]string{"run", "--pull", "never", "nosuchimage"}, "nosuchimage", "ctrgate pull"},
 		{[]string{"inspect", "ghost"}, "ghost", "ctrgate ps -a"},
 		{[]string{"logs", "ghost"}, "ghost", "ctrgate ps -a"},

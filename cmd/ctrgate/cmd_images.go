@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -113,7 +114,7 @@ func (a *app) cmdPull(fs *pflag.FlagSet) runFunc {
 		start := time.Now()
 		stop := func(bool) {}
 		if !*quiet && a.isTTY(a.rawStderr) {
-			stop = startSpinner(a.rawStderr, "pulling "+ref, start)
+			stop = startSpinner(a.rawStderr, func() string { return "pulling " + ref }, start)
 		}
 		err = rt.PullImage(ctx, ref, p)
 		stop(err == nil)
@@ -135,13 +136,35 @@ func (a *app) cmdPull(fs *pflag.FlagSet) runFunc {
 	}
 }
 
+// countingReader counts the bytes read through it (for progress).
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// byteProgress labels a transfer of total bytes ("label 12.3MB/40MB").
+func byteProgress(label string, c *countingReader, total int64) func() string {
+	return func() string {
+		if total <= 0 {
+			return label + " " + units.HumanSize(float64(c.n.Load()))
+		}
+		return label + " " + units.HumanSize(float64(c.n.Load())) + "/" + units.HumanSize(float64(total))
+	}
+}
+
 // spinnerFrames are the frames of the terminal progress display.
 var spinnerFrames = []string{"|", "/", "-", `\`}
 
-// startSpinner draws "<frame> <label> <elapsed>" on a terminal every 100 ms
-// until the returned function is called; that clears the line (and ends
-// the goroutine before returning).
-func startSpinner(w io.Writer, label string, start time.Time) func(ok bool) {
+// startSpinner draws "<frame> <label()> <elapsed>" on a terminal every
+// 100 ms until the returned function is called; that clears the line (and
+// ends the goroutine before returning).
+func startSpinner(w io.Writer, label func() string, start time.Time) func(ok bool) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -150,7 +173,7 @@ func startSpinner(w io.Writer, label string, start time.Time) func(ok bool) {
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for i := 0; ; i++ {
-			fmt.Fprintf(w, "\r\033[K%s %s %.1fs", spinnerFrames[i%len(spinnerFrames)], label, time.Since(start).Seconds())
+			fmt.Fprintf(w, "\r\033[K%s %s %.1fs", spinnerFrames[i%len(spinnerFrames)], label(), time.Since(start).Seconds())
 			select {
 			case <-done:
 				fmt.Fprint(w, "\r\033[K")

@@ -104,11 +104,11 @@ func (a *app) cmdRun(fs *pflag.FlagSet) runFunc {
 			return 0, err
 		}
 		for _, p := range ports {
-			pm, err := parsePort(p)
+			pms, err := parsePort(p)
 			if err != nil {
 				return 0, usagef("run", "run: %v", err)
 			}
-			s.Ports = append(s.Ports, pm)
+			s.Ports = append(s.Ports, pms...)
 		}
 		for _, v := range volumes {
 			m, err := parseVolume(v)

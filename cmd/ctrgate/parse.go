@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/go-connections/nat"
 	"github.com/docker/go-units"
 
 	"github.com/ctrgate/ctrgate"
@@ -135,50 +136,26 @@ func parseKV(cmd, what string, vals []string) (map[string]string, error) {
 
 // parsePort parses -p [hostip:][hostport:]containerport[/proto]; an IPv6
 // host address is written in brackets: [::1]:8080:80.
-func parsePort(s string) (ctrgate.PortMapping, error) {
-	var p ctrgate.PortMapping
-	spec := s
-	if i := strings.LastIndex(spec, "/"); i >= 0 {
-		p.Protocol = spec[i+1:]
-		spec = spec[:i]
+func parsePort(s string) ([]ctrgate.PortMapping, error) {
+	maps, err := nat.ParsePortSpec(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid port %q: %v (want [hostip:][hostport:]port[/tcp|udp], ranges allowed)", s, err)
 	}
-	if strings.HasPrefix(spec, "[") {
-		end := strings.Index(spec, "]")
-		if end < 0 || len(spec) < end+2 || spec[end+1] != ':' {
-			return p, fmt.Errorf("invalid port %q: want [hostip]:hostport:port", s)
+	explicitProto := strings.Contains(s, "/")
+	out := make([]ctrgate.PortMapping, 0, len(maps))
+	for _, m := range maps {
+		p := ctrgate.PortMapping{HostIP: strings.Trim(m.Binding.HostIP, "[]"), ContainerPort: m.Port.Int()}
+		if explicitProto {
+			p.Protocol = m.Port.Proto()
 		}
-		p.HostIP = spec[1:end]
-		spec = spec[end+2:]
-		parts := strings.Split(spec, ":")
-		if len(parts) != 2 {
-			return p, fmt.Errorf("invalid port %q: want [hostip]:hostport:port", s)
+		if m.Binding.HostPort != "" {
+			if p.HostPort, err = strconv.Atoi(m.Binding.HostPort); err != nil {
+				return nil, fmt.Errorf("invalid host port in %q", s)
+			}
 		}
-		return finishPort(s, p, parts[0], parts[1])
+		out = append(out, p)
 	}
-	parts := strings.Split(spec, ":")
-	switch len(parts) {
-	case 1:
-		return finishPort(s, p, "", parts[0])
-	case 2:
-		return finishPort(s, p, parts[0], parts[1])
-	case 3:
-		p.HostIP = parts[0]
-		return finishPort(s, p, parts[1], parts[2])
-	}
-	return p, fmt.Errorf("invalid port %q: want [hostip:]hostport:port[/proto]", s)
-}
-
-func finishPort(orig string, p ctrgate.PortMapping, host, ctr string) (ctrgate.PortMapping, error) {
-	var err error
-	if host != "" {
-		if p.HostPort, err = strconv.Atoi(host); err != nil {
-			return p, fmt.Errorf("invalid host port in %q", orig)
-		}
-	}
-	if p.ContainerPort, err = strconv.Atoi(ctr); err != nil {
-		return p, fmt.Errorf("invalid container port in %q", orig)
-	}
-	return p, nil
+	return out, nil
 }
 
 // parseVolume parses -v src:dst[:opts] (opts: ro, rw, z, Z, comma

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,9 +28,13 @@ func TestParsePort(t *testing.T) {
 	for in, want := range cases {
 		got, err := parsePort(in)
 		require.NoError(t, err, in)
-		assert.Equal(t, want, got, in)
+		assert.Equal(t, []ctrgate.PortMapping{want}, got, in)
 	}
-	for _, bad := range []string{"", "a:80", "80:b", "1:2:3:4", "[::1:80", "[::1]80"} {
+	got, err := parsePort("127.0.0.1:8000-8001:80-81/udp")
+	require.NoError(t, err)
+	assert.Equal(t, []ctrgate.PortMapping{{HostIP: "127.0.0.1", HostPort: 8000, ContainerPort: 80, Protocol: "udp"},
+		{HostIP: "127.0.0.1", HostPort: 8001, ContainerPort: 81, Protocol: "udp"}}, got, "ranges, as docker reads them")
+	for _, bad := range []string{"", "a:80", "80:b", "1:2:3:4", "[::1:80", "[::1]80", "80/sctpx", "70000"} {
 		_, err := parsePort(bad)
 		assert.Error(t, err, bad)
 	}
@@ -105,4 +112,39 @@ func TestRedactWriterSplitWrites(t *testing.T) {
 	_, _ = w.Write([]byte("-word b\n{\"x\":\"pa\\\"ss-word\"}\ntail pa\"ss-word"))
 	require.NoError(t, w.Flush())
 	assert.Equal(t, "a [REDACTED] b\n{\"x\":\"[REDACTED]\"}\ntail [REDACTED]", out.String())
+}
+
+func TestByteProgress(t *testing.T) {
+	c := &countingReader{r: strings.NewReader(strings.Repeat("x", 1500))}
+	label := byteProgress("importing testimage", c, 3000)
+	assert.Equal(t, "importing testimage 0B/3kB", label())
+	_, err := io.Copy(io.Discard, c)
+	require.NoError(t, err)
+	assert.Equal(t, "importing testimage 1.5kB/3kB", label())
+	assert.Equal(t, "pulling 1.5kB", byteProgress("pulling", c, 0)())
+
+	// The spinner draws the label on the terminal and clears its line.
+	var buf syncBuffer
+	stop := startSpinner(&buf, label, time.Now())
+	stop(true)
+	assert.Contains(t, buf.String(), "importing testimage 1.5kB/3kB")
+	assert.True(t, strings.HasSuffix(buf.String(), "\r\033[K"))
+}
+
+// syncBuffer is a bytes.Buffer safe for the spinner's goroutine.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -252,7 +252,13 @@ func (a *app) importTestImage(ctx context.Context, rt ctrgate.ContainerRuntime) 
 		_ = pw.CloseWithError(err) // nil: EOF for the reader
 		werr <- err
 	}()
-	err = rt.ImportImage(ctx, embeddedImage, pr, ctrgate.ImportOptions{Entrypoint: []string{embeddedProgPath}})
+	body := &countingReader{r: pr}
+	stop := func(bool) {}
+	if !a.g.json && a.isTTY(a.rawStderr) {
+		stop = startSpinner(a.rawStderr, byteProgress("importing "+embeddedImage, body, st.Size()), time.Now())
+	}
+	err = rt.ImportImage(ctx, embeddedImage, body, ctrgate.ImportOptions{Entrypoint: []string{embeddedProgPath}})
+	stop(err == nil)
 	_ = pr.CloseWithError(errTarAbandoned) // unblocks the writer if the import stopped reading
 	if wErr := <-werr; err == nil && wErr != nil && !errors.Is(wErr, errTarAbandoned) {
 		err = wErr
