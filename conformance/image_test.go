@@ -96,7 +96,7 @@ func TestProgBinaryRuns(t *testing.T) {
 
 func TestGroupNamesStable(t *testing.T) {
 	assert.Equal(t, []string{"Engine", "Lifecycle", "StatesListing", "Wait", "Logs", "Readiness", "Exec", "Copy",
-		"Events", "Errors", "SpecValidation", "Context", "Config", "Ports", "Stop", "Idempotence", "Concurrency", "GPU",
+		"Events", "Images", "Errors", "SpecValidation", "Context", "Config", "Ports", "Stop", "Idempotence", "Concurrency", "GPU",
 		"Secrets", "Cleanup"}, Groups())
 	seen := map[string]bool{}
 	for _, g := range allGroups() {
