@@ -37,8 +37,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func TestToCreateConfigFull(t *testing.T) {
 	uid := 1000
 	_ = uid

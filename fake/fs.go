@@ -555,7 +555,7 @@ func extractTar(v *view, dst string, r io.Reader) (err error) {
 					mf.setDirMode(rel, perm)
 				}
 			}
-		case tar.TypeReg, tar.TypeRegA: //nolint:staticcheck // old archives
+		case tar.TypeReg: // archive/tar reads the old TypeRegA as TypeReg
 			if err := v.MkdirAll(path.Dir(target), 0o755); err != nil {
 				return err
 			}

@@ -219,13 +219,11 @@ func (c *pipeConn) SetWriteDeadline(t time.Time) error { c.wdl.set(t); return ni
 // memListener is a listener a program opened with Process.Listen; the
 // fake's port proxy delivers connections to it.
 type memListener struct {
-	addr     *net.TCPAddr
-	conns    chan net.Conn
-	closed   chan struct{}
-	once     sync.Once
-	onClose  func()
-	mu       sync.Mutex
-	accepted map[net.Conn]struct{} // queued, not yet accepted
+	addr    *net.TCPAddr
+	conns   chan net.Conn
+	closed  chan struct{}
+	once    sync.Once
+	onClose func()
 }
 
 func newMemListener(port int, onClose func()) *memListener {

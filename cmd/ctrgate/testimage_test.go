@@ -256,12 +256,9 @@ func TestTestImageOnFakeNeedsNoImport(t *testing.T) {
 
 // goTool finds the go command for building the CLI.
 func goTool(t *testing.T) string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	p := filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // fallback only
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("no go command to build ctrgate with: %v", err)
+	p, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("no go command on PATH to build ctrgate with: %v", err)
 	}
 	return p
 }
