@@ -50,21 +50,63 @@ func (f ImageFilter) Matches(refs []string, labels map[string]string) bool {
 }
 
 // RetryImageListing calls list until it does not fail with
-// ErrImageNotFound, at most 5 times, and returns its last result. Podman
-// (and its Docker-compatible API) fails a whole image listing with "image
-// not known" when another client removes an image while the list is being
-// built; a listing has no target image, so that error only ever means this
-// race. Other errors and ctx's end return at once.
+// ErrImageNotFound, at most 8 times with a growing pause (25 ms doubling,
+// about 3 s in all), and returns its last result. Podman (and its
+// Docker-compatible API) fails a whole image listing with "image not known"
+// when another client removes an image while the list is being built; a
+// listing has no target image, so that error only ever means this race.
+// Other errors and ctx's end return at once.
 func RetryImageListing[T any](ctx context.Context, list func() (T, error)) (T, error) {
 	var v T
 	var err error
-	for attempt := 0; attempt < 5; attempt++ {
+	pause := 25 * time.Millisecond
+	for attempt := 0; ; attempt++ {
 		v, err = list()
-		if err == nil || !errors.Is(err, ErrImageNotFound) || ctx.Err() != nil {
+		if err == nil || !isImageListingRace(err) || ctx.Err() != nil || attempt == 7 {
 			return v, err
 		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
+		pause *= 2
 	}
-	return v, err
+}
+
+// imageListingRaceWords are what Podman says when an image vanishes while
+// it lists images: the image's record is read, its files are gone.
+var imageListingRaceWords = []string{"image not known", "locating item named", "retrieving parent of image"}
+
+// isImageListingRace reports whether a failed listing met an image removed
+// meanwhile.
+func isImageListingRace(err error) bool {
+	if errors.Is(err, ErrImageNotFound) {
+		return true
+	}
+	msg := err.Error()
+	for _, w := range imageListingRaceWords {
+		if strings.Contains(msg, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// EngineImageLabelFilters returns the label filters ("k" or "k=v") of f
+// that an engine can apply itself: Podman splits filter values at commas,
+// so a label with a comma is left to FilterImages. Filtering on the engine
+// matters for Podman, whose listing costs time per image it returns.
+func EngineImageLabelFilters(f ImageFilter) []string {
+	var out []string
+	for _, l := range LabelFilters(f.Labels) {
+		if !strings.Contains(l, ",") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // FilterImages returns the images that pass f, in the shape ListImages

@@ -300,9 +300,21 @@ func TestRetryImageListing(t *testing.T) {
 	assert.Equal(t, 1, calls, "other errors return at once")
 
 	calls = 0
+	race := errors.New(`retrieving parent of image "6a": locating item named "manifest" for image with ID "3f": file does not exist`)
+	got, err = ctrgate.RetryImageListing(ctx, func() (int, error) {
+		calls++
+		if calls == 1 {
+			return 0, race
+		}
+		return 7, nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 7, got, "Podman's other words for an image removed during the listing")
+
+	calls = 0
 	_, err = ctrgate.RetryImageListing(ctx, func() (int, error) { calls++; return 0, ctrgate.ErrImageNotFound })
 	assert.ErrorIs(t, err, ctrgate.ErrImageNotFound)
-	assert.Equal(t, 5, calls, "bounded")
+	assert.Equal(t, 8, calls, "bounded")
 }
 
 func TestFilterImages(t *testing.T) {
@@ -319,4 +331,9 @@ func TestFilterImages(t *testing.T) {
 	assert.Len(t, ctrgate.FilterImages(imgs, ctrgate.ImageFilter{RefPrefix: "a:"}), 1)
 	assert.Empty(t, ctrgate.FilterImages(imgs, ctrgate.ImageFilter{RefPrefix: "a."}), "literal prefix")
 	assert.Len(t, ctrgate.FilterImages(imgs, ctrgate.ImageFilter{Labels: map[string]string{"k": ""}}), 1)
+}
+
+func TestEngineImageLabelFilters(t *testing.T) {
+	got := ctrgate.EngineImageLabelFilters(ctrgate.ImageFilter{Labels: map[string]string{"b": "x,y", "a": "1", "c": ""}})
+	assert.Equal(t, []string{"a=1", "c"}, got, "a value with a comma is left to FilterImages")
 }

@@ -74,7 +74,9 @@ type ContainerRuntime interface {
 
 	// RemoveImage deletes ref from local storage. It fails with
 	// ErrImageNotFound when ref is absent, and with ErrRunning when a
-	// container uses the image and force is false.
+	// container uses the image and force is false. With force it succeeds
+	// even when containers use the image; what becomes of those containers
+	// is the engine's choice (Podman removes them, Docker keeps them).
 	RemoveImage(ctx context.Context, ref string, force bool) error
 
 	// Create validates spec (ErrInvalidSpec before any engine call), makes the

@@ -68,6 +68,17 @@ func (s ContainerState) Running() bool {
 	return false
 }
 
+// KeepPorts returns ports, or nil once the container has exited (or is
+// dead): a port binding never outlives the run, whatever the engine still
+// reports. Backends pass the ports they read through it.
+func (s ContainerState) KeepPorts(ports []PortMapping) []PortMapping {
+	switch s.Status {
+	case StateExited, StateDead, StateRemoving:
+		return nil
+	}
+	return ports
+}
+
 // Container describes a container, as returned by Inspect and List.
 // List fills ID, Name, Image, Labels, Ports, Created and State.Status, Raw
 // and ExitCode; Inspect fills every field the engine knows.
@@ -79,5 +90,5 @@ type Container struct {
 	Created time.Time
 	State   ContainerState
 	Labels  map[string]string
-	Ports   []PortMapping // published ports with the host ports actually bound (after start)
+	Ports   []PortMapping // published ports: as requested before the start, with the host ports bound while it runs, none once it has exited
 }

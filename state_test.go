@@ -72,3 +72,13 @@ func TestStreamString(t *testing.T) {
 	assert.Equal(t, "stderr", ctrgate.Stderr.String())
 	assert.Equal(t, "stream(7)", ctrgate.Stream(7).String())
 }
+
+func TestKeepPorts(t *testing.T) {
+	ports := []ctrgate.PortMapping{{HostPort: 40000, ContainerPort: 8080, Protocol: "tcp"}}
+	for _, st := range []ctrgate.State{ctrgate.StateCreated, ctrgate.StateRunning, ctrgate.StatePaused} {
+		assert.Equal(t, ports, ctrgate.ContainerState{Status: st}.KeepPorts(ports), st)
+	}
+	for _, st := range []ctrgate.State{ctrgate.StateExited, ctrgate.StateDead, ctrgate.StateRemoving} {
+		assert.Nil(t, ctrgate.ContainerState{Status: st}.KeepPorts(ports), "no binding outlives the run: %s", st)
+	}
+}

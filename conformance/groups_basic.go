@@ -201,20 +201,21 @@ func statesGroup() group {
 		{name: "AllVersusRunning", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
 			p := s.prefix + "avr-"
-			created, running := s.name(t, "avr-c"), s.name(t, "avr-r")
+			created, running, exited := s.name(t, "avr-c"), s.name(t, "avr-r"), s.name(t, "avr-x")
 			createdID := s.create(t, ctx, s.spec(created, "exit", "0"))
 			runningID := s.run(t, ctx, s.spec(running, sleeper()...))
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(exited, "exit", "0")))
 
 			cs, err := s.rt.List(ctx, ctrgate.ListFilter{NamePrefix: p})
 			require.NoError(t, err)
-			require.Len(t, cs, 1, "without All only running containers are listed")
+			require.Len(t, cs, 1, "without All only running containers are listed, neither created nor exited ones: %+v", cs)
 			assert.Equal(t, running, cs[0].Name)
 			assert.Equal(t, runningID, cs[0].ID)
 			assert.Equal(t, ctrgate.StateRunning, cs[0].State.Status)
 
 			cs, err = s.rt.List(ctx, ctrgate.ListFilter{NamePrefix: p, All: true})
 			require.NoError(t, err)
-			require.Len(t, cs, 2)
+			require.Len(t, cs, 3)
 			byName := map[string]ctrgate.Container{}
 			for _, c := range cs {
 				byName[c.Name] = c
@@ -224,6 +225,7 @@ func statesGroup() group {
 			assert.Equal(t, createdID, byName[created].ID)
 			assert.Equal(t, ctrgate.StateCreated, byName[created].State.Status)
 			assert.Equal(t, ctrgate.StateRunning, byName[running].State.Status)
+			assert.Equal(t, ctrgate.StateExited, byName[exited].State.Status)
 		}},
 		{name: "StatesByPrefix", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
@@ -344,6 +346,32 @@ func waitGroup() group {
 				assert.Equal(t, 6, r.code)
 			case <-ctx.Done():
 				t.Fatal("Wait did not return after the container was started and exited")
+			}
+		}},
+		{name: "CreatedThenRemoved", parallel: true, fn: func(t *testing.T, s *suite) {
+			// A Wait pending on a created container ends with ErrNotFound
+			// when the container is removed instead of started.
+			ctx := s.ctx(t)
+			name := s.name(t, "wait-created-rm")
+			s.create(t, ctx, s.spec(name, "exit", "0"))
+			ch := make(chan error, 1)
+			go func() {
+				_, err := s.rt.Wait(ctx, name)
+				ch <- err
+			}()
+			select {
+			case err := <-ch:
+				t.Fatalf("Wait on a never-started container returned early: %v", err)
+			case <-time.After(700 * time.Millisecond):
+			}
+			require.NoError(t, s.rt.Remove(ctx, name, ctrgate.RemoveOptions{}))
+			began := time.Now()
+			select {
+			case err := <-ch:
+				assert.ErrorIs(t, err, ctrgate.ErrNotFound, "Wait ends when its container is removed")
+				within(t, time.Since(began), 10*time.Second, "Wait after the removal")
+			case <-ctx.Done():
+				t.Fatal("Wait did not return after the created container was removed")
 			}
 		}},
 		{name: "Missing", parallel: true, fn: func(t *testing.T, s *suite) {

@@ -252,6 +252,17 @@ func portsGroup() group {
 			line, err := bufio.NewReader(conn).ReadString('\n')
 			require.NoError(t, err)
 			assert.Equal(t, "ping "+name+"\n", line, "the program echoes the line")
+
+			// Once the container has exited, no binding is reported.
+			require.NoError(t, s.rt.Stop(ctx, name, 0))
+			c, err = s.rt.Inspect(ctx, name)
+			require.NoError(t, err)
+			assert.Empty(t, c.Ports, "Inspect of an exited container reports no stale port bindings")
+			cs, err = s.rt.List(ctx, ctrgate.ListFilter{NamePrefix: name, All: true})
+			require.NoError(t, err)
+			if assert.Len(t, cs, 1) {
+				assert.Empty(t, cs[0].Ports, "List of an exited container reports no stale port bindings")
+			}
 		}},
 	}}
 }
@@ -331,6 +342,38 @@ func stopGroup() group {
 			require.NoError(t, s.rt.Stop(ctx, name, 10*time.Second))
 			within(t, time.Since(began), 8*time.Second, "Stop with StopSignal SIGHUP")
 			assert.Equal(t, 129, s.wait(t, ctx, name), "the spec's StopSignal was sent")
+		}},
+		{name: "CreatedIsNoop", parallel: true, fn: func(t *testing.T, s *suite) {
+			// Stop of a created, never-started container is a no-op: it stays
+			// created, and a pending Wait keeps waiting for a start.
+			ctx := s.ctx(t)
+			name := s.name(t, "stop-created")
+			s.create(t, ctx, s.spec(name, "sleep", "200ms", ";", "exit", "5"))
+			ch := make(chan int, 1)
+			go func() {
+				code, err := s.rt.Wait(ctx, name)
+				if err != nil {
+					code = -1
+				}
+				ch <- code
+			}()
+			time.Sleep(300 * time.Millisecond)
+			require.NoError(t, s.rt.Stop(ctx, name, time.Second))
+			st, err := ctrgate.StateOf(ctx, s.rt, name)
+			require.NoError(t, err)
+			assert.Equal(t, ctrgate.StateCreated, st.Status, "Stop leaves a created container created")
+			select {
+			case code := <-ch:
+				t.Fatalf("Stop of a created container ended a pending Wait (code %d)", code)
+			case <-time.After(700 * time.Millisecond):
+			}
+			require.NoError(t, s.rt.Start(ctx, name))
+			select {
+			case code := <-ch:
+				assert.Equal(t, 5, code, "the pending Wait reports the exit after the start")
+			case <-ctx.Done():
+				t.Fatal("Wait did not return after the start")
+			}
 		}},
 	}}
 }

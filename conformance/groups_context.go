@@ -34,6 +34,10 @@ func ctxCalls(s *suite, existing, fresh string) []ctxCall {
 		{"ImportImage", func(ctx context.Context, rt ctrgate.ContainerRuntime) error {
 			return rt.ImportImage(ctx, "localhost/ctrgate/ctx-import-"+randHex(3)+":v1", bytes.NewReader(emptyTar()), ctrgate.ImportOptions{})
 		}, ""},
+		{"ListImages", func(ctx context.Context, rt ctrgate.ContainerRuntime) error {
+			_, err := rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: "localhost/ctrgate/"})
+			return err
+		}, ""},
 		{"RemoveImage", func(ctx context.Context, rt ctrgate.ContainerRuntime) error {
 			return rt.RemoveImage(ctx, "localhost/ctrgate/ctx-none-"+randHex(3)+":v1", false)
 		}, ""},
@@ -115,6 +119,46 @@ func contextGroup() group {
 			assert.True(t, running, "calls under a done context changed nothing")
 			_, err = s.rt.Inspect(ctx, fresh)
 			assert.ErrorIs(t, err, ctrgate.ErrNotFound, "Create under a done context created nothing")
+		}},
+		{name: "CancelDuringExec", parallel: true, fn: func(t *testing.T, s *suite) {
+			// A context that ends in the middle of a long Exec ends the call
+			// promptly, with the context's error.
+			ctx := s.ctx(t)
+			name := s.name(t, "ctx-exec")
+			s.run(t, ctx, s.spec(name, sleeper()...))
+			s.waitReady(t, ctx, name, "ready")
+			for _, kind := range []string{"cancel", "deadline"} {
+				cctx, cancel := context.WithCancel(ctx)
+				want := context.Canceled
+				if kind == "deadline" {
+					cctx, cancel = context.WithTimeout(ctx, 800*time.Millisecond)
+					want = context.DeadlineExceeded
+				} else {
+					time.AfterFunc(800*time.Millisecond, cancel)
+				}
+				began := time.Now()
+				_, err := s.rt.Exec(cctx, name, ctrgate.ExecOptions{Cmd: []string{TestProgPath, "sleep", "60s"}})
+				cancel()
+				assert.ErrorIs(t, err, want, "Exec ended by %s", kind)
+				within(t, time.Since(began), 5*time.Second, "Exec whose context ends after 0.8s ("+kind+")")
+			}
+			running, err := ctrgate.IsRunning(ctx, s.rt, name)
+			require.NoError(t, err)
+			assert.True(t, running, "the container outlives a cancelled Exec")
+		}},
+		{name: "CancelDuringStop", parallel: true, fn: func(t *testing.T, s *suite) {
+			// A context that ends during Stop's grace period ends the call
+			// promptly, with the context's error.
+			ctx := s.ctx(t)
+			name := s.name(t, "ctx-stop")
+			s.run(t, ctx, s.spec(name, "ignore-term"))
+			s.waitReady(t, ctx, name, "ignoring SIGTERM")
+			cctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			began := time.Now()
+			err := s.rt.Stop(cctx, name, 30*time.Second)
+			assert.ErrorIs(t, err, context.DeadlineExceeded, "Stop whose deadline ends in the grace period")
+			within(t, time.Since(began), 6*time.Second, "Stop with a 1s deadline and a 30s grace period")
 		}},
 	}}
 }

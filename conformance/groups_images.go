@@ -64,43 +64,67 @@ func imagesGroup() group {
 					"%v: Created %v is the import time", im.Refs, im.Created)
 			}
 
-			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: repo, Labels: map[string]string{"tier": "b"}})
+			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: repo, Labels: map[string]string{"io.ctrgate.test.ls": tag, "tier": "b"}})
 			require.NoError(t, err)
 			assert.Equal(t, []string{refB}, refsOf(imgs), "every label must match")
 			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{Labels: map[string]string{"io.ctrgate.test.ls": tag, "tier": ""}})
 			require.NoError(t, err)
 			assert.ElementsMatch(t, []string{refA, refB}, refsOf(imgs), "an empty label value matches any value")
 
-			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: "localhost/ctg-ls-" + tag + "."})
+			own := map[string]string{"io.ctrgate.test.ls": tag}
+			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: "localhost/ctg-ls-" + tag + ".", Labels: own})
 			require.NoError(t, err)
 			assert.Empty(t, imgs, "the prefix is literal, not a pattern")
-			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: repo + "c"})
+			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: repo + "c", Labels: own})
 			require.NoError(t, err)
 			assert.Empty(t, imgs, "no match is an empty result, not an error")
+			imgs, err = s.rt.ListImages(ctx, ctrgate.ImageFilter{Labels: map[string]string{"io.ctrgate.test.ls": tag, "tier": "a,b"}})
+			require.NoError(t, err)
+			assert.Empty(t, imgs, "a label value with a comma is matched literally")
 		}},
 		{name: "ListAfterReimport", parallel: true, fn: func(t *testing.T, s *suite) {
 			// Importing over a ref moves the tag: exactly one image holds it,
 			// with the new labels.
 			ctx := s.ctx(t)
-			repo := "localhost/ctg-re-" + randHex(4) + "/"
+			tag := randHex(4)
+			repo := "localhost/ctg-re-" + tag + "/"
 			ref := repo + "x:v1"
-			s.importLater(t, ctx, ref, ctrgate.ImportOptions{Labels: map[string]string{"gen": "1"}})
-			first, err := s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: repo})
+			f := ctrgate.ImageFilter{RefPrefix: repo, Labels: map[string]string{"io.ctrgate.test.re": tag}}
+			s.importLater(t, ctx, ref, ctrgate.ImportOptions{Labels: map[string]string{"io.ctrgate.test.re": tag, "gen": "1"}})
+			first, err := s.rt.ListImages(ctx, f)
 			require.NoError(t, err)
 			require.Len(t, first, 1)
-			s.importLater(t, ctx, ref, ctrgate.ImportOptions{Labels: map[string]string{"gen": "2"}})
-			second, err := s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: repo})
+			t.Cleanup(func() {
+				// the old image loses its tag; remove it by ID
+				cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				_ = s.rt.RemoveImage(cctx, first[0].ID, true)
+			})
+			s.importLater(t, ctx, ref, ctrgate.ImportOptions{Labels: map[string]string{"io.ctrgate.test.re": tag, "gen": "2"}})
+			second, err := s.rt.ListImages(ctx, f)
 			require.NoError(t, err)
 			require.Len(t, second, 1, "one image holds the ref: %+v", second)
 			assert.Equal(t, []string{ref}, second[0].Refs)
 			assert.Equal(t, "2", second[0].Labels["gen"])
 			assert.NotEqual(t, first[0].ID, second[0].ID, "the ref names the new image")
-			t.Cleanup(func() {
-				// the old image lost its tag; remove it by ID
-				cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				_ = s.rt.RemoveImage(cctx, first[0].ID, true)
-			})
+		}},
+		{name: "RemoveInUse", parallel: true, fn: func(t *testing.T, s *suite) {
+			// An image a container uses: refused without force, removed with.
+			ctx := s.ctx(t)
+			ref := "localhost/ctg-rm-" + randHex(4) + "/img:v1"
+			s.importLater(t, ctx, ref, ctrgate.ImportOptions{})
+			name := s.name(t, "img-inuse")
+			spec := s.spec(name, "exit", "0")
+			spec.Image = ref
+			s.create(t, ctx, spec)
+			assert.ErrorIs(t, s.rt.RemoveImage(ctx, ref, false), ctrgate.ErrRunning, "in use, without force")
+			ok, err := s.rt.ImageExists(ctx, ref)
+			require.NoError(t, err)
+			assert.True(t, ok, "a refused RemoveImage keeps the image")
+			require.NoError(t, s.rt.RemoveImage(ctx, ref, true), "in use, with force")
+			ok, err = s.rt.ImageExists(ctx, ref)
+			require.NoError(t, err)
+			assert.False(t, ok, "RemoveImage with force removed %s", ref)
 		}},
 		{name: "ListRejectsBadFilter", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)

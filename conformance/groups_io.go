@@ -268,6 +268,22 @@ func execGroup() group {
 				assert.Equal(t, "done\n", string(r.Stderr))
 			})
 		}},
+		{name: "DefaultsFromContainer", parallel: true, fn: func(t *testing.T, s *suite) {
+			// Exec without User or WorkDir runs as the container's user in
+			// the container's working directory (not root in /).
+			ctx := s.ctx(t)
+			name := s.name(t, "exec-defaults")
+			spec := s.spec(name, sleeper()...)
+			spec.User, spec.WorkDir = "1000:1000", "/tmp"
+			s.run(t, ctx, spec)
+			s.waitReady(t, ctx, name, "ready")
+			r, err := s.rt.Exec(ctx, name, ctrgate.ExecOptions{Cmd: []string{TestProgPath, "id", ";", "pwd"}})
+			require.NoError(t, err)
+			assert.Equal(t, "1000:1000\n/tmp\n", string(r.Stdout), "the container's user and workdir")
+			r, err = s.rt.Exec(ctx, name, ctrgate.ExecOptions{Cmd: []string{TestProgPath, "id", ";", "pwd"}, User: "0:0", WorkDir: "/"})
+			require.NoError(t, err)
+			assert.Equal(t, "0:0\n/\n", string(r.Stdout), "explicit User and WorkDir win")
+		}},
 		{name: "NotRunning", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
 			created, exited := s.name(t, "exec-created"), s.name(t, "exec-exited")
@@ -360,6 +376,33 @@ func copyGroup() group {
 
 			_, err = s.rt.CopyFrom(ctx, name, "/data/no-such-file")
 			assert.ErrorIs(t, err, ctrgate.ErrNotFound, "a missing path")
+		}},
+		{name: "EveryState", parallel: true, fn: func(t *testing.T, s *suite) {
+			// CopyTo and CopyFrom work on created, running and exited
+			// containers alike.
+			if !s.need(t, CapCopy) {
+				return
+			}
+			ctx := s.ctx(t)
+			created, running, exited := s.name(t, "copy-c"), s.name(t, "copy-r"), s.name(t, "copy-x")
+			s.create(t, ctx, s.spec(created, "exit", "0"))
+			s.run(t, ctx, s.spec(running, sleeper()...))
+			s.waitReady(t, ctx, running, "ready")
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(exited, "exit", "0")))
+			for _, n := range []string{created, running, exited} {
+				payload := "state-payload-" + randHex(4)
+				archive := tarOf(t, map[string]string{"f.txt": payload}, "f.txt")
+				if !assert.NoError(t, s.rt.CopyTo(ctx, n, "/tmp", bytes.NewReader(archive)), "CopyTo %s", n) {
+					continue
+				}
+				rc, err := s.rt.CopyFrom(ctx, n, "/tmp/f.txt")
+				if !assert.NoError(t, err, "CopyFrom %s", n) {
+					continue
+				}
+				files := untar(t, rc)
+				require.NoError(t, rc.Close())
+				assert.Equal(t, map[string]string{"f.txt": payload}, files, "round trip through %s", n)
+			}
 		}},
 	}}
 }

@@ -333,9 +333,9 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 			Image:   s.Image,
 			ImageID: s.ImageID,
 			Labels:  userLabels(s.Labels),
-			Ports:   fromSummaryPorts(s.Ports),
 			State:   ctrgate.ContainerState{Status: st, Raw: string(s.State)},
 		}
+		c.Ports = c.State.KeepPorts(fromSummaryPorts(s.Ports))
 		if ref := s.Labels[ImageLabel]; ref != "" {
 			c.Image = ref
 		}

@@ -357,6 +357,7 @@ func fromInspect(in container.InspectResponse) *ctrgate.Container {
 	if len(c.Ports) == 0 && in.HostConfig != nil {
 		c.Ports = fromPortMap(in.HostConfig.PortBindings)
 	}
+	c.Ports = c.State.KeepPorts(c.Ports)
 	return c
 }
 

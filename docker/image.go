@@ -8,6 +8,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 
 	"github.com/ctrgate/ctrgate"
@@ -41,8 +42,9 @@ func (r *Runtime) imageExists(ctx context.Context, ref string) (bool, error) {
 	return false, me
 }
 
-// ListImages returns the images that pass filter, in one API call (the
-// filter is applied to its answer).
+// ListImages returns the images that pass filter, in one API call (labels
+// filtered by the engine where it can, everything checked again on its
+// answer).
 func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([]ctrgate.Image, error) {
 	if err := ctrgate.ValidateImageFilter(filter); err != nil {
 		return nil, err
@@ -53,7 +55,14 @@ func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([
 	}
 	defer cancel()
 	sums, err := ctrgate.RetryImageListing(ctx, func() ([]image.Summary, error) {
-		sums, err := r.cli.ImageList(ctx, image.ListOptions{})
+		opts := image.ListOptions{}
+		if labels := ctrgate.EngineImageLabelFilters(filter); len(labels) > 0 {
+			opts.Filters = filters.NewArgs()
+			for _, l := range labels {
+				opts.Filters.Add("label", l)
+			}
+		}
+		sums, err := r.cli.ImageList(ctx, opts)
 		if err != nil {
 			return nil, r.mapErr(ctx, ctrgate.OpListImages, "", err, nil)
 		}

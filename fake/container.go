@@ -611,7 +611,7 @@ func (r *Runtime) endRunLocked(c *container, ru *run, code int, how int) {
 	c.exitCode = code
 	c.finishedAt = time.Now()
 	c.pid = 0
-	c.ports = configuredPorts(c.spec)
+	c.ports = nil // no binding outlives the run
 	c.exits++
 	c.notifyLocked()
 	if how == endSilent {

@@ -199,7 +199,7 @@ func fromInspect(d *define.InspectContainerData) ctrgate.Container {
 	} else if d.HostConfig != nil {
 		ports = d.HostConfig.PortBindings
 	}
-	out.Ports = inspectPorts(ports)
+	out.Ports = out.State.KeepPorts(inspectPorts(ports))
 	return out
 }
 
@@ -336,8 +336,8 @@ func fromList(lc types.ListContainer) ctrgate.Container {
 			ExitCode: int(lc.ExitCode),
 			Pid:      lc.Pid,
 		},
-		Ports: listPorts(lc.Ports),
 	}
+	ct.Ports = ct.State.KeepPorts(listPorts(lc.Ports))
 	if lc.StartedAt > 0 {
 		ct.State.StartedAt = time.Unix(lc.StartedAt, 0)
 	}

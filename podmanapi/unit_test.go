@@ -736,7 +736,7 @@ func TestTCPService(t *testing.T) {
 		if strings.HasSuffix(r.URL.Path, "/containers/web/json") {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"Id":"0123","Name":"web","ImageName":"localhost/img:1","Config":{"Labels":{"a":"b"}},` +
-				`"State":{"Status":"exited","ExitCode":3,"StartedAt":"2026-11-27T13:00:00Z","FinishedAt":"2026-11-27T13:00:01Z"},` +
+				`"State":{"Status":"running","Running":true,"Pid":42,"StartedAt":"2026-11-27T13:00:00Z"},` +
 				`"NetworkSettings":{"Ports":{"8080/tcp":[{"HostIp":"","HostPort":"40000"}],"53/udp":null}}}`))
 			return
 		}
@@ -751,8 +751,8 @@ func TestTCPService(t *testing.T) {
 	assert.Equal(t, "web", c.Name)
 	assert.Equal(t, "localhost/img:1", c.Image)
 	assert.Equal(t, map[string]string{"a": "b"}, c.Labels)
-	assert.Equal(t, ctrgate.StateExited, c.State.Status)
-	assert.Equal(t, 3, c.State.ExitCode)
+	assert.Equal(t, ctrgate.StateRunning, c.State.Status)
+	assert.Equal(t, 0, c.State.ExitCode)
 	assert.False(t, c.State.StartedAt.IsZero())
 	assert.Equal(t, []ctrgate.PortMapping{{HostPort: 40000, ContainerPort: 8080, Protocol: "tcp"}}, c.Ports)
 	assert.Equal(t, uri, rt.URI())

@@ -21,14 +21,18 @@ type imageEntry struct {
 }
 
 // ListImages returns the images that pass filter, from one `podman images`
-// (the filter is applied to its answer: podman splits --filter values at
-// commas).
+// (labels filtered by podman where it can, everything checked again on its
+// answer).
 func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([]ctrgate.Image, error) {
 	if err := ctrgate.ValidateImageFilter(filter); err != nil {
 		return nil, err
 	}
+	args := []string{"images", "--format", "json", "--no-trunc"}
+	for _, l := range ctrgate.EngineImageLabelFilters(filter) {
+		args = append(args, "--filter", "label="+l)
+	}
 	res, err := ctrgate.RetryImageListing(ctx, func() (*result, error) {
-		return r.call(ctx, ctrgate.OpListImages, "", []string{"images", "--format", "json", "--no-trunc"}, runOpts{})
+		return r.call(ctx, ctrgate.OpListImages, "", args, runOpts{})
 	})
 	if err != nil {
 		return nil, err

@@ -167,6 +167,7 @@ func parsePS(out []byte) ([]ctrgate.Container, error) {
 			}
 		}
 		sortPorts(c.Ports)
+		c.Ports = c.State.KeepPorts(c.Ports)
 		cs = append(cs, c)
 	}
 	return cs, nil
@@ -279,7 +280,7 @@ func parseInspect(out []byte, secrets []string) ([]ctrgate.Container, error) {
 		if len(ports) == 0 {
 			ports = e.HostConfig.PortBindings
 		}
-		c.Ports = bindingsToPorts(ports)
+		c.Ports = c.State.KeepPorts(bindingsToPorts(ports))
 		cs = append(cs, c)
 	}
 	return cs, nil
