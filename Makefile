@@ -32,6 +32,12 @@ unit:
 bench:
 	scripts/bench.sh
 
+# Mutation check of the conformance suite against the fake (not in CI):
+# applies each mutant of mutation/mutants.txt and prints the score.
+.PHONY: mutation
+mutation:
+	python3 scripts/mutation.py
+
 build:
 	CGO_ENABLED=0 $(GO) build -tags $(TAGS) -o bin/ctrgate ./cmd/ctrgate
 
