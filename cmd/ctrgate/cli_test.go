@@ -584,6 +584,9 @@ func TestImagesPullImport(t *testing.T) {
 	assert.Contains(t, r.stderr, "pulling testimage")
 	assert.True(t, strings.HasSuffix(r.stderr, "\r\033[K"), "the progress line is cleared: %q", r.stderr)
 	assert.Regexp(t, `^testimage: pulled \(`, r.stdout)
+	r = e.run("--json", "pull", "testimage")
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Empty(t, r.stderr, "no progress display with --json, even on a terminal")
 	e.tty = false
 	r = e.run("pull", "--policy", "missing", "nosuch/image:1")
 	assert.Equal(t, exitToolError, r.code)

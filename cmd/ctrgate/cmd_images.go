@@ -113,7 +113,7 @@ func (a *app) cmdPull(fs *pflag.FlagSet) runFunc {
 		}
 		start := time.Now()
 		stop := func(bool) {}
-		if !*quiet && a.isTTY(a.rawStderr) {
+		if !*quiet && !a.g.json && a.isTTY(a.rawStderr) {
 			stop = startSpinner(a.rawStderr, func() string { return "pulling " + ref }, start)
 		}
 		err = rt.PullImage(ctx, ref, p)
