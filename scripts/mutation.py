@@ -42,7 +42,7 @@ def run_suite(tree, timeout):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--min", type=float, default=95.0)
-    ap.add_argument("--timeout", type=int, default=300)
+    ap.add_argument("--timeout", type=int, default=120)
     ap.add_argument("--only", default="", help="run only mutants whose name contains this")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
