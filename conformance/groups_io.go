@@ -119,6 +119,26 @@ func logsGroup() group {
 			assert.Equal(t, []string{"late"}, texts(s.logs(t, ctx, name, ctrgate.LogOptions{Since: since, Follow: true}), ctrgate.Stdout))
 			assert.Equal(t, []string{"early", "late"}, texts(s.logs(t, ctx, name, ctrgate.LogOptions{Since: since.Add(-time.Minute)}), ctrgate.Stdout))
 		}},
+		{name: "SinceWhileFollowing", parallel: true, fn: func(t *testing.T, s *suite) {
+			// Since applies to a followed stream of a running container:
+			// lines written before it are skipped, later ones arrive live.
+			ctx := s.ctx(t)
+			name := s.name(t, "logs-since-follow")
+			s.run(t, ctx, s.spec(name, "echo", "early", ";", "sleep", "3s", ";", "echo", "late", ";", "sleep", "600s"))
+			early := s.waitReady(t, ctx, name, "early")
+			since := time.Now().Add(time.Second)
+			if !early.Time.IsZero() {
+				since = early.Time.Add(1500 * time.Millisecond)
+			}
+			fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			st, err := s.rt.Logs(fctx, name, ctrgate.LogOptions{Follow: true, Since: since})
+			require.NoError(t, err)
+			defer st.Close()
+			l, err := st.Next()
+			require.NoError(t, err, "the line written after Since arrives while the container runs")
+			assert.Equal(t, "late", l.Text, "the line written before Since is skipped")
+		}},
 		{name: "CloseAndCancelEndFollow", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
 			name := s.name(t, "logs-close")
@@ -470,6 +490,35 @@ func assertLifecycleEvents(t testing.TB, evs []ctrgate.Event, name, id string, c
 
 func eventsGroup() group {
 	return group{name: "Events", tests: []suiteTest{
+		{name: "ForcedRemoveOfRunning", parallel: true, fn: func(t *testing.T, s *suite) {
+			// Remove with Force of a running container: a die event with its
+			// exit code (137, killed), then remove.
+			if !s.need(t, CapEvents) {
+				return
+			}
+			ctx := s.ctx(t)
+			name := s.name(t, "ev-rmf")
+			ectx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			st, err := s.rt.Events(ectx, ctrgate.EventFilter{NamePrefix: name})
+			require.NoError(t, err)
+			defer st.Close()
+			s.run(t, ctx, s.spec(name, sleeper()...))
+			s.waitReady(t, ctx, name, "ready")
+			require.NoError(t, s.rt.Remove(ctx, name, ctrgate.RemoveOptions{Force: true}))
+			evs := collectEvents(t, st, func(e ctrgate.Event) bool { return e.Name == name && e.Type == ctrgate.EventRemove })
+			types := eventTypes(evs, name)
+			die, rm := firstIndex(types, ctrgate.EventDie), firstIndex(types, ctrgate.EventRemove)
+			if assert.GreaterOrEqual(t, die, 0, "a die event for the killed container: %v", types) {
+				assert.Less(t, die, rm, "die comes before remove: %v", types)
+				for _, e := range evs {
+					if e.Name == name && e.Type == ctrgate.EventDie {
+						assert.Equal(t, 137, e.ExitCode, "die carries the exit code of the killed container")
+						break
+					}
+				}
+			}
+		}},
 		{name: "LifecycleByPrefix", parallel: true, fn: func(t *testing.T, s *suite) {
 			if !s.need(t, CapEvents) {
 				return
