@@ -47,7 +47,8 @@ func dockerHarness(host string) conformance.Harness {
 		New:  func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
 		// A tag of its own: other backends' suites may re-import the default
 		// tag on a shared engine at the same time.
-		Image: "localhost/ctrgate/testprog:conformance-docker",
+		Image:  "localhost/ctrgate/testprog:conformance-docker",
+		Engine: conformance.EngineFromEnv(conformance.DockerReport(host)),
 	}
 }
 
@@ -98,6 +99,15 @@ var podmanCompatDifferences = []string{
 	"Engine/Info: EngineInfo.Engine is \"podman\" and Version the Podman version; /version costs ~0.46 s on Podman (New takes that long)",
 }
 
+// enginePodman is the podman command of the engine under test:
+// CTRGATE_PODMAN_BINARY, or podman.
+func enginePodman() string {
+	if b := os.Getenv("CTRGATE_PODMAN_BINARY"); b != "" {
+		return b
+	}
+	return "podman"
+}
+
 func TestConformanceDockerOnPodman(t *testing.T) {
 	host := podmanHost()
 	if host == "" {
@@ -114,5 +124,7 @@ func TestConformanceDockerOnPodman(t *testing.T) {
 		Image: "localhost/ctrgate/testprog:conformance-docker-on-podman",
 		New:   func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
 		Lacks: podmanCompatLacks,
+		// the engine's own word is podman's (the lane's podman command)
+		Engine: conformance.EngineFromEnv(conformance.PodmanReport(enginePodman())),
 	})
 }
