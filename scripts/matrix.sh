@@ -267,7 +267,7 @@ for a in "\$@"; do
 done
 cd /
 exec setpriv --reuid=$uid --regid=$gid --init-groups env -u CONTAINER_HOST -u CONTAINER_CONNECTION \\
-	HOME=$d/home USER=$RL_USER LOGNAME=$RL_USER XDG_RUNTIME_DIR=$d/xdg \\
+	HOME=$d/home USER=$RL_USER LOGNAME=$RL_USER XDG_RUNTIME_DIR=$d/xdg TMPDIR=$d/tmp \\
 	CONTAINERS_CONF=$d/containers.conf CONTAINERS_STORAGE_CONF=$d/storage.conf \\
 	PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin podman "\$@"
 EOF
@@ -293,7 +293,7 @@ setup_p5() {
 # mount and network namespaces of the p5 service (the same storage and /run).
 pid=\$(cat $M/p5.pid 2>/dev/null) && [ -d /proc/\$pid ] || { echo "podman-p5: the p5 service is not running (scripts/matrix.sh up)" >&2; exit 125; }
 exec nsenter -t "\$pid" -m -n -r -w env -u CONTAINER_HOST -u CONTAINER_CONNECTION -u CONTAINERS_CONF -u CONTAINERS_STORAGE_CONF -u XDG_RUNTIME_DIR \\
-	PODMAN_IGNORE_CGROUPSV1_WARNING=1 HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin podman "\$@"
+	PODMAN_IGNORE_CGROUPSV1_WARNING=1 HOME=/root TMPDIR=/var/tmp PATH=/usr/sbin:/usr/bin:/sbin:/bin podman "\$@"
 EOF
 	chmod 0755 "$BIN/podman-p5"
 }
@@ -329,7 +329,7 @@ for a in "\$@"; do
 done
 exec nsenter -t "\$pid" -m -r -w setpriv --reuid=$uid --regid=$gid --init-groups \\
 	env -u CONTAINER_HOST -u CONTAINER_CONNECTION -u CONTAINERS_CONF -u CONTAINERS_STORAGE_CONF \\
-	HOME=/home/$RL_USER USER=$RL_USER LOGNAME=$RL_USER XDG_RUNTIME_DIR=/run/user/$uid \\
+	HOME=/home/$RL_USER USER=$RL_USER LOGNAME=$RL_USER XDG_RUNTIME_DIR=/run/user/$uid TMPDIR=/var/tmp \\
 	PODMAN_IGNORE_CGROUPSV1_WARNING=1 PATH=/usr/sbin:/usr/bin:/sbin:/bin podman "\$@"
 EOF
 	chmod 0755 "$BIN/podman-rl5"
