@@ -243,7 +243,6 @@ setup_rl43() {
 		containers_conf_body
 		cat <<EOF
 tmp_dir = "$d/tmp"
-static_dir = "$d/storage/libpod"
 volume_path = "$d/volumes"
 events_logfile_path = "$d/tmp/events/events.log"
 image_copy_tmp_dir = "$d/tmp"
@@ -255,7 +254,10 @@ runc = ["$(command -v runc || echo /usr/sbin/runc)"]
 network_config_dir = "$d/networks"
 EOF
 	} >"$d/containers.conf"
-	printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/storage"\nrunroot = "%s/run"\n' "$d" "$d" >"$d/storage.conf"
+	# rootless: graphroot is not read, rootless_storage_path is; the libpod
+	# database stays in its default place (graphroot/libpod), since conmon's
+	# cleanup command (auto-remove) finds it there from its --root argument.
+	printf '[storage]\ndriver = "overlay"\nrootless_storage_path = "%s/storage"\n' "$d" >"$d/storage.conf"
 	chmod 0644 "$d/containers.conf" "$d/storage.conf"
 	cat >"$BIN/podman-rl43" <<EOF
 #!/bin/sh
@@ -409,6 +411,7 @@ procs_under_root() {
 		n=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
 		for i in "${nsino[@]}"; do [ "$n" = "$i" ] && echo "${p#/proc/}"; done
 	done
+	return 0
 }
 
 stop_pid() {
@@ -447,18 +450,18 @@ cmd_down() {
 	for name in "${ENGINES[@]}"; do rm -f "$M/$name.pid"; done
 	# 3. namespaces (the bridges inside go with them)
 	for ns in "$NS_P5" "$NS_D26"; do
-		[ -e "/run/netns/$ns" ] && ip netns del "$ns"
+		if [ -e "/run/netns/$ns" ]; then ip netns del "$ns"; fi
 	done
 	# 4. the cgroups the engines made (dockerd's parent, podman 5's libpod parent
 	#    is shared with the host's podman and cleaned by podman itself)
 	local d
 	for d in /sys/fs/cgroup/*/ctrgate-docker26 /sys/fs/cgroup/ctrgate-docker26; do
-		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+		if [ -d "$d" ]; then find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
 	done
 	rm -rf "${XFER:?}"/* 2>/dev/null || true
 	if [ "${1:-}" = --purge ]; then
 		rm -rf "${M:?}"
-		id "$RL_USER" >/dev/null 2>&1 && userdel "$RL_USER"
+		if id "$RL_USER" >/dev/null 2>&1; then userdel "$RL_USER"; fi
 		sed -i "/^$RL_USER:/d" /etc/subuid /etc/subgid
 	fi
 	say "down: no process, mount or namespace of the matrix left"
