@@ -12,7 +12,9 @@
 # `scripts/matrix.sh env ENGINE`, CTRGATE_LANES_PARALLEL (2) lanes at a time,
 # each into its own log under $M/lanes. The test process of a lane runs in
 # the engine's network namespace (nsenter --net) when the engine has one, so
-# 127.0.0.1 in the tests is the engine's host loopback. A lane table ends the
+# 127.0.0.1 in the tests is the engine's host loopback; for a rootless engine
+# it runs as the engine's user (setpriv), as a rootless user's program does. A
+# lane table ends the
 # output; the exit status is 0 only when every lane passed with 0 skipped.
 # When the matrix cannot be provisioned (not root, not Debian, ...), the
 # reason is printed and, unless CI=true, the lanes are skipped (exit 0);
@@ -28,16 +30,16 @@ PAR=${CTRGATE_LANES_PARALLEL:-2}
 
 # lane id | engine | package dir | test binary | -test.run
 ALL_LANES=(
-	"rl43/podman-cli|rl43|podmancli|podmancli.test|^TestConformance$"
-	"rl43/podman-api|rl43|podmanapi|podmanapi.test|^TestConformance$"
-	"rl43/docker-on-podman|rl43|docker|docker.test|^TestConformanceDockerOnPodman$"
 	"p5/podman-cli|p5|podmancli|podmancli.test|^TestConformance$"
-	"p5/podman-api|p5|podmanapi|podmanapi.test|^TestConformance$"
-	"p5/docker-on-podman|p5|docker|docker.test|^TestConformanceDockerOnPodman$"
 	"rl5/podman-cli|rl5|podmancli|podmancli.test|^TestConformance$"
-	"rl5/podman-api|rl5|podmanapi|podmanapi.test|^TestConformance$"
-	"rl5/docker-on-podman|rl5|docker|docker.test|^TestConformanceDockerOnPodman$"
+	"rl43/podman-cli|rl43|podmancli|podmancli.test|^TestConformance$"
 	"d26/docker|d26|docker|docker.test|^TestConformanceDocker$"
+	"p5/podman-api|p5|podmanapi|podmanapi.test|^TestConformance$"
+	"rl5/podman-api|rl5|podmanapi|podmanapi.test|^TestConformance$"
+	"rl43/podman-api|rl43|podmanapi|podmanapi.test|^TestConformance$"
+	"p5/docker-on-podman|p5|docker|docker.test|^TestConformanceDockerOnPodman$"
+	"rl5/docker-on-podman|rl5|docker|docker.test|^TestConformanceDockerOnPodman$"
+	"rl43/docker-on-podman|rl43|docker|docker.test|^TestConformanceDockerOnPodman$"
 )
 
 say() { echo "lanes.sh: $*" >&2; }
@@ -94,6 +96,15 @@ run_lane() {
 		export CTRGATE_TESTPROG_BINARY=$L/bin/testprog
 		pre=()
 		[ -n "$ns" ] && pre=(nsenter "--net=/run/netns/$ns")
+		if [ -n "${CTRGATE_ENGINE_UID:-}" ]; then
+			# a rootless engine: the test process is its user, as in real use
+			# (its files, its 127.0.0.1); podman-rl5 needs nsenter's two
+			# capabilities, which the wrapper drops before podman runs.
+			pre+=(setpriv "--reuid=$CTRGATE_ENGINE_UID" "--regid=$CTRGATE_ENGINE_GID" --init-groups)
+			[ "$engine" = rl5 ] && [ "$pkg" = podmancli ] &&
+				pre+=(--inh-caps=+sys_admin,+sys_chroot --ambient-caps=+sys_admin,+sys_chroot)
+			export HOME=$TMPDIR
+		fi
 		exec "${pre[@]}" "$L/bin/$bin" -test.run "$run" -test.v -test.count=1 -test.timeout 20m
 	) >"$f.log" 2>&1 || rc=$?
 	echo "$rc" >"$f.rc"

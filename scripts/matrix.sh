@@ -34,9 +34,11 @@
 #   podman-rl5   nsenter into the rl5 service's mount namespace and root, then
 #                setpriv to ctrgate-rl: the same long-lived runtime dir
 #                (/run/user/UID) as the service, so no pause process per call.
-# Files that podman-cli hands to podman by path (--env-file) are created in
-# $M/xfer (the lanes set TMPDIR there), which every engine's mount namespace
-# sees at the same path; the rootless wrappers give such a file to ctrgate-rl.
+# Files that the tests hand to an engine by path (podman-cli's --env-file, bind
+# mount sources) are created in $M/xfer (mode 1777; the lanes set TMPDIR
+# there), which every engine's mount namespace sees at the same path. The
+# lanes of the rootless engines run their test process as ctrgate-rl, as a
+# rootless user would.
 set -euo pipefail
 
 STATE_ROOT=${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}
@@ -261,14 +263,12 @@ EOF
 	chmod 0644 "$d/containers.conf" "$d/storage.conf"
 	cat >"$BIN/podman-rl43" <<EOF
 #!/bin/sh
-# Written by scripts/matrix.sh: rootless Podman 4.3.1 as $RL_USER (uid $uid).
-prev=
-for a in "\$@"; do
-	[ "\$prev" = --env-file ] && [ -f "\$a" ] && chown $uid "\$a"
-	prev=\$a
-done
+# Written by scripts/matrix.sh: rootless Podman 4.3.1 as $RL_USER (uid $uid),
+# for root or for $RL_USER itself; podman runs without capabilities.
+as=
+[ "\$(id -u)" = $uid ] || as="--reuid=$uid --regid=$gid --init-groups"
 cd /
-exec setpriv --reuid=$uid --regid=$gid --init-groups env -u CONTAINER_HOST -u CONTAINER_CONNECTION \\
+exec setpriv \$as --inh-caps=-all --ambient-caps=-all env -u CONTAINER_HOST -u CONTAINER_CONNECTION \\
 	HOME=$d/home USER=$RL_USER LOGNAME=$RL_USER XDG_RUNTIME_DIR=$d/xdg TMPDIR=$d/tmp \\
 	CONTAINERS_CONF=$d/containers.conf CONTAINERS_STORAGE_CONF=$d/storage.conf \\
 	PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin podman "\$@"
@@ -323,13 +323,12 @@ setup_rl5() {
 #!/bin/sh
 # Written by scripts/matrix.sh: rootless podman 5.4 of the Debian 13 root as
 # $RL_USER, in the rl5 service's mount namespace (its runtime dir /run/user/$uid).
+# The caller is root, or $RL_USER with CAP_SYS_ADMIN+CAP_SYS_CHROOT (for
+# nsenter; the lanes give them); podman runs without capabilities.
 pid=\$(cat $M/rl5.pid 2>/dev/null) && [ -d /proc/\$pid ] || { echo "podman-rl5: the rl5 service is not running (scripts/matrix.sh up)" >&2; exit 125; }
-prev=
-for a in "\$@"; do
-	[ "\$prev" = --env-file ] && [ -f "\$a" ] && chown $uid "\$a"
-	prev=\$a
-done
-exec nsenter -t "\$pid" -m -r -w setpriv --reuid=$uid --regid=$gid --init-groups \\
+as=
+[ "\$(id -u)" = $uid ] || as="--reuid=$uid --regid=$gid --init-groups"
+exec nsenter -t "\$pid" -m -r -w setpriv \$as --inh-caps=-all --ambient-caps=-all \\
 	env -u CONTAINER_HOST -u CONTAINER_CONNECTION -u CONTAINERS_CONF -u CONTAINERS_STORAGE_CONF \\
 	HOME=/home/$RL_USER USER=$RL_USER LOGNAME=$RL_USER XDG_RUNTIME_DIR=/run/user/$uid TMPDIR=/var/tmp \\
 	PODMAN_IGNORE_CGROUPSV1_WARNING=1 PATH=/usr/sbin:/usr/bin:/sbin:/bin podman "\$@"
@@ -379,7 +378,7 @@ cmd_up() {
 	ensure_host_pkgs
 	mkdir -p "$M" "$BIN"
 	chmod 0711 "$STATE_ROOT" "$M"
-	install -d -m 0711 "$XFER"
+	install -d -m 1777 "$XFER"
 	ensure_user
 	build_root
 	configure_root
