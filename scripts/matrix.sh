@@ -113,6 +113,15 @@ mkdir -p $d$XFER && mount --bind $XFER $d$XFER
 EOF
 }
 
+# enter_root: the commands (for sh -c, after in_root_mounts) that make $T the
+# root of the mount namespace. pivot_root, not chroot: in a chroot the
+# namespace's root stays the host's /, so runc's containers (made by chroot
+# too then) and every `exec` into them (setns) would see the host's files;
+# and rootless podman cannot make a user namespace in a chroot at all.
+enter_root() {
+	echo "mkdir -p $T/.oldroot && cd $T && pivot_root . .oldroot && umount -l /.oldroot && cd /"
+}
+
 build_root() {
 	if [ -e "$T/.ctrgate-complete" ]; then return 0; fi
 	local tmp
@@ -307,7 +316,7 @@ start_p5() {
 	ensure_netns "$NS_P5"
 	rm -f "$sock"
 	spawn p5 nsenter "--net=/run/netns/$NS_P5" unshare -m --propagation private sh -c "$(in_root_mounts "$T") &&
-		exec chroot $T env PODMAN_IGNORE_CGROUPSV1_WARNING=1 HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		$(enter_root) && exec env PODMAN_IGNORE_CGROUPSV1_WARNING=1 HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
 		podman system service --time=0 unix://$SOCKDIR/p5.sock"
 	wait_answer p5 libpod_ping "$sock"
 	say "p5: podman $("$BIN/podman-p5" version --format '{{.Server.Version}}' 2>/dev/null) (root, netns $NS_P5) answers on unix://$sock"
@@ -344,8 +353,7 @@ start_rl5() {
 	if pid_of rl5 >/dev/null && libpod_ping "$sock" >/dev/null 2>&1; then return 0; fi
 	rm -f "$sock"
 	spawn rl5 unshare -m --propagation private sh -c "$(in_root_mounts "$T") &&
-		install -d -o $uid -g $gid -m 700 $T/run/user $T/run/user/$uid && mkdir -p $T/.oldroot &&
-		cd $T && pivot_root . .oldroot && umount -l /.oldroot && cd / &&
+		install -d -o $uid -g $gid -m 700 $T/run/user $T/run/user/$uid && $(enter_root) &&
 		exec setpriv --reuid=$uid --regid=$gid --init-groups env -i HOME=/home/$RL_USER USER=$RL_USER LOGNAME=$RL_USER \
 		PATH=/usr/sbin:/usr/bin:/sbin:/bin XDG_RUNTIME_DIR=/run/user/$uid PODMAN_IGNORE_CGROUPSV1_WARNING=1 \
 		podman system service --time=0 unix:///home/$RL_USER/podman.sock"
@@ -362,7 +370,7 @@ start_d26() {
 	ensure_netns "$NS_D26"
 	rm -f "$sock"
 	spawn d26 nsenter "--net=/run/netns/$NS_D26" unshare -m --propagation private sh -c "$(in_root_mounts "$T") &&
-		exec chroot $T env HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin dockerd --config-file /etc/docker/daemon.json \
+		$(enter_root) && exec env HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin dockerd --config-file /etc/docker/daemon.json \
 		--host unix://$SOCKDIR/d26.sock --data-root /var/lib/docker --exec-root /run/docker \
 		--pidfile /run/docker.pid --cgroup-parent /ctrgate-docker26"
 	wait_answer d26 docker_ping "$sock"
@@ -398,15 +406,19 @@ procs_of_user() {
 }
 
 # procs_under_root: pids of processes whose root, mount or net namespace
-# belongs to the matrix: root under $T, or netns ctrgate-p5/ctrgate-d26.
+# belongs to the matrix: root under $T, netns ctrgate-p5/ctrgate-d26, or the
+# mount namespace of a service (MNTNS, recorded by cmd_down).
+MNTNS=()
 procs_under_root() {
-	local p r n nsino=()
+	local p r n m nsino=()
 	for ns in "$NS_P5" "$NS_D26"; do
 		[ -e "/run/netns/$ns" ] && nsino+=("$(stat -L -c %i "/run/netns/$ns")")
 	done
 	for p in /proc/[0-9]*; do
 		r=$(readlink "$p/root" 2>/dev/null) || continue
 		case $r in "$T" | "$T"/*) echo "${p#/proc/}"; continue ;; esac
+		m=$(stat -L -c %i "$p/ns/mnt" 2>/dev/null) || continue
+		for i in "${MNTNS[@]}"; do [ "$m" = "$i" ] && echo "${p#/proc/}"; done
 		n=$(stat -L -c %i "$p/ns/net" 2>/dev/null) || continue
 		for i in "${nsino[@]}"; do [ "$n" = "$i" ] && echo "${p#/proc/}"; done
 	done
@@ -430,12 +442,30 @@ wait_gone() {
 }
 
 cmd_down() {
-	local name pid pids
+	local name pid pids m
 	[ "$(id -u)" -eq 0 ] || die "down needs root"
+	# 0. the containers, removed by their engines while these answer
+	for name in rl43 p5 rl5; do
+		if pid_of "$name" >/dev/null; then timeout 120 "$BIN/podman-$name" rm -a -f -t 0 >/dev/null 2>&1 || true; fi
+	done
+	if pid_of d26 >/dev/null; then
+		local sock id
+		sock=$(sock_of d26)
+		for id in $(curl -fsS --max-time 10 --unix-socket "$sock" 'http://d/containers/json?all=1' 2>/dev/null |
+			grep -oE '"Id":"[0-9a-f]+"' | cut -d'"' -f4); do
+			curl -fsS --max-time 30 -X DELETE --unix-socket "$sock" "http://d/containers/$id?force=1&v=1" >/dev/null 2>&1 || true
+		done
+	fi
 	# 1. the services, gently (dockerd stops its containerd)
 	pids=
 	for name in "${ENGINES[@]}"; do
-		if pid=$(pid_of "$name"); then stop_pid "$pid"; pids="$pids $pid"; fi
+		if pid=$(pid_of "$name"); then
+			# a namespace of its own only (rl43 runs in the host's)
+			m=$(stat -L -c %i "/proc/$pid/ns/mnt")
+			[ "$m" != "$(stat -L -c %i /proc/self/ns/mnt)" ] && MNTNS+=("$m")
+			stop_pid "$pid"
+			pids="$pids $pid"
+		fi
 	done
 	wait_gone "$pids" 100 || true
 	# 2. whatever is left: containers, conmons, shims, pause processes
