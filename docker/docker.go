@@ -331,6 +331,12 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 			out.Rootless = true
 		}
 	}
+	if r.podman && !out.Rootless {
+		// Podman 4.x's compat /info does not say rootless; its libpod API does
+		if rl, ok := r.podmanRootless(ctx); ok {
+			out.Rootless = rl
+		}
+	}
 	if info.CgroupVersion != "" {
 		out.CgroupVersion = "v" + strings.TrimPrefix(info.CgroupVersion, "v")
 	}

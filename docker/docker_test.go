@@ -1017,3 +1017,37 @@ func TestEventsRefusedAtCall(t *testing.T) {
 	assert.ErrorAs(t, err, &ee)
 	assert.Contains(t, err.Error(), "events backend is broken")
 }
+
+// Podman 4.3's compatibility /info has no "name=rootless" even when the
+// service is rootless (Podman 5.4's has): Info asks the libpod API then.
+func TestPodmanRootlessFromLibpod(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		libpod   func(w http.ResponseWriter, r *http.Request)
+		rootless bool
+	}{
+		{"rootless 4.3", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 200, map[string]any{"host": map[string]any{"security": map[string]any{"rootless": true}}})
+		}, true},
+		{"rootful 4.3", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 200, map[string]any{"host": map[string]any{"security": map[string]any{"rootless": false}}})
+		}, false},
+		{"no libpod API", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := podmanFake(t)
+			f.handle("GET /info", func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, 200, map[string]any{"DefaultRuntime": "runc", "CgroupVersion": "1",
+					"SecurityOptions": []string{"name=seccomp,profile=default"}})
+			})
+			if tc.libpod != nil {
+				f.handle("GET /v4.0.0/libpod/info", tc.libpod)
+			}
+			info, err := f.runtime().Info(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, "podman", info.Engine)
+			assert.Equal(t, tc.rootless, info.Rootless)
+			assert.Equal(t, "v1", info.CgroupVersion)
+		})
+	}
+}
