@@ -82,9 +82,7 @@ func podmanHost() string {
 // Podman's Docker-compatible API; the suite reports the tests that need them
 // as not applicable. With Podman 4.3.1 none is needed: the differences below
 // are absorbed by the backend.
-var podmanCompatLacks = map[conformance.Capability]string{
-	conformance.CapRootlessNetworkInfo: "the Docker API's /info has no rootless network mode (Podman's compat /info neither)",
-}
+var podmanCompatLacks = map[conformance.Capability]string{}
 
 // podmanCompatDifferences are the known differences between Docker and
 // Podman's Docker-compatible API (measured with Podman 4.3.1) that the docker

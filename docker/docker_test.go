@@ -1019,7 +1019,8 @@ func TestEventsRefusedAtCall(t *testing.T) {
 }
 
 // Podman 4.3's compatibility /info has no "name=rootless" even when the
-// service is rootless (Podman 5.4's has): Info asks the libpod API then.
+// service is rootless (Podman 5.4's has), and no Podman says its rootless
+// network mode there: Info asks the libpod API.
 func TestPodmanRootlessFromLibpod(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -1028,6 +1029,9 @@ func TestPodmanRootlessFromLibpod(t *testing.T) {
 	}{
 		{"rootless 4.3", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, 200, map[string]any{"host": map[string]any{"security": map[string]any{"rootless": true}}})
+		}, true},
+		{"rootless 5.4", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 200, map[string]any{"host": map[string]any{"rootlessNetworkCmd": "pasta", "security": map[string]any{"rootless": true}}})
 		}, true},
 		{"rootful 4.3", func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, 200, map[string]any{"host": map[string]any{"security": map[string]any{"rootless": false}}})
@@ -1048,6 +1052,11 @@ func TestPodmanRootlessFromLibpod(t *testing.T) {
 			assert.Equal(t, "podman", info.Engine)
 			assert.Equal(t, tc.rootless, info.Rootless)
 			assert.Equal(t, "v1", info.CgroupVersion)
+			if tc.name == "rootless 5.4" {
+				assert.Equal(t, "pasta", info.RootlessNetworkMode, "from the libpod API: the rootless helpers pick pasta")
+			} else {
+				assert.Empty(t, info.RootlessNetworkMode)
+			}
 		})
 	}
 }
