@@ -199,13 +199,9 @@ func (r *Runtime) runLogs(ctx context.Context, name string, args []string, s *lo
 	out := s.Writer(ctrgate.Stdout)
 	errw := s.Writer(ctrgate.Stderr)
 	errTail := &tailWriter{w: errw, keep: 4096}
-	outLines, errLines := &lineCounter{w: out}, &lineCounter{w: errTail}
-	cmd.Stdout = outLines
-	cmd.Stderr = errLines
+	cmd.Stdout = out
+	cmd.Stderr = errTail
 	err := cmd.Run()
-	if err == nil && ctx.Err() == nil {
-		r.completeFollowed(ctx, args, outLines, errLines) // Podman 5: see logcomplete.go
-	}
 	_ = out.Close() // a final line without a newline
 	_ = errw.Close()
 	if cerr := ctx.Err(); cerr != nil {
