@@ -98,10 +98,11 @@ run_lane() {
 		[ -n "$ns" ] && pre=(nsenter "--net=/run/netns/$ns")
 		if [ -n "${CTRGATE_ENGINE_UID:-}" ]; then
 			# a rootless engine: the test process is its user, as in real use
-			# (its files, its 127.0.0.1); podman-rl5 needs nsenter's two
+			# (its files, its 127.0.0.1); podman-rl5 (the CLI, and the engine's
+			# own info for Rootless/InfoMatchesEngine) needs nsenter's two
 			# capabilities, which the wrapper drops before podman runs.
 			pre+=(setpriv "--reuid=$CTRGATE_ENGINE_UID" "--regid=$CTRGATE_ENGINE_GID" --init-groups)
-			[ "$engine" = rl5 ] && [ "$pkg" = podmancli ] &&
+			[ "$engine" = rl5 ] &&
 				pre+=(--inh-caps=+sys_admin,+sys_chroot --ambient-caps=+sys_admin,+sys_chroot)
 			export HOME=$TMPDIR
 		fi
