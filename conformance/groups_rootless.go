@@ -34,16 +34,14 @@ func rootlessGroup() group {
 				info.Rootless, info.RootlessNetworkMode, info.CgroupVersion)
 			assert.Equal(t, want.Rootless, info.Rootless, "Info.Rootless")
 			assert.Equal(t, want.CgroupVersion, info.CgroupVersion, "Info.CgroupVersion")
-			if s.need(t, CapRootlessNetworkInfo) {
-				// a rootful Podman 5 reports its rootless default (pasta) too;
-				// EngineInfo carries the mode only for a rootless engine, and
-				// "" where the engine does not say (Podman 4.3)
-				wantMode := ""
-				if want.Rootless {
-					wantMode = want.RootlessNetworkMode
-				}
-				assert.Equal(t, wantMode, info.RootlessNetworkMode, "Info.RootlessNetworkMode")
+			// a rootful Podman 5 reports its rootless default (pasta) too;
+			// EngineInfo carries the mode only for a rootless engine, and ""
+			// where the engine does not say (Podman 4.3)
+			wantMode := ""
+			if want.Rootless {
+				wantMode = want.RootlessNetworkMode
 			}
+			assert.Equal(t, wantMode, info.RootlessNetworkMode, "Info.RootlessNetworkMode")
 		}},
 		{name: "HostLoopback", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)

@@ -37,9 +37,6 @@ const (
 	CapBindMounts Capability = "bind-mounts"
 	// CapReadOnlyRootfs: ContainerSpec.ReadOnlyRootfs is honoured.
 	CapReadOnlyRootfs Capability = "read-only-rootfs"
-	// CapRootlessNetworkInfo: EngineInfo.RootlessNetworkMode is known (the
-	// engine's API carries it).
-	CapRootlessNetworkInfo Capability = "rootless-network-info"
 )
 
 // TestTimeout is the deadline of the context every suite test works
