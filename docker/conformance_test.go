@@ -93,7 +93,7 @@ var podmanCompatDifferences = []string{
 	"Logs (all): log timestamps have whole-second precision, so LogLine.Time is truncated to the second",
 	"GPU/RequestWithoutGPUs, Secrets/NotInErrors: Podman < 5.4 silently drops DeviceRequests (no error, no GPU); the backend refuses GPU requests at Create with a *GPUConfigError that also matches ErrUnsupported",
 	"Secrets/NotInErrors (cleanup): a forced remove racing with the container's exit fails with \"could not be stopped ... container state improper\"; the backend retries for up to ~2 s",
-	"Lifecycle/AutoRemove: Wait on an auto-removed container reports \"does not exist in database: no such container\" inside the wait response; mapped to ErrNotFound",
+	"Lifecycle/AutoRemove: Wait on an auto-removed container reports \"does not exist in database: no such container\" (rootless Podman 4.3 also \"container has already been removed\") inside the wait response; mapped to ErrNotFound",
 	"Logs/FinalLineWithoutNewline (wait): Podman's wait may fail with \"read /proc/<pid>/cgroup: no such process\" when the container exits at that moment; the backend looks again (up to 3 times)",
 	"Secrets/NotInExecErrors (exec of a missing program): exit code 127 on Podman, 126 on Docker (engine-reported, passed through)",
 	"Engine/Info: EngineInfo.Engine is \"podman\" and Version the Podman version; /version costs ~0.46 s on Podman (New takes that long)",

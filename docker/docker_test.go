@@ -235,6 +235,8 @@ func TestClassify(t *testing.T) {
 		{ctrgate.OpInspect, engineErr(cerrdefs.ErrNotFound, "No such container: x"), ctrgate.ErrNotFound},
 		{ctrgate.OpWait, engineErr(cerrdefs.ErrNotFound, "No such container: x"), ctrgate.ErrNotFound},
 		{ctrgate.OpWait, errors.New("container abc does not exist in database: no such container"), ctrgate.ErrNotFound},
+		// rootless Podman 4.3's compat API, seen in the matrix lane rl43/docker-on-podman
+		{ctrgate.OpWait, errors.New("container has already been removed"), ctrgate.ErrNotFound},
 		{ctrgate.OpCreate, engineErr(cerrdefs.ErrConflict, `Conflict. The container name "/x" is already in use by container "abc"`), ctrgate.ErrAlreadyExists},
 		{ctrgate.OpCreate, engineErr(cerrdefs.ErrNotFound, "No such image: localhost/x:1"), ctrgate.ErrImageNotFound},
 		{ctrgate.OpCreate, engineErr(cerrdefs.ErrNotFound, "network mynet not found"), nil},
