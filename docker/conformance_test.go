@@ -43,12 +43,12 @@ func newRuntime(t testing.TB, host string) ctrgate.ContainerRuntime {
 // dockerHarness drives the Docker engine at host.
 func dockerHarness(host string) conformance.Harness {
 	return conformance.Harness{
-		Name: "docker",
-		New:  func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
+		Name:   "docker",
+		New:    func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
+		Engine: conformance.EngineFromEnv(conformance.DockerReport(host)),
 		// A tag of its own: other backends' suites may re-import the default
 		// tag on a shared engine at the same time.
-		Image:  "localhost/ctrgate/testprog:conformance-docker",
-		Engine: conformance.EngineFromEnv(conformance.DockerReport(host)),
+		Image: "localhost/ctrgate/testprog:conformance-docker",
 	}
 }
 
