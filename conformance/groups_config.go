@@ -198,7 +198,10 @@ func configGroup() group {
 			spec.UserNS = ctrgate.UserNSSpec{Mode: ctrgate.UserNSKeepID}
 			code, out := s.stdout(t, ctx, spec)
 			assert.Equal(t, 0, code)
-			assert.Equal(t, []string{fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())}, out)
+			// keep-id maps the engine's user (not necessarily this process's)
+			want := fmt.Sprintf("%d:%d", s.h.Engine.uid(), s.h.Engine.gid())
+			assert.Equal(t, []string{want}, out, "keep-id: the container runs as the rootless engine's user")
+			t.Logf("keep-id: container uid:gid %v, engine user %s", out, want)
 		}},
 	}}
 }

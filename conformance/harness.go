@@ -34,4 +34,9 @@ type Harness struct {
 	// reason. Tests needing them are reported as not applicable, never
 	// silently skipped.
 	Lacks map[Capability]string
+	// Engine holds what the engine's provisioning knows about it, for the
+	// checks only a real engine can answer (keep-id's uid, Info against the
+	// engine's own report). The zero value: the engine runs as this
+	// process's user and gives no report of its own.
+	Engine Engine
 }

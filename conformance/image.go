@@ -80,7 +80,14 @@ func goTool() string {
 	return "go" // the error names the missing command
 }
 
+// EnvTestProgBinary names a prebuilt static test program (scripts/lanes.sh
+// builds it once for all lanes) to use instead of building one.
+const EnvTestProgBinary = "CTRGATE_TESTPROG_BINARY"
+
 func buildTestProg() ([]byte, error) {
+	if p := os.Getenv(EnvTestProgBinary); p != "" {
+		return os.ReadFile(p)
+	}
 	dir, err := packageDir()
 	if err != nil {
 		return nil, err

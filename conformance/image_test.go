@@ -97,7 +97,7 @@ func TestProgBinaryRuns(t *testing.T) {
 func TestGroupNamesStable(t *testing.T) {
 	assert.Equal(t, []string{"Engine", "Lifecycle", "StatesListing", "Wait", "Logs", "Readiness", "Exec", "Copy",
 		"Events", "Images", "Errors", "SpecValidation", "Context", "Config", "Ports", "Stop", "Idempotence", "Concurrency", "GPU",
-		"Secrets", "Cleanup"}, Groups())
+		"Secrets", "Rootless", "Cleanup"}, Groups())
 	seen := map[string]bool{}
 	for _, g := range allGroups() {
 		require.NotEmpty(t, g.tests, g.name)

@@ -115,6 +115,7 @@ func allGroups() []group {
 		concurrencyGroup(),
 		gpuGroup(),
 		secretsGroup(),
+		rootlessGroup(),
 	}
 }
 
@@ -124,7 +125,7 @@ func allGroups() []group {
 // own ImportImage, runs every group as a subtest with a stable name
 // (Engine, Lifecycle, StatesListing, Wait, Logs, Readiness, Exec, Copy,
 // Events, Images, Errors, SpecValidation, Context, Config, Ports, Stop,
-// Idempotence, Concurrency, GPU, Secrets, Cleanup), and logs a summary. Every container
+// Idempotence, Concurrency, GPU, Secrets, Rootless, Cleanup), and logs a summary. Every container
 // it creates is named "ctg-<random>-..." and removed when its test ends;
 // the Cleanup group checks that none is left, closes the runtime and
 // checks that the runtime's goroutines have ended. Run must not run in

@@ -43,8 +43,9 @@ func newRuntime(t testing.TB, host string) ctrgate.ContainerRuntime {
 // dockerHarness drives the Docker engine at host.
 func dockerHarness(host string) conformance.Harness {
 	return conformance.Harness{
-		Name: "docker",
-		New:  func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
+		Name:   "docker",
+		New:    func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
+		Engine: conformance.EngineFromEnv(conformance.DockerReport(host)),
 		// A tag of its own: other backends' suites may re-import the default
 		// tag on a shared engine at the same time.
 		Image: "localhost/ctrgate/testprog:conformance-docker",
@@ -92,10 +93,19 @@ var podmanCompatDifferences = []string{
 	"Logs (all): log timestamps have whole-second precision, so LogLine.Time is truncated to the second",
 	"GPU/RequestWithoutGPUs, Secrets/NotInErrors: Podman < 5.4 silently drops DeviceRequests (no error, no GPU); the backend refuses GPU requests at Create with a *GPUConfigError that also matches ErrUnsupported",
 	"Secrets/NotInErrors (cleanup): a forced remove racing with the container's exit fails with \"could not be stopped ... container state improper\"; the backend retries for up to ~2 s",
-	"Lifecycle/AutoRemove: Wait on an auto-removed container reports \"does not exist in database: no such container\" inside the wait response; mapped to ErrNotFound",
+	"Lifecycle/AutoRemove: Wait on an auto-removed container reports \"does not exist in database: no such container\" (rootless Podman 4.3 also \"container has already been removed\") inside the wait response; mapped to ErrNotFound",
 	"Logs/FinalLineWithoutNewline (wait): Podman's wait may fail with \"read /proc/<pid>/cgroup: no such process\" when the container exits at that moment; the backend looks again (up to 3 times)",
 	"Secrets/NotInExecErrors (exec of a missing program): exit code 127 on Podman, 126 on Docker (engine-reported, passed through)",
 	"Engine/Info: EngineInfo.Engine is \"podman\" and Version the Podman version; /version costs ~0.46 s on Podman (New takes that long)",
+}
+
+// enginePodman is the podman command of the engine under test:
+// CTRGATE_PODMAN_BINARY, or podman.
+func enginePodman() string {
+	if b := os.Getenv("CTRGATE_PODMAN_BINARY"); b != "" {
+		return b
+	}
+	return "podman"
 }
 
 func TestConformanceDockerOnPodman(t *testing.T) {
@@ -114,5 +124,7 @@ func TestConformanceDockerOnPodman(t *testing.T) {
 		Image: "localhost/ctrgate/testprog:conformance-docker-on-podman",
 		New:   func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
 		Lacks: podmanCompatLacks,
+		// the engine's own word is podman's (the lane's podman command)
+		Engine: conformance.EngineFromEnv(conformance.PodmanReport(enginePodman())),
 	})
 }

@@ -331,6 +331,16 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 			out.Rootless = true
 		}
 	}
+	if r.podman {
+		// the compat /info says neither the rootless network mode nor, on
+		// Podman 4.x, rootless: Podman's libpod API does
+		if rl, netCmd, ok := r.podmanHostInfo(ctx); ok {
+			out.Rootless = out.Rootless || rl
+			if out.Rootless && (netCmd == "pasta" || netCmd == "slirp4netns") {
+				out.RootlessNetworkMode = netCmd
+			}
+		}
+	}
 	if info.CgroupVersion != "" {
 		out.CgroupVersion = "v" + strings.TrimPrefix(info.CgroupVersion, "v")
 	}

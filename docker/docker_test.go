@@ -233,6 +233,8 @@ func TestClassify(t *testing.T) {
 		{ctrgate.OpInspect, engineErr(cerrdefs.ErrNotFound, "No such container: x"), ctrgate.ErrNotFound},
 		{ctrgate.OpWait, engineErr(cerrdefs.ErrNotFound, "No such container: x"), ctrgate.ErrNotFound},
 		{ctrgate.OpWait, errors.New("container abc does not exist in database: no such container"), ctrgate.ErrNotFound},
+		// rootless Podman 4.3's compat API, seen in the matrix lane rl43/docker-on-podman
+		{ctrgate.OpWait, errors.New("container has already been removed"), ctrgate.ErrNotFound},
 		{ctrgate.OpCreate, engineErr(cerrdefs.ErrConflict, `Conflict. The container name "/x" is already in use by container "abc"`), ctrgate.ErrAlreadyExists},
 		{ctrgate.OpCreate, engineErr(cerrdefs.ErrNotFound, "No such image: localhost/x:1"), ctrgate.ErrImageNotFound},
 		{ctrgate.OpCreate, engineErr(cerrdefs.ErrNotFound, "network mynet not found"), nil},
@@ -1014,4 +1016,47 @@ func TestEventsRefusedAtCall(t *testing.T) {
 	var ee *ctrgate.EngineError
 	assert.ErrorAs(t, err, &ee)
 	assert.Contains(t, err.Error(), "events backend is broken")
+}
+
+// Podman 4.3's compatibility /info has no "name=rootless" even when the
+// service is rootless (Podman 5.4's has), and no Podman says its rootless
+// network mode there: Info asks the libpod API.
+func TestPodmanRootlessFromLibpod(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		libpod   func(w http.ResponseWriter, r *http.Request)
+		rootless bool
+	}{
+		{"rootless 4.3", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 200, map[string]any{"host": map[string]any{"security": map[string]any{"rootless": true}}})
+		}, true},
+		{"rootless 5.4", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 200, map[string]any{"host": map[string]any{"rootlessNetworkCmd": "pasta", "security": map[string]any{"rootless": true}}})
+		}, true},
+		{"rootful 4.3", func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, 200, map[string]any{"host": map[string]any{"security": map[string]any{"rootless": false}}})
+		}, false},
+		{"no libpod API", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := podmanFake(t)
+			f.handle("GET /info", func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, 200, map[string]any{"DefaultRuntime": "runc", "CgroupVersion": "1",
+					"SecurityOptions": []string{"name=seccomp,profile=default"}})
+			})
+			if tc.libpod != nil {
+				f.handle("GET /v4.0.0/libpod/info", tc.libpod)
+			}
+			info, err := f.runtime().Info(context.Background())
+			require.NoError(t, err)
+			assert.Equal(t, "podman", info.Engine)
+			assert.Equal(t, tc.rootless, info.Rootless)
+			assert.Equal(t, "v1", info.CgroupVersion)
+			if tc.name == "rootless 5.4" {
+				assert.Equal(t, "pasta", info.RootlessNetworkMode, "from the libpod API: the rootless helpers pick pasta")
+			} else {
+				assert.Empty(t, info.RootlessNetworkMode)
+			}
+		})
+	}
 }

@@ -101,7 +101,8 @@ func classify(op string, err error, msg string) error {
 		strings.Contains(m, "already exists") && op == ctrgate.OpCreate:
 		return ctrgate.ErrAlreadyExists
 	case strings.Contains(m, "no such container"), strings.Contains(m, "no container with name or id"),
-		strings.Contains(m, "no such object"), strings.Contains(m, "does not exist in database"):
+		strings.Contains(m, "no such object"), strings.Contains(m, "does not exist in database"),
+		strings.Contains(m, "container has already been removed"): // rootless Podman 4.3's wait on an auto-removed container
 		return ctrgate.ErrNotFound
 	case (op == ctrgate.OpCopyFrom || op == ctrgate.OpCopyTo) && (cerrdefs.IsNotFound(err) ||
 		strings.Contains(m, "could not find the file") || strings.Contains(m, "no such file or directory")):

@@ -55,7 +55,19 @@ func harness(uri string) conformance.Harness {
 		Name:  podmanapi.BackendName,
 		Image: testImage,
 		New:   func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, uri) },
+		// the engine's own podman: the wrapper of the lane, or the local
+		// podman on the same storage (CONTAINERS_CONF of scripts/podman.sh)
+		Engine: conformance.EngineFromEnv(conformance.PodmanReport(enginePodman())),
 	}
+}
+
+// enginePodman is the podman command of the engine under test:
+// CTRGATE_PODMAN_BINARY, or podman.
+func enginePodman() string {
+	if b := os.Getenv("CTRGATE_PODMAN_BINARY"); b != "" {
+		return b
+	}
+	return "podman"
 }
 
 // BenchmarkConformance runs the shared benchmarks on the provisioned

@@ -256,7 +256,7 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 		if info.Host.OCIRuntime != nil {
 			out.OCIRuntime = info.Host.OCIRuntime.Name
 		}
-		out.RootlessNetworkMode = rootlessNetworkMode(out.Rootless, info.Host.RootlessNetworkCmd, r.version)
+		out.RootlessNetworkMode = rootlessNetworkMode(out.Rootless, info.Host.RootlessNetworkCmd)
 	}
 	if r.local {
 		out.CDIDevices = localCDIDevices(cdiSpecDirs)
@@ -270,18 +270,15 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 }
 
 // rootlessNetworkMode says which user-mode network a rootless service uses
-// by default: what it reports, or slirp4netns for services older than 5.0
-// that do not say (pasta became the default in 5.0).
-func rootlessNetworkMode(rootless bool, reported string, v *semver.Version) string {
+// by default, as the service reports it ("" from Podman 4.x, which does not
+// say: rootless.NetworkMode takes that for slirp4netns).
+func rootlessNetworkMode(rootless bool, reported string) string {
 	if !rootless {
 		return ""
 	}
 	switch reported {
 	case "slirp4netns", "pasta":
 		return reported
-	}
-	if v != nil && v.Major > 0 && v.Major < 5 {
-		return "slirp4netns"
 	}
 	return ""
 }

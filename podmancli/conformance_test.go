@@ -75,9 +75,14 @@ func BenchmarkConformance(b *testing.B) {
 
 // harness drives podman with cfg, labelled name.
 func harness(name string, cfg podmancli.Config) conformance.Harness {
+	bin := cfg.Binary
+	if bin == "" {
+		bin = "podman"
+	}
 	return conformance.Harness{
-		Name: name,
-		New:  func(t testing.TB) ctrgate.ContainerRuntime { return newEngine(t, cfg) },
+		Name:   name,
+		New:    func(t testing.TB) ctrgate.ContainerRuntime { return newEngine(t, cfg) },
+		Engine: conformance.EngineFromEnv(conformance.PodmanReport(bin, cfg.GlobalArgs...)),
 	}
 }
 

@@ -298,7 +298,11 @@ func bindingsToPorts(m map[string][]portBinding) []ctrgate.PortMapping {
 		}
 		for _, b := range bs {
 			hp, _ := strconv.Atoi(b.HostPort)
-			out = append(out, ctrgate.PortMapping{HostIP: b.HostIP, HostPort: hp, ContainerPort: cp,
+			ip := b.HostIP
+			if ip == "0.0.0.0" || ip == "::" { // Podman 5 inspect; 4.3 and ps say ""
+				ip = ""
+			}
+			out = append(out, ctrgate.PortMapping{HostIP: ip, HostPort: hp, ContainerPort: cp,
 				Protocol: protoOrTCP(proto)})
 		}
 	}

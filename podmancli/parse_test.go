@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,23 +62,29 @@ func TestParsePS431(t *testing.T) {
 	assert.Empty(t, exited.Ports)
 }
 
-func TestParsePS5(t *testing.T) {
-	cs, err := parsePS(fixture(t, "podman-5", "ps.json"))
+func TestParsePS542(t *testing.T) {
+	// captured from rootless Podman 5.4.2 (scripts/capture-fixtures.sh)
+	cs, err := parsePS(fixture(t, "podman-5.4.2", "ps.json"))
 	require.NoError(t, err)
-	require.Len(t, cs, 2)
+	require.Len(t, cs, 3)
 	m := byName(cs)
 	running := m["fx-running"]
-	assert.Equal(t, time.Date(2024, 11, 27, 13, 7, 27, 904563318, time.UTC), running.Created.UTC(), "Created is RFC 3339 text in 5.x")
+	assert.Equal(t, time.Unix(1796218141, 0).UTC(), running.Created.UTC(), "Created is unix seconds in 5.4 ps, as in 4.3")
 	assert.Equal(t, ctrgate.StateRunning, running.State.Status)
+	assert.Equal(t, "f093208ee3c667dd5596cca02b06e96024641436ccabb4ad5835ff38565bd023", running.ID)
+	assert.Equal(t, map[string]string{"app": "fx"}, running.Labels)
 	assert.Equal(t, []ctrgate.PortMapping{
 		{HostPort: 18082, ContainerPort: 8080, Protocol: "udp"},
 		{HostIP: "127.0.0.1", HostPort: 40000, ContainerPort: 9090, Protocol: "tcp"},
 		{HostIP: "127.0.0.1", HostPort: 40001, ContainerPort: 9091, Protocol: "tcp"},
 	}, running.Ports, "a range expands to one mapping per port")
+	created := m["fx-created"]
+	assert.Equal(t, ctrgate.StateCreated, created.State.Status)
+	assert.Equal(t, []ctrgate.PortMapping{{HostIP: "127.0.0.1", HostPort: 18081, ContainerPort: 8080, Protocol: "tcp"}}, created.Ports)
 	exited := m["fx-exited"]
 	assert.Equal(t, 3, exited.State.ExitCode)
 	assert.Equal(t, ctrgate.StateExited, exited.State.Status)
-	assert.NotNil(t, exited.Labels, "null labels become an empty map")
+	assert.Empty(t, exited.Ports, "null ports")
 }
 
 func TestParsePSEmptyAndBroken(t *testing.T) {
@@ -130,18 +137,42 @@ func TestParseInspect431(t *testing.T) {
 	}
 }
 
-func TestParseInspect5(t *testing.T) {
-	cs, err := parseInspect(fixture(t, "podman-5", "inspect-running.json"), nil)
-	require.NoError(t, err)
-	require.Len(t, cs, 1)
-	c := cs[0]
-	assert.Equal(t, "fx-running", c.Name)
-	assert.Equal(t, ctrgate.StateRunning, c.State.Status)
-	assert.Equal(t, 2311, c.State.Pid)
-	assert.Equal(t, []ctrgate.PortMapping{
-		{HostPort: 18082, ContainerPort: 8080, Protocol: "udp"},
-		{HostIP: "127.0.0.1", HostPort: 40000, ContainerPort: 9090, Protocol: "tcp"},
-	}, c.Ports, "unpublished ports (null) are left out")
+func TestParseInspect542(t *testing.T) {
+	for _, tc := range []struct {
+		file  string
+		state ctrgate.State
+		code  int
+		ports []ctrgate.PortMapping
+	}{
+		{"inspect-created.json", ctrgate.StateCreated, 0, []ctrgate.PortMapping{{HostIP: "127.0.0.1", HostPort: 18081, ContainerPort: 8080, Protocol: "tcp"}}},
+		// 5.4 inspect says HostIp "0.0.0.0" where 4.3 (and 5.4 ps) say "":
+		// both mean every address and come out as "", as List has it.
+		{"inspect-running.json", ctrgate.StateRunning, 0, []ctrgate.PortMapping{
+			{HostPort: 18082, ContainerPort: 8080, Protocol: "udp"},
+			{HostIP: "127.0.0.1", HostPort: 40000, ContainerPort: 9090, Protocol: "tcp"},
+			{HostIP: "127.0.0.1", HostPort: 40001, ContainerPort: 9091, Protocol: "tcp"},
+		}},
+		{"inspect-exited.json", ctrgate.StateExited, 3, nil},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			cs, err := parseInspect(fixture(t, "podman-5.4.2", tc.file), nil)
+			require.NoError(t, err)
+			require.Len(t, cs, 1)
+			c := cs[0]
+			assert.Equal(t, "fx-"+strings.TrimSuffix(strings.TrimPrefix(tc.file, "inspect-"), ".json"), c.Name)
+			assert.Equal(t, tc.state, c.State.Status)
+			assert.Equal(t, tc.code, c.State.ExitCode)
+			assert.Equal(t, "localhost/hello:1", c.Image)
+			assert.Equal(t, tc.ports, c.Ports)
+			if tc.state == ctrgate.StateRunning {
+				assert.Equal(t, 5703, c.State.Pid)
+				assert.False(t, c.State.StartedAt.IsZero())
+			}
+			if tc.state == ctrgate.StateExited {
+				assert.False(t, c.State.FinishedAt.IsZero())
+			}
+		})
+	}
 }
 
 func TestParseInspectRedactsStateError(t *testing.T) {
@@ -164,13 +195,15 @@ func TestParseInfo(t *testing.T) {
 	assert.False(t, info.Rootless)
 	assert.Empty(t, info.RootlessNetworkMode, "4.3 does not report rootlessNetworkCmd")
 
-	info, err = parseInfo(fixture(t, "podman-5", "info.json"))
+	// captured from rootless Podman 5.4.2 (Debian 13, runc, cgroup v1)
+	info, err = parseInfo(fixture(t, "podman-5.4.2", "info.json"))
 	require.NoError(t, err)
-	assert.Equal(t, "5.2.5", info.Version)
+	assert.Equal(t, "5.4.2", info.Version)
+	assert.Equal(t, "5.4.2", info.APIVersion)
 	assert.True(t, info.Rootless)
 	assert.Equal(t, "pasta", info.RootlessNetworkMode)
-	assert.Equal(t, "v2", info.CgroupVersion)
-	assert.Equal(t, "crun", info.OCIRuntime)
+	assert.Equal(t, "v1", info.CgroupVersion)
+	assert.Equal(t, "runc", info.OCIRuntime)
 }
 
 func readEvents(t *testing.T, b []byte) []ctrgate.Event {
@@ -212,19 +245,30 @@ func TestParseEvents431(t *testing.T) {
 	assert.Equal(t, 3, exitedDie.ExitCode)
 }
 
-func TestParseEvents5(t *testing.T) {
-	evs := readEvents(t, fixture(t, "podman-5", "events.jsonl"))
-	var types []ctrgate.EventType
+func TestParseEvents542(t *testing.T) {
+	// captured from rootless Podman 5.4.2: unix "time" plus "timeNano",
+	// ContainerExitCode also on "remove", a "stop" event, no image events
+	// (filtered by the capture)
+	evs := readEvents(t, fixture(t, "podman-5.4.2", "events.jsonl"))
+	byName := map[string][]ctrgate.EventType{}
 	for _, ev := range evs {
-		types = append(types, ev.Type)
+		assert.NotContains(t, []string{"init", "attach", "cleanup"}, ev.Raw, "only normalised events")
+		assert.Len(t, ev.ID, 64)
+		byName[ev.Name] = append(byName[ev.Name], ev.Type)
 		if ev.Name == "fx-exited" && ev.Type == ctrgate.EventDie {
 			assert.Equal(t, 3, ev.ExitCode)
-			assert.Equal(t, time.Unix(0, 1732712848297190320).UTC(), ev.Time, "timeNano wins over time")
+			assert.Equal(t, time.Unix(0, 1796218142581616541).UTC(), ev.Time.UTC(), "timeNano wins over time")
 			assert.Equal(t, map[string]string{"app": "fx", "tier": "web"}, ev.Labels)
 		}
+		if ev.Name == "fx-running" && ev.Type == ctrgate.EventDie {
+			assert.Equal(t, 137, ev.ExitCode)
+		}
 	}
-	assert.Equal(t, []ctrgate.EventType{ctrgate.EventCreate, ctrgate.EventStart, ctrgate.EventDie, ctrgate.EventDie, ctrgate.EventRemove}, types,
-		"image events and init/cleanup are dropped")
+	assert.Equal(t, []ctrgate.EventType{ctrgate.EventCreate, ctrgate.EventStart, ctrgate.EventDie, ctrgate.EventRemove}, byName["fx-exited"])
+	assert.Equal(t, []ctrgate.EventType{ctrgate.EventCreate, ctrgate.EventRemove}, byName["fx-created"])
+	assert.Contains(t, byName["fx-running"], ctrgate.EventStart)
+	assert.Contains(t, byName["fx-running"], ctrgate.EventDie)
+	assert.Equal(t, ctrgate.EventRemove, byName["fx-running"][len(byName["fx-running"])-1])
 }
 
 func TestParseEventLowercaseKeys(t *testing.T) {

@@ -20,6 +20,7 @@ mkdir -p "$CTRGATE_STATE_DIR"
 log=$CTRGATE_STATE_DIR/go-test.log
 
 cleanup() {
+  scripts/matrix.sh down >/dev/null 2>&1 || true
   scripts/docker.sh down || true
   scripts/podman.sh down || true
 }
@@ -61,6 +62,10 @@ echo "$demo"
 if [ $drc -ne 0 ] || [ "$(printf '%s\n' "$demo" | grep -c '^READY$')" != 1 ]; then
   echo "make demo failed (exit $drc)"; rc=1
 fi
+# The engine matrix: every backend's suite on rootless Podman 4.3, Podman 5.4
+# (root, rootless) and Docker 26 (scripts/matrix.sh, scripts/lanes.sh).
+echo "== engine matrix lanes"
+scripts/lanes.sh || rc=1
 pass=$(grep -cE -- '^\s*--- PASS' "$log" || true)
 fail=$(grep -cE -- '^\s*--- FAIL' "$log" || true)
 skip=$(grep -cE -- '^\s*--- SKIP' "$log" || true)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // osSystem is System backed by package os: the real process.
@@ -45,6 +46,10 @@ func (s *osSystem) Done() <-chan struct{}             { return s.done }
 
 func (s *osSystem) Listen(network, address string) (net.Listener, error) {
 	return net.Listen(network, address)
+}
+
+func (s *osSystem) Dial(network, address string) (net.Conn, error) {
+	return net.DialTimeout(network, address, 5*time.Second)
 }
 
 func (s *osSystem) WriteFile(name string, data []byte, perm fs.FileMode) error {

@@ -282,6 +282,11 @@ func (p *prog) run(c []string) error {
 			return err
 		}
 		return p.wait(-1)
+	case "dial-tcp":
+		if err := nargs(c, 1); err != nil {
+			return err
+		}
+		return p.dialTCP(c[1])
 	case "serve-tcp":
 		if err := nargs(c, 1); err != nil {
 			return err
@@ -366,6 +371,32 @@ func (p *prog) copyStdin() error {
 // serveTCP listens on :port, writes Greeting to every connection and echoes
 // its lines back, until a terminating signal or Done. Every connection and
 // goroutine is closed and ended before it returns.
+// Dialer is implemented by a System that can open outgoing connections
+// (the real process); dial-tcp needs it.
+type Dialer interface {
+	Dial(network, address string) (net.Conn, error)
+}
+
+// dialTCP connects to addr (HOST:PORT), prints the first line the server
+// sends and exits; it fails when the connection cannot be made within 5 s.
+func (p *prog) dialTCP(addr string) error {
+	d, ok := p.sys.(Dialer)
+	if !ok {
+		return fmt.Errorf("dial-tcp: this system cannot dial")
+	}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("dial-tcp %s: reading: %w", addr, err)
+	}
+	return p.out(line)
+}
+
 func (p *prog) serveTCP(port string) error {
 	ln, err := p.sys.Listen("tcp", ":"+port)
 	if err != nil {
