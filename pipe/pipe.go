@@ -191,3 +191,9 @@ func (p *Pipe[T]) Close() error {
 	})
 	return nil
 }
+
+// Closed returns a channel that is closed when the consumer has called
+// Close, for a producer that waits on something else meanwhile.
+func (p *Pipe[T]) Closed() <-chan struct{} {
+	return p.closed
+}

@@ -252,7 +252,30 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	if err := ctx.Err(); err != nil {
 		return nil, ctxError(ctrgate.OpEvents, "", err)
 	}
-	since := time.Now().UTC()
+	// Podman 4.3 ends a `podman events` follower when it rotates its events
+	// log (file logger): ResumeEvents runs it again from the last event.
+	return ctrgate.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
+		return r.subscribeEvents(ctx, filter, since)
+	}, ctrgate.ResumeOptions{Closed: r.isClosed})
+}
+
+// isClosed reports whether Close has been called.
+func (r *Runtime) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// subscribeEvents runs one `podman events` follower for the events at or
+// after since (zero: now).
+func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilter, since time.Time) (ctrgate.EventStream, error) {
+	if err := r.checkOpen(ctrgate.OpEvents, ""); err != nil {
+		return nil, err
+	}
+	if since.IsZero() {
+		since = time.Now()
+	}
+	since = since.UTC()
 	args := []string{"events", "--format", "json", "--filter", "type=container",
 		"--since", since.Format(time.RFC3339Nano)}
 	pctx, stop := context.WithCancel(ctx)
