@@ -146,6 +146,13 @@ type ContainerRuntime interface {
 	// Events streams container lifecycle events (create, start, die with the
 	// exit code, remove) that happen after the call, filtered by filter. The
 	// stream ends when ctx is done or it is closed; the caller must Close it.
+	// It survives the engine: when the engine ends its stream (Podman
+	// rotating its events log, a service or daemon restart), the backend
+	// subscribes again from the last event delivered, so that no event is
+	// lost (as long as the engine still has it) or delivered twice (see
+	// ResumeEvents). Only when the engine stays unreachable (20 s) does the
+	// stream end, with an error wrapping ErrEngineUnavailable; it never
+	// ends with io.EOF unless closed.
 	Events(ctx context.Context, filter EventFilter) (EventStream, error)
 
 	// Close releases the runtime's resources (connections, helpers). It does

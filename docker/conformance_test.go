@@ -116,3 +116,16 @@ func TestConformanceDockerOnPodman(t *testing.T) {
 		Lacks: podmanCompatLacks,
 	})
 }
+
+// TestEventsAcrossRotationOnPodman reads events through Podman's
+// Docker-compatible API while the rotating Podman instance
+// (conformance.RotatingPodman) rotates its events log, and across a
+// restart of its service.
+func TestEventsAcrossRotationOnPodman(t *testing.T) {
+	p := conformance.RotatingPodmanFromEnv(t)
+	p.Lock(t)
+	rt := newRuntime(t, p.Socket())
+	defer rt.Close()
+	conformance.EventsAcrossRotation(t, rt, conformance.RotationOptions{Image: "localhost/ctrgate/testprog:conformance-docker-on-podman",
+		EventsLog: p.EventsLog(), Restart: p.Restart})
+}

@@ -51,7 +51,12 @@ else
 	SUBNET=10.89.77.0/24
 	GATEWAY=10.89.77.1
 fi
+# The size is remembered in the state directory: a later `up` without the
+# variable keeps it ("default" goes back to Podman's default).
 EVENTS_MAX_SIZE=${CTRGATE_PODMAN_EVENTS_MAX_SIZE:-}
+if [ -z "$EVENTS_MAX_SIZE" ] && [ -r "$STATE/events_max_size" ]; then EVENTS_MAX_SIZE=$(cat "$STATE/events_max_size"); fi
+[ "$EVENTS_MAX_SIZE" = default ] && EVENTS_MAX_SIZE=""
+[[ $EVENTS_MAX_SIZE =~ ^([0-9]+[bkmgBKMG]?)?$ ]] || { echo "podman.sh: CTRGATE_PODMAN_EVENTS_MAX_SIZE must be a size such as 20k" >&2; exit 2; }
 CONF=$STATE/containers.conf
 STORAGE_CONF=$STATE/storage.conf
 SOCK=$STATE/podman.sock
@@ -62,8 +67,11 @@ PKGS=(podman runc uidmap slirp4netns conmon containernetworking-plugins netavark
 die() { echo "podman.sh: $*" >&2; exit 1; }
 say() { echo "podman.sh: $*" >&2; }
 
+# podman_env runs a command with this instance's configuration, as a local
+# podman (a CONTAINER_HOST inherited from another instance's env would make
+# podman a remote client).
 podman_env() {
-	CONTAINERS_CONF=$CONF CONTAINERS_STORAGE_CONF=$STORAGE_CONF "$@"
+	env -u CONTAINER_HOST -u CONTAINER_CONNECTION CONTAINERS_CONF="$CONF" CONTAINERS_STORAGE_CONF="$STORAGE_CONF" "$@"
 }
 
 is_debian() { [ -r /etc/debian_version ]; }
@@ -105,6 +113,7 @@ write_config() {
 	case $fstype in overlayfs|tmpfs|nfs*|fuse*) driver=vfs ;; esac
 	if [ -n "${CTRGATE_PODMAN_STORAGE_DRIVER:-}" ]; then driver=$CTRGATE_PODMAN_STORAGE_DRIVER; fi
 	local tmp events_max=""
+	printf '%s\n' "$EVENTS_MAX_SIZE" >"$STATE/events_max_size"
 	if [ -n "$EVENTS_MAX_SIZE" ]; then events_max="events_logfile_max_size = \"$EVENTS_MAX_SIZE\""; fi
 	tmp=$(mktemp "$STATE/.conf.XXXXXX")
 	cat >"$tmp" <<EOF

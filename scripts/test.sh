@@ -22,12 +22,17 @@ log=$CTRGATE_STATE_DIR/go-test.log
 cleanup() {
   scripts/docker.sh down || true
   scripts/podman.sh down || true
+  CTRGATE_PODMAN_INSTANCE=rot scripts/podman.sh down || true
 }
 trap cleanup EXIT
 
 echo "== engines"
 scripts/podman.sh up
 scripts/docker.sh up
+# A second Podman whose events log rotates every ~20 kB, for the tests of
+# event streams across rotations and service restarts (TestEventsAcrossRotation*).
+CTRGATE_PODMAN_INSTANCE=rot CTRGATE_PODMAN_EVENTS_MAX_SIZE=20k scripts/podman.sh up
+export CTRGATE_PODMAN_ROTATE_STATE=$CTRGATE_STATE_DIR/podman-rot
 eval "$(scripts/podman.sh env)"
 eval "$(scripts/docker.sh env)"
 
