@@ -29,11 +29,88 @@ func (s Stream) String() string {
 	return fmt.Sprintf("stream(%d)", int(s))
 }
 
-// LogLine is one line of container output, without its line terminator.
+// LogLine is one line of container output, without its line terminator,
+// or, when Partial is set, a piece of one.
+//
+// A followed log does not hold back text that has no newline yet: when
+// such text has stayed unterminated for PartialIdle (a prompt such as
+// "Ready> ", or "printf READY" followed by a long sleep), it is delivered
+// as a LogLine with Partial set. The line goes on in the next LogLines of
+// the same Stream: every piece up to and including the first one without
+// Partial belongs to it (that last piece may be empty: the newline came
+// later). To get whole lines, concatenate the Text of the pieces of a
+// stream until a piece without Partial (LineJoiner does); a log that ends
+// after a partial piece ends with that unterminated line. Lines of the
+// other stream may come between the pieces. Plain (not followed) reads
+// deliver whole lines only.
 type LogLine struct {
-	Stream Stream
-	Text   string
-	Time   time.Time // when the engine recorded it; zero if unknown
+	Stream  Stream
+	Text    string
+	Time    time.Time // when the engine recorded it; zero if unknown
+	Partial bool      // Text is a piece of a line that goes on in the next piece of Stream
+}
+
+// PartialIdle is how long unterminated text of a followed log waits for
+// its newline before it is delivered as a partial LogLine.
+const PartialIdle = 100 * time.Millisecond
+
+// LineJoiner puts the pieces of partial lines back together: feed it every
+// LogLine of a stream in order; it returns whole lines.
+type LineJoiner struct {
+	pending [3]*LogLine // by Stream
+}
+
+// Add takes the next LogLine and returns the whole line it completes (ok),
+// or ok == false when l is a partial piece and the line goes on. The whole
+// line has the Time of its first piece and Partial unset.
+func (j *LineJoiner) Add(l LogLine) (line LogLine, ok bool) {
+	i := joinIndex(l.Stream)
+	p := j.pending[i]
+	if p != nil {
+		p.Text += l.Text
+	} else {
+		c := l
+		p = &c
+	}
+	if l.Partial {
+		j.pending[i] = p
+		return LogLine{}, false
+	}
+	j.pending[i] = nil
+	line = *p
+	line.Partial = false
+	return line, true
+}
+
+// Pending returns the text of stream's line in progress so far (its
+// pieces joined), and whether there is one.
+func (j *LineJoiner) Pending(stream Stream) (LogLine, bool) {
+	if p := j.pending[joinIndex(stream)]; p != nil {
+		return *p, true
+	}
+	return LogLine{}, false
+}
+
+// Flush returns the lines still in progress (a log that ended after a
+// partial piece), stdout's first, and forgets them.
+func (j *LineJoiner) Flush() []LogLine {
+	var out []LogLine
+	for _, i := range []int{1, 2, 0} {
+		if p := j.pending[i]; p != nil {
+			l := *p
+			l.Partial = false
+			out = append(out, l)
+			j.pending[i] = nil
+		}
+	}
+	return out
+}
+
+func joinIndex(s Stream) int {
+	if s == Stdout || s == Stderr {
+		return int(s)
+	}
+	return 0
 }
 
 // LogStream is a sequence of log lines. Next and Close may be called from

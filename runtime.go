@@ -126,6 +126,16 @@ type ContainerRuntime interface {
 	// called between Create and Start). Lines may be of any length; a
 	// final line without a newline is delivered too. The caller must Close the
 	// stream. Missing: ErrNotFound.
+	//
+	// A followed stream is complete: when the engine ends its follower
+	// while ctx is live, the backend checks whether the container has
+	// exited and, if the engine delivered less than its log holds, reads
+	// the rest and delivers exactly the missing lines, once, in order (no
+	// duplicate, no gap); if the container still runs, it follows again
+	// from where it was (logstream.Complete). A stream that ends because
+	// the engine failed ends with an error, never io.EOF. Text that stays
+	// without a newline for PartialIdle is delivered as a partial LogLine
+	// (see LogLine for how pieces join).
 	Logs(ctx context.Context, name string, opts LogOptions) (LogStream, error)
 
 	// Exec runs a command in a running container and waits for it. The

@@ -68,24 +68,7 @@ func logsGroup() group {
 			assert.Equal(t, "", strings.Trim(out[0], "x"), "the line holds only 'x'")
 			assert.Equal(t, "after", out[1])
 		}},
-		{name: "BulkInOrder", parallel: true, fn: func(t *testing.T, s *suite) {
-			ctx := s.ctx(t)
-			name := s.name(t, "logs-bulk")
-			const n = 5000
-			s.run(t, ctx, s.spec(name, "bulk", itoa(n)))
-			check := func(what string, out []string) {
-				t.Helper()
-				require.Len(t, out, n, what)
-				for i, l := range out {
-					if l != fmt.Sprintf("line %d", i+1) {
-						t.Fatalf("%s: line %d is %q, want %q", what, i+1, l, fmt.Sprintf("line %d", i+1))
-					}
-				}
-			}
-			check("followed while written", texts(s.logs(t, ctx, name, ctrgate.LogOptions{Follow: true}), ctrgate.Stdout))
-			assert.Equal(t, 0, s.wait(t, ctx, name))
-			check("read after exit", texts(s.logs(t, ctx, name, ctrgate.LogOptions{}), ctrgate.Stdout))
-		}},
+		{name: "BulkInOrder", parallel: true, fn: func(t *testing.T, s *suite) { bulkInOrder(t, s, "logs-bulk") }},
 		{name: "Tail", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
 			name := s.name(t, "logs-tail")
@@ -506,4 +489,58 @@ func eventsGroup() group {
 			within(t, time.Since(began), 5*time.Second, "Next after cancellation")
 		}},
 	}}
+}
+
+// bulkLines is how many lines BulkInOrder writes.
+const bulkLines = 5000
+
+// bulkInOrder runs a container writing bulkLines numbered lines, follows
+// its log while they are written and reads it again after the exit: both
+// must hold every line once, in order. It returns how many lines the
+// followed read lost and how many it delivered twice.
+func bulkInOrder(t *testing.T, s *suite, suffix string) (lost, doubled int) {
+	ctx := s.ctx(t)
+	name := s.name(t, suffix)
+	s.run(t, ctx, s.spec(name, "bulk", itoa(bulkLines)))
+	check := func(what string, out []string) (lost, doubled int) {
+		t.Helper()
+		seen := make(map[string]int, len(out))
+		for _, l := range out {
+			seen[l]++
+		}
+		for i := 1; i <= bulkLines; i++ {
+			switch c := seen[fmt.Sprintf("line %d", i)]; {
+			case c == 0:
+				lost++
+			case c > 1:
+				doubled += c - 1
+			}
+		}
+		if lost > 0 || doubled > 0 || len(out) != bulkLines {
+			t.Errorf("%s: %d lines, %d of %d lost, %d delivered twice; %s", what, len(out), lost, bulkLines, doubled, firstMismatch(out))
+			return lost, doubled
+		}
+		for i, l := range out {
+			if l != fmt.Sprintf("line %d", i+1) {
+				t.Errorf("%s: line %d is %q, want %q", what, i+1, l, fmt.Sprintf("line %d", i+1))
+				break
+			}
+		}
+		return 0, 0
+	}
+	lost, doubled = check("followed while written", texts(s.logs(t, ctx, name, ctrgate.LogOptions{Follow: true}), ctrgate.Stdout))
+	assert.Equal(t, 0, s.wait(t, ctx, name))
+	check("read after exit", texts(s.logs(t, ctx, name, ctrgate.LogOptions{}), ctrgate.Stdout))
+	return lost, doubled
+}
+
+// firstMismatch describes where out first differs from "line 1", "line 2", ...
+func firstMismatch(out []string) string {
+	for i, l := range out {
+		if want := fmt.Sprintf("line %d", i+1); l != want {
+			end := min(i+5, len(out))
+			return fmt.Sprintf("from line %d on: %q (want %q)", i+1, out[i:end], want)
+		}
+	}
+	return fmt.Sprintf("the first %d lines are right", len(out))
 }

@@ -129,3 +129,24 @@ func TestEventsAcrossRotationOnPodman(t *testing.T) {
 	conformance.EventsAcrossRotation(t, rt, conformance.RotationOptions{Image: "localhost/ctrgate/testprog:conformance-docker-on-podman",
 		EventsLog: p.EventsLog(), Restart: p.Restart})
 }
+
+// TestConformanceUnderLoad is the load lane on Docker and on Podman's
+// Docker-compatible API (make test runs it after the other tests, alone).
+func TestConformanceUnderLoad(t *testing.T) {
+	t.Run("docker", func(t *testing.T) { conformance.RunUnderLoad(t, dockerHarness(engineHost(t))) })
+	t.Run("docker-on-podman", func(t *testing.T) {
+		host := podmanHost()
+		if host == "" {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("CTRGATE_PODMAN_SOCKET is not set and CI=true")
+			}
+			t.Skip("SKIPPING docker-on-podman load lane: CTRGATE_PODMAN_SOCKET is not set")
+		}
+		conformance.RunUnderLoad(t, conformance.Harness{
+			Name:  "docker-on-podman",
+			Image: "localhost/ctrgate/testprog:conformance-docker-on-podman",
+			New:   func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
+			Lacks: podmanCompatLacks,
+		})
+	})
+}

@@ -81,3 +81,9 @@ func TestEventsAcrossRotation(t *testing.T) {
 	defer rt.Close()
 	conformance.EventsAcrossRotation(t, rt, conformance.RotationOptions{Image: testImage, EventsLog: p.EventsLog(), Restart: p.Restart})
 }
+
+// TestConformanceUnderLoad is podman-api's load lane (make test runs it
+// after the other tests, alone).
+func TestConformanceUnderLoad(t *testing.T) {
+	conformance.RunUnderLoad(t, harness(serviceURI(t)))
+}

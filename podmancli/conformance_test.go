@@ -145,3 +145,10 @@ func TestEventsAcrossRotation(t *testing.T) {
 	defer rt.Close()
 	conformance.EventsAcrossRotation(t, rt, conformance.RotationOptions{EventsLog: p.EventsLog()})
 }
+
+// TestConformanceUnderLoad is podman-cli's load lane (make test runs it
+// after the other tests, alone).
+func TestConformanceUnderLoad(t *testing.T) {
+	conformance.RunUnderLoad(t, harness("podman-cli", engineConfig(t)))
+	requireNoPodmanChildren(t)
+}

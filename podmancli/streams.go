@@ -121,16 +121,34 @@ func (c *copyReader) Close() error {
 // Logs streams the container's output (`podman logs`, with
 // --follow when asked). stdout and stderr come from separate pipes. With
 // Follow a created container that has not started yet is waited for.
+//
+// A followed stream is completed by logstream.Complete: when podman ends
+// it, what it did not deliver is read again.
 func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+	return logstream.Complete(ctx, r, name, opts, func(ctx context.Context, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+		return r.logs(ctx, name, opts)
+	})
+}
+
+// logs is one `podman logs` run.
+func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
 	if err := ctrgate.ValidateLogOptions(opts); err != nil {
 		return nil, err
 	}
-	c, err := r.Inspect(ctx, name) // ErrNotFound now, and the state
+	c, logFile, err := r.inspectLog(ctx, name) // ErrNotFound now, and the state
 	if err != nil {
 		return nil, ctrgate.WithOp(err, ctrgate.OpLogs)
+	}
+	if logFile != "" {
+		// conmon's k8s-file log on this machine: read it directly (exact,
+		// with times, at once; see logstream.K8sFile). Otherwise podman
+		// logs.
+		if s, err := r.fileLogs(ctx, name, c.ID, logFile, opts); err == nil {
+			return s, nil
+		}
 	}
 	// No --timestamps: Podman 4.3 prefixes every partial k8s-file record
 	// with its own timestamp, which would split long lines with text that
@@ -183,6 +201,37 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		s.Finish(r.runLogs(pctx, name, args, s))
 	}()
 	return ls, nil
+}
+
+// fileLogs reads the container's k8s-file log at path (see
+// logstream.K8sFile); a followed read ends when `podman wait` returns.
+func (r *Runtime) fileLogs(ctx context.Context, name, id, path string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+	if err := r.checkOpen(ctrgate.OpLogs, name); err != nil {
+		return nil, err
+	}
+	ls := &fileStream{}
+	exited := func(ctx context.Context) error {
+		_, err := r.Wait(ctx, id)
+		if err != nil && ctx.Err() == nil && !errors.Is(err, ctrgate.ErrNotFound) {
+			return ctrgate.WithOp(err, ctrgate.OpLogs)
+		}
+		return err
+	}
+	s, err := logstream.K8sFile(ctx, path, opts, exited, func() { r.untrack(ls) })
+	if err != nil {
+		return nil, err
+	}
+	ls.LogStream = s
+	if !r.track(ls) {
+		_ = s.Close()
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpLogs, name, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+	}
+	return ls, nil
+}
+
+// fileStream is a k8s-file log stream the runtime can close.
+type fileStream struct {
+	ctrgate.LogStream
 }
 
 // logStream is a logstream.Stream the runtime can close.
