@@ -3,6 +3,7 @@ package podmanapi
 import (
 	"context"
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -38,9 +39,24 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		return nil, err
 	}
 	// Ask once, so that a missing container fails here and not on Next.
-	ct, err := r.Inspect(ctx, name)
+	ct, logFile, err := r.inspectLog(ctx, name)
 	if err != nil {
 		return nil, ctrgate.WithOp(err, ctrgate.OpLogs)
+	}
+	if logFile != "" {
+		// The service runs on this machine and its conmon writes a k8s-file
+		// log we can read: read it directly (exact under load, where the
+		// service's follower skips records; times; live partial lines).
+		exited := func(ctx context.Context) error {
+			_, err := r.Wait(ctx, ct.ID)
+			if err != nil && ctx.Err() == nil && !errors.Is(err, ctrgate.ErrNotFound) {
+				return ctrgate.WithOp(err, ctrgate.OpLogs)
+			}
+			return err
+		}
+		if s, err := logstream.K8sFile(ctx, logFile, opts, exited, nil); err == nil {
+			return s, nil
+		}
 	}
 	// A Podman 4.x service ends a followed log of a container that was
 	// never started at once; follow it from its start instead.
@@ -178,4 +194,34 @@ func splitTimestamp(frame string) (time.Time, string) {
 		return time.Time{}, frame
 	}
 	return t, frame[i+1:]
+}
+
+// inspectLog is Inspect that also returns the path of the container's
+// k8s-file log when the service's conmon writes one that this process can
+// read (the service runs on this machine); "" otherwise.
+func (r *Runtime) inspectLog(ctx context.Context, name string) (*ctrgate.Container, string, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, "", err
+	}
+	c, cancel, err := r.call(ctx, ctrgate.OpInspect, name, false)
+	if err != nil {
+		return nil, "", err
+	}
+	defer cancel()
+	d, err := containers.Inspect(c, name, nil)
+	if err != nil {
+		return nil, "", wrapErr(c, ctrgate.OpInspect, name, err, nil, false)
+	}
+	out := fromInspect(d)
+	path := ""
+	if d.HostConfig != nil && d.HostConfig.LogConfig != nil && d.HostConfig.LogConfig.Type == "k8s-file" {
+		path = d.HostConfig.LogConfig.Path
+	}
+	if path != "" && d.ID != "" && strings.Contains(path, d.ID) {
+		if f, err := os.Open(path); err == nil {
+			f.Close()
+			return &out, path, nil
+		}
+	}
+	return &out, "", nil
 }
