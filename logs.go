@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/ctrgate/ctrgate/redact"
 )
 
 // Stream tells a container's standard output from its standard error.
@@ -125,10 +127,15 @@ type LogStream interface {
 }
 
 // WaitReady follows the container's logs until match accepts a line, and
-// returns that line. It returns as soon as the line arrives. If the
-// container exits first, the error is an *ExitedError carrying its exit
-// code (errors.Is(err, ErrNotRunning)). Output written before the call is
-// examined too.
+// returns that line. It returns as soon as the line arrives. A line still
+// without a newline counts too: match is also given the text of a line in
+// progress each time a partial piece of it arrives (its pieces joined, see
+// LogLine), and a match returns that text with Partial set; so a prompt
+// such as "Ready> " or "printf READY" followed by a long sleep is seen
+// while the container runs. If the container exits first, the error is an
+// *ExitedError carrying its exit code and its last lines (up to
+// ExitedLines, redacted; errors.Is(err, ErrNotRunning)). Output written
+// before the call is examined too.
 func WaitReady(ctx context.Context, rt ContainerRuntime, name string, match func(LogLine) bool) (LogLine, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -137,12 +144,34 @@ func WaitReady(ctx context.Context, rt ContainerRuntime, name string, match func
 		return LogLine{}, err
 	}
 	defer s.Close()
+	var (
+		j    LineJoiner
+		last []LogLine
+	)
+	keep := func(l LogLine) {
+		if len(l.Text) > exitedLineMax {
+			l.Text = l.Text[:exitedLineMax] + "..."
+		}
+		last = append(last, l)
+		if len(last) > ExitedLines {
+			last = last[1:]
+		}
+	}
 	for {
 		l, err := s.Next()
 		if err == nil {
-			if match(l) {
-				return l, nil
+			whole, ok := j.Add(l)
+			if !ok {
+				if p, _ := j.Pending(l.Stream); match(p) {
+					p.Partial = true
+					return p, nil
+				}
+				continue
 			}
+			if match(whole) {
+				return whole, nil
+			}
+			keep(whole)
 			continue
 		}
 		if !errors.Is(err, io.EOF) {
@@ -151,13 +180,28 @@ func WaitReady(ctx context.Context, rt ContainerRuntime, name string, match func
 		if ctx.Err() != nil {
 			return LogLine{}, fmt.Errorf("waiting for %s to be ready: %w", name, ctx.Err())
 		}
+		for _, l := range j.Flush() {
+			if match(l) {
+				return l, nil
+			}
+			keep(l)
+		}
 		code, werr := rt.Wait(ctx, name)
 		if werr != nil {
 			return LogLine{}, werr
 		}
-		return LogLine{}, &ExitedError{Name: name, ExitCode: code}
+		for i := range last { // redacted once, at the end
+			last[i].Text = redact.Text(last[i].Text, nil)
+		}
+		return LogLine{}, &ExitedError{Name: name, ExitCode: code, LastLines: last}
 	}
 }
+
+// ExitedLines is how many of a container's last lines an *ExitedError of
+// WaitReady carries; longer lines are cut at 512 bytes.
+const ExitedLines = 20
+
+const exitedLineMax = 512
 
 // MatchSubstring returns a WaitReady predicate that accepts a line (on
 // either stream) containing marker.

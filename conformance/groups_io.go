@@ -187,6 +187,73 @@ func readinessGroup() group {
 			assert.ErrorIs(t, err, ctrgate.ErrNotRunning)
 			within(t, time.Since(began), 15*time.Second, "WaitReady on a container that exits")
 		}},
+		{name: "MarkerWithoutNewline", parallel: true, fn: func(t *testing.T, s *suite) {
+			// A prompt: the marker has no newline and the container keeps
+			// running, so only a partial line can show it.
+			if !s.need(t, CapLivePartialLines) {
+				return
+			}
+			ctx := s.ctx(t)
+			name := s.name(t, "ready-nonl")
+			marker := "READY-" + randHex(4)
+			s.run(t, ctx, s.spec(name, "echo", "booting", ";", "sleep", "300ms", ";", "no-newline", marker, ";", "sleep", "600s"))
+			began := time.Now()
+			l := s.waitReady(t, ctx, name, marker)
+			within(t, time.Since(began), 15*time.Second, "WaitReady")
+			assert.Equal(t, marker, l.Text)
+			assert.True(t, l.Partial, "the marker line has no newline yet")
+			assert.Equal(t, ctrgate.Stdout, l.Stream)
+			running, err := ctrgate.IsRunning(ctx, s.rt, name)
+			require.NoError(t, err)
+			assert.True(t, running, "WaitReady returns on the unterminated marker, not at exit")
+		}},
+		{name: "ExitedWithLastLines", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "ready-lastlines")
+			args := []string{}
+			for i := 1; i <= 25; i++ {
+				args = append(args, "echo", fmt.Sprintf("step %d", i), ";")
+			}
+			args = append(args, "echo-err", "fatal: API_TOKEN=hunter2-secret", ";", "exit", "3")
+			s.run(t, ctx, s.spec(name, args...))
+			_, err := ctrgate.WaitReady(ctx, s.rt, name, ctrgate.MatchSubstring("never printed"))
+			var exited *ctrgate.ExitedError
+			require.ErrorAs(t, err, &exited)
+			assert.Equal(t, 3, exited.ExitCode)
+			require.Len(t, exited.LastLines, ctrgate.ExitedLines, "the last lines")
+			assert.Equal(t, "step 7", exited.LastLines[0].Text, "the oldest line kept")
+			lastLine := exited.LastLines[len(exited.LastLines)-1]
+			assert.Equal(t, ctrgate.Stderr, lastLine.Stream)
+			assert.NotContains(t, lastLine.Text, "hunter2", "secrets are redacted")
+			assert.Contains(t, lastLine.Text, "fatal: API_TOKEN=")
+			assert.Contains(t, err.Error(), "step 25", "the message shows the last lines")
+			assert.NotContains(t, err.Error(), "hunter2")
+		}},
+		{name: "MarkerAtEndOf50MiB", parallel: true, fn: func(t *testing.T, s *suite) {
+			// 50 MiB of output, the marker, then 30 s before the exit:
+			// WaitReady must see the marker (not report the exit).
+			if s.loaded {
+				s.notApplicable(t, "not in the load lane (50 MiB per backend)")
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*TestTimeout)
+			t.Cleanup(cancel)
+			name := s.name(t, "ready-50mib")
+			marker := "READY-" + randHex(4)
+			var args []string
+			for range 50 {
+				args = append(args, "long-line", itoa(1<<20), ";")
+			}
+			args = append(args, "echo", marker, ";", "sleep", "30s")
+			s.run(t, ctx, s.spec(name, args...))
+			began := time.Now()
+			l := s.waitReady(t, ctx, name, marker)
+			assert.Equal(t, marker, l.Text)
+			t.Logf("marker after 50 MiB seen in %v", time.Since(began).Round(time.Millisecond))
+			running, err := ctrgate.IsRunning(ctx, s.rt, name)
+			require.NoError(t, err)
+			assert.True(t, running, "the container runs 30 s after its marker")
+		}},
 		{name: "MarkerBeforeCall", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
 			name := s.name(t, "ready-before")

@@ -38,7 +38,7 @@ func RunUnderLoad(t *testing.T, h Harness) {
 	ignore := goleak.IgnoreCurrent()
 	rt := h.New(t)
 	require.NotNil(t, rt)
-	s := &suite{h: h, rt: rt, image: h.image(), prefix: "ctg-" + randHex(4) + "-", results: map[string]*result{}}
+	s := &suite{h: h, rt: rt, image: h.image(), prefix: "ctg-" + randHex(4) + "-", results: map[string]*result{}, loaded: true}
 	require.NoError(t, importTestImage(rt, s.image, tarball), "importing the test image %s", s.image)
 
 	stop := startLoad(runtime.NumCPU())

@@ -37,6 +37,9 @@ const (
 	CapBindMounts Capability = "bind-mounts"
 	// CapReadOnlyRootfs: ContainerSpec.ReadOnlyRootfs is honoured.
 	CapReadOnlyRootfs Capability = "read-only-rootfs"
+	// CapLivePartialLines: a followed log delivers text without a newline
+	// while the container runs (LogLine.Partial).
+	CapLivePartialLines Capability = "live-partial-lines"
 )
 
 // TestTimeout is the deadline of the context every suite test works
@@ -55,6 +58,7 @@ type suite struct {
 	rt     ctrgate.ContainerRuntime
 	image  string
 	prefix string // unique name prefix of this Run: "ctg-<random>-"
+	loaded bool   // the load lane (RunUnderLoad)
 
 	mu      sync.Mutex
 	results map[string]*result // by test name (t.Name())
