@@ -202,6 +202,13 @@ func (r *Runtime) podmanFollow(ctx context.Context, name string, lo container.Lo
 		if err != nil {
 			return err
 		}
+		// Text without a newline that stays so: a partial line.
+		if err := out.partial(); err != nil {
+			return err
+		}
+		if err := errw.partial(); err != nil {
+			return err
+		}
 		if first && opts.Tail > 0 {
 			out.sink, errw.sink = nil, nil
 			for _, l := range tail {
@@ -286,6 +293,8 @@ type frameWriter struct {
 	stream ctrgate.Stream
 	buf    []byte
 	t      time.Time // time of the line in buf
+	since  time.Time // when buf last grew
+	cont   bool      // pieces of the line in buf were delivered as partial
 	tr     *frameTracker
 	sink   func(ctrgate.LogLine) bool // where lines go instead of s, if set
 }
@@ -306,17 +315,18 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 			return n, nil
 		}
 	}
-	if len(w.buf) == 0 {
+	if len(w.buf) == 0 && !w.cont {
 		w.t = ts
 	}
 	for len(rest) > 0 {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
 			w.buf = append(w.buf, rest...)
+			w.since = time.Now()
 			break
 		}
 		line := append(w.buf, rest[:i]...)
-		w.buf = nil
+		w.buf, w.cont = nil, false
 		rest = rest[i+1:]
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if !w.send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Time: w.t}) {
@@ -327,13 +337,27 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// partial delivers the text without a newline that has waited for
+// ctrgate.PartialIdle as a partial line (used by the polling follower).
+func (w *frameWriter) partial() error {
+	if len(w.buf) == 0 || w.sink != nil || time.Since(w.since) < ctrgate.PartialIdle {
+		return nil
+	}
+	text := string(w.buf)
+	w.buf, w.cont = nil, true
+	if !w.send(ctrgate.LogLine{Stream: w.stream, Text: text, Time: w.t, Partial: true}) {
+		return io.ErrClosedPipe
+	}
+	return nil
+}
+
 // flush delivers a final line without a newline.
 func (w *frameWriter) flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
 	line := w.buf
-	w.buf = nil
+	w.buf, w.cont = nil, false
 	if !w.send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Time: w.t}) {
 		return io.ErrClosedPipe
 	}
