@@ -29,6 +29,9 @@ func logsGroup() group {
 			assert.Equal(t, []string{"out-1", "out-2"}, texts(lines, ctrgate.Stdout))
 			assert.Equal(t, []string{"err-1", "err-2"}, texts(lines, ctrgate.Stderr))
 			assert.Len(t, lines, 4, "no other lines")
+			for _, l := range lines {
+				assert.False(t, l.Time.IsZero(), "LogLine.Time of %q (a plain read carries the engine's times)", l.Text)
+			}
 		}},
 		{name: "FollowEndsOnExit", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
