@@ -80,8 +80,8 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	go func() {
 		defer cancel()
 		tr := &frameTracker{}
-		out := &frameWriter{s: stream, stream: ctrgate.Stdout, tr: tr}
-		errw := &frameWriter{s: stream, stream: ctrgate.Stderr, tr: tr}
+		out := &frameWriter{s: stream, stream: ctrgate.Stdout, tr: tr, follow: opts.Follow}
+		errw := &frameWriter{s: stream, stream: ctrgate.Stderr, tr: tr, follow: opts.Follow}
 		var cerr error
 		if polled {
 			gone := false
@@ -297,6 +297,10 @@ type frameWriter struct {
 	cont   bool      // pieces of the line in buf were delivered as partial
 	tr     *frameTracker
 	sink   func(ctrgate.LogLine) bool // where lines go instead of s, if set
+	// follow: at the end of a followed stream, text without a newline is
+	// delivered as a partial line (logstream.Complete completes it from a
+	// plain read if the engine had more).
+	follow bool
 }
 
 // send delivers a line to the sink or the stream.
@@ -358,7 +362,7 @@ func (w *frameWriter) flush() error {
 	}
 	line := w.buf
 	w.buf, w.cont = nil, false
-	if !w.send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Time: w.t}) {
+	if !w.send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Time: w.t, Partial: w.follow}) {
 		return io.ErrClosedPipe
 	}
 	return nil

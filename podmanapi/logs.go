@@ -92,8 +92,8 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	}()
 	go func() {
 		defer cancel()
-		out := &frameSplitter{s: s, stream: ctrgate.Stdout}
-		errs := &frameSplitter{s: s, stream: ctrgate.Stderr}
+		out := &frameSplitter{s: s, stream: ctrgate.Stdout, follow: opts.Follow}
+		errs := &frameSplitter{s: s, stream: ctrgate.Stderr, follow: opts.Follow}
 		var lerr error
 	loop:
 		for {
@@ -139,6 +139,7 @@ type frameSplitter struct {
 	t      time.Time // time of the line being assembled
 	open   bool      // a partial line is pending
 	closed bool      // the consumer went away; drain only
+	follow bool      // a followed stream: text without newline at the end is partial
 }
 
 func (f *frameSplitter) frame(frame string) {
@@ -178,8 +179,20 @@ func (f *frameSplitter) emit() {
 }
 
 func (f *frameSplitter) flush() {
-	if f.open {
+	if !f.open {
+		return
+	}
+	if !f.follow {
 		f.emit()
+		return
+	}
+	// The end of a followed stream: the line may go on in the log
+	// (logstream.Complete reads the rest).
+	line := f.buf.String()
+	f.buf.Reset()
+	f.open = false
+	if !f.closed && !f.s.Send(ctrgate.LogLine{Stream: f.stream, Text: line, Time: f.t, Partial: true}) {
+		f.closed = true
 	}
 }
 

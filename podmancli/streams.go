@@ -198,7 +198,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 				return
 			}
 		}
-		s.Finish(r.runLogs(pctx, name, args, s))
+		s.Finish(r.runLogs(pctx, name, args, opts.Follow, s))
 	}()
 	return ls, nil
 }
@@ -240,13 +240,17 @@ type logStream struct {
 }
 
 // runLogs runs podman logs into s and returns the stream's final error.
-func (r *Runtime) runLogs(ctx context.Context, name string, args []string, s *logstream.Stream) error {
+func (r *Runtime) runLogs(ctx context.Context, name string, args []string, follow bool, s *logstream.Stream) error {
 	if err := ctx.Err(); err != nil {
 		return ctxError(ctrgate.OpLogs, name, err) // after Close, Next says EOF
 	}
 	cmd := r.command(ctx, args, nil)
-	out := s.Writer(ctrgate.Stdout)
-	errw := s.Writer(ctrgate.Stderr)
+	writer := s.Writer
+	if follow {
+		writer = s.FollowWriter
+	}
+	out := writer(ctrgate.Stdout)
+	errw := writer(ctrgate.Stderr)
 	errTail := &tailWriter{w: errw, keep: 4096}
 	cmd.Stdout = out
 	cmd.Stderr = errTail
