@@ -219,6 +219,20 @@ func EventsAcrossRotation(t *testing.T, rt ctrgate.ContainerRuntime, opts Rotati
 		require.NoError(t, err, "create %s", name)
 		require.NoError(t, rt.Remove(ctx, name, ctrgate.RemoveOptions{Force: true}), "remove %s", name)
 		made = append(made, name)
+		// One container at a time: its events are read before the next
+		// one's are written, so that a rotation cannot drop events the
+		// subscriber has not had a chance to read yet (Podman keeps only
+		// the newer half of a ~20 kB log: a few containers' worth). Events
+		// written while the stream is being resubscribed still must come.
+		for wait := time.Now().Add(10 * time.Second); time.Now().Before(wait); time.Sleep(2 * time.Millisecond) {
+			emu.Lock()
+			c := counts[name]
+			got := c != nil && c.remove > 0
+			emu.Unlock()
+			if got {
+				break
+			}
+		}
 		if !restarted && rotated() >= 1 {
 			rctx, rcancel := context.WithTimeout(ctx, time.Minute)
 			require.NoError(t, opts.Restart(rctx), "restarting the engine")
