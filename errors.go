@@ -3,6 +3,7 @@ package ctrgate
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/ctrgate/ctrgate/redact"
@@ -205,13 +206,41 @@ func NewGPUConfigError(backend, message string, err error, secrets []string) *GP
 
 // ExitedError reports that a container exited while the caller was waiting
 // for something else (e.g. a readiness marker). It matches ErrNotRunning.
+//
+// LastLines holds the container's last lines of output (WaitReady keeps up
+// to ExitedLines, oldest first, with secrets redacted), so that the reason
+// of the exit can be shown without reading the logs again. Error shows the
+// last three of them in short form.
 type ExitedError struct {
-	Name     string
-	ExitCode int
+	Name      string
+	ExitCode  int
+	LastLines []LogLine
 }
 
 func (e *ExitedError) Error() string {
-	return fmt.Sprintf("container %s exited with code %d", e.Name, e.ExitCode)
+	msg := fmt.Sprintf("container %s exited with code %d", e.Name, e.ExitCode)
+	if len(e.LastLines) == 0 {
+		return msg
+	}
+	const show, width = 3, 80
+	lines := e.LastLines
+	if len(lines) > show {
+		lines = lines[len(lines)-show:]
+	}
+	var b strings.Builder
+	b.WriteString(msg)
+	b.WriteString("; last output: ")
+	for i, l := range lines {
+		if i > 0 {
+			b.WriteString(" | ")
+		}
+		t := l.Text
+		if len(t) > width {
+			t = t[:width] + "..."
+		}
+		b.WriteString(strconv.Quote(t))
+	}
+	return b.String()
 }
 
 // Is makes errors.Is(err, ErrNotRunning) true.

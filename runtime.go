@@ -137,6 +137,16 @@ type ContainerRuntime interface {
 	// called between Create and Start). Lines may be of any length; a
 	// final line without a newline is delivered too. The caller must Close the
 	// stream. Missing: ErrNotFound.
+	//
+	// A followed stream is complete: when the engine ends its follower
+	// while ctx is live, the backend checks whether the container has
+	// exited and, if the engine delivered less than its log holds, reads
+	// the rest and delivers exactly the missing lines, once, in order (no
+	// duplicate, no gap); if the container still runs, it follows again
+	// from where it was (logstream.Complete). A stream that ends because
+	// the engine failed ends with an error, never io.EOF. Text that stays
+	// without a newline for PartialIdle is delivered as a partial LogLine
+	// (see LogLine for how pieces join).
 	Logs(ctx context.Context, name string, opts LogOptions) (LogStream, error)
 
 	// Exec runs a command in a running container and waits for it. The
@@ -157,6 +167,13 @@ type ContainerRuntime interface {
 	// Events streams container lifecycle events (create, start, die with the
 	// exit code, remove) that happen after the call, filtered by filter. The
 	// stream ends when ctx is done or it is closed; the caller must Close it.
+	// It survives the engine: when the engine ends its stream (Podman
+	// rotating its events log, a service or daemon restart), the backend
+	// subscribes again from the last event delivered, so that no event is
+	// lost (as long as the engine still has it) or delivered twice (see
+	// ResumeEvents). Only when the engine stays unreachable (20 s) does the
+	// stream end, with an error wrapping ErrEngineUnavailable; it never
+	// ends with io.EOF unless closed.
 	Events(ctx context.Context, filter EventFilter) (EventStream, error)
 
 	// Close releases the runtime's resources (connections, helpers). It does

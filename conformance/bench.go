@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +35,11 @@ const benchTimeout = 5 * time.Minute
 //   - LogsFollowToExit: ctrgate.Run of a program writing 1000 lines, Logs
 //     with Follow read to the end of the stream (the container's exit); a
 //     new container per iteration, removed with the timer stopped.
+//   - ReadinessLatency: one container prints "tick <its clock in ns>"
+//     every 50 ms, 20 times; a follower (Logs with Follow) reports the
+//     median and 90th percentile of the delay between the write and the
+//     line's arrival (ms-median, ms-p90; the engine shares this machine's
+//     clock), the number readiness detection depends on.
 //
 // What a sub-benchmark needs is created once, outside the timer, and
 // force-removed when it ends. Every container is named "ctg-<random>-b-...";
@@ -71,6 +78,35 @@ func Benchmark(b *testing.B, h Harness) {
 
 	require.NoError(b, importTestImage(rt, s.image, tarball), "importing the test image %s", s.image)
 	b.Logf("%s: imported %s; container names start with %s", h.Name, s.image, s.prefix)
+
+	b.Run("ReadinessLatency", func(b *testing.B) {
+		ctx := benchCtx(b)
+		for b.Loop() {
+			name := s.name(b, "latency-"+randHex(3))
+			const ticks = 20
+			s.run(b, ctx, s.spec(name, "ticks", strconv.Itoa(ticks), "50ms"))
+			st, err := s.rt.Logs(ctx, name, ctrgate.LogOptions{Follow: true})
+			require.NoError(b, err)
+			var lat []time.Duration
+			for len(lat) < ticks {
+				l, err := st.Next()
+				if err != nil {
+					break
+				}
+				now := time.Now()
+				if v, ok := strings.CutPrefix(l.Text, "tick "); ok {
+					if ns, err := strconv.ParseInt(v, 10, 64); err == nil {
+						lat = append(lat, now.Sub(time.Unix(0, ns)))
+					}
+				}
+			}
+			_ = st.Close()
+			require.Len(b, lat, ticks, "ticks received")
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2])/1e6, "ms-median")
+			b.ReportMetric(float64(lat[len(lat)*9/10])/1e6, "ms-p90")
+		}
+	})
 
 	b.Run("Inspect", func(b *testing.B) {
 		ctx := benchCtx(b)

@@ -29,6 +29,9 @@ func logsGroup() group {
 			assert.Equal(t, []string{"out-1", "out-2"}, texts(lines, ctrgate.Stdout))
 			assert.Equal(t, []string{"err-1", "err-2"}, texts(lines, ctrgate.Stderr))
 			assert.Len(t, lines, 4, "no other lines")
+			for _, l := range lines {
+				assert.False(t, l.Time.IsZero(), "LogLine.Time of %q (a plain read carries the engine's times)", l.Text)
+			}
 		}},
 		{name: "FollowEndsOnExit", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
@@ -68,24 +71,7 @@ func logsGroup() group {
 			assert.Equal(t, "", strings.Trim(out[0], "x"), "the line holds only 'x'")
 			assert.Equal(t, "after", out[1])
 		}},
-		{name: "BulkInOrder", parallel: true, fn: func(t *testing.T, s *suite) {
-			ctx := s.ctx(t)
-			name := s.name(t, "logs-bulk")
-			const n = 5000
-			s.run(t, ctx, s.spec(name, "bulk", itoa(n)))
-			check := func(what string, out []string) {
-				t.Helper()
-				require.Len(t, out, n, what)
-				for i, l := range out {
-					if l != fmt.Sprintf("line %d", i+1) {
-						t.Fatalf("%s: line %d is %q, want %q", what, i+1, l, fmt.Sprintf("line %d", i+1))
-					}
-				}
-			}
-			check("followed while written", texts(s.logs(t, ctx, name, ctrgate.LogOptions{Follow: true}), ctrgate.Stdout))
-			assert.Equal(t, 0, s.wait(t, ctx, name))
-			check("read after exit", texts(s.logs(t, ctx, name, ctrgate.LogOptions{}), ctrgate.Stdout))
-		}},
+		{name: "BulkInOrder", parallel: true, fn: func(t *testing.T, s *suite) { bulkInOrder(t, s, "logs-bulk") }},
 		{name: "Tail", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
 			name := s.name(t, "logs-tail")
@@ -223,6 +209,77 @@ func readinessGroup() group {
 			assert.Equal(t, 7, exited.ExitCode)
 			assert.ErrorIs(t, err, ctrgate.ErrNotRunning)
 			within(t, time.Since(began), 15*time.Second, "WaitReady on a container that exits")
+		}},
+		{name: "MarkerWithoutNewline", parallel: true, fn: func(t *testing.T, s *suite) {
+			// A prompt: the marker has no newline and the container keeps
+			// running, so only a partial line can show it.
+			if !s.need(t, CapLivePartialLines) {
+				return
+			}
+			ctx := s.ctx(t)
+			name := s.name(t, "ready-nonl")
+			marker := "READY-" + randHex(4)
+			s.run(t, ctx, s.spec(name, "echo", "booting", ";", "sleep", "300ms", ";", "no-newline", marker, ";", "sleep", "600s"))
+			began := time.Now()
+			l := s.waitReady(t, ctx, name, marker)
+			within(t, time.Since(began), 15*time.Second, "WaitReady")
+			assert.Equal(t, marker, l.Text)
+			assert.True(t, l.Partial, "the marker line has no newline yet")
+			assert.Equal(t, ctrgate.Stdout, l.Stream)
+			running, err := ctrgate.IsRunning(ctx, s.rt, name)
+			require.NoError(t, err)
+			assert.True(t, running, "WaitReady returns on the unterminated marker, not at exit")
+		}},
+		{name: "ExitedWithLastLines", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "ready-lastlines")
+			args := []string{}
+			for i := 1; i <= 25; i++ {
+				args = append(args, "echo", fmt.Sprintf("step %d", i), ";")
+			}
+			args = append(args, "echo", "fatal: API_TOKEN=hunter2-secret", ";", "exit", "3")
+			s.run(t, ctx, s.spec(name, args...))
+			_, err := ctrgate.WaitReady(ctx, s.rt, name, ctrgate.MatchSubstring("never printed"))
+			var exited *ctrgate.ExitedError
+			require.ErrorAs(t, err, &exited)
+			assert.Equal(t, 3, exited.ExitCode)
+			require.Len(t, exited.LastLines, ctrgate.ExitedLines, "the last lines")
+			// All on stdout: engines do not order stdout against stderr
+			// exactly (Docker copies them apart).
+			out := texts(exited.LastLines, ctrgate.Stdout)
+			require.Len(t, out, ctrgate.ExitedLines)
+			assert.Equal(t, "step 7", out[0], "the oldest line kept")
+			assert.Equal(t, "step 25", out[len(out)-2])
+			assert.NotContains(t, out[len(out)-1], "hunter2", "secrets are redacted")
+			assert.Contains(t, out[len(out)-1], "fatal: API_TOKEN=")
+			assert.NotContains(t, err.Error(), "hunter2")
+			msgShows := strings.Contains(err.Error(), "step 25") || strings.Contains(err.Error(), "fatal: API_TOKEN=")
+			assert.True(t, msgShows, "the message shows the last lines: %v", err)
+		}},
+		{name: "MarkerAtEndOf50MiB", parallel: true, fn: func(t *testing.T, s *suite) {
+			// 50 MiB of output, the marker, then 30 s before the exit:
+			// WaitReady must see the marker (not report the exit).
+			if s.loaded {
+				s.notApplicable(t, "not in the load lane (50 MiB per backend)")
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*TestTimeout)
+			t.Cleanup(cancel)
+			name := s.name(t, "ready-50mib")
+			marker := "READY-" + randHex(4)
+			var args []string
+			for range 50 {
+				args = append(args, "long-line", itoa(1<<20), ";")
+			}
+			args = append(args, "echo", marker, ";", "sleep", "30s")
+			s.run(t, ctx, s.spec(name, args...))
+			began := time.Now()
+			l := s.waitReady(t, ctx, name, marker)
+			assert.Equal(t, marker, l.Text)
+			t.Logf("marker after 50 MiB seen in %v", time.Since(began).Round(time.Millisecond))
+			running, err := ctrgate.IsRunning(ctx, s.rt, name)
+			require.NoError(t, err)
+			assert.True(t, running, "the container runs 30 s after its marker")
 		}},
 		{name: "MarkerBeforeCall", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
@@ -598,4 +655,58 @@ func eventsGroup() group {
 			within(t, time.Since(began), 5*time.Second, "Next after cancellation")
 		}},
 	}}
+}
+
+// bulkLines is how many lines BulkInOrder writes.
+const bulkLines = 5000
+
+// bulkInOrder runs a container writing bulkLines numbered lines, follows
+// its log while they are written and reads it again after the exit: both
+// must hold every line once, in order. It returns how many lines the
+// followed read lost and how many it delivered twice.
+func bulkInOrder(t *testing.T, s *suite, suffix string) (lost, doubled int) {
+	ctx := s.ctx(t)
+	name := s.name(t, suffix)
+	s.run(t, ctx, s.spec(name, "bulk", itoa(bulkLines)))
+	check := func(what string, out []string) (lost, doubled int) {
+		t.Helper()
+		seen := make(map[string]int, len(out))
+		for _, l := range out {
+			seen[l]++
+		}
+		for i := 1; i <= bulkLines; i++ {
+			switch c := seen[fmt.Sprintf("line %d", i)]; {
+			case c == 0:
+				lost++
+			case c > 1:
+				doubled += c - 1
+			}
+		}
+		if lost > 0 || doubled > 0 || len(out) != bulkLines {
+			t.Errorf("%s: %d lines, %d of %d lost, %d delivered twice; %s", what, len(out), lost, bulkLines, doubled, firstMismatch(out))
+			return lost, doubled
+		}
+		for i, l := range out {
+			if l != fmt.Sprintf("line %d", i+1) {
+				t.Errorf("%s: line %d is %q, want %q", what, i+1, l, fmt.Sprintf("line %d", i+1))
+				break
+			}
+		}
+		return 0, 0
+	}
+	lost, doubled = check("followed while written", texts(s.logs(t, ctx, name, ctrgate.LogOptions{Follow: true}), ctrgate.Stdout))
+	assert.Equal(t, 0, s.wait(t, ctx, name))
+	check("read after exit", texts(s.logs(t, ctx, name, ctrgate.LogOptions{}), ctrgate.Stdout))
+	return lost, doubled
+}
+
+// firstMismatch describes where out first differs from "line 1", "line 2", ...
+func firstMismatch(out []string) string {
+	for i, l := range out {
+		if want := fmt.Sprintf("line %d", i+1); l != want {
+			end := min(i+5, len(out))
+			return fmt.Sprintf("from line %d on: %q (want %q)", i+1, out[i:end], want)
+		}
+	}
+	return fmt.Sprintf("the first %d lines are right", len(out))
 }

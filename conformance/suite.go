@@ -37,6 +37,9 @@ const (
 	CapBindMounts Capability = "bind-mounts"
 	// CapReadOnlyRootfs: ContainerSpec.ReadOnlyRootfs is honoured.
 	CapReadOnlyRootfs Capability = "read-only-rootfs"
+	// CapLivePartialLines: a followed log delivers text without a newline
+	// while the container runs (LogLine.Partial).
+	CapLivePartialLines Capability = "live-partial-lines"
 )
 
 // TestTimeout is the deadline of the context every suite test works
@@ -55,6 +58,7 @@ type suite struct {
 	rt     ctrgate.ContainerRuntime
 	image  string
 	prefix string // unique name prefix of this Run: "ctg-<random>-"
+	loaded bool   // the load lane (RunUnderLoad)
 
 	mu      sync.Mutex
 	results map[string]*result // by test name (t.Name())
@@ -154,25 +158,7 @@ func Run(t *testing.T, h Harness) {
 	require.NoError(t, err, "importing the test image %s", s.image)
 	t.Logf("%s: imported %s (%d bytes); container names start with %s", h.Name, s.image, len(tarball), s.prefix)
 
-	for _, g := range allGroups() {
-		t.Run(g.name, func(t *testing.T) {
-			for _, tc := range g.tests {
-				t.Run(tc.name, func(t *testing.T) {
-					r := s.track(t, g.name, tc.name)
-					if tc.parallel {
-						t.Parallel()
-					}
-					start := time.Now()
-					t.Cleanup(func() {
-						r.failed = t.Failed()
-						r.skipped = t.Skipped()
-						r.dur = time.Since(start)
-					})
-					tc.fn(t, s)
-				})
-			}
-		})
-	}
+	s.runGroups(t, allGroups())
 
 	t.Run("Cleanup", func(t *testing.T) {
 		t.Run("NoContainersLeft", func(t *testing.T) {
@@ -205,6 +191,29 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	s.summary(t, time.Since(began))
+}
+
+// runGroups runs every group as a subtest, its tests as subtests of it.
+func (s *suite) runGroups(t *testing.T, groups []group) {
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			for _, tc := range g.tests {
+				t.Run(tc.name, func(t *testing.T) {
+					r := s.track(t, g.name, tc.name)
+					if tc.parallel {
+						t.Parallel()
+					}
+					start := time.Now()
+					t.Cleanup(func() {
+						r.failed = t.Failed()
+						r.skipped = t.Skipped()
+						r.dur = time.Since(start)
+					})
+					tc.fn(t, s)
+				})
+			}
+		})
+	}
 }
 
 // image returns the reference the test image is imported as.
@@ -370,20 +379,30 @@ func (s *suite) runToExit(t testing.TB, ctx context.Context, spec ctrgate.Contai
 	return s.wait(t, ctx, spec.Name)
 }
 
-// logs reads the container's log until the stream ends.
+// logs reads the container's log until the stream ends, joining the
+// pieces of partial lines (ctrgate.LineJoiner), as a consumer of whole
+// lines does.
 func (s *suite) logs(t testing.TB, ctx context.Context, name string, opts ctrgate.LogOptions) []ctrgate.LogLine {
 	t.Helper()
 	st, err := s.rt.Logs(ctx, name, opts)
 	require.NoError(t, err, "logs %s", name)
 	defer st.Close()
-	var out []ctrgate.LogLine
+	var (
+		out []ctrgate.LogLine
+		j   ctrgate.LineJoiner
+	)
 	for {
 		l, err := st.Next()
 		if errors.Is(err, io.EOF) {
-			return out
+			return append(out, j.Flush()...)
 		}
 		require.NoError(t, err, "reading the logs of %s after %d lines", name, len(out))
-		out = append(out, l)
+		if !opts.Follow {
+			assert.False(t, l.Partial, "a plain read delivers whole lines")
+		}
+		if l, ok := j.Add(l); ok {
+			out = append(out, l)
+		}
 	}
 }
 

@@ -49,10 +49,22 @@ func dockerHarness(host string) conformance.Harness {
 		// A tag of its own: other backends' suites may re-import the default
 		// tag on a shared engine at the same time.
 		Image: "localhost/ctrgate/testprog:conformance-docker",
+		Lacks: dockerLacks,
 	}
 }
 
+// dockerLacks are the capabilities the docker backend lacks on Docker
+// itself; each is printed as a KNOWN DIFFERENCE by TestConformanceDocker.
+var dockerLacks = map[conformance.Capability]string{
+	conformance.CapLivePartialLines: "Docker 20.10's json-file log driver holds back text without a newline until the newline or the exit " +
+		"(a followed log cannot show it while the container runs); its attach stream has it, but cannot be lined up exactly " +
+		"with the log's position, so the backend does not use it yet (Readiness/MarkerWithoutNewline)",
+}
+
 func TestConformanceDocker(t *testing.T) {
+	for c, why := range dockerLacks {
+		t.Logf("KNOWN DIFFERENCE docker (%s): %s", c, why)
+	}
 	conformance.Run(t, dockerHarness(engineHost(t)))
 }
 
@@ -89,7 +101,7 @@ var podmanCompatLacks = map[conformance.Capability]string{}
 // backend absorbs, each with the suite test that shows it. They are logged by
 // TestConformanceDockerOnPodman so that every run shows them.
 var podmanCompatDifferences = []string{
-	"Logs/BulkInOrder, Logs/Tail: Podman's followed log stream loses lines under load (measured on a 5000-line log: lines 487-982 missing, or the stream ending after 2658 lines); the backend follows by polling plain reads (50-250 ms), which are complete, and applies Tail itself",
+	"Logs/BulkInOrder, Logs/Tail: Podman's followed log stream loses lines under load (measured on a 5000-line log: lines 487-982 missing, or the stream ending after 2658 lines); the backend follows by polling plain reads (50-250 ms), which are complete, and delivers text without a newline as a partial line after 100 ms",
 	"Logs (all): log timestamps have whole-second precision, so LogLine.Time is truncated to the second",
 	"GPU/RequestWithoutGPUs, Secrets/NotInErrors: Podman < 5.4 silently drops DeviceRequests (no error, no GPU); the backend refuses GPU requests at Create with a *GPUConfigError that also matches ErrUnsupported",
 	"Secrets/NotInErrors (cleanup): a forced remove racing with the container's exit fails with \"could not be stopped ... container state improper\"; the backend retries for up to ~2 s",
@@ -126,5 +138,39 @@ func TestConformanceDockerOnPodman(t *testing.T) {
 		Lacks: podmanCompatLacks,
 		// the engine's own word is podman's (the lane's podman command)
 		Engine: conformance.EngineFromEnv(conformance.PodmanReport(enginePodman())),
+	})
+}
+
+// TestEventsAcrossRotationOnPodman reads events through Podman's
+// Docker-compatible API while the rotating Podman instance
+// (conformance.RotatingPodman) rotates its events log, and across a
+// restart of its service.
+func TestEventsAcrossRotationOnPodman(t *testing.T) {
+	p := conformance.RotatingPodmanFromEnv(t)
+	p.Lock(t)
+	rt := newRuntime(t, p.Socket())
+	defer rt.Close()
+	conformance.EventsAcrossRotation(t, rt, conformance.RotationOptions{Image: "localhost/ctrgate/testprog:conformance-docker-on-podman",
+		EventsLog: p.EventsLog(), Restart: p.Restart})
+}
+
+// TestConformanceUnderLoad is the load lane on Docker and on Podman's
+// Docker-compatible API (make test runs it after the other tests, alone).
+func TestConformanceUnderLoad(t *testing.T) {
+	t.Run("docker", func(t *testing.T) { conformance.RunUnderLoad(t, dockerHarness(engineHost(t))) })
+	t.Run("docker-on-podman", func(t *testing.T) {
+		host := podmanHost()
+		if host == "" {
+			if os.Getenv("CI") == "true" {
+				t.Fatal("CTRGATE_PODMAN_SOCKET is not set and CI=true")
+			}
+			t.Skip("SKIPPING docker-on-podman load lane: CTRGATE_PODMAN_SOCKET is not set")
+		}
+		conformance.RunUnderLoad(t, conformance.Harness{
+			Name:  "docker-on-podman",
+			Image: "localhost/ctrgate/testprog:conformance-docker-on-podman",
+			New:   func(t testing.TB) ctrgate.ContainerRuntime { return newRuntime(t, host) },
+			Lacks: podmanCompatLacks,
+		})
 	})
 }

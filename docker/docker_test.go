@@ -770,12 +770,13 @@ func TestPodmanFollowPolls(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	assert.Equal(t, 4, reads, "one read per poll, the last one begun after the exit was seen")
+	assert.Equal(t, 5, reads, "one read per poll, the last one begun after the exit was seen, and the completion's plain read")
 	assert.Equal(t, "", sinces[0])
 	want := fmt.Sprintf("%d.000000000", time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC).Unix())
-	for _, s := range sinces[1:] {
+	for _, s := range sinces[1:4] {
 		assert.Equal(t, want, s, "later polls start at the second of the last frame")
 	}
+	assert.Equal(t, "", sinces[4], "the completion reads the whole log once more")
 }
 
 func TestPodmanOldGPURequestRefused(t *testing.T) {
@@ -892,47 +893,69 @@ func TestRegisteredBackend(t *testing.T) {
 	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec)
 }
 
-func TestFollowCatchUpWithTail(t *testing.T) {
+// TestFollowCompletion: a followed stream that the engine ends in the
+// middle of a line, before the end of the log, is completed from a plain
+// read by logstream.Complete: every line once, in order.
+func TestFollowCompletion(t *testing.T) {
 	f := newFakeAPI(t)
+	var mu sync.Mutex
+	inspects := 0
 	f.handle("GET /containers/c/json", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"Id": "c", "Name": "/c", "State": map[string]any{"Status": "running"}})
+		mu.Lock()
+		inspects++
+		status := "running"
+		if inspects > 1 {
+			status = "exited"
+		}
+		mu.Unlock()
+		writeJSON(w, 200, map[string]any{"Id": "c", "Name": "/c", "State": map[string]any{"Status": status}})
 	})
 	base := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
 	stamp := func(i int) string { return base.Add(time.Duration(i)*time.Millisecond).Format(time.RFC3339Nano) + " " }
-	var sinces []string
 	f.handle("GET /containers/c/logs", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
+		assert.Empty(t, q.Get("tail"))
 		w.WriteHeader(200)
 		var b []byte
+		for i := 1; i <= 8; i++ {
+			b = append(b, frame(1, stamp(i)+fmt.Sprintf("line %d\n", i))...)
+		}
+		b = append(b, frame(2, stamp(9)+"err 9\n")...)
 		if q.Get("follow") == "1" {
-			assert.Equal(t, "3", q.Get("tail"))
-			b = append(b, frame(1, stamp(8)+"line 8\n")...)
-			b = append(b, frame(2, stamp(9)+"err 9\n")...)
 			b = append(b, frame(1, stamp(10)+"li")...) // ends in the middle of line 10
 		} else {
-			assert.Empty(t, q.Get("tail"))
-			sinces = append(sinces, q.Get("since"))
 			b = append(b, frame(1, stamp(10)+"line 10\n")...)
 			b = append(b, frame(1, stamp(11)+"line 11")...)
 		}
 		_, _ = w.Write(b)
 	})
 	rt := f.runtime()
-	st, err := rt.Logs(context.Background(), "c", ctrgate.LogOptions{Follow: true, Tail: 3})
+	st, err := rt.Logs(context.Background(), "c", ctrgate.LogOptions{Follow: true})
 	require.NoError(t, err)
 	defer st.Close()
-	var got []string
+	var (
+		got []string
+		j   ctrgate.LineJoiner
+	)
 	for {
 		l, err := st.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		require.NoError(t, err)
+		if l, ok := j.Add(l); ok {
+			got = append(got, fmt.Sprintf("%s:%s", l.Stream, l.Text))
+		}
+	}
+	for _, l := range j.Flush() {
 		got = append(got, fmt.Sprintf("%s:%s", l.Stream, l.Text))
 	}
-	assert.Equal(t, []string{"stdout:line 8", "stderr:err 9", "stdout:line 10", "stdout:line 11"}, got)
-	t10 := base.Add(10 * time.Millisecond)
-	assert.Equal(t, []string{fmt.Sprintf("%d.%09d", t10.Unix(), t10.Nanosecond())}, sinces)
+	var want []string
+	for i := 1; i <= 8; i++ {
+		want = append(want, fmt.Sprintf("stdout:line %d", i))
+	}
+	want = append(want, "stderr:err 9", "stdout:line 10", "stdout:line 11")
+	assert.Equal(t, want, got)
 }
 
 func TestPodmanFollowWithTail(t *testing.T) {

@@ -25,7 +25,28 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
 		return nil, err
 	}
+	// A daemon restart or a broken connection ends the engine's stream (and
+	// Podman's service ends it when it rotates its events log):
+	// ResumeEvents subscribes again from the last event.
+	return ctrgate.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
+		return r.subscribeEvents(ctx, filter, since)
+	}, ctrgate.ResumeOptions{Closed: r.isClosed})
+}
+
+// isClosed reports whether Close has been called.
+func (r *Runtime) isClosed() bool {
+	r.closeMu.Lock()
+	defer r.closeMu.Unlock()
+	return r.closed
+}
+
+// subscribeEvents opens one event request for the events after the call
+// (since zero) or at or after since.
+func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilter, since0 time.Time) (ctrgate.EventStream, error) {
 	start := time.Now()
+	if !since0.IsZero() {
+		start = since0
+	}
 	sctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpEvents, filter.NamePrefix, 0)
 	if err != nil {
 		return nil, err

@@ -20,12 +20,21 @@ import (
 // with stdcopy into stdout and stderr; each frame carries an engine
 // timestamp, which becomes LogLine.Time. Following a created container that
 // has not been started waits for its start with ctrgate.AwaitStart (Docker
-// would end the stream at once). On Docker a followed stream that ends by
-// itself is completed by one more read (see catchUp); on Podman, whose
-// followed stream loses lines, following is done by polling plain reads
-// once the container has started (see podmanFollow). Without Follow the
-// default timeout bounds the whole read.
+// would end the stream at once). A followed stream that ends by itself is
+// completed by logstream.Complete (Docker 20.10 can end it before an
+// unterminated last line written at exit is in the log); on Podman, whose
+// followed stream loses lines in the middle, following is done by polling
+// plain reads once the container has started (see podmanFollow). Without
+// Follow the default timeout bounds the whole read.
 func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+	return logstream.Complete(ctx, r, name, opts, func(ctx context.Context, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+		return r.logs(ctx, name, opts)
+	})
+}
+
+// logs is one logs request (or, for a followed log on Podman, one
+// polling follower).
+func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -71,8 +80,8 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	go func() {
 		defer cancel()
 		tr := &frameTracker{}
-		out := &frameWriter{s: stream, stream: ctrgate.Stdout, tr: tr}
-		errw := &frameWriter{s: stream, stream: ctrgate.Stderr, tr: tr}
+		out := &frameWriter{s: stream, stream: ctrgate.Stdout, tr: tr, follow: opts.Follow}
+		errw := &frameWriter{s: stream, stream: ctrgate.Stderr, tr: tr, follow: opts.Follow}
 		var cerr error
 		if polled {
 			gone := false
@@ -123,9 +132,6 @@ func (r *Runtime) streamLogs(ctx context.Context, name string, lo container.Logs
 	}
 	_, err := stdcopy.StdCopy(out, errw, body)
 	body.Close()
-	if err == nil && lo.Follow && ctx.Err() == nil {
-		err = r.catchUp(ctx, name, lo, tr, out, errw)
-	}
 	return err
 }
 
@@ -196,6 +202,13 @@ func (r *Runtime) podmanFollow(ctx context.Context, name string, lo container.Lo
 		if err != nil {
 			return err
 		}
+		// Text without a newline that stays so: a partial line.
+		if err := out.partial(); err != nil {
+			return err
+		}
+		if err := errw.partial(); err != nil {
+			return err
+		}
 		if first && opts.Tail > 0 {
 			out.sink, errw.sink = nil, nil
 			for _, l := range tail {
@@ -217,42 +230,6 @@ func (r *Runtime) podmanFollow(ctx context.Context, name string, lo container.Lo
 			return err
 		}
 	}
-}
-
-// catchUp reads what a followed log stream missed at its end. Docker ends
-// a followed stream when the container exits, possibly before the last
-// output is in the log: Docker 20.10 loses a final line without newline
-// written at exit (Logs/FollowFinalLineWithoutNewline). So after a followed stream has ended by itself
-// the log is read once more without Follow and only what follows the bytes
-// already delivered on each stream is delivered. Without Tail the second
-// read uses the same Since and is exact. With Tail the start of the first
-// read is unknown: the second read starts at the timestamp of the last frame
-// delivered and skips the bytes delivered with that timestamp (exact when
-// the engine's timestamps are ordered across stdout and stderr); with
-// whole-second timestamps (Podman 4.3) that is impossible and a followed
-// stream with Tail is not completed.
-func (r *Runtime) catchUp(ctx context.Context, name string, lo container.LogsOptions, tr *frameTracker, out, errw *frameWriter) error {
-	lo.Follow = false
-	if lo.Tail != "" {
-		if tr.lastT.IsZero() || tr.lastT.Nanosecond() == 0 {
-			// No or whole-second timestamps (Podman 4.3): the position
-			// cannot be found again.
-			return nil
-		}
-		lo.Tail = ""
-		lo.Since = strconv.FormatInt(tr.lastT.Unix(), 10) + "." + pad9(tr.lastT.Nanosecond())
-		tr.skip = tr.atLast
-	} else {
-		tr.skip = tr.seen
-	}
-	tr.seen, tr.atLast, tr.lastT = [3]int64{}, [3]int64{}, time.Time{}
-	body, err := r.cli.ContainerLogs(ctx, name, lo)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	_, err = stdcopy.StdCopy(out, errw, body)
-	return err
 }
 
 // frameTracker counts the bytes delivered per stream (in all, and in the
@@ -316,8 +293,14 @@ type frameWriter struct {
 	stream ctrgate.Stream
 	buf    []byte
 	t      time.Time // time of the line in buf
+	since  time.Time // when buf last grew
+	cont   bool      // pieces of the line in buf were delivered as partial
 	tr     *frameTracker
 	sink   func(ctrgate.LogLine) bool // where lines go instead of s, if set
+	// follow: at the end of a followed stream, text without a newline is
+	// delivered as a partial line (logstream.Complete completes it from a
+	// plain read if the engine had more).
+	follow bool
 }
 
 // send delivers a line to the sink or the stream.
@@ -336,17 +319,18 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 			return n, nil
 		}
 	}
-	if len(w.buf) == 0 {
+	if len(w.buf) == 0 && !w.cont {
 		w.t = ts
 	}
 	for len(rest) > 0 {
 		i := bytes.IndexByte(rest, '\n')
 		if i < 0 {
 			w.buf = append(w.buf, rest...)
+			w.since = time.Now()
 			break
 		}
 		line := append(w.buf, rest[:i]...)
-		w.buf = nil
+		w.buf, w.cont = nil, false
 		rest = rest[i+1:]
 		line = bytes.TrimSuffix(line, []byte("\r"))
 		if !w.send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Time: w.t}) {
@@ -357,14 +341,28 @@ func (w *frameWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// partial delivers the text without a newline that has waited for
+// ctrgate.PartialIdle as a partial line (used by the polling follower).
+func (w *frameWriter) partial() error {
+	if len(w.buf) == 0 || w.sink != nil || time.Since(w.since) < ctrgate.PartialIdle {
+		return nil
+	}
+	text := string(w.buf)
+	w.buf, w.cont = nil, true
+	if !w.send(ctrgate.LogLine{Stream: w.stream, Text: text, Time: w.t, Partial: true}) {
+		return io.ErrClosedPipe
+	}
+	return nil
+}
+
 // flush delivers a final line without a newline.
 func (w *frameWriter) flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
 	line := w.buf
-	w.buf = nil
-	if !w.send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Time: w.t}) {
+	w.buf, w.cont = nil, false
+	if !w.send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Time: w.t, Partial: w.follow}) {
 		return io.ErrClosedPipe
 	}
 	return nil

@@ -32,3 +32,9 @@ func TestConformance(t *testing.T) {
 func BenchmarkConformance(b *testing.B) {
 	conformance.Benchmark(b, harness())
 }
+
+// TestConformanceUnderLoad is the fake's load lane (make test runs it
+// after the other tests, alone).
+func TestConformanceUnderLoad(t *testing.T) {
+	conformance.RunUnderLoad(t, harness())
+}

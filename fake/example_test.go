@@ -165,5 +165,5 @@ func ExampleRuntime_ExitContainer() {
 	fmt.Println(err)
 	// Output:
 	// exit code: 3
-	// container worker exited with code 3
+	// container worker exited with code 3; last output: "fatal: out of cheese"
 }

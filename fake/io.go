@@ -51,9 +51,20 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	if c == nil {
 		return nil, notFound(ctrgate.OpLogs, name)
 	}
-	var initial []ctrgate.LogLine
+	// The stored records joined into lines (the last one may be a partial
+	// record still going on: a follower delivers it as such).
+	var (
+		initial []ctrgate.LogLine
+		j       ctrgate.LineJoiner
+	)
 	for _, l := range c.logs {
-		if opts.Since.IsZero() || !l.Time.Before(opts.Since) {
+		if l, ok := j.Add(l); ok && (opts.Since.IsZero() || !l.Time.Before(opts.Since)) {
+			initial = append(initial, l)
+		}
+	}
+	for _, st := range []ctrgate.Stream{ctrgate.Stdout, ctrgate.Stderr} {
+		if l, ok := j.Pending(st); ok && (opts.Since.IsZero() || !l.Time.Before(opts.Since)) {
+			l.Partial = opts.Follow && c.run != nil
 			initial = append(initial, l)
 		}
 	}

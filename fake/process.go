@@ -205,11 +205,15 @@ func runProgram(prog Program, p *Process) (code int) {
 
 // logWriter is a main process's stdout or stderr: it stores lines in the
 // container log.
+//
+// Like conmon's k8s-file log, text without a newline is stored at once as a
+// partial record (LogLine.Partial), and the rest of its line, when the
+// newline comes, as the record that ends it; plain reads join them.
 type logWriter struct {
 	r      *Runtime
 	ru     *run
 	stream ctrgate.Stream
-	buf    []byte
+	open   bool // a partial record of the current line is stored
 }
 
 func (w *logWriter) Write(b []byte) (int, error) {
@@ -225,14 +229,14 @@ func (w *logWriter) Write(b []byte) (int, error) {
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
-			w.buf = append(w.buf, b...)
+			c.logs = append(c.logs, ctrgate.LogLine{Stream: w.stream, Text: string(b), Time: now, Partial: true})
+			w.open, added = true, true
 			break
 		}
-		line := append(w.buf, b[:i]...)
-		w.buf = nil
+		line := b[:i]
 		b = b[i+1:]
 		c.logs = append(c.logs, ctrgate.LogLine{Stream: w.stream, Text: string(bytes.TrimSuffix(line, []byte("\r"))), Time: now})
-		added = true
+		w.open, added = false, true
 	}
 	if added {
 		c.notifyLocked()
@@ -240,14 +244,10 @@ func (w *logWriter) Write(b []byte) (int, error) {
 	return n, nil
 }
 
-// flushLocked stores a final line without a newline.
+// flushLocked ends the output: a final line without a newline is already
+// stored as a partial record, which the end of the log ends.
 func (w *logWriter) flushLocked() {
-	if len(w.buf) == 0 {
-		return
-	}
-	w.ru.c.logs = append(w.ru.c.logs, ctrgate.LogLine{Stream: w.stream, Text: string(w.buf), Time: time.Now()})
-	w.buf = nil
-	w.ru.c.notifyLocked()
+	w.open = false
 }
 
 // execProc is a running exec.

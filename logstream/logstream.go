@@ -51,10 +51,18 @@ func (s *Stream) Writer(stream ctrgate.Stream) io.WriteCloser {
 	return &lineWriter{s: s, stream: stream}
 }
 
+// FollowWriter is Writer for a followed log: its Close sends a final
+// unterminated line as a partial line (the line may go on in the log:
+// Complete reads the rest).
+func (s *Stream) FollowWriter(stream ctrgate.Stream) io.WriteCloser {
+	return &lineWriter{s: s, stream: stream, follow: true}
+}
+
 type lineWriter struct {
 	s      *Stream
 	stream ctrgate.Stream
 	buf    []byte
+	follow bool
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
@@ -80,7 +88,7 @@ func (w *lineWriter) Close() error {
 	if len(w.buf) > 0 {
 		line := w.buf
 		w.buf = nil
-		if !w.s.Send(ctrgate.LogLine{Stream: w.stream, Text: string(line)}) {
+		if !w.s.Send(ctrgate.LogLine{Stream: w.stream, Text: string(line), Partial: w.follow}) {
 			return io.ErrClosedPipe
 		}
 	}

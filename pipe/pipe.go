@@ -119,6 +119,11 @@ func (p *Pipe[T]) SendContext(ctx context.Context, v T) bool { return p.send(ctx
 // send delivers v unless the pipe is closed, its context is done or done
 // is closed (a nil done never is).
 func (p *Pipe[T]) send(done <-chan struct{}, v T) bool {
+	select { // a closed pipe refuses even when the buffer has room
+	case <-p.closed:
+		return false
+	default:
+	}
 	select {
 	case p.ch <- v:
 		return true
@@ -190,4 +195,10 @@ func (p *Pipe[T]) Close() error {
 		}
 	})
 	return nil
+}
+
+// Closed returns a channel that is closed when the consumer has called
+// Close, for a producer that waits on something else meanwhile.
+func (p *Pipe[T]) Closed() <-chan struct{} {
+	return p.closed
 }

@@ -82,3 +82,20 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, harness(uri))
 	t.Logf("podman-api conformance suite took %s", time.Since(start).Round(time.Millisecond))
 }
+
+// TestEventsAcrossRotation reads events while the rotating Podman instance
+// (conformance.RotatingPodman) rotates its events log, and across a
+// restart of its service.
+func TestEventsAcrossRotation(t *testing.T) {
+	p := conformance.RotatingPodmanFromEnv(t)
+	p.Lock(t)
+	rt := newRuntime(t, p.Socket())
+	defer rt.Close()
+	conformance.EventsAcrossRotation(t, rt, conformance.RotationOptions{Image: testImage, EventsLog: p.EventsLog(), Restart: p.Restart})
+}
+
+// TestConformanceUnderLoad is podman-api's load lane (make test runs it
+// after the other tests, alone).
+func TestConformanceUnderLoad(t *testing.T) {
+	conformance.RunUnderLoad(t, harness(serviceURI(t)))
+}

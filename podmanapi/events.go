@@ -98,6 +98,22 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label key " + strconv.Quote(k)}
 		}
 	}
+	// The service's stream may end when Podman rotates its events log or
+	// the service restarts: ResumeEvents subscribes again from the last
+	// event.
+	return ctrgate.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
+		return r.subscribeEvents(ctx, filter, since)
+	}, ctrgate.ResumeOptions{
+		Closed: r.closed.Load,
+		CtxError: func(ctx context.Context) error {
+			return wrapErr(ctx, ctrgate.OpEvents, "", ctx.Err(), nil, false)
+		},
+	})
+}
+
+// subscribeEvents opens one event request: from now when since is zero,
+// else from since (events older than since are dropped).
+func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilter, since time.Time) (ctrgate.EventStream, error) {
 	c, cancel, err := r.call(ctx, ctrgate.OpEvents, filter.NamePrefix, true)
 	if err != nil {
 		return nil, err
@@ -120,6 +136,12 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	// container created right after Events returns was never missed in
 	// the tests (TestEventsRightAfterTheCall).
 	opts := &system.EventsOptions{Filters: eventFilters(filter), Stream: &stream}
+	if !since.IsZero() {
+		// A resubscription (see Events): from since, and the events before
+		// it are dropped below.
+		s := since.UTC().Format(time.RFC3339Nano)
+		opts.Since = &s
+	}
 
 	// system.Events returns once the service has answered; a service that
 	// never answers must not hang Events, so the wait is bounded.
@@ -152,7 +174,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		defer stopReq()
 		for e := range in { // drained to the end: the bindings block while sending
 			ev, ok := toEvent(e)
-			if !ok || !filter.Matches(ev.Name, ev.Labels) {
+			if !ok || !filter.Matches(ev.Name, ev.Labels) || (!since.IsZero() && ev.Time.Before(since)) {
 				continue
 			}
 			s.SendContext(c, ev) // on false, keep draining in

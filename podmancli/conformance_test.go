@@ -137,3 +137,23 @@ func requireNoPodmanChildren(t testing.TB) {
 	}
 	t.Fatalf("podman child processes left: %v", left)
 }
+
+// TestEventsAcrossRotation reads events while the rotating Podman instance
+// (conformance.RotatingPodman) rotates its events log.
+func TestEventsAcrossRotation(t *testing.T) {
+	p := conformance.RotatingPodmanFromEnv(t)
+	p.Lock(t)
+	cfg, err := podmancli.ConfigFromMap(map[string]string{"remote": "false"})
+	require.NoError(t, err)
+	cfg.Env = append(cfg.Env, "CONTAINERS_CONF="+p.ContainersConf(), "CONTAINERS_STORAGE_CONF="+p.StorageConf())
+	rt := newEngine(t, cfg)
+	defer rt.Close()
+	conformance.EventsAcrossRotation(t, rt, conformance.RotationOptions{EventsLog: p.EventsLog()})
+}
+
+// TestConformanceUnderLoad is podman-cli's load lane (make test runs it
+// after the other tests, alone).
+func TestConformanceUnderLoad(t *testing.T) {
+	conformance.RunUnderLoad(t, harness("podman-cli", engineConfig(t)))
+	requireNoPodmanChildren(t)
+}

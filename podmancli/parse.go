@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -407,4 +408,36 @@ func parseEvent(line []byte) (ev ctrgate.Event, ok bool, err error) {
 		}
 	}
 	return ev, true, nil
+}
+
+// parseLogFile returns the k8s-file log path of the container id in
+// `podman container inspect` output, when the log driver is k8s-file, the
+// path names the container (a path of this machine's Podman) and the file
+// is readable here; "" otherwise.
+func parseLogFile(out []byte, id string) string {
+	var entries []struct {
+		LogPath    string `json:"LogPath"`
+		HostConfig struct {
+			LogConfig struct {
+				Type string `json:"Type"`
+				Path string `json:"Path"`
+			} `json:"LogConfig"`
+		} `json:"HostConfig"`
+	}
+	if json.Unmarshal(bytes.TrimSpace(out), &entries) != nil || len(entries) != 1 {
+		return ""
+	}
+	e := entries[0]
+	path := e.LogPath
+	if path == "" {
+		path = e.HostConfig.LogConfig.Path
+	}
+	if e.HostConfig.LogConfig.Type != "k8s-file" || path == "" || id == "" || !strings.Contains(path, id) {
+		return ""
+	}
+	if f, err := os.Open(path); err == nil {
+		f.Close()
+		return path
+	}
+	return ""
 }

@@ -27,7 +27,10 @@
 //   - exec on a stopped container exits 255 locally and 125 remotely, each
 //     with an "Error: " line; 126/127 are the command's own codes.
 //   - `podman logs --timestamps` prefixes every partial k8s-file record,
-//     splitting long lines: it is not used, and LogLine.Time stays zero.
+//     splitting long lines, and `podman logs -f` skips records under load:
+//     when conmon's k8s-file log is readable on this machine, Logs reads it
+//     directly (logstream.K8sFile: exact, with every line's time); otherwise
+//     it runs `podman logs` without --timestamps (LogLine.Time zero).
 //   - CONTAINER_HOST in the environment turns podman into a remote client:
 //     Config.Local (set by ConfigFromEnv) drops it; remote mode is chosen
 //     explicitly with "--url" (CTRGATE_PODMAN_REMOTE=1).

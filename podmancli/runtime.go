@@ -391,6 +391,28 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container,
 	return &cs[0], nil
 }
 
+// inspectLog is Inspect that also returns the path of the container's
+// k8s-file log when podman writes one that this process can read on this
+// machine ("" otherwise).
+func (r *Runtime) inspectLog(ctx context.Context, name string) (*ctrgate.Container, string, error) {
+	if err := ctrgate.ValidateName(name); err != nil {
+		return nil, "", err
+	}
+	res, err := r.call(ctx, ctrgate.OpInspect, name, []string{"container", "inspect", "--format", "json", "--", name}, runOpts{})
+	if err != nil {
+		return nil, "", err
+	}
+	cs, err := parseInspect(res.stdout, nil)
+	if err != nil {
+		return nil, "", ctrgate.NewEngineError(BackendName, ctrgate.OpInspect, name, nil, "", err, nil)
+	}
+	if len(cs) != 1 {
+		return nil, "", ctrgate.NewEngineError(BackendName, ctrgate.OpInspect, name, ctrgate.ErrNotFound,
+			fmt.Sprintf("podman returned %d containers", len(cs)), nil, nil)
+	}
+	return &cs[0], parseLogFile(res.stdout, cs[0].ID), nil
+}
+
 // listArgs builds the one `podman ps` call of List.
 func listArgs(f ctrgate.ListFilter) []string {
 	args := []string{"ps", "--format", "json"}

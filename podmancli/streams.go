@@ -121,16 +121,34 @@ func (c *copyReader) Close() error {
 // Logs streams the container's output (`podman logs`, with
 // --follow when asked). stdout and stderr come from separate pipes. With
 // Follow a created container that has not started yet is waited for.
+//
+// A followed stream is completed by logstream.Complete: when podman ends
+// it, what it did not deliver is read again.
 func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+	return logstream.Complete(ctx, r, name, opts, func(ctx context.Context, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+		return r.logs(ctx, name, opts)
+	})
+}
+
+// logs is one `podman logs` run.
+func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
 	if err := ctrgate.ValidateLogOptions(opts); err != nil {
 		return nil, err
 	}
-	c, err := r.Inspect(ctx, name) // ErrNotFound now, and the state
+	c, logFile, err := r.inspectLog(ctx, name) // ErrNotFound now, and the state
 	if err != nil {
 		return nil, ctrgate.WithOp(err, ctrgate.OpLogs)
+	}
+	if logFile != "" {
+		// conmon's k8s-file log on this machine: read it directly (exact,
+		// with times, at once; see logstream.K8sFile). Otherwise podman
+		// logs.
+		if s, err := r.fileLogs(ctx, name, c.ID, logFile, opts); err == nil {
+			return s, nil
+		}
 	}
 	// No --timestamps: Podman 4.3 prefixes every partial k8s-file record
 	// with its own timestamp, which would split long lines with text that
@@ -180,9 +198,40 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 				return
 			}
 		}
-		s.Finish(r.runLogs(pctx, name, args, s))
+		s.Finish(r.runLogs(pctx, name, args, opts.Follow, s))
 	}()
 	return ls, nil
+}
+
+// fileLogs reads the container's k8s-file log at path (see
+// logstream.K8sFile); a followed read ends when `podman wait` returns.
+func (r *Runtime) fileLogs(ctx context.Context, name, id, path string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+	if err := r.checkOpen(ctrgate.OpLogs, name); err != nil {
+		return nil, err
+	}
+	ls := &fileStream{}
+	exited := func(ctx context.Context) error {
+		_, err := r.Wait(ctx, id)
+		if err != nil && ctx.Err() == nil && !errors.Is(err, ctrgate.ErrNotFound) {
+			return ctrgate.WithOp(err, ctrgate.OpLogs)
+		}
+		return err
+	}
+	s, err := logstream.K8sFile(ctx, path, opts, exited, func() { r.untrack(ls) })
+	if err != nil {
+		return nil, err
+	}
+	ls.LogStream = s
+	if !r.track(ls) {
+		_ = s.Close()
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpLogs, name, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+	}
+	return ls, nil
+}
+
+// fileStream is a k8s-file log stream the runtime can close.
+type fileStream struct {
+	ctrgate.LogStream
 }
 
 // logStream is a logstream.Stream the runtime can close.
@@ -191,13 +240,17 @@ type logStream struct {
 }
 
 // runLogs runs podman logs into s and returns the stream's final error.
-func (r *Runtime) runLogs(ctx context.Context, name string, args []string, s *logstream.Stream) error {
+func (r *Runtime) runLogs(ctx context.Context, name string, args []string, follow bool, s *logstream.Stream) error {
 	if err := ctx.Err(); err != nil {
 		return ctxError(ctrgate.OpLogs, name, err) // after Close, Next says EOF
 	}
 	cmd := r.command(ctx, args, nil)
-	out := s.Writer(ctrgate.Stdout)
-	errw := s.Writer(ctrgate.Stderr)
+	writer := s.Writer
+	if follow {
+		writer = s.FollowWriter
+	}
+	out := writer(ctrgate.Stdout)
+	errw := writer(ctrgate.Stderr)
 	errTail := &tailWriter{w: errw, keep: 4096}
 	cmd.Stdout = out
 	cmd.Stderr = errTail
@@ -252,7 +305,30 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	if err := ctx.Err(); err != nil {
 		return nil, ctxError(ctrgate.OpEvents, "", err)
 	}
-	since := time.Now().UTC()
+	// Podman 4.3 ends a `podman events` follower when it rotates its events
+	// log (file logger): ResumeEvents runs it again from the last event.
+	return ctrgate.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
+		return r.subscribeEvents(ctx, filter, since)
+	}, ctrgate.ResumeOptions{Closed: r.isClosed})
+}
+
+// isClosed reports whether Close has been called.
+func (r *Runtime) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// subscribeEvents runs one `podman events` follower for the events at or
+// after since (zero: now).
+func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilter, since time.Time) (ctrgate.EventStream, error) {
+	if err := r.checkOpen(ctrgate.OpEvents, ""); err != nil {
+		return nil, err
+	}
+	if since.IsZero() {
+		since = time.Now()
+	}
+	since = since.UTC()
 	args := []string{"events", "--format", "json", "--filter", "type=container",
 		"--since", since.Format(time.RFC3339Nano)}
 	pctx, stop := context.WithCancel(ctx)

@@ -59,4 +59,11 @@ awk '
       print ""
     }
   }' "$log"
+echo "== readiness latency (ms after the line is written; ReadinessLatency)"
+awk '
+  /^pkg: / { n = split($2, p, "/"); be = p[n] }
+  /^BenchmarkConformance[^ ]*\/ReadinessLatency/ {
+    for (i = 2; i < NF; i++) { if ($(i + 1) == "ms-median") med = $i; if ($(i + 1) == "ms-p90") p90 = $i }
+    printf "%-22s median %8.2f   p90 %8.2f\n", be (index($1, "OnPodman") ? " (docker-on-podman)" : ""), med, p90
+  }' "$log"
 exit "$rc"

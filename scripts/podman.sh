@@ -22,10 +22,41 @@
 # (use runc); without CAP_SYS_RESOURCE Podman's default ulimits cannot be set
 # (nofile/nproc are pinned to values that work); there is no journald (file
 # events logger, k8s-file log driver); cgroup v1 with cgroupfs.
+#
+# More instances side by side: CTRGATE_PODMAN_INSTANCE=NAME (lower-case
+# letters and digits, up to 8) gives an instance with its own state
+# directory ($STATE_ROOT/podman-NAME), socket, bridge (ctgpm-NAME), subnet
+# (10.89.X.0/24, X derived from NAME) and network id; the default instance
+# (no name) keeps bridge ctrgatepm0 and 10.89.77.0/24.
+# CTRGATE_PODMAN_EVENTS_MAX_SIZE (e.g. "20k") sets events_logfile_max_size,
+# so that Podman rotates its events log often (the tests of event streams
+# across a rotation use an instance "rot" with "20k").
 set -euo pipefail
 
 STATE_ROOT=${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}
-STATE=$STATE_ROOT/podman
+INSTANCE=${CTRGATE_PODMAN_INSTANCE:-}
+if [ -n "$INSTANCE" ]; then
+	[[ $INSTANCE =~ ^[a-z0-9]{1,8}$ ]] || { echo "podman.sh: CTRGATE_PODMAN_INSTANCE must be 1-8 lower-case letters or digits" >&2; exit 2; }
+	STATE=$STATE_ROOT/podman-$INSTANCE
+	BRIDGE=ctgpm-$INSTANCE
+	NETSEED=ctrgate-$INSTANCE
+	# 10.89.78.0/24 .. 10.89.227.0/24, never the default instance's 77
+	OCTET=$((78 + $(printf %s "$INSTANCE" | cksum | cut -d' ' -f1) % 150))
+	SUBNET=10.89.$OCTET.0/24
+	GATEWAY=10.89.$OCTET.1
+else
+	STATE=$STATE_ROOT/podman
+	BRIDGE=ctrgatepm0
+	NETSEED=ctrgate
+	SUBNET=10.89.77.0/24
+	GATEWAY=10.89.77.1
+fi
+# The size is remembered in the state directory: a later `up` without the
+# variable keeps it ("default" goes back to Podman's default).
+EVENTS_MAX_SIZE=${CTRGATE_PODMAN_EVENTS_MAX_SIZE:-}
+if [ -z "$EVENTS_MAX_SIZE" ] && [ -r "$STATE/events_max_size" ]; then EVENTS_MAX_SIZE=$(cat "$STATE/events_max_size"); fi
+[ "$EVENTS_MAX_SIZE" = default ] && EVENTS_MAX_SIZE=""
+[[ $EVENTS_MAX_SIZE =~ ^([0-9]+[bkmgBKMG]?)?$ ]] || { echo "podman.sh: CTRGATE_PODMAN_EVENTS_MAX_SIZE must be a size such as 20k" >&2; exit 2; }
 CONF=$STATE/containers.conf
 STORAGE_CONF=$STATE/storage.conf
 SOCK=$STATE/podman.sock
@@ -36,8 +67,11 @@ PKGS=(podman runc uidmap slirp4netns conmon containernetworking-plugins netavark
 die() { echo "podman.sh: $*" >&2; exit 1; }
 say() { echo "podman.sh: $*" >&2; }
 
+# podman_env runs a command with this instance's configuration, as a local
+# podman (a CONTAINER_HOST inherited from another instance's env would make
+# podman a remote client).
 podman_env() {
-	CONTAINERS_CONF=$CONF CONTAINERS_STORAGE_CONF=$STORAGE_CONF "$@"
+	env -u CONTAINER_HOST -u CONTAINER_CONNECTION CONTAINERS_CONF="$CONF" CONTAINERS_STORAGE_CONF="$STORAGE_CONF" "$@"
 }
 
 is_debian() { [ -r /etc/debian_version ]; }
@@ -78,7 +112,9 @@ write_config() {
 	fstype=$(stat -f -c %T "$STATE" 2>/dev/null || echo unknown)
 	case $fstype in overlayfs|tmpfs|nfs*|fuse*) driver=vfs ;; esac
 	if [ -n "${CTRGATE_PODMAN_STORAGE_DRIVER:-}" ]; then driver=$CTRGATE_PODMAN_STORAGE_DRIVER; fi
-	local tmp
+	local tmp events_max=""
+	printf '%s\n' "$EVENTS_MAX_SIZE" >"$STATE/events_max_size"
+	if [ -n "$EVENTS_MAX_SIZE" ]; then events_max="events_logfile_max_size = \"$EVENTS_MAX_SIZE\""; fi
 	tmp=$(mktemp "$STATE/.conf.XXXXXX")
 	cat >"$tmp" <<EOF
 # Written by scripts/podman.sh; private to ctrgate's tests.
@@ -90,6 +126,7 @@ default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 runtime = "runc"
 events_logger = "file"
 events_logfile_path = "$STATE/tmp/events/events.log"
+$events_max
 cgroup_manager = "cgroupfs"
 tmp_dir = "$STATE/tmp"
 static_dir = "$STATE/storage/libpod"
@@ -111,7 +148,7 @@ runc = ["$(runc_path)"]
 [network]
 network_config_dir = "$STATE/networks"
 default_network = "ctrgate"
-default_subnet = "10.89.77.0/24"
+default_subnet = "$SUBNET"
 EOF
 	mv "$tmp" "$CONF"
 	tmp=$(mktemp "$STATE/.conf.XXXXXX")
@@ -123,18 +160,19 @@ graphroot = "$STATE/storage"
 runroot = "$STATE/run"
 EOF
 	mv "$tmp" "$STORAGE_CONF"
-	# The default network, on its own bridge (ctrgatepm0) and subnet, so it does
-	# not share podman0 and its IP allocations with the system's podman.
+	# The default network, on its own bridge ($BRIDGE) and subnet, so it does
+	# not share podman0 and its IP allocations with the system's podman (nor
+	# with another instance).
 	if [ ! -e "$STATE/networks/ctrgate.json" ]; then
 		tmp=$(mktemp "$STATE/.conf.XXXXXX")
 		cat >"$tmp" <<NETEOF
 {
   "name": "ctrgate",
-  "id": "$(printf ctrgate | sha256sum | cut -d' ' -f1)",
+  "id": "$(printf %s "$NETSEED" | sha256sum | cut -d' ' -f1)",
   "driver": "bridge",
-  "network_interface": "ctrgatepm0",
+  "network_interface": "$BRIDGE",
   "created": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
-  "subnets": [{"subnet": "10.89.77.0/24", "gateway": "10.89.77.1"}],
+  "subnets": [{"subnet": "$SUBNET", "gateway": "$GATEWAY"}],
   "ipv6_enabled": false,
   "internal": false,
   "dns_enabled": false,

@@ -23,12 +23,17 @@ cleanup() {
   scripts/matrix.sh down >/dev/null 2>&1 || true
   scripts/docker.sh down || true
   scripts/podman.sh down || true
+  CTRGATE_PODMAN_INSTANCE=rot scripts/podman.sh down || true
 }
 trap cleanup EXIT
 
 echo "== engines"
 scripts/podman.sh up
 scripts/docker.sh up
+# A second Podman whose events log rotates every ~20 kB, for the tests of
+# event streams across rotations and service restarts (TestEventsAcrossRotation*).
+CTRGATE_PODMAN_INSTANCE=rot CTRGATE_PODMAN_EVENTS_MAX_SIZE=20k scripts/podman.sh up
+export CTRGATE_PODMAN_ROTATE_STATE=$CTRGATE_STATE_DIR/podman-rot
 eval "$(scripts/podman.sh env)"
 eval "$(scripts/docker.sh env)"
 
@@ -44,8 +49,15 @@ scripts/check-mock.sh
 
 echo "== go test -race"
 set +e
-go test -race -tags "$TAGS" -count=1 -timeout 40m -v ./... >"$log" 2>&1
+go test -race -tags "$TAGS" -count=1 -timeout 40m -skip 'UnderLoad' -v ./... >"$log" 2>&1
 rc=$?
+# The load lane: Logs and Readiness again, and BulkInOrder 20 times, on
+# every backend while busy goroutines keep every CPU occupied
+# (conformance.RunUnderLoad, bounded by conformance.LoadTimeout); one
+# package at a time, so that the load is the test's own.
+echo "== load lane (TestConformanceUnderLoad)"
+go test -race -tags "$TAGS" -count=1 -timeout 20m -p 1 -run 'UnderLoad' -v ./... >>"$log" 2>&1 || rc=1
+grep -E 'load lane ' "$log" | sed 's/^ *//' || true
 set -e
 # Package results, failures and the conformance groups of every backend.
 grep -E '^(ok|FAIL|panic:)|^--- (FAIL|SKIP)|^--- PASS: TestConformance|^    --- (PASS|FAIL): TestConformance[^/]*/[^/ ]+ |NOT APPLICABLE|KNOWN DIFFERENCE' "$log" || true

@@ -301,6 +301,12 @@ func (a *app) readyFailed(ctx context.Context, rt ctrgate.ContainerRuntime, o *r
 	switch {
 	case errors.As(err, &exited):
 		msg := fmt.Errorf("container %s exited with code %d before it was ready", name, exited.ExitCode)
+		if !a.g.json && len(exited.LastLines) > 0 {
+			fmt.Fprintf(a.stderr, "last output of %s:\n", name)
+			for _, l := range exited.LastLines {
+				fmt.Fprintf(a.stderr, "  %s: %s\n", l.Stream, a.sec.text(l.Text))
+			}
+		}
 		if removed {
 			return withHint(msg, "it was removed (--rm); run it without --rm and see its output with 'ctrgate logs "+name+"'")
 		}

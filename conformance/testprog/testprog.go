@@ -49,6 +49,7 @@ commands (run in order; a failing command ends the chain with its code):
   write PATH CONTENT  write CONTENT to PATH
   stdin               copy stdin to stdout
   no-newline TEXT     print TEXT without a final newline
+  ticks N INTERVAL    N times: sleep INTERVAL, print "tick <Unix time in ns>"
 SIGTERM, SIGINT and SIGHUP end the program with exit code 128+signo.`
 
 // errExit ends the command chain with a code.
@@ -342,6 +343,27 @@ func (p *prog) run(c []string) error {
 			return err
 		}
 		return p.out(c[1])
+	case "ticks":
+		if err := nargs(c, 2); err != nil {
+			return err
+		}
+		n, err := parseCount(c[1])
+		if err != nil {
+			return err
+		}
+		d, err := parseDuration(c[2])
+		if err != nil {
+			return err
+		}
+		for range n {
+			if err := p.wait(d); err != nil {
+				return err
+			}
+			if err := p.out("tick " + strconv.FormatInt(time.Now().UnixNano(), 10) + "\n"); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("unknown command %q\n%s", c[0], Usage)
 }
