@@ -33,6 +33,17 @@ func TestParseImages431(t *testing.T) {
 	assert.Equal(t, tagged.ID, got[0].ID)
 }
 
+func TestParseImages542(t *testing.T) {
+	raw, err := parseImages(fixture(t, "podman-5.4.2", "images.json"))
+	require.NoError(t, err)
+	imgs := ctrgate.FilterImages(raw, ctrgate.ImageFilter{})
+	require.Len(t, imgs, 1)
+	assert.Equal(t, []string{"localhost/hello:1"}, imgs[0].Refs)
+	assert.Regexp(t, `^4abc12323b66[0-9a-f]{52}$`, imgs[0].ID)
+	assert.Equal(t, int64(2427999), imgs[0].Size)
+	assert.Equal(t, time.Unix(1796218141, 0).UTC(), imgs[0].Created)
+}
+
 func TestParseImagesEmpty(t *testing.T) {
 	imgs, err := parseImages([]byte("[]\n"))
 	require.NoError(t, err)
