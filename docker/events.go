@@ -122,10 +122,10 @@ func normaliseEvent(m events.Message) (ctrgate.Event, bool) {
 	if m.Type != "" && m.Type != events.ContainerEventType {
 		return ctrgate.Event{}, false
 	}
+	// Action and Actor are set by every API version ctrgate speaks (1.41 and
+	// later, Podman's compat API too); the old Status, ID and From fields
+	// are deprecated copies.
 	action := string(m.Action)
-	if action == "" {
-		action = m.Status
-	}
 	// Docker appends details to some actions ("exec_start: sh -c ..."); the
 	// lifecycle ones are plain words.
 	action, _, _ = strings.Cut(action, ":")
@@ -141,12 +141,6 @@ func normaliseEvent(m events.Message) (ctrgate.Event, bool) {
 		Name:   strings.TrimPrefix(attrs["name"], "/"),
 		Image:  attrs["image"],
 		Labels: map[string]string{},
-	}
-	if ev.ID == "" {
-		ev.ID = m.ID
-	}
-	if ev.Image == "" {
-		ev.Image = m.From
 	}
 	if ref := attrs[ImageLabel]; ref != "" {
 		ev.Image = ref

@@ -36,28 +36,20 @@ func eventFilters(f ctrgate.EventFilter) map[string][]string {
 // toEvent normalises a Podman event; ok is false for events outside the
 // normalised set.
 func toEvent(e types.Event) (ctrgate.Event, bool) {
+	// Action and Actor are set by every libpod API version (4.0 and later);
+	// Status, ID and From are deprecated copies.
 	raw := string(e.Action)
-	if raw == "" {
-		raw = e.Status
-	}
 	t, ok := ctrgate.NormaliseEventType(raw)
 	if !ok {
 		return ctrgate.Event{}, false
 	}
 	attrs := e.Actor.Attributes
-	id := e.Actor.ID
-	if id == "" {
-		id = e.ID
-	}
 	ev := ctrgate.Event{
 		Type:  t,
 		Raw:   raw,
-		ID:    id,
+		ID:    e.Actor.ID,
 		Name:  strings.TrimPrefix(attrs["name"], "/"),
 		Image: attrs["image"],
-	}
-	if ev.Image == "" {
-		ev.Image = e.From
 	}
 	switch {
 	case e.TimeNano > 0:

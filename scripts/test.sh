@@ -4,7 +4,7 @@
 # On a fresh Debian machine as root it installs what is missing (podman,
 # runc, docker.io), starts a Podman (CLI + API service) and a dockerd for the
 # project only (state under ${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}), runs
-# gofmt, go vet, the mock freshness check and `go test -race` on every
+# gofmt, go vet, the mock freshness check, staticcheck and `go test -race` on every
 # package with the conformance suite against the fake, podman-cli,
 # podman-api, docker and docker-on-podman, then stops the engines it started.
 #
@@ -47,6 +47,12 @@ go vet -tags "$TAGS" ./...
 echo "== mock is current"
 scripts/check-mock.sh
 
+# staticcheck (pinned) runs beside the tests; its verdict is read at the end.
+STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+sclog=$CTRGATE_STATE_DIR/staticcheck.log
+go run "$STATICCHECK" -tags "$TAGS" ./... >"$sclog" 2>&1 &
+scpid=$!
+
 echo "== go test -race"
 set +e
 go test -race -tags "$TAGS" -count=1 -timeout 40m -skip 'UnderLoad' -v ./... >"$log" 2>&1
@@ -78,6 +84,12 @@ fi
 # (root, rootless) and Docker 26 (scripts/matrix.sh, scripts/lanes.sh).
 echo "== engine matrix lanes"
 scripts/lanes.sh || rc=1
+echo "== staticcheck"
+if wait "$scpid"; then
+  echo "staticcheck: clean"
+else
+  cat "$sclog"; echo "staticcheck found problems (or could not run)"; rc=1
+fi
 pass=$(grep -cE -- '^\s*--- PASS' "$log" || true)
 fail=$(grep -cE -- '^\s*--- FAIL' "$log" || true)
 skip=$(grep -cE -- '^\s*--- SKIP' "$log" || true)
