@@ -20,6 +20,7 @@ mkdir -p "$CTRGATE_STATE_DIR"
 log=$CTRGATE_STATE_DIR/go-test.log
 
 cleanup() {
+  if [ -n "${scpid:-}" ]; then kill -- "-$scpid" 2>/dev/null || true; fi
   scripts/matrix.sh down >/dev/null 2>&1 || true
   scripts/docker.sh down || true
   scripts/podman.sh down || true
@@ -50,7 +51,7 @@ scripts/check-mock.sh
 # staticcheck (pinned) runs beside the tests; its verdict is read at the end.
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 sclog=$CTRGATE_STATE_DIR/staticcheck.log
-go run "$STATICCHECK" -tags "$TAGS" ./... >"$sclog" 2>&1 &
+setsid go run "$STATICCHECK" -tags "$TAGS" ./... >"$sclog" 2>&1 &
 scpid=$!
 
 echo "== go test -race"
