@@ -74,6 +74,29 @@
 // Networks, user namespaces, capabilities, resource limits, ulimits,
 // SELinux relabelling and OCI runtimes are accepted (after validation) and
 // ignored. There is no pause/unpause.
+//
+// # Where the fake is simpler than an engine
+//
+// What a consumer could notice, so that a test on the fake does not promise
+// more than a real engine gives:
+//
+//   - Registry: there is none. PullMissing and PullAlways of an image the
+//     fake does not hold fail with ErrImageNotFound, as a pull from a
+//     registry without the reference does; an engine with a registry would
+//     fetch it. Add the image first (AddImage) to stand for "in the
+//     registry".
+//   - OOMKilled is never set: memory limits are not enforced, so no
+//     container is killed for memory.
+//   - Init (spec.Init) changes nothing: the program itself is PID 1 and
+//     receives every signal; with an engine's init (catatonit, tini) a
+//     program that ignores SIGTERM as PID 1 would still be stopped the same
+//     way, but zombie reaping is not modelled.
+//   - RemoveOptions.Volumes removes a container's anonymous volumes; named
+//     volumes live as long as the Runtime, as on the engines.
+//   - RemoveImage with force of an image in use removes the tag and keeps
+//     the containers (as Docker; Podman removes them too).
+//   - Log line times come from this process's clock with nanoseconds; some
+//     engines round them (Podman's Docker-compatible API to seconds).
 package fake
 
 import (
