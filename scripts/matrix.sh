@@ -17,7 +17,8 @@
 #   down    stop all of them and leave nothing behind: every process of the
 #           engines (services, conmon, containers, pause processes of the user),
 #           their mount namespaces, netns ctrgate-p5/ctrgate-d26 (with the
-#           bridges inside them) and the cgroups they made. The Debian 13 root
+#           bridges inside them), the cgroups they made and /dev/net/tun's
+#           mode (0666 while up, for slirp4netns and pasta). The Debian 13 root
 #           and the engines' storage stay for the next `up` (`down --purge`
 #           removes the whole $M).
 #   env LANE  print export lines for one engine: rl43, p5, rl5, d26.
@@ -61,7 +62,7 @@ say() { echo "matrix.sh: $*" >&2; }
 need_root_debian() {
 	[ -r /etc/debian_version ] || die "the engine matrix needs Debian (debootstrap, apt); this is not Debian"
 	[ "$(id -u)" -eq 0 ] || die "the engine matrix needs root (namespaces, useradd, debootstrap); run as root"
-	for c in ip nsenter unshare setpriv curl; do
+	for c in nsenter unshare setpriv; do
 		command -v "$c" >/dev/null 2>&1 || die "missing $c"
 	done
 }
@@ -73,6 +74,8 @@ ensure_host_pkgs() {
 	command -v slirp4netns >/dev/null 2>&1 || missing+=(slirp4netns)
 	command -v podman >/dev/null 2>&1 || missing+=(podman)
 	command -v fuse-overlayfs >/dev/null 2>&1 || missing+=(fuse-overlayfs)
+	command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+	command -v curl >/dev/null 2>&1 || missing+=(curl)
 	[ ${#missing[@]} -eq 0 ] && return 0
 	say "installing: ${missing[*]}"
 	DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
@@ -91,6 +94,8 @@ ensure_user() {
 	grep -q "^$RL_USER:" /etc/subuid 2>/dev/null || usermod --add-subuids "$SUBID_START-$end" "$RL_USER"
 	grep -q "^$RL_USER:" /etc/subgid 2>/dev/null || usermod --add-subgids "$SUBID_START-$end" "$RL_USER"
 	# slirp4netns and pasta open /dev/net/tun as the user; it is 0600 here.
+	# The mode it had is restored by down.
+	[ -s "$M/tun.mode" ] || stat -c %a /dev/net/tun >"$M/tun.mode"
 	chmod 0666 /dev/net/tun
 }
 
@@ -488,6 +493,10 @@ cmd_down() {
 		if [ -d "$d" ]; then find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
 	done
 	rm -rf "${XFER:?}"/* 2>/dev/null || true
+	if [ -s "$M/tun.mode" ]; then
+		chmod "$(cat "$M/tun.mode")" /dev/net/tun
+		rm -f "$M/tun.mode"
+	fi
 	if [ "${1:-}" = --purge ]; then
 		rm -rf "${M:?}"
 		if id "$RL_USER" >/dev/null 2>&1; then userdel "$RL_USER"; fi
