@@ -55,9 +55,9 @@ func dockerHarness(host string) conformance.Harness {
 // dockerLacks are the capabilities the docker backend lacks on Docker
 // itself; each is printed as a KNOWN DIFFERENCE by TestConformanceDocker.
 var dockerLacks = map[conformance.Capability]string{
-	conformance.CapLivePartialLines: "Docker 20.10's json-file log driver holds back text without a newline until the newline or the exit " +
-		"(a followed log cannot show it while the container runs); its attach stream has it, but cannot be lined up exactly " +
-		"with the log's position, so the backend does not use it yet (Readiness/MarkerWithoutNewline)",
+	conformance.CapLivePartialLines: "Docker 20.10's json-file log driver holds back text without a newline until the newline or the exit: " +
+		"neither its follower nor a plain read has it while the container runs (checked for 3 s); its attach stream has it at once, " +
+		"but attach output cannot be lined up exactly with the log's position, so the backend does not use it yet (Readiness/MarkerWithoutNewline)",
 }
 
 func TestConformanceDocker(t *testing.T) {
