@@ -56,9 +56,9 @@ func dockerHarness(host string) conformance.Harness {
 // dockerLacks are the capabilities the docker backend lacks on Docker
 // itself; each is printed as a KNOWN DIFFERENCE by TestConformanceDocker.
 var dockerLacks = map[conformance.Capability]string{
-	conformance.CapLivePartialLines: "Docker 20.10's json-file log driver holds back text without a newline until the newline or the exit " +
-		"(a followed log cannot show it while the container runs); its attach stream has it, but cannot be lined up exactly " +
-		"with the log's position, so the backend does not use it yet (Readiness/MarkerWithoutNewline)",
+	conformance.CapLivePartialLines: "Docker 20.10's json-file log driver holds back text without a newline until the newline or the exit: " +
+		"neither its follower nor a plain read has it while the container runs (checked for 3 s); its attach stream has it at once, " +
+		"but attach output cannot be lined up exactly with the log's position, so the backend does not use it yet (Readiness/MarkerWithoutNewline)",
 }
 
 func TestConformanceDocker(t *testing.T) {
@@ -101,8 +101,8 @@ var podmanCompatLacks = map[conformance.Capability]string{}
 // backend absorbs, each with the suite test that shows it. They are logged by
 // TestConformanceDockerOnPodman so that every run shows them.
 var podmanCompatDifferences = []string{
-	"Logs/BulkInOrder, Logs/Tail: Podman's followed log stream loses lines under load (measured on a 5000-line log: lines 487-982 missing, or the stream ending after 2658 lines); the backend follows by polling plain reads (50-250 ms), which are complete, and delivers text without a newline as a partial line after 100 ms",
-	"Logs (all): log timestamps have whole-second precision, so LogLine.Time is truncated to the second",
+	"Logs/BulkInOrder, Logs/Tail: Podman's followed log stream loses lines under load (measured on a 5000-line log: lines 487-982 missing, or the stream ending after 2658 lines); when conmon's log file is on this machine and readable (as here) the backend reads it directly (logstream.K8sFile), else it follows by polling plain reads (50-250 ms), which are complete, and delivers text without a newline as a partial line after 100 ms",
+	"Logs (all): the API's log timestamps have whole-second precision; LogLine.Time is exact only where the backend reads conmon's log file (as here)",
 	"GPU/RequestWithoutGPUs, Secrets/NotInErrors: Podman < 5.4 silently drops DeviceRequests (no error, no GPU); the backend refuses GPU requests at Create with a *GPUConfigError that also matches ErrUnsupported",
 	"Secrets/NotInErrors (cleanup): a forced remove racing with the container's exit fails with \"could not be stopped ... container state improper\"; the backend retries for up to ~2 s",
 	"Lifecycle/AutoRemove: Wait on an auto-removed container reports \"does not exist in database: no such container\" (rootless Podman 4.3 also \"container has already been removed\") inside the wait response; mapped to ErrNotFound",

@@ -33,6 +33,10 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	}, ctrgate.ResumeOptions{Closed: r.isClosed})
 }
 
+// refusalWait is how long Events waits for the engine's refusal of a
+// subscription that it has answered (see subscribeEvents).
+const refusalWait = 20 * time.Millisecond
+
 // isClosed reports whether Close has been called.
 func (r *Runtime) isClosed() bool {
 	r.closeMu.Lock()
@@ -60,16 +64,19 @@ func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilte
 		Filters: args,
 		Since:   strconv.FormatInt(since.Unix(), 10) + "." + pad9(since.Nanosecond()),
 	})
-	// client.Events returns once the engine has answered the request; a
-	// refusal is already waiting in errs.
+	// client.Events returns once the engine has answered the request, but
+	// its goroutine sends a refusal to errs only right after: wait a
+	// moment for it (a stream that works sends nothing there).
+	refusal := time.NewTimer(refusalWait)
 	select {
 	case err := <-errs:
+		refusal.Stop()
 		if err != nil {
 			merr := r.mapErr(sctx, ctrgate.OpEvents, filter.NamePrefix, err, nil)
 			cancel()
 			return nil, merr
 		}
-	default:
+	case <-refusal.C:
 	}
 	// Close cancels the request; Next says "events: ..." when ctx is done,
 	// also after pumpEvents has ended.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -57,6 +59,23 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		merr := r.mapErr(sctx, ctrgate.OpLogs, name, err, nil)
 		cancel()
 		return nil, merr
+	}
+	if path := podmanLogFile(r.podman, in); path != "" {
+		// Podman on this machine, its conmon's k8s-file log readable: read
+		// it directly (exact, nanosecond times, lines at once; Podman's
+		// compat follower loses lines and its timestamps are whole
+		// seconds).
+		id := in.ID
+		exited := func(ctx context.Context) error {
+			_, err := r.Wait(ctx, id)
+			if err != nil && ctx.Err() == nil && !errors.Is(err, ctrgate.ErrNotFound) {
+				return ctrgate.WithOp(err, ctrgate.OpLogs)
+			}
+			return err
+		}
+		if s, err := logstream.K8sFile(ctx, path, opts, exited, cancel); err == nil {
+			return s, nil
+		}
 	}
 	lo := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: opts.Follow, Timestamps: true}
 	if !opts.Since.IsZero() {
@@ -379,4 +398,31 @@ func splitTimestamp(p []byte) (time.Time, []byte) {
 		return time.Time{}, p
 	}
 	return t, p[i+1:]
+}
+
+// podmanLogFile returns the k8s-file log of a container of Podman's
+// compatible API when it is on this machine and readable ("" otherwise).
+func podmanLogFile(podman bool, in container.InspectResponse) string {
+	if !podman || in.ContainerJSONBase == nil || in.ID == "" {
+		return ""
+	}
+	path := in.LogPath
+	// Podman's json-file is its k8s-file (an alias), and the compatible
+	// API reports k8s-file as json-file; journald has no path.
+	if in.HostConfig != nil {
+		switch in.HostConfig.LogConfig.Type {
+		case "", "k8s-file", "json-file":
+		default:
+			return ""
+		}
+	}
+	if path == "" || !strings.Contains(path, in.ID) {
+		return ""
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	f.Close()
+	return path
 }
