@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -416,13 +414,5 @@ func podmanLogFile(podman bool, in container.InspectResponse) string {
 			return ""
 		}
 	}
-	if path == "" || !strings.Contains(path, in.ID) {
-		return ""
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	f.Close()
-	return path
+	return logstream.LocalLogFile(path, in.ID)
 }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ctrgate/ctrgate"
@@ -295,4 +297,32 @@ func (k *k8sReader) flushOpen() error {
 		}
 	}
 	return nil
+}
+
+// EnvEngineRoot names the directory under which this machine sees the file
+// system of an engine that runs in another mount namespace (a chroot, a
+// pivot_root'ed root, a container whose root is a directory here): log
+// paths the engine reports are looked for below it when they are not found
+// as given. Unset: only the paths as given.
+const EnvEngineRoot = "CTRGATE_ENGINE_ROOT"
+
+// LocalLogFile returns a path this process can open for the log file path
+// that the engine reports for container id: path itself, or path below
+// $CTRGATE_ENGINE_ROOT; "" when path does not name the container or neither
+// can be opened (the engine is elsewhere: read through the engine).
+func LocalLogFile(path, id string) string {
+	if path == "" || id == "" || !strings.Contains(path, id) {
+		return ""
+	}
+	candidates := []string{path}
+	if root := os.Getenv(EnvEngineRoot); root != "" {
+		candidates = append(candidates, filepath.Join(root, path))
+	}
+	for _, p := range candidates {
+		if f, err := os.Open(p); err == nil {
+			f.Close()
+			return p
+		}
+	}
+	return ""
 }

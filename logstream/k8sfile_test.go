@@ -103,3 +103,22 @@ func TestK8sFileFollowPartial(t *testing.T) {
 	_, err = s.Next()
 	assert.ErrorIs(t, err, io.EOF)
 }
+
+func TestLocalLogFile(t *testing.T) {
+	LocalLogFile, EnvEngineRoot := logstream.LocalLogFile, logstream.EnvEngineRoot
+	root := t.TempDir()
+	id := "0123456789abcdef"
+	inRoot := "/var/lib/containers/storage/overlay-containers/" + id + "/userdata/ctr.log"
+	require.NoError(t, os.MkdirAll(filepath.Join(root, filepath.Dir(inRoot)), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, inRoot), nil, 0o644))
+	direct := filepath.Join(t.TempDir(), id+".log")
+	require.NoError(t, os.WriteFile(direct, nil, 0o644))
+
+	t.Setenv(EnvEngineRoot, "")
+	assert.Equal(t, direct, LocalLogFile(direct, id), "a path of this machine")
+	assert.Equal(t, "", LocalLogFile(inRoot, id), "the engine's path is not here")
+	assert.Equal(t, "", LocalLogFile(direct, "other"), "a path that does not name the container")
+	t.Setenv(EnvEngineRoot, root)
+	assert.Equal(t, filepath.Join(root, inRoot), LocalLogFile(inRoot, id), "below the engine's root")
+	assert.Equal(t, direct, LocalLogFile(direct, id), "as given first")
+}

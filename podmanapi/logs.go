@@ -3,7 +3,6 @@ package podmanapi
 import (
 	"context"
 	"errors"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -230,11 +229,5 @@ func (r *Runtime) inspectLog(ctx context.Context, name string) (*ctrgate.Contain
 	if d.HostConfig != nil && d.HostConfig.LogConfig != nil && d.HostConfig.LogConfig.Type == "k8s-file" {
 		path = d.HostConfig.LogConfig.Path
 	}
-	if path != "" && d.ID != "" && strings.Contains(path, d.ID) {
-		if f, err := os.Open(path); err == nil {
-			f.Close()
-			return &out, path, nil
-		}
-	}
-	return &out, "", nil
+	return &out, logstream.LocalLogFile(path, d.ID), nil
 }

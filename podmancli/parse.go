@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/logstream"
 )
 
 // The JSON shapes below are the subsets of podman's machine output that the
@@ -432,12 +432,8 @@ func parseLogFile(out []byte, id string) string {
 	if path == "" {
 		path = e.HostConfig.LogConfig.Path
 	}
-	if e.HostConfig.LogConfig.Type != "k8s-file" || path == "" || id == "" || !strings.Contains(path, id) {
+	if e.HostConfig.LogConfig.Type != "k8s-file" {
 		return ""
 	}
-	if f, err := os.Open(path); err == nil {
-		f.Close()
-		return path
-	}
-	return ""
+	return logstream.LocalLogFile(path, id)
 }

@@ -533,6 +533,10 @@ cmd_env() {
 			;;
 		p5) printf 'export CTRGATE_NETNS=%q\n' "$NS_P5" ;;
 		esac
+		case $lane in
+		# the engine's file system, seen from here (its log files)
+		p5 | rl5) printf 'export CTRGATE_ENGINE_ROOT=%q\n' "$T" ;;
+		esac
 		;;
 	esac
 }
