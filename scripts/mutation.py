@@ -72,9 +72,13 @@ def main():
             finally:
                 open(path, "w", encoding="utf-8").write(orig)
             took = time.time() - began
+            if code != 0 and ("[build failed]" in out or "[setup failed]" in out):
+                broken.append(m["name"])
+                print(f"[{i:2}/{len(mutants)}] INVALID   {m['name']}: the mutant does not compile")
+                continue
             if code != 0:
                 killed += 1
-                why = ", ".join(sorted(set(fails))[:3]) or ("build failed" if "[build failed]" in out or "setup failed" in out else "suite failed")
+                why = ", ".join(sorted(set(fails))[:3]) or "suite failed or hung"
                 print(f"[{i:2}/{len(mutants)}] KILLED    {m['name']}  ({took:.0f}s; {why})")
             else:
                 print(f"[{i:2}/{len(mutants)}] SURVIVED  {m['name']}  ({took:.0f}s)")
@@ -82,7 +86,7 @@ def main():
         score = 100.0 * killed / total if total else 0.0
         print(f"mutation score: {killed}/{total} killed = {score:.1f}% (minimum {args.min:.0f}%)")
         if broken:
-            print(f"mutants that no longer apply (update mutation/mutants.txt): {len(broken)}")
+            print(f"mutants that no longer apply or do not compile (update mutation/mutants.txt): {len(broken)}")
         sys.exit(0 if score >= args.min and not broken else 1)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
