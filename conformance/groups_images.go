@@ -108,6 +108,30 @@ func imagesGroup() group {
 			assert.Equal(t, "2", second[0].Labels["gen"])
 			assert.NotEqual(t, first[0].ID, second[0].ID, "the ref names the new image")
 		}},
+		{name: "ImportOptionsInContainer", parallel: true, fn: func(t *testing.T, s *suite) {
+			// Every ImportOptions field reaches a container of the image:
+			// its command, environment and working directory run, and its
+			// labels are the container's (engines copy image labels).
+			ctx := s.ctx(t)
+			tag := randHex(4)
+			ref := "localhost/ctg-imp-" + tag + "/img:v1"
+			s.importLater(t, ctx, ref, ctrgate.ImportOptions{
+				Entrypoint: []string{TestProgPath},
+				Cmd:        []string{"getenv", "CTG_IMG", ";", "pwd"},
+				Env:        []string{"CTG_IMG=from-image"},
+				WorkDir:    "/tmp",
+				Labels:     map[string]string{"io.ctrgate.test.imp": tag},
+			})
+			name := s.name(t, "img-opts")
+			spec := s.spec(name)
+			spec.Image = ref
+			code, out := s.stdout(t, ctx, spec)
+			assert.Equal(t, 0, code)
+			assert.Equal(t, []string{"from-image", "/tmp"}, out, "the image's Cmd ran with its Env in its WorkDir")
+			c, err := s.rt.Inspect(ctx, name)
+			require.NoError(t, err)
+			assert.Equal(t, tag, c.Labels["io.ctrgate.test.imp"], "the image's labels are the container's: %v", c.Labels)
+		}},
 		{name: "RemoveInUse", parallel: true, fn: func(t *testing.T, s *suite) {
 			// An image a container uses: refused without force, removed with.
 			ctx := s.ctx(t)
