@@ -3,6 +3,8 @@ package conformance
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -149,9 +151,24 @@ func contextGroup() group {
 		{name: "CancelDuringStop", parallel: true, fn: func(t *testing.T, s *suite) {
 			// A context that ends during Stop's grace period ends the call
 			// promptly, with the context's error.
+			// Then Remove with Force ends the process: nothing is left running
+			// (Podman 4.3 leaves a container whose `podman stop` was
+			// interrupted "stopping", and its rm --force then leaves the
+			// process running). The program writes a heartbeat file through
+			// a bind mount; after the removal it must stop changing.
 			ctx := s.ctx(t)
 			name := s.name(t, "ctx-stop")
-			s.run(t, ctx, s.spec(name, "ignore-term"))
+			spec := s.spec(name, "heartbeat", "/hb/beat")
+			if _, lacks := s.h.Lacks[CapBindMounts]; lacks {
+				spec = s.spec(name, "ignore-term")
+			}
+			dir := t.TempDir()
+			require.NoError(t, os.Chmod(dir, 0o777)) // umask
+			spec.Mounts = append(spec.Mounts, ctrgate.Mount{Type: ctrgate.MountBind, Source: dir, Target: "/hb"})
+			if _, lacks := s.h.Lacks[CapBindMounts]; lacks {
+				spec.Mounts = nil
+			}
+			s.run(t, ctx, spec)
 			s.waitReady(t, ctx, name, "ignoring SIGTERM")
 			cctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
@@ -159,6 +176,19 @@ func contextGroup() group {
 			err := s.rt.Stop(cctx, name, 30*time.Second)
 			assert.ErrorIs(t, err, context.DeadlineExceeded, "Stop whose deadline ends in the grace period")
 			within(t, time.Since(began), 6*time.Second, "Stop with a 1s deadline and a 30s grace period")
+
+			require.NoError(t, s.rt.Remove(ctx, name, ctrgate.RemoveOptions{Force: true}), "Remove with Force after the cancelled Stop")
+			s.requireGone(t, ctx, name)
+			if spec.Mounts == nil {
+				return
+			}
+			beat := filepath.Join(dir, "beat")
+			first, err := os.ReadFile(beat)
+			require.NoError(t, err, "the program wrote its heartbeat")
+			time.Sleep(time.Second)
+			second, err := os.ReadFile(beat)
+			require.NoError(t, err)
+			assert.Equal(t, string(first), string(second), "the process of a removed container still runs (its heartbeat changes)")
 		}},
 	}}
 }

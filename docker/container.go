@@ -203,6 +203,13 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 	}
 	defer cancel()
 	ropts := container.RemoveOptions{Force: opts.Force, RemoveVolumes: opts.Volumes}
+	if opts.Force && r.podman {
+		// Podman leaves a container whose stop was interrupted "stopping";
+		// its forced removal then deletes the container and leaves the
+		// process running. A kill first ends the process in every state
+		// (an error only means there is nothing to kill).
+		_ = r.cli.ContainerKill(ctx, name, "KILL")
+	}
 	err = r.cli.ContainerRemove(ctx, name, ropts)
 	// Podman's compatibility API fails a forced removal of a container that
 	// is exiting at that moment ("could not be stopped: ... container state

@@ -134,6 +134,11 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 	if opts.Force {
 		zero := uint(0) // kill at once, no grace period
 		o.Timeout = &zero
+		// Podman leaves a container whose stop was interrupted "stopping";
+		// its forced removal then deletes the container and leaves the
+		// process running. A kill first ends the process in every state
+		// (an error only means there is nothing to kill).
+		_ = containers.Kill(c, name, new(containers.KillOptions).WithSignal("KILL"))
 	}
 	reports, err := containers.Remove(c, name, o)
 	if err != nil {

@@ -354,6 +354,11 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 	args := []string{"rm"}
 	if opts.Force {
 		args = append(args, "--force", "--time", "0")
+		// Podman leaves a container whose `podman stop` was interrupted
+		// "stopping"; `rm --force` then deletes the container and leaves the
+		// process running. A kill first ends the process in every state
+		// (a failure only means there is nothing to kill).
+		_, _ = r.run(ctx, ctrgate.OpRemove, name, []string{"kill", "--signal", "KILL", "--", name}, runOpts{})
 	}
 	if opts.Volumes {
 		args = append(args, "--volumes")

@@ -283,6 +283,24 @@ func (p *prog) run(c []string) error {
 			return err
 		}
 		return p.wait(-1)
+	case "heartbeat":
+		// heartbeat PATH: ignore SIGTERM, then write the time to PATH every
+		// 100 ms until killed (a test sees whether the process still runs).
+		if err := nargs(c, 1); err != nil {
+			return err
+		}
+		p.ignoreTerm = true
+		if err := p.out(IgnoringTermLine + "\n"); err != nil {
+			return err
+		}
+		for {
+			if err := p.sys.WriteFile(c[1], []byte(strconv.FormatInt(time.Now().UnixNano(), 10)), 0o644); err != nil {
+				return err
+			}
+			if err := p.wait(100 * time.Millisecond); err != nil {
+				return err
+			}
+		}
 	case "dial-tcp":
 		if err := nargs(c, 1); err != nil {
 			return err
