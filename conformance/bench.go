@@ -1,10 +1,12 @@
 package conformance
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,6 +87,10 @@ func Benchmark(b *testing.B, h Harness) {
 			name := s.name(b, "latency-"+randHex(3))
 			const ticks = 20
 			s.run(b, ctx, s.spec(name, "ticks", strconv.Itoa(ticks), "50ms"))
+			var raw *rawTicks
+			if h.RawFollow != nil {
+				raw = startRawTicks(b, ctx, h.RawFollow(ctx, name), ticks)
+			}
 			st, err := s.rt.Logs(ctx, name, ctrgate.LogOptions{Follow: true})
 			require.NoError(b, err)
 			var lat []time.Duration
@@ -105,6 +111,13 @@ func Benchmark(b *testing.B, h Harness) {
 			slices.Sort(lat)
 			b.ReportMetric(float64(lat[len(lat)/2])/1e6, "ms-median")
 			b.ReportMetric(float64(lat[len(lat)*9/10])/1e6, "ms-p90")
+			if raw != nil {
+				rl := raw.wait(b)
+				require.Len(b, rl, ticks, "ticks received by the engine's own follower")
+				slices.Sort(rl)
+				b.ReportMetric(float64(rl[len(rl)/2])/1e6, "raw-ms-median")
+				b.ReportMetric(float64(rl[len(rl)*9/10])/1e6, "raw-ms-p90")
+			}
 		}
 	})
 
@@ -256,4 +269,48 @@ func followToEnd(ctx context.Context, rt ctrgate.ContainerRuntime, name string) 
 			n++
 		}
 	}
+}
+
+// rawTicks reads "tick <ns>" lines from the engine's own follower and
+// records each line's delay.
+type rawTicks struct {
+	cmd  *exec.Cmd
+	done chan []time.Duration
+}
+
+// startRawTicks starts cmd and collects the delays of up to n tick lines of
+// its standard output.
+func startRawTicks(b *testing.B, ctx context.Context, cmd *exec.Cmd, n int) *rawTicks {
+	b.Helper()
+	out, err := cmd.StdoutPipe()
+	require.NoError(b, err)
+	require.NoError(b, cmd.Start(), "starting the engine's follower %v", cmd.Args)
+	r := &rawTicks{cmd: cmd, done: make(chan []time.Duration, 1)}
+	go func() {
+		var lat []time.Duration
+		sc := bufio.NewScanner(out)
+		for len(lat) < n && sc.Scan() {
+			now := time.Now()
+			if v, ok := strings.CutPrefix(sc.Text(), "tick "); ok {
+				if ns, err := strconv.ParseInt(v, 10, 64); err == nil {
+					lat = append(lat, now.Sub(time.Unix(0, ns)))
+				}
+			}
+		}
+		r.done <- lat
+	}()
+	return r
+}
+
+// wait returns the delays, then ends and reaps the follower.
+func (r *rawTicks) wait(b *testing.B) []time.Duration {
+	var lat []time.Duration
+	select {
+	case lat = <-r.done:
+	case <-time.After(30 * time.Second):
+		b.Errorf("the engine's follower %v delivered no ticks in 30 s", r.cmd.Args)
+	}
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+	return lat
 }

@@ -4,6 +4,8 @@
 package conformance
 
 import (
+	"context"
+	"os/exec"
 	"testing"
 
 	"github.com/ctrgate/ctrgate"
@@ -39,4 +41,10 @@ type Harness struct {
 	// engine's own report). The zero value: the engine runs as this
 	// process's user and gives no report of its own.
 	Engine Engine
+	// RawFollow, when set, returns the engine's own log follower for a
+	// container (e.g. `podman logs -f NAME`, `docker logs -f NAME`), not
+	// started. Benchmark's ReadinessLatency runs it beside ctrgate's
+	// follower of the same container and reports its delays too
+	// (raw-ms-median, raw-ms-p90).
+	RawFollow func(ctx context.Context, name string) *exec.Cmd
 }

@@ -3,6 +3,7 @@ package docker_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +51,10 @@ func dockerHarness(host string) conformance.Harness {
 		// tag on a shared engine at the same time.
 		Image: "localhost/ctrgate/testprog:conformance-docker",
 		Lacks: dockerLacks,
+		// the engine's own follower: the docker CLI's logs -f
+		RawFollow: func(ctx context.Context, name string) *exec.Cmd {
+			return exec.CommandContext(ctx, "docker", "--host", host, "logs", "--follow", name)
+		},
 	}
 }
 

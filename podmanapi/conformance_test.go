@@ -3,6 +3,7 @@ package podmanapi_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -58,6 +59,10 @@ func harness(uri string) conformance.Harness {
 		// the engine's own podman: the wrapper of the lane, or the local
 		// podman on the same storage (CONTAINERS_CONF of scripts/podman.sh)
 		Engine: conformance.EngineFromEnv(conformance.PodmanReport(enginePodman())),
+		// the engine's own follower: podman logs -f on the same storage
+		RawFollow: func(ctx context.Context, name string) *exec.Cmd {
+			return exec.CommandContext(ctx, enginePodman(), "logs", "--follow", name)
+		},
 	}
 }
 

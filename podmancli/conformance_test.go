@@ -3,6 +3,7 @@ package podmancli_test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -83,6 +84,9 @@ func harness(name string, cfg podmancli.Config) conformance.Harness {
 		Name:   name,
 		New:    func(t testing.TB) ctrgate.ContainerRuntime { return newEngine(t, cfg) },
 		Engine: conformance.EngineFromEnv(conformance.PodmanReport(bin, cfg.GlobalArgs...)),
+		RawFollow: func(ctx context.Context, name string) *exec.Cmd {
+			return exec.CommandContext(ctx, bin, append(append([]string(nil), cfg.GlobalArgs...), "logs", "--follow", name)...)
+		},
 	}
 }
 

@@ -60,10 +60,15 @@ awk '
     }
   }' "$log"
 echo "== readiness latency (ms after the line is written; ReadinessLatency)"
+echo "   ctrgate's follower beside the engine's own (podman logs -f / docker logs -f) on the same container"
 awk '
   /^pkg: / { n = split($2, p, "/"); be = p[n] }
   /^BenchmarkConformance[^ ]*\/ReadinessLatency/ {
-    for (i = 2; i < NF; i++) { if ($(i + 1) == "ms-median") med = $i; if ($(i + 1) == "ms-p90") p90 = $i }
-    printf "%-22s median %8.2f   p90 %8.2f\n", be (index($1, "OnPodman") ? " (docker-on-podman)" : ""), med, p90
+    med = p90 = rmed = rp90 = "-"
+    for (i = 2; i < NF; i++) {
+      if ($(i + 1) == "ms-median") med = $i; if ($(i + 1) == "ms-p90") p90 = $i
+      if ($(i + 1) == "raw-ms-median") rmed = $i; if ($(i + 1) == "raw-ms-p90") rp90 = $i
+    }
+    printf "%-22s ctrgate median %8s p90 %8s   engine median %8s p90 %8s\n", be (index($1, "OnPodman") ? " (docker-on-podman)" : ""), med, p90, rmed, rp90
   }' "$log"
 exit "$rc"

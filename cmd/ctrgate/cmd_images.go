@@ -23,17 +23,23 @@ import (
 // (as `podman image exists`).
 const exitImageAbsent = 1
 
+// imageArg checks that args is one valid image reference (before any
+// engine is touched) and opens the runtime.
+func (a *app) imageArg(ctx context.Context, cmd string, args []string) (string, ctrgate.ContainerRuntime, error) {
+	if err := needArgs(cmd, args, 1, 1, "one image reference"); err != nil {
+		return "", nil, err
+	}
+	if err := ctrgate.ValidateImageRef(args[0]); err != nil {
+		return "", nil, err
+	}
+	rt, err := a.runtime(ctx)
+	return args[0], rt, err
+}
+
 // cmdImageExists is `image exists REF`: exit 0 when present, 1 when absent.
 func (a *app) cmdImageExists(fs *pflag.FlagSet) runFunc {
 	return func(ctx context.Context, args []string) (int, error) {
-		if err := needArgs("image exists", args, 1, 1, "one image reference"); err != nil {
-			return 0, err
-		}
-		ref := args[0]
-		if err := ctrgate.ValidateImageRef(ref); err != nil {
-			return 0, err
-		}
-		rt, err := a.runtime(ctx)
+		ref, rt, err := a.imageArg(ctx, "image exists", args)
 		if err != nil {
 			return 0, err
 		}
@@ -61,14 +67,7 @@ func (a *app) cmdImageExists(fs *pflag.FlagSet) runFunc {
 func (a *app) cmdImageRm(fs *pflag.FlagSet) runFunc {
 	force := fs.BoolP("force", "f", false, "remove even when containers use it")
 	return func(ctx context.Context, args []string) (int, error) {
-		if err := needArgs("image rm", args, 1, 1, "one image reference"); err != nil {
-			return 0, err
-		}
-		ref := args[0]
-		if err := ctrgate.ValidateImageRef(ref); err != nil {
-			return 0, err
-		}
-		rt, err := a.runtime(ctx)
+		ref, rt, err := a.imageArg(ctx, "image rm", args)
 		if err != nil {
 			return 0, err
 		}
