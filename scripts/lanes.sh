@@ -20,6 +20,11 @@
 # reason is printed and, unless CI=true, the lanes are skipped (exit 0);
 # with CI=true that fails.
 set -euo pipefail
+# The engines of scripts/podman.sh and scripts/docker.sh are selected by
+# these variables (scripts/test.sh exports them); the matrix's engines and
+# lanes set their own, so none may leak in from the caller.
+unset CONTAINERS_CONF CONTAINERS_STORAGE_CONF CONTAINERS_REGISTRIES_CONF CONTAINER_HOST CONTAINER_CONNECTION \
+	CTRGATE_PODMAN_SOCKET CTRGATE_PODMAN_BINARY CTRGATE_PODMAN_ROTATE_STATE CTRGATE_ENGINE_ROOT DOCKER_HOST DOCKER_CONTEXT
 cd "$(dirname "$0")/.."
 
 TAGS=containers_image_openpgp,exclude_graphdriver_btrfs
@@ -67,7 +72,7 @@ done
 [ ${#lanes[@]} -gt 0 ] || { say "no lane matches: $*"; exit 2; }
 
 mkdir -p "$L/bin"
-rm -f "$L"/*.log "$L"/*.rc "$L"/*.secs
+rm -f "$L"/*.log "$L"/*.rc "$L"/*.secs "$L/totals"
 t1=$SECONDS
 declare -A built=()
 for l in "${lanes[@]}"; do
@@ -128,6 +133,7 @@ say "lanes ran in $((SECONDS - t2)) s"
 
 # The lane table.
 rc=0
+tp=0 tf=0 ts=0
 printf '\n%-22s %-8s %-10s %-8s %-17s %6s %6s %6s %5s %6s\n' LANE ENGINE VERSION ROOTLESS BACKEND PASSED FAILED SKIPPED N/A SECS
 for l in "${lanes[@]}"; do
 	IFS='|' read -r id engine _ _ _ <<<"$l"
@@ -146,7 +152,10 @@ for l in "${lanes[@]}"; do
 	if [ "$lrc" != 0 ] || [ "$skip" != 0 ] || [ "$((pass + fail))" = 0 ]; then
 		rc=1
 	fi
+	tp=$((tp + pass)) tf=$((tf + fail)) ts=$((ts + skip))
 done
+# for scripts/test.sh's closing line
+echo "$tp $tf $ts" >"$L/totals"
 echo
 for l in "${lanes[@]}"; do
 	IFS='|' read -r id _ _ _ _ <<<"$l"

@@ -41,6 +41,11 @@
 # lanes of the rootless engines run their test process as ctrgate-rl, as a
 # rootless user would.
 set -euo pipefail
+# The engines of scripts/podman.sh and scripts/docker.sh are selected by
+# these variables (scripts/test.sh exports them); the matrix's engines and
+# lanes set their own, so none may leak in from the caller.
+unset CONTAINERS_CONF CONTAINERS_STORAGE_CONF CONTAINERS_REGISTRIES_CONF CONTAINER_HOST CONTAINER_CONNECTION \
+	CTRGATE_PODMAN_SOCKET CTRGATE_PODMAN_BINARY CTRGATE_PODMAN_ROTATE_STATE CTRGATE_ENGINE_ROOT DOCKER_HOST DOCKER_CONTEXT
 
 STATE_ROOT=${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}
 M=$STATE_ROOT/matrix

@@ -84,6 +84,7 @@ fi
 # The engine matrix: every backend's suite on rootless Podman 4.3, Podman 5.4
 # (root, rootless) and Docker 26 (scripts/matrix.sh, scripts/lanes.sh).
 echo "== engine matrix lanes"
+rm -f "$CTRGATE_STATE_DIR/matrix/lanes/totals"
 scripts/lanes.sh || rc=1
 echo "== staticcheck"
 if wait "$scpid"; then
@@ -94,5 +95,9 @@ fi
 pass=$(grep -cE -- '^\s*--- PASS' "$log" || true)
 fail=$(grep -cE -- '^\s*--- FAIL' "$log" || true)
 skip=$(grep -cE -- '^\s*--- SKIP' "$log" || true)
+# plus the matrix lanes' leaf tests (scripts/lanes.sh writes its totals)
+if read -r lp lf ls <"$CTRGATE_STATE_DIR/matrix/lanes/totals" 2>/dev/null; then
+  pass=$((pass + lp)) fail=$((fail + lf)) skip=$((skip + ls))
+fi
 echo "tests: $pass passed, $fail failed, $skip skipped"
 exit $rc
