@@ -1,8 +1,11 @@
 package ctrgate
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -268,4 +271,40 @@ func ApplyPullPolicy(ctx context.Context, backend, ref string, policy PullPolicy
 		}
 	}
 	return pull(ctx)
+}
+
+// RetryEmptyArchive opens a CopyFrom archive with open and, when it holds
+// no entry at all, opens it again (at most 4 more times, pausing 50 ms,
+// doubling): Podman answers a copy from a container that has just exited
+// with an empty archive while its exit cleanup unmounts the container's
+// root file system, and an existing path always archives at least itself.
+// The returned stream starts at the archive's first byte; errors of open
+// are returned as they are.
+func RetryEmptyArchive(ctx context.Context, open func() (io.ReadCloser, error)) (io.ReadCloser, error) {
+	pause := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		rc, err := open()
+		if err != nil {
+			return nil, err
+		}
+		br := bufio.NewReaderSize(rc, 1024)
+		block, perr := br.Peek(512)
+		empty := (len(block) == 0 && (perr == io.EOF || perr == io.ErrUnexpectedEOF)) ||
+			(len(block) == 512 && bytes.Count(block, []byte{0}) == 512)
+		if !empty || attempt == 4 || ctx.Err() != nil {
+			return struct {
+				io.Reader
+				io.Closer
+			}{br, rc}, nil
+		}
+		_ = rc.Close()
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		pause *= 2
+	}
 }

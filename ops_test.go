@@ -1,6 +1,8 @@
 package ctrgate_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -336,4 +338,46 @@ func TestFilterImages(t *testing.T) {
 func TestEngineImageLabelFilters(t *testing.T) {
 	got := ctrgate.EngineImageLabelFilters(ctrgate.ImageFilter{Labels: map[string]string{"b": "x,y", "a": "1", "c": ""}})
 	assert.Equal(t, []string{"a=1", "c"}, got, "a value with a comma is left to FilterImages")
+}
+
+func TestRetryEmptyArchive(t *testing.T) {
+	ctx := context.Background()
+	var full bytes.Buffer
+	tw := tar.NewWriter(&full)
+	require.NoError(t, tw.WriteHeader(&tar.Header{Name: "out.txt", Mode: 0o644, Size: 2}))
+	_, err := tw.Write([]byte("hi"))
+	require.NoError(t, err)
+	require.NoError(t, tw.Close())
+	var empty bytes.Buffer
+	require.NoError(t, tar.NewWriter(&empty).Close()) // end-of-archive blocks only
+
+	for _, first := range [][]byte{nil, empty.Bytes()} {
+		calls := 0
+		rc, err := ctrgate.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) {
+			calls++
+			if calls < 3 {
+				return io.NopCloser(bytes.NewReader(first)), nil
+			}
+			return io.NopCloser(bytes.NewReader(full.Bytes())), nil
+		})
+		require.NoError(t, err)
+		got, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		require.NoError(t, rc.Close())
+		assert.Equal(t, full.Bytes(), got, "the stream starts at the archive's first byte")
+		assert.Equal(t, 3, calls, "an empty archive (%d bytes) is asked again", len(first))
+	}
+
+	calls := 0
+	rc, err := ctrgate.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) {
+		calls++
+		return io.NopCloser(bytes.NewReader(empty.Bytes())), nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, rc.Close())
+	assert.Equal(t, 5, calls, "bounded: the last answer is returned")
+
+	boom := errors.New("boom")
+	_, err = ctrgate.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { return nil, boom })
+	assert.ErrorIs(t, err, boom)
 }

@@ -472,6 +472,13 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 // timeout covers the request, not the reading of the stream, which ends
 // with ctx or Close.
 func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
+	// Podman answers with an empty archive while a container that has just
+	// exited is being cleaned up: open it again then.
+	return ctrgate.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { return r.copyFrom(ctx, name, srcPath) })
+}
+
+// copyFrom is one CopyFrom request.
+func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}

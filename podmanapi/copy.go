@@ -49,6 +49,13 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 // timeout bounds the request until the service answers; reading the
 // stream is bounded by ctx only. The caller must close the stream.
 func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
+	// Podman answers with an empty archive while a container that has just
+	// exited is being cleaned up: open it again then.
+	return ctrgate.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { return r.copyFrom(ctx, name, srcPath) })
+}
+
+// copyFrom is one CopyFrom request.
+func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,13 @@ import (
 // (`podman cp NAME:PATH -`). The stream is read from podman as it produces
 // it; Close kills podman if it is still running and reaps it.
 func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
+	// Podman answers with an empty archive while a container that has just
+	// exited is being cleaned up: open it again then.
+	return ctrgate.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { return r.copyFrom(ctx, name, srcPath) })
+}
+
+// copyFrom is one CopyFrom request.
+func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
