@@ -281,6 +281,11 @@ cmd_down() {
 	fi
 	rm -f "$PIDFILE" "$SOCK"
 	rm -rf "$STATE/tmp/service"
+	# The overlay driver keeps its graph directory bind-mounted on itself;
+	# release it (it fails, harmlessly, while a container still uses it).
+	if mountpoint -q "$STATE/storage/overlay" 2>/dev/null; then
+		umount "$STATE/storage/overlay" 2>/dev/null || say "$STATE/storage/overlay is still in use (a container still runs?); left mounted"
+	fi
 	if [ "$purge" = "--purge" ] && [ -r "$CONF" ] && command -v podman >/dev/null 2>&1; then
 		podman_env podman rm -a -f -t 0 >/dev/null 2>&1 || true
 		podman_env podman pod rm -a -f >/dev/null 2>&1 || true
