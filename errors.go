@@ -28,7 +28,49 @@ var (
 	ErrEngineUnavailable = errors.New("container engine unavailable")
 	// ErrUnsupported: the backend or engine cannot do this.
 	ErrUnsupported = errors.New("not supported by this backend")
+	// ErrRegistryUnavailable: a pull could not reach the image's registry
+	// (refused connection, unknown host, timeout, TLS failure): the image
+	// may well exist there, unlike ErrImageNotFound, where the registry
+	// answered that it does not.
+	ErrRegistryUnavailable = errors.New("registry unavailable")
 )
+
+// registryUnreachable are the texts (lower-case) of a pull that did not get
+// an answer from the registry, as Podman (containers/image) and Docker word
+// them.
+var registryUnreachable = []string{
+	"connection refused", "no such host", "i/o timeout", "network is unreachable",
+	"no route to host", "connection reset", "server misbehaving", "temporary failure in name resolution",
+	"tls handshake", "x509:", "http response to https client", "context deadline exceeded (client.timeout",
+}
+
+// registryAnswered are the texts of a registry's own answer that the
+// reference is not there (or not for us), which win over the above when
+// both appear (Podman lists every registry it tried).
+var registryAnswered = []string{
+	"manifest unknown", "name unknown", "not found", "repository does not exist", "pull access denied",
+	"requested access to the resource is denied", "unauthorized", "short-name",
+}
+
+// PullFailureKind returns the sentinel a failed pull maps to, from the
+// engine's error text: ErrImageNotFound when a registry answered that it
+// does not have the reference (or when nothing better is known), and
+// ErrRegistryUnavailable when no registry answered at all. Backends call
+// it for every failed pull, so that the two mean the same on each.
+func PullFailureKind(msg string) error {
+	m := strings.ToLower(msg)
+	for _, s := range registryAnswered {
+		if strings.Contains(m, s) {
+			return ErrImageNotFound
+		}
+	}
+	for _, s := range registryUnreachable {
+		if strings.Contains(m, s) {
+			return ErrRegistryUnavailable
+		}
+	}
+	return ErrImageNotFound
+}
 
 // GPUHint is the advice carried by every *GPUConfigError.
 const GPUHint = "GPUs were requested but the container engine has no usable GPU setup: install the " +

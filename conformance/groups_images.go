@@ -3,6 +3,7 @@ package conformance
 import (
 	"bytes"
 	"context"
+	"errors"
 	"regexp"
 	"testing"
 	"time"
@@ -32,6 +33,31 @@ func (s *suite) importLater(t *testing.T, ctx context.Context, ref string, opts 
 }
 
 // refsOf returns every reference of the listed images.
+// removeImagesLater removes the images *refs names (references or image
+// IDs, read when the test ends), with force, when the test ends: after the
+// containers of the test (registered later) are gone. An image already gone
+// is fine.
+func (s *suite) removeImagesLater(t *testing.T, refs *[]string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		for _, ref := range *refs {
+			if err := s.rt.RemoveImage(ctx, ref, true); err != nil && !errors.Is(err, ctrgate.ErrImageNotFound) {
+				t.Errorf("removing image %s: %v", ref, err)
+			}
+		}
+	})
+}
+
+// oneImage returns the one local image named ref.
+func (s *suite) oneImage(t *testing.T, ctx context.Context, ref string) ctrgate.Image {
+	t.Helper()
+	imgs, err := s.rt.ListImages(ctx, ctrgate.ImageFilter{RefPrefix: ref})
+	require.NoError(t, err)
+	require.Len(t, imgs, 1, "one image named %s: %+v", ref, imgs)
+	return imgs[0]
+}
+
 func refsOf(imgs []ctrgate.Image) []string {
 	var out []string
 	for _, im := range imgs {
@@ -152,6 +178,140 @@ func imagesGroup() group {
 			ok, err = s.rt.ImageExists(ctx, ref)
 			require.NoError(t, err)
 			assert.False(t, ok, "RemoveImage with force removed %s", ref)
+		}},
+		{name: "PullPolicies", parallel: true, fn: func(t *testing.T, s *suite) {
+			// Against a real registry: PullNever never fetches, PullMissing
+			// fetches only an absent image, PullAlways fetches again and gets
+			// what was pushed since; the pulled image runs.
+			reg := s.registry(t)
+			if reg == nil {
+				return
+			}
+			ctx := s.ctx(t)
+			tag := randHex(4)
+			ref := reg.Host + "/ctrgate/ctg-pull-" + tag + ":v1"
+			images := []string{ref}
+			s.removeImagesLater(t, &images)
+			push := func(gen string) {
+				t.Helper()
+				require.NoError(t, reg.Push(ctx, ref, ctrgate.ImportOptions{Entrypoint: []string{TestProgPath},
+					Cmd: []string{"echo", "gen-" + gen}, Labels: map[string]string{"io.ctrgate.test.pull": tag, "gen": gen}}))
+			}
+			push("1")
+			ok, err := s.rt.ImageExists(ctx, ref)
+			require.NoError(t, err)
+			require.False(t, ok, "%s is only in the registry", ref)
+
+			err = s.rt.PullImage(ctx, ref, ctrgate.PullNever)
+			assert.ErrorIs(t, err, ctrgate.ErrImageNotFound, "PullNever of an image only in the registry")
+			name := s.name(t, "pull-never")
+			spec := s.spec(name)
+			spec.Image = ref
+			_, err = s.rt.Create(ctx, spec)
+			assert.ErrorIs(t, err, ctrgate.ErrImageNotFound, "Create with PullNever of an image only in the registry")
+			ok, err = s.rt.ImageExists(ctx, ref)
+			require.NoError(t, err)
+			require.False(t, ok, "PullNever fetched nothing")
+
+			require.NoError(t, s.rt.PullImage(ctx, ref, ctrgate.PullMissing), "PullMissing of an absent image")
+			first := s.oneImage(t, ctx, ref)
+			assert.Equal(t, "1", first.Labels["gen"], "the pushed image: %v", first.Labels)
+
+			push("2")
+			require.NoError(t, s.rt.PullImage(ctx, ref, ctrgate.PullMissing), "PullMissing of a present image")
+			again := s.oneImage(t, ctx, ref)
+			assert.Equal(t, first.ID, again.ID, "PullMissing does not fetch a present image")
+			assert.Equal(t, "1", again.Labels["gen"])
+
+			require.NoError(t, s.rt.PullImage(ctx, ref, ctrgate.PullAlways), "PullAlways")
+			second := s.oneImage(t, ctx, ref)
+			assert.NotEqual(t, first.ID, second.ID, "PullAlways fetched the new push")
+			assert.Equal(t, "2", second.Labels["gen"])
+			images = append(images, first.ID) // untagged by the new pull
+
+			code, out := s.stdout(t, ctx, spec)
+			assert.Equal(t, 0, code)
+			assert.Equal(t, []string{"gen-2"}, out, "a container of the pulled image runs its Cmd")
+		}},
+		{name: "CreatePulls", parallel: true, fn: func(t *testing.T, s *suite) {
+			// Create applies spec.PullPolicy: the zero value (PullMissing)
+			// fetches an absent image, PullAlways a newer push.
+			reg := s.registry(t)
+			if reg == nil {
+				return
+			}
+			ctx := s.ctx(t)
+			ref := reg.Host + "/ctrgate/ctg-cpull-" + randHex(4) + ":v1"
+			images := []string{ref}
+			s.removeImagesLater(t, &images)
+			opts := func(word string) ctrgate.ImportOptions {
+				return ctrgate.ImportOptions{Entrypoint: []string{TestProgPath}, Cmd: []string{"echo", word}}
+			}
+			require.NoError(t, reg.Push(ctx, ref, opts("first")))
+			spec := s.spec(s.name(t, "cpull-missing"))
+			spec.Image, spec.PullPolicy = ref, ""
+			code, out := s.stdout(t, ctx, spec)
+			assert.Equal(t, 0, code)
+			assert.Equal(t, []string{"first"}, out, "Create pulled the absent image (zero PullPolicy)")
+			old := s.oneImage(t, ctx, ref)
+
+			require.NoError(t, reg.Push(ctx, ref, opts("second")))
+			spec = s.spec(s.name(t, "cpull-missing2"))
+			spec.Image, spec.PullPolicy = ref, ctrgate.PullMissing
+			_, out = s.stdout(t, ctx, spec)
+			assert.Equal(t, []string{"first"}, out, "PullMissing keeps the present image")
+			spec = s.spec(s.name(t, "cpull-always"))
+			spec.Image, spec.PullPolicy = ref, ctrgate.PullAlways
+			images = append(images, old.ID) // untagged by the new pull
+			_, out = s.stdout(t, ctx, spec)
+			assert.Equal(t, []string{"second"}, out, "PullAlways fetched the newer push")
+		}},
+		{name: "PullUnknownRef", parallel: true, fn: func(t *testing.T, s *suite) {
+			// A registry that answers but lacks the reference: ErrImageNotFound.
+			reg := s.registry(t)
+			if reg == nil {
+				return
+			}
+			ctx := s.ctx(t)
+			ref := reg.Host + "/ctrgate/ctg-nopull-" + randHex(4) + ":v1"
+			for _, p := range []ctrgate.PullPolicy{ctrgate.PullMissing, ctrgate.PullAlways} {
+				err := s.rt.PullImage(ctx, ref, p)
+				assert.ErrorIs(t, err, ctrgate.ErrImageNotFound, "PullImage(%s) of a ref the registry lacks", p)
+				assert.NotErrorIs(t, err, ctrgate.ErrRegistryUnavailable, "the registry answered")
+				assertSentinelWords(t, err, ctrgate.ErrImageNotFound, "PullImage of a ref the registry lacks")
+			}
+			name := s.name(t, "nopull")
+			spec := s.spec(name)
+			spec.Image, spec.PullPolicy = ref, ctrgate.PullMissing
+			_, err := s.rt.Create(ctx, spec)
+			assert.ErrorIs(t, err, ctrgate.ErrImageNotFound, "Create that pulls a ref the registry lacks")
+			s.requireGone(t, ctx, name)
+		}},
+		{name: "PullRegistryDown", parallel: true, fn: func(t *testing.T, s *suite) {
+			// No registry answers: ErrRegistryUnavailable, never "no such
+			// image" (the image may well exist there).
+			reg := s.registry(t)
+			if reg == nil {
+				return
+			}
+			ctx := s.ctx(t)
+			ref := reg.Down + "/ctrgate/ctg-down-" + randHex(4) + ":v1"
+			for _, p := range []ctrgate.PullPolicy{ctrgate.PullMissing, ctrgate.PullAlways} {
+				err := s.rt.PullImage(ctx, ref, p)
+				assert.ErrorIs(t, err, ctrgate.ErrRegistryUnavailable, "PullImage(%s) from a registry that does not answer", p)
+				assert.NotErrorIs(t, err, ctrgate.ErrImageNotFound, "nothing said the image is missing")
+				var ee *ctrgate.EngineError
+				if assert.ErrorAs(t, err, &ee) {
+					assert.Equal(t, ctrgate.OpPullImage, ee.Op)
+				}
+				assertSentinelWords(t, err, ctrgate.ErrRegistryUnavailable, "PullImage from a registry that does not answer")
+			}
+			name := s.name(t, "pulldown")
+			spec := s.spec(name)
+			spec.Image, spec.PullPolicy = ref, ctrgate.PullAlways
+			_, err := s.rt.Create(ctx, spec)
+			assert.ErrorIs(t, err, ctrgate.ErrRegistryUnavailable, "Create that pulls from a registry that does not answer")
+			s.requireGone(t, ctx, name)
 		}},
 		{name: "ListRejectsBadFilter", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)

@@ -41,6 +41,11 @@ type Harness struct {
 	// engine's own report). The zero value: the engine runs as this
 	// process's user and gives no report of its own.
 	Engine Engine
+	// Registry is the registry the engine pulls from in the Images group's
+	// pull tests; nil means RegistryFromEnv() ($CTRGATE_REGISTRY, the
+	// registry of scripts/registry.sh). With neither, those tests fail when
+	// CI=true and are reported NOT APPLICABLE otherwise.
+	Registry *Registry
 	// RawFollow, when set, returns the engine's own log follower for a
 	// container (e.g. `podman logs -f NAME`, `docker logs -f NAME`), not
 	// started. Benchmark's ReadinessLatency runs it beside ctrgate's

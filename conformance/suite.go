@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -311,6 +312,27 @@ func (s *suite) notApplicable(t *testing.T, reason string) {
 		r.notApp = reason
 	}
 	s.mu.Unlock()
+}
+
+// registry returns the registry of the pull tests, or nil after reporting
+// the test as not applicable (failing it when CI=true); the caller must
+// then return.
+func (s *suite) registry(t *testing.T) *Registry {
+	t.Helper()
+	reg := s.h.Registry
+	if reg == nil {
+		reg = RegistryFromEnv()
+	}
+	if reg != nil {
+		return reg
+	}
+	msg := "no registry: run scripts/registry.sh up (before the engine's script) and " +
+		`eval "$(scripts/registry.sh env)" (` + EnvRegistry + " unset)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	s.notApplicable(t, "SKIPPING REAL-REGISTRY TEST: "+msg)
+	return nil
 }
 
 // ctx returns a context with the suite's per-test deadline.

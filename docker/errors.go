@@ -74,6 +74,12 @@ func classify(op string, err error, msg string) error {
 		return ctrgate.ErrEngineUnavailable
 	case (op == ctrgate.OpCreate || op == ctrgate.OpStart) && ctrgate.IsGPUConfigMessage(msg) && gpuish(m):
 		return errGPU
+	case op == ctrgate.OpPullImage && !cerrdefs.IsInternal(err) && !cerrdefs.IsUnavailable(err) && cerrdefs.IsNotFound(err):
+		return ctrgate.ErrImageNotFound
+	case op == ctrgate.OpPullImage:
+		// a registry answered "not here" (ErrImageNotFound), or none
+		// answered at all (ErrRegistryUnavailable)
+		return ctrgate.PullFailureKind(msg)
 	}
 	switch {
 	case strings.Contains(m, "no such image"), strings.Contains(m, "image not known"),

@@ -1,6 +1,7 @@
 package fake_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/ctrgate/ctrgate"
@@ -12,12 +13,28 @@ import (
 // harness drives the fake, with the conformance test program registered at
 // conformance.TestProgPath.
 func harness() conformance.Harness {
+	reg := fake.NewRegistry("registry.fake:5000")
 	return conformance.Harness{
-		Name: "fake",
+		Name:     "fake",
+		Registry: registry(reg),
 		New: func(t testing.TB) ctrgate.ContainerRuntime {
-			rt := fake.New()
+			rt := fake.New(fake.WithRegistry(reg))
 			rt.RegisterProgram(conformance.TestProgPath, func(p *fake.Process) int { return testprog.Main(p) })
 			return rt
+		},
+	}
+}
+
+// registry is the conformance suite's view of reg: a push stores the test
+// image's configuration and its /etc files (its program is registered at
+// conformance.TestProgPath in every runtime).
+func registry(reg *fake.Registry) *conformance.Registry {
+	return &conformance.Registry{
+		Host: reg.Host(),
+		Down: "127.0.0.1:1",
+		Push: func(_ context.Context, ref string, o ctrgate.ImportOptions) error {
+			return reg.Push(ref, fake.ImageConfig{Entrypoint: o.Entrypoint, Cmd: o.Cmd, Env: o.Env, WorkDir: o.WorkDir,
+				Labels: o.Labels, Files: map[string][]byte{"/etc/passwd": []byte(conformance.Passwd), "/etc/group": []byte(conformance.Group)}})
 		},
 	}
 }

@@ -168,9 +168,9 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (id st
 	if r.closed {
 		return "", unavailable(ctrgate.OpCreate, spec.Name)
 	}
-	img, ok := r.images[normalizeRef(spec.Image)]
-	if !ok {
-		return "", imageMissing(ctrgate.OpCreate, spec.Image)
+	img, err := r.resolveLocked(ctrgate.OpCreate, spec.Image, spec.PullPolicy)
+	if err != nil {
+		return "", err
 	}
 	if spec.Name != "" {
 		if _, taken := r.names[spec.Name]; taken {

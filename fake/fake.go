@@ -80,11 +80,13 @@
 // What a consumer could notice, so that a test on the fake does not promise
 // more than a real engine gives:
 //
-//   - Registry: there is none. PullMissing and PullAlways of an image the
-//     fake does not hold fail with ErrImageNotFound, as a pull from a
-//     registry without the reference does; an engine with a registry would
-//     fetch it. Add the image first (AddImage) to stand for "in the
-//     registry".
+//   - Registry: by default there is none. PullMissing and PullAlways of an
+//     image the fake does not hold fail with ErrImageNotFound, as a pull
+//     from a registry without the reference does. Give it registries
+//     (NewRegistry, Registry.Push, WithRegistry) to pull as an engine does:
+//     the conformance suite's Images group checks that model against a real
+//     registry. A registry's images carry the files pushed with them, not
+//     the layers of a real image.
 //   - OOMKilled is never set: memory limits are not enforced, so no
 //     container is killed for memory.
 //   - Init (spec.Init) changes nothing: the program itself is PID 1 and
@@ -179,6 +181,7 @@ type Runtime struct {
 	callTimeout  time.Duration
 	programGrace time.Duration
 	cdi          map[string]bool
+	registries   []*Registry
 
 	mu         sync.Mutex
 	closed     bool

@@ -77,15 +77,9 @@ func (r *Runtime) AddImage(ref string, cfg ImageConfig) error {
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return err
 	}
-	m := baseFS()
-	for p, data := range cfg.Files {
-		p = cleanAbs("/", p)
-		if err := m.MkdirAll(path.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("fake: image %s: %w", ref, err)
-		}
-		if err := m.WriteFile(p, data, 0o644); err != nil {
-			return fmt.Errorf("fake: image %s: %w", ref, err)
-		}
+	m, err := imageFS(ref, cfg.Files)
+	if err != nil {
+		return err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -94,6 +88,21 @@ func (r *Runtime) AddImage(ref string, cfg ImageConfig) error {
 	}
 	r.images[normalizeRef(ref)] = &image{id: newID(), ref: ref, cfg: cloneConfig(cfg), fs: m, created: time.Now()}
 	return nil
+}
+
+// imageFS returns the root file system of an image holding files.
+func imageFS(ref string, files map[string][]byte) (*memFS, error) {
+	m := baseFS()
+	for p, data := range files {
+		p = cleanAbs("/", p)
+		if err := m.MkdirAll(path.Dir(p), 0o755); err != nil {
+			return nil, fmt.Errorf("fake: image %s: %w", ref, err)
+		}
+		if err := m.WriteFile(p, data, 0o644); err != nil {
+			return nil, fmt.Errorf("fake: image %s: %w", ref, err)
+		}
+	}
+	return m, nil
 }
 
 // RegisterProgram registers prog as the executable at the absolute path
@@ -156,8 +165,10 @@ func imageMissing(method, ref string) error {
 		fmt.Sprintf("%s: image not known (the fake has no registry: add it with AddImage or ImportImage)", ref), nil, nil)
 }
 
-// PullImage succeeds when ref exists (whatever the policy) and fails with
-// ErrImageNotFound otherwise: the fake has no registry.
+// PullImage makes ref available as policy says. Without a registry
+// (WithRegistry) it succeeds when ref exists, whatever the policy, and fails
+// with ErrImageNotFound otherwise; with registries it pulls as an engine
+// does (see Registry).
 func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) (err error) {
 	defer r.record(ctrgate.OpPullImage, ref, &err)()
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
@@ -173,10 +184,8 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, ok := r.images[normalizeRef(ref)]; !ok {
-		return imageMissing(ctrgate.OpPullImage, ref)
-	}
-	return nil
+	_, err = r.resolveLocked(ctrgate.OpPullImage, ref, policy)
+	return err
 }
 
 // ImportImage reads rootfs as a tar stream (optionally gzip-compressed),

@@ -65,12 +65,9 @@ func classify(op string, code int, msg string) error {
 	}
 	switch op {
 	case ctrgate.OpPullImage:
-		if has("no such image", "image not known", "not found", "manifest unknown", "unauthorized",
-			"requested access to the resource is denied", "pinging container registry", "initializing source",
-			"short-name", "name unknown", "reading manifest", "no such host", "dial tcp") {
-			return ctrgate.ErrImageNotFound
-		}
-		return ctrgate.ErrImageNotFound
+		// a registry answered "not here" (ErrImageNotFound), or none
+		// answered at all (ErrRegistryUnavailable)
+		return ctrgate.PullFailureKind(msg)
 	case ctrgate.OpRemoveImage:
 		switch {
 		case has("image not known", "no such image", "image not found", "unable to find"):
@@ -172,7 +169,7 @@ func wrapErr(ctx context.Context, op, target string, err error, secrets []string
 	}
 	kind := classify(op, code, msg)
 	if kind == nil && !ok && op == ctrgate.OpPullImage {
-		kind = ctrgate.ErrImageNotFound
+		kind = ctrgate.PullFailureKind(msg)
 	}
 	if ok {
 		// the service's answer says it all; keep it as the message only

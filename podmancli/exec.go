@@ -128,7 +128,20 @@ func (r *Runtime) failure(op, target string, res *result, secrets []string) erro
 	if ctrgate.IsGPUConfigMessage(msg) && gpuOp(op) {
 		return ctrgate.NewGPUConfigError(BackendName, msg, cause, secrets)
 	}
-	return ctrgate.NewEngineError(BackendName, op, target, classify(op, msg), msg, cause, secrets)
+	kind := classify(op, msg)
+	if op == ctrgate.OpCreate && kind == ctrgate.ErrImageNotFound && pulled(msg) {
+		// create --pull tried a registry: one that did not answer is not
+		// "no such image"
+		kind = ctrgate.PullFailureKind(msg)
+	}
+	return ctrgate.NewEngineError(BackendName, op, target, kind, msg, cause, secrets)
+}
+
+// pulled reports whether podman's message tells of a pull it tried.
+func pulled(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "trying to pull") || strings.Contains(m, "initializing source") ||
+		strings.Contains(m, "pinging container registry")
 }
 
 // gpuOp reports whether a GPU misconfiguration can show up in op.

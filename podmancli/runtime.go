@@ -142,7 +142,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 }
 
 // pullImage runs `podman pull`; a ref no registry can provide is
-// ErrImageNotFound.
+// ErrImageNotFound, a registry that does not answer ErrRegistryUnavailable.
 func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 	res, err := r.run(ctx, ctrgate.OpPullImage, ref, []string{"pull", "--quiet", "--", ref}, runOpts{})
 	if err != nil {
@@ -151,8 +151,9 @@ func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 	if res.code != 0 {
 		msg := errorText(res.stderr)
 		kind := classify(ctrgate.OpPullImage, msg)
-		if kind == nil {
-			kind = ctrgate.ErrImageNotFound // no registry could provide it
+		if kind == nil || kind == ctrgate.ErrImageNotFound {
+			// a registry answered "not here", or none answered at all
+			kind = ctrgate.PullFailureKind(msg)
 		}
 		return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, kind, msg,
 			fmt.Errorf("podman exited with status %d", res.code), nil)

@@ -48,6 +48,7 @@ unset CONTAINERS_CONF CONTAINERS_STORAGE_CONF CONTAINERS_REGISTRIES_CONF CONTAIN
 	CTRGATE_PODMAN_SOCKET CTRGATE_PODMAN_BINARY CTRGATE_PODMAN_ROTATE_STATE CTRGATE_ENGINE_ROOT DOCKER_HOST DOCKER_CONTEXT
 
 STATE_ROOT=${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}
+SCRIPTS=$(cd "$(dirname "$0")" && pwd)
 M=$STATE_ROOT/matrix
 T=$M/trixie
 XFER=$M/xfer
@@ -251,6 +252,37 @@ ensure_netns() {
 	ip -n "$ns" link set lo up
 }
 
+# --- the project's registry (scripts/registry.sh) ---------------------------------
+
+REGISTRY_DIR=$STATE_ROOT/registry
+
+registry_running() { "$SCRIPTS/registry.sh" status >/dev/null 2>&1; }
+
+# install_registries_conf DEST NAME: DEST says the project's registry (when it
+# runs) is plain HTTP; a running service NAME that read another version is
+# stopped, so that its start below reads this one.
+install_registries_conf() {
+	local dest=$1 name=$2 tmp pid
+	tmp=$(mktemp "$M/.reg.XXXXXX")
+	{
+		echo "# Written by scripts/matrix.sh; private to ctrgate's tests."
+		if registry_running && [ -r "$REGISTRY_DIR/registries.conf" ]; then cat "$REGISTRY_DIR/registries.conf"; fi
+	} >"$tmp"
+	chmod 0644 "$tmp"
+	if ! cmp -s "$tmp" "$dest" 2>/dev/null && pid=$(pid_of "$name"); then
+		say "$name: registries changed, restarting it"
+		stop_pid "$pid"
+		wait_gone "$pid" 100 || stop_pid "$pid" KILL
+	fi
+	mkdir -p "$(dirname "$dest")"
+	mv "$tmp" "$dest"
+}
+
+# registry_in_netns NS: the project's registry, at the same address, inside NS.
+registry_in_netns() {
+	if registry_running; then "$SCRIPTS/registry.sh" up-netns "$1"; fi
+}
+
 # --- rootless Podman 4.3 --------------------------------------------------------
 
 setup_rl43() {
@@ -289,10 +321,11 @@ as=
 cd /
 exec setpriv \$as --inh-caps=-all --ambient-caps=-all env -u CONTAINER_HOST -u CONTAINER_CONNECTION \\
 	HOME=$d/home USER=$RL_USER LOGNAME=$RL_USER XDG_RUNTIME_DIR=$d/xdg TMPDIR=$d/tmp \\
-	CONTAINERS_CONF=$d/containers.conf CONTAINERS_STORAGE_CONF=$d/storage.conf \\
+	CONTAINERS_CONF=$d/containers.conf CONTAINERS_STORAGE_CONF=$d/storage.conf CONTAINERS_REGISTRIES_CONF=$d/registries.conf \\
 	PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin podman "\$@"
 EOF
 	chmod 0755 "$BIN/podman-rl43"
+	install_registries_conf "$d/registries.conf" rl43
 }
 
 start_rl43() {
@@ -317,6 +350,8 @@ exec nsenter -t "\$pid" -m -n -r -w env -u CONTAINER_HOST -u CONTAINER_CONNECTIO
 	PODMAN_IGNORE_CGROUPSV1_WARNING=1 HOME=/root TMPDIR=/var/tmp PATH=/usr/sbin:/usr/bin:/sbin:/bin podman "\$@"
 EOF
 	chmod 0755 "$BIN/podman-p5"
+	# p5 and rl5 read the Debian 13 root's drop-in directory
+	install_registries_conf "$T/etc/containers/registries.conf.d/50-ctrgate.conf" p5
 }
 
 start_p5() {
@@ -324,6 +359,7 @@ start_p5() {
 	sock=$(sock_of p5)
 	if pid_of p5 >/dev/null && libpod_ping "$sock" >/dev/null 2>&1; then return 0; fi
 	ensure_netns "$NS_P5"
+	registry_in_netns "$NS_P5"
 	rm -f "$sock"
 	spawn p5 nsenter "--net=/run/netns/$NS_P5" unshare -m --propagation private sh -c "$(in_root_mounts "$T") &&
 		$(enter_root) && exec env PODMAN_IGNORE_CGROUPSV1_WARNING=1 HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
@@ -353,6 +389,11 @@ exec nsenter -t "\$pid" -m -r -w setpriv \$as --inh-caps=-all --ambient-caps=-al
 	PODMAN_IGNORE_CGROUPSV1_WARNING=1 PATH=/usr/sbin:/usr/bin:/sbin:/bin podman "\$@"
 EOF
 	chmod 0755 "$BIN/podman-rl5"
+	if ! cmp -s "$T/etc/containers/registries.conf.d/50-ctrgate.conf" "$M/rl5.registries" 2>/dev/null && pid=$(pid_of rl5); then
+		stop_pid "$pid"
+		wait_gone "$pid" 100 || stop_pid "$pid" KILL
+	fi
+	cp "$T/etc/containers/registries.conf.d/50-ctrgate.conf" "$M/rl5.registries"
 }
 
 start_rl5() {
@@ -378,6 +419,7 @@ start_d26() {
 	sock=$(sock_of d26)
 	if pid_of d26 >/dev/null && docker_ping "$sock" >/dev/null 2>&1; then return 0; fi
 	ensure_netns "$NS_D26"
+	registry_in_netns "$NS_D26"
 	rm -f "$sock"
 	spawn d26 nsenter "--net=/run/netns/$NS_D26" unshare -m --propagation private sh -c "$(in_root_mounts "$T") &&
 		$(enter_root) && exec env HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin dockerd --config-file /etc/docker/daemon.json \
@@ -487,8 +529,9 @@ cmd_down() {
 		wait_gone "$pids" 50 || true
 	done
 	for name in "${ENGINES[@]}"; do rm -f "$M/$name.pid"; done
-	# 3. namespaces (the bridges inside go with them)
+	# 3. namespaces (the bridges inside go with them), and their registries
 	for ns in "$NS_P5" "$NS_D26"; do
+		"$SCRIPTS/registry.sh" down-netns "$ns" >/dev/null 2>&1 || true
 		if [ -e "/run/netns/$ns" ]; then ip netns del "$ns"; fi
 	done
 	# 4. the cgroups the engines made (dockerd's parent, podman 5's libpod parent

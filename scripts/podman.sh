@@ -10,11 +10,13 @@
 #           every container, pod, volume and untagged image of the project's
 #           private storage.
 #   env     print `export` lines for the tests: CONTAINERS_CONF,
-#           CONTAINERS_STORAGE_CONF, CTRGATE_PODMAN_SOCKET, CONTAINER_HOST.
+#           CONTAINERS_STORAGE_CONF, CONTAINERS_REGISTRIES_CONF,
+#           CTRGATE_PODMAN_SOCKET, CONTAINER_HOST.
 #   status  say whether the service runs and answers.
 #
 # Everything lives under ${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}/podman: its own
-# containers.conf and storage.conf (graphroot, runroot, tmp_dir, file locks,
+# containers.conf, storage.conf and registries.conf (only the project's
+# registry of scripts/registry.sh, plain HTTP, when it runs; graphroot, runroot, tmp_dir, file locks,
 # network configuration), so the user's own containers, images and locks are
 # untouched.
 #
@@ -59,6 +61,9 @@ if [ -z "$EVENTS_MAX_SIZE" ] && [ -r "$STATE/events_max_size" ]; then EVENTS_MAX
 [[ $EVENTS_MAX_SIZE =~ ^([0-9]+[bkmgBKMG]?)?$ ]] || { echo "podman.sh: CTRGATE_PODMAN_EVENTS_MAX_SIZE must be a size such as 20k" >&2; exit 2; }
 CONF=$STATE/containers.conf
 STORAGE_CONF=$STATE/storage.conf
+REGISTRIES_CONF=$STATE/registries.conf
+# the project's registry (scripts/registry.sh), when it runs
+PROJECT_REGISTRIES_CONF=$STATE_ROOT/registry/registries.conf
 SOCK=$STATE/podman.sock
 PIDFILE=$STATE/service.pid
 LOG=$STATE/service.log
@@ -71,7 +76,8 @@ say() { echo "podman.sh: $*" >&2; }
 # podman (a CONTAINER_HOST inherited from another instance's env would make
 # podman a remote client).
 podman_env() {
-	env -u CONTAINER_HOST -u CONTAINER_CONNECTION CONTAINERS_CONF="$CONF" CONTAINERS_STORAGE_CONF="$STORAGE_CONF" "$@"
+	env -u CONTAINER_HOST -u CONTAINER_CONNECTION CONTAINERS_CONF="$CONF" CONTAINERS_STORAGE_CONF="$STORAGE_CONF" \
+		CONTAINERS_REGISTRIES_CONF="$REGISTRIES_CONF" "$@"
 }
 
 is_debian() { [ -r /etc/debian_version ]; }
@@ -160,6 +166,17 @@ graphroot = "$STATE/storage"
 runroot = "$STATE/run"
 EOF
 	mv "$tmp" "$STORAGE_CONF"
+	# The registries: none but the project's own (plain HTTP), when it runs.
+	tmp=$(mktemp "$STATE/.conf.XXXXXX")
+	{
+		echo "# Written by scripts/podman.sh; private to ctrgate's tests."
+		if [ -r "$PROJECT_REGISTRIES_CONF" ]; then cat "$PROJECT_REGISTRIES_CONF"; fi
+	} >"$tmp"
+	chmod 0644 "$tmp"
+	if ! cmp -s "$tmp" "$REGISTRIES_CONF" 2>/dev/null; then
+		REGISTRIES_CHANGED=1
+	fi
+	mv "$tmp" "$REGISTRIES_CONF"
 	# The default network, on its own bridge ($BRIDGE) and subnet, so it does
 	# not share podman0 and its IP allocations with the system's podman (nor
 	# with another instance).
@@ -229,6 +246,13 @@ cmd_up() {
 	forget_volatile_state_after_reboot
 	write_config
 	trim_events
+	# a running service keeps the registries it read at start
+	if [ -n "${REGISTRIES_CHANGED:-}" ] && pid=$(service_pid); then
+		say "registries changed: restarting the service (pid $pid)"
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 1 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
 	if pid=$(service_pid) && ping; then
 		say "service already running (pid $pid, unix://$SOCK)"
 		return 0
@@ -300,6 +324,7 @@ cmd_env() {
 	[ -r "$CONF" ] || die "not provisioned: run scripts/podman.sh up first"
 	printf 'export CONTAINERS_CONF=%q\n' "$CONF"
 	printf 'export CONTAINERS_STORAGE_CONF=%q\n' "$STORAGE_CONF"
+	printf 'export CONTAINERS_REGISTRIES_CONF=%q\n' "$REGISTRIES_CONF"
 	printf 'export CTRGATE_PODMAN_SOCKET=%q\n' "unix://$SOCK"
 	printf 'export CONTAINER_HOST=%q\n' "unix://$SOCK"
 }

@@ -25,10 +25,13 @@ cleanup() {
   scripts/docker.sh down || true
   scripts/podman.sh down || true
   CTRGATE_PODMAN_INSTANCE=rot scripts/podman.sh down || true
+  scripts/registry.sh down || true
 }
 trap cleanup EXIT
 
 echo "== engines"
+# the registry first: the engines' configuration names it (plain HTTP)
+scripts/registry.sh up
 scripts/podman.sh up
 scripts/docker.sh up
 # A second Podman whose events log rotates every ~20 kB, for the tests of
@@ -37,6 +40,7 @@ CTRGATE_PODMAN_INSTANCE=rot CTRGATE_PODMAN_EVENTS_MAX_SIZE=20k scripts/podman.sh
 export CTRGATE_PODMAN_ROTATE_STATE=$CTRGATE_STATE_DIR/podman-rot
 eval "$(scripts/podman.sh env)"
 eval "$(scripts/docker.sh env)"
+eval "$(scripts/registry.sh env)"
 
 echo "== gofmt"
 bad=$(gofmt -l $(git ls-files '*.go'))

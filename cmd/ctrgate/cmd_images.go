@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -118,12 +117,6 @@ func (a *app) cmdPull(fs *pflag.FlagSet) runFunc {
 		err = rt.PullImage(ctx, ref, p)
 		stop(err == nil)
 		if err != nil {
-			if errors.Is(err, ctrgate.ErrEngineUnavailable) && !errors.Is(err, ctrgate.ErrImageNotFound) && ctx.Err() == nil {
-				// The engine answered Open; what failed is most likely the
-				// way to the registry.
-				return 0, withHint(err, "the engine or the registry could not be reached: check network access to the registry and the reference, "+
-					"or create the image locally with 'ctrgate import FILE "+ref+"'")
-			}
 			return 0, err
 		}
 		elapsed := time.Since(start)

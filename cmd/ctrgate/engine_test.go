@@ -160,6 +160,9 @@ func testRealEngine(t *testing.T, e *realEnv) {
 	assert.NotContains(t, r.stdout+r.stderr, secret)
 	assert.Equal(t, "[REDACTED]\n", r.stdout)
 
+	// Pulls from the project's registry: ctrgate pull and run --pull.
+	testRealEnginePulls(t, e, prefix)
+
 	// GPUs on a machine without a CDI setup: one line and the GPU hint.
 	r = e.run("info", "--json")
 	var ji jsonInfo
@@ -170,6 +173,66 @@ func testRealEngine(t *testing.T, e *realEnv) {
 		_, hint := requireOneErrorLine(t, r.stderr)
 		assert.Equal(t, ctrgate.GPUHint, hint)
 	}
+}
+
+// testRealEnginePulls pulls with the CLI from the project's registry
+// (scripts/registry.sh; required when CI=true): `pull`, `run --pull
+// missing|always`, and a registry that does not answer.
+func testRealEnginePulls(t *testing.T, e *realEnv, prefix string) {
+	reg := conformance.RegistryFromEnv()
+	if reg == nil {
+		msg := "CLI PULL TEST NOT RUN: " + conformance.EnvRegistry + " is not set (run: scripts/registry.sh up && eval \"$(scripts/registry.sh env)\")"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Log(msg)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ref := reg.Host + "/ctrgate/cli-pull:" + strings.TrimSuffix(strings.TrimPrefix(prefix, "ctrgate-cli-"), "-")
+	push := func(word string) {
+		t.Helper()
+		require.NoError(t, reg.Push(ctx, ref, ctrgate.ImportOptions{Entrypoint: []string{conformance.TestProgPath}, Cmd: []string{"echo", word}}))
+	}
+	var stale []string
+	t.Cleanup(func() {
+		for _, id := range append(stale, ref) {
+			e.run("image", "rm", "-f", id)
+		}
+	})
+	push("first")
+	r := e.run("image", "exists", ref)
+	assert.Equal(t, 1, r.code, "only in the registry: %s", r.stderr)
+	r = e.run("pull", "--policy", "never", ref)
+	assert.Equal(t, exitToolError, r.code)
+	r = e.run("pull", ref)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, ref+": pulled", strings.SplitN(r.stdout, " (", 2)[0])
+	r = e.run("--json", "images", ref)
+	require.Equal(t, 0, r.code, r.stderr)
+	var imgs []jsonImageEntry
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &imgs))
+	require.Len(t, imgs, 1, r.stdout)
+	stale = append(stale, imgs[0].ID)
+
+	push("second")
+	r = e.run("run", "--rm", "-a", "--pull", "missing", ref)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "first\n", r.stdout, "--pull missing keeps the local image")
+	r = e.run("run", "--rm", "-a", "--pull", "always", ref)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Equal(t, "second\n", r.stdout, "--pull always fetched the new push")
+
+	r = e.run("pull", reg.Down+"/ctrgate/nowhere:v1")
+	assert.Equal(t, exitToolError, r.code)
+	msg, hint := requireOneErrorLine(t, r.stderr)
+	assert.Contains(t, msg, ctrgate.ErrRegistryUnavailable.Error())
+	assert.Contains(t, hint, "no registry answered")
+	r = e.run("pull", reg.Host+"/ctrgate/never-pushed:v1")
+	assert.Equal(t, exitToolError, r.code)
+	msg, _ = requireOneErrorLine(t, r.stderr)
+	assert.Contains(t, msg, ctrgate.ErrImageNotFound.Error())
 }
 
 // TestUnknownBackend: a backend that is not compiled in is one error line

@@ -81,6 +81,9 @@ func (a *app) describe(err error) (msg, hint string) {
 		hint = fmt.Sprintf("see its output with 'ctrgate logs %s'", exited.Name)
 	case errors.As(err, &spec):
 		hint = "fix the " + spec.Field + " value; see 'ctrgate <command> -h'"
+	case errors.Is(err, ctrgate.ErrRegistryUnavailable):
+		hint = "no registry answered: check the reference's registry host and port, that the registry runs and that the engine " +
+			"reaches it (a plain-HTTP registry must be configured as insecure), or import the image with 'ctrgate import FILE REF'"
 	case errors.Is(err, ctrgate.ErrImageNotFound):
 		hint = "pull it with 'ctrgate pull REF' or import a root file system with 'ctrgate import FILE REF'"
 	case errors.Is(err, ctrgate.ErrAlreadyExists):
