@@ -43,10 +43,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--min", type=float, default=95.0)
     ap.add_argument("--timeout", type=int, default=120)
-    ap.add_argument("--only", default="", help="run only mutants whose name contains this")
+    ap.add_argument("--only", default="", help="run only mutants whose name matches this regular expression")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    mutants = [m for m in parse(os.path.join(root, "mutation", "mutants.txt")) if args.only in m["name"]]
+    mutants = [m for m in parse(os.path.join(root, "mutation", "mutants.txt")) if re.search(args.only, m["name"])]
     tmp = tempfile.mkdtemp(prefix="ctrgate-mutation-")
     tree = os.path.join(tmp, "src")
     try:

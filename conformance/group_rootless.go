@@ -2,16 +2,14 @@ package conformance
 
 import (
 	"bufio"
+	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/rootless"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"net"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/ctrgate/ctrgate"
-	"github.com/ctrgate/ctrgate/rootless"
 )
 
 // rootlessGroup holds the checks only a real engine answers: Info against

@@ -3,15 +3,13 @@ package conformance
 import (
 	"bytes"
 	"context"
+	"github.com/ctrgate/ctrgate"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/ctrgate/ctrgate"
 )
 
 // ctxCall is one ContainerRuntime call made under a given context.

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/ctrgate/ctrgate"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"regexp"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/ctrgate/ctrgate"
 )
 
 // hexID is what ListImages promises for Image.ID: hex, no "sha256:".

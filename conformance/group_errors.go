@@ -1,0 +1,131 @@
+package conformance
+
+import (
+	"bytes"
+	"github.com/ctrgate/ctrgate"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"testing"
+	"time"
+)
+
+func errorsGroup() group {
+	return group{name: "Errors", tests: []suiteTest{
+		{name: "MissingContainer", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			missing := s.prefix + "missing-" + randHex(3)
+			for _, m := range s.nameMethods() {
+				began := time.Now()
+				err := m.call(ctx, s.rt, missing)
+				assert.ErrorIs(t, err, ctrgate.ErrNotFound, "%s on a missing container", m.name)
+				assertSentinelWords(t, err, ctrgate.ErrNotFound, m.name+" on a missing container")
+				within(t, time.Since(began), 10*time.Second, m.name+" on a missing container")
+			}
+		}},
+		{name: "OpIsMethodName", parallel: true, fn: func(t *testing.T, s *suite) {
+			// An engine failure is an *EngineError whose Op is the name of
+			// the method that failed (ctrgate.Op*), whatever the backend,
+			// even when the backend looked the container up with another
+			// call first.
+			ctx := s.ctx(t)
+			missing := s.prefix + "missing-op-" + randHex(3)
+			check := func(what, op string, err error) {
+				t.Helper()
+				var ee *ctrgate.EngineError
+				if assert.ErrorAs(t, err, &ee, "%s: the error is an *ctrgate.EngineError: %v", what, err) {
+					assert.Equal(t, op, ee.Op, "%s: EngineError.Op", what)
+				}
+			}
+			for _, m := range s.nameMethods() {
+				check(m.name+" on a missing container", m.op, m.call(ctx, s.rt, missing))
+			}
+			ref := "localhost/ctrgate/no-such-image-" + randHex(4) + ":v1"
+			check("PullImage(PullNever) of a missing image", ctrgate.OpPullImage, s.rt.PullImage(ctx, ref, ctrgate.PullNever))
+			check("RemoveImage of a missing image", ctrgate.OpRemoveImage, s.rt.RemoveImage(ctx, ref, false))
+			spec := s.spec(s.name(t, "op-noimage"), "exit", "0")
+			spec.Image = ref
+			_, err := s.rt.Create(ctx, spec)
+			check("Create with a missing image", ctrgate.OpCreate, err)
+			s.requireGone(t, ctx, spec.Name)
+		}},
+		{name: "NameConflict", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "err-conflict")
+			id := s.create(t, ctx, s.spec(name, "exit", "0"))
+			_, err := s.rt.Create(ctx, s.spec(name, "exit", "1"))
+			assert.ErrorIs(t, err, ctrgate.ErrAlreadyExists)
+			assertSentinelWords(t, err, ctrgate.ErrAlreadyExists, "create with a taken name")
+			c, err := s.rt.Inspect(ctx, name)
+			require.NoError(t, err)
+			assert.Equal(t, id, c.ID, "the first container is untouched")
+		}},
+		{name: "UnknownImage", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "err-noimage")
+			ref := "localhost/ctrgate/no-such-image-" + randHex(4) + ":v1"
+			spec := s.spec(name, "exit", "0")
+			spec.Image = ref
+			_, err := s.rt.Create(ctx, spec)
+			assert.ErrorIs(t, err, ctrgate.ErrImageNotFound, "create with PullNever and a missing image")
+			assertSentinelWords(t, err, ctrgate.ErrImageNotFound, "create with a missing image")
+			s.requireGone(t, ctx, name)
+			err = s.rt.PullImage(ctx, ref, ctrgate.PullNever)
+			assert.ErrorIs(t, err, ctrgate.ErrImageNotFound)
+			assertSentinelWords(t, err, ctrgate.ErrImageNotFound, "PullImage(PullNever) of a missing image")
+			err = s.rt.RemoveImage(ctx, ref, false)
+			assert.ErrorIs(t, err, ctrgate.ErrImageNotFound)
+			assertSentinelWords(t, err, ctrgate.ErrImageNotFound, "RemoveImage of a missing image")
+			assert.ErrorIs(t, s.rt.RemoveImage(ctx, ref, true), ctrgate.ErrImageNotFound,
+				"force does not turn a missing image into a success")
+		}},
+		{name: "KillNotRunning", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			created, exited := s.name(t, "err-kill-c"), s.name(t, "err-kill-x")
+			s.create(t, ctx, s.spec(created, "exit", "0"))
+			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(exited, "exit", "0")))
+			for _, n := range []string{created, exited} {
+				err := s.rt.Kill(ctx, n, "SIGTERM")
+				assert.ErrorIs(t, err, ctrgate.ErrNotRunning, "kill %s", n)
+				assertSentinelWords(t, err, ctrgate.ErrNotRunning, "kill of a container that is not running")
+				assert.ErrorIs(t, s.rt.Kill(ctx, n, ""), ctrgate.ErrNotRunning, "kill -9 %s", n)
+			}
+		}},
+		{name: "RemoveRunning", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "err-rm-running")
+			s.run(t, ctx, s.spec(name, sleeper()...))
+			err := s.rt.Remove(ctx, name, ctrgate.RemoveOptions{})
+			assert.ErrorIs(t, err, ctrgate.ErrRunning)
+			assertSentinelWords(t, err, ctrgate.ErrRunning, "remove of a running container")
+			running, err := ctrgate.IsRunning(ctx, s.rt, name)
+			require.NoError(t, err)
+			assert.True(t, running, "a refused Remove leaves the container running")
+			require.NoError(t, s.rt.Remove(ctx, name, ctrgate.RemoveOptions{Force: true}))
+			s.requireGone(t, ctx, name)
+		}},
+		{name: "KillUnknownSignal", parallel: true, fn: func(t *testing.T, s *suite) {
+			ctx := s.ctx(t)
+			name := s.name(t, "err-badsig")
+			s.run(t, ctx, s.spec(name, sleeper()...))
+			assert.ErrorIs(t, s.rt.Kill(ctx, name, "SIGNOPE"), ctrgate.ErrInvalidSpec)
+			running, err := ctrgate.IsRunning(ctx, s.rt, name)
+			require.NoError(t, err)
+			assert.True(t, running)
+		}},
+		{name: "RemoveImageInUse", fn: func(t *testing.T, s *suite) {
+			// Refused without force while a container uses it. Not parallel:
+			// if a backend wrongly removes the image, it is imported again
+			// before other tests need it.
+			ctx := s.ctx(t)
+			name := s.name(t, "err-img-inuse")
+			s.create(t, ctx, s.spec(name, "exit", "0"))
+			assert.ErrorIs(t, s.rt.RemoveImage(ctx, s.image, false), ctrgate.ErrRunning)
+			ok, err := s.rt.ImageExists(ctx, s.image)
+			require.NoError(t, err)
+			if !assert.True(t, ok, "the image in use survives RemoveImage without force") {
+				require.NoError(t, s.rt.ImportImage(ctx, s.image, bytes.NewReader(TestImageTar(t)),
+					ctrgate.ImportOptions{Entrypoint: []string{TestProgPath}}), "re-importing the test image")
+			}
+		}},
+	}}
+}
