@@ -17,7 +17,8 @@
 //     blocking (Wait, Logs with Follow, Events).
 //   - Errors are typed: errors.Is with the sentinels of this package
 //     (ErrNotFound, ErrAlreadyExists, ErrNotRunning, ErrRunning,
-//     ErrImageNotFound, ErrInvalidSpec, ErrEngineUnavailable, ErrUnsupported)
+//     ErrImageNotFound, ErrRegistryUnavailable, ErrInvalidSpec,
+//     ErrEngineUnavailable, ErrUnsupported)
 //     works on every backend; errors.As finds *EngineError, *GPUConfigError,
 //     *SpecError and *ExitedError. An exit code is never an error signal: a
 //     container may really exit 1 or 124.
@@ -54,8 +55,11 @@ type ContainerRuntime interface {
 	// PullImage makes ref available locally according to policy:
 	// PullNever fails with ErrImageNotFound when ref is absent and never
 	// contacts a registry; PullMissing (the zero value) pulls only when absent;
-	// PullAlways pulls every time. A ref that no registry can provide fails
-	// with an error wrapping ErrImageNotFound.
+	// PullAlways pulls every time, getting what was pushed since. A ref the
+	// registry answers it does not have fails with an error wrapping
+	// ErrImageNotFound; a registry that does not answer (refused, unknown
+	// host, timeout, TLS failure) with one wrapping ErrRegistryUnavailable,
+	// never ErrImageNotFound. Create applies spec.PullPolicy the same way.
 	PullImage(ctx context.Context, ref string, policy PullPolicy) error
 
 	// ImportImage creates image ref from a tar stream of a root file system
