@@ -202,3 +202,24 @@ func TestEngineErrorPrefixNotMangled(t *testing.T) {
 	g := ctrgate.NewGPUConfigError("podman-api", "unresolvable CDI devices nvidia.com/gpu=all", nil, nil)
 	assert.Equal(t, "podman-api: GPU configuration error: unresolvable CDI devices nvidia.com/gpu=all (hint: "+ctrgate.GPUHint+")", g.Error())
 }
+
+func TestPullFailureKind(t *testing.T) {
+	for msg, want := range map[string]error{
+		// Podman (containers/image)
+		`initializing source docker://127.0.0.1:1/x:v1: pinging container registry 127.0.0.1:1: Get "https://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused`: ctrgate.ErrRegistryUnavailable,
+		`initializing source docker://nope.example/x:1: pinging container registry nope.example: Get "https://nope.example/v2/": dial tcp: lookup nope.example: no such host`:     ctrgate.ErrRegistryUnavailable,
+		`initializing source docker://10.0.0.9/x:1: pinging container registry 10.0.0.9: Get "https://10.0.0.9/v2/": dial tcp 10.0.0.9:443: i/o timeout`:                          ctrgate.ErrRegistryUnavailable,
+		`pinging container registry r:5000: Get "https://r:5000/v2/": http: server gave HTTP response to HTTPS client`:                                                            ctrgate.ErrRegistryUnavailable,
+		`pinging container registry r: Get "https://r/v2/": tls: failed to verify certificate: x509: certificate signed by unknown authority`:                                     ctrgate.ErrRegistryUnavailable,
+		`initializing source docker://127.0.0.1:5000/ctrgate/x:v1: reading manifest v1 in 127.0.0.1:5000/ctrgate/x: manifest unknown`:                                             ctrgate.ErrImageNotFound,
+		`short-name "nope:1" did not resolve to an alias and no unqualified-search registries are defined`:                                                                        ctrgate.ErrImageNotFound,
+		// Docker
+		`Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused`:                                ctrgate.ErrRegistryUnavailable,
+		`manifest for 127.0.0.1:5000/ctrgate/x:v1 not found: manifest unknown: manifest unknown`:                         ctrgate.ErrImageNotFound,
+		`pull access denied for nope, repository does not exist or may require 'docker login': denied: requested access`: ctrgate.ErrImageNotFound,
+		// nothing known: as before, the image could not be had
+		"something else": ctrgate.ErrImageNotFound,
+	} {
+		assert.Equal(t, want, ctrgate.PullFailureKind(msg), msg)
+	}
+}

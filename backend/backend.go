@@ -50,6 +50,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -67,8 +68,9 @@ const (
 	Fake      = "fake"
 )
 
-// Option keys understood by the bundled backends (each backend documents
-// which it reads; unknown keys are ignored).
+// Option keys shared by the bundled backends (each backend declares the
+// options it reads in its table, see Options; a key it does not declare is
+// an error).
 const (
 	OptBinary       = "binary"        // podman-cli: podman executable
 	OptURL          = "url"           // podman-api: service URL (CONTAINER_HOST)
@@ -101,8 +103,15 @@ var AutoOrder = []string{PodmanAPI, PodmanCLI, Docker}
 type Config struct {
 	// Backend is a registered backend name, or "auto" ("" means "auto").
 	Backend string `json:"backend,omitempty"`
-	// Options are backend-specific settings (see the Opt* keys).
+	// Options are backend-specific settings given by code (see the Opt*
+	// keys and each backend's option table, Options(name)): they win over
+	// the environment and the file.
 	Options map[string]string `json:"options,omitempty"`
+	// FileOptions are the settings read from a configuration file
+	// (LoadConfig): they yield to the environment and to Options.
+	FileOptions map[string]string `json:"-"`
+
+	sources map[string]Source // of a resolved Config (what an OpenFunc gets)
 }
 
 // Option returns Options[key], or "" when unset.
@@ -124,14 +133,8 @@ func (c Config) Duration(key string, def time.Duration) (time.Duration, error) {
 
 // clone returns a deep copy.
 func (c Config) clone() Config {
-	out := Config{Backend: c.Backend}
-	if c.Options != nil {
-		out.Options = make(map[string]string, len(c.Options))
-		for k, v := range c.Options {
-			out.Options[k] = v
-		}
-	}
-	return out
+	return Config{Backend: c.Backend, Options: maps.Clone(c.Options), FileOptions: maps.Clone(c.FileOptions),
+		sources: maps.Clone(c.sources)}
 }
 
 // OpenFunc opens a runtime of one backend. cfg.Backend is the backend's own
@@ -144,8 +147,9 @@ type OpenFunc func(ctx context.Context, cfg Config) (ctrgate.ContainerRuntime, e
 type ProbeFunc func(ctx context.Context, cfg Config) error
 
 type driver struct {
-	open  OpenFunc
-	probe ProbeFunc
+	open    OpenFunc
+	probe   ProbeFunc
+	options []OptionSpec
 }
 
 // registry holds registered backends; the package functions use one
@@ -159,16 +163,26 @@ func newRegistry() *registry { return &registry{drivers: map[string]driver{}} }
 
 var defaultRegistry = newRegistry()
 
-// Register makes a backend available by name. It is meant to be called
-// from the backend package's init function. It panics if name is empty or
-// "auto", if open is nil, or if name is already registered (as
-// database/sql.Register does). probe may be nil: the backend is then never
-// chosen by auto-detection.
-func Register(name string, open OpenFunc, probe ProbeFunc) {
-	defaultRegistry.register(name, open, probe)
+// Register makes a backend available by name, with its option table. It
+// is meant to be called from the backend package's init function. It
+// panics if name is empty or "auto", if open is nil, if name is already
+// registered (as database/sql.Register does), or if two options share a
+// key. probe may be nil: the backend is then never chosen by
+// auto-detection. Open rejects an option the table lacks, and resolves
+// each one (code > environment > file > default) before calling open or
+// probe.
+func Register(name string, open OpenFunc, probe ProbeFunc, options ...OptionSpec) {
+	defaultRegistry.register(name, open, probe, options...)
 }
 
-func (r *registry) register(name string, open OpenFunc, probe ProbeFunc) {
+func (r *registry) register(name string, open OpenFunc, probe ProbeFunc, options ...OptionSpec) {
+	seen := map[string]bool{}
+	for _, o := range options {
+		if o.Key == "" || seen[o.Key] {
+			panic(fmt.Sprintf("backend: Register %s: empty or repeated option key %q", name, o.Key))
+		}
+		seen[o.Key] = true
+	}
 	if name == "" || name == Auto {
 		panic(fmt.Sprintf("backend: Register with reserved name %q", name))
 	}
@@ -180,7 +194,7 @@ func (r *registry) register(name string, open OpenFunc, probe ProbeFunc) {
 	if _, dup := r.drivers[name]; dup {
 		panic("backend: Register called twice for backend " + name)
 	}
-	r.drivers[name] = driver{open: open, probe: probe}
+	r.drivers[name] = driver{open: open, probe: probe, options: append([]OptionSpec(nil), options...)}
 }
 
 // Backends returns the names of the registered backends, sorted.
@@ -240,8 +254,10 @@ func (r *registry) open(ctx context.Context, cfg Config) (ctrgate.ContainerRunti
 	if err != nil {
 		return nil, err
 	}
-	cfg.Backend = name
-	return openWith(ctx, d, cfg)
+	if err := checkKeys(name, d.options, cfg); err != nil {
+		return nil, err
+	}
+	return openWith(ctx, d, resolved(name, resolveOptions(d.options, cfg, nil)))
 }
 
 // resolve finds a registered backend, or says why there is none.
@@ -279,7 +295,25 @@ func openWith(ctx context.Context, d driver, cfg Config) (ctrgate.ContainerRunti
 
 // openAuto probes AutoOrder and opens the first backend that answers.
 func (r *registry) openAuto(ctx context.Context, cfg Config) (ctrgate.ContainerRuntime, error) {
-	timeout, err := cfg.Duration(OptProbeTimeout, DefaultProbeTimeout)
+	// every key must belong to auto or to a backend it may pick; each
+	// backend gets its own
+	all := append([]OptionSpec(nil), autoOptions...)
+	own := map[string][]OptionSpec{}
+	for _, name := range AutoOrder {
+		if d, ok := r.lookup(name); ok {
+			own[name] = d.options
+			for _, o := range d.options {
+				if !hasKey(all, o.Key) {
+					all = append(all, o)
+				}
+			}
+		}
+	}
+	if err := checkKeys(Auto, all, cfg); err != nil {
+		return nil, err
+	}
+	autoCfg := resolved(Auto, resolveOptions(autoOptions, cfg, nil))
+	timeout, err := autoCfg.Duration(OptProbeTimeout, DefaultProbeTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -301,8 +335,7 @@ func (r *registry) openAuto(ctx context.Context, cfg Config) (ctrgate.ContainerR
 			report = append(report, name+": no probe, not auto-detectable")
 			continue
 		}
-		c := cfg.clone()
-		c.Backend = name
+		c := resolved(name, resolveOptions(own[name], onlyKeys(cfg, own[name]), nil))
 		if err := probe(ctx, d.probe, c, timeout); err != nil {
 			report = append(report, name+": "+err.Error())
 			causes = append(causes, err)
@@ -345,6 +378,29 @@ func probe(ctx context.Context, p ProbeFunc, cfg Config, timeout time.Duration) 
 	case <-pctx.Done():
 		return fmt.Errorf("probe gave no answer within %v: %w", timeout, pctx.Err())
 	}
+}
+
+func hasKey(specs []OptionSpec, key string) bool {
+	for _, o := range specs {
+		if o.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// onlyKeys returns cfg with only the options specs declares.
+func onlyKeys(cfg Config, specs []OptionSpec) Config {
+	out := Config{Backend: cfg.Backend, Options: map[string]string{}, FileOptions: map[string]string{}}
+	for _, o := range specs {
+		if v, ok := cfg.Options[o.Key]; ok {
+			out.Options[o.Key] = v
+		}
+		if v, ok := cfg.FileOptions[o.Key]; ok {
+			out.FileOptions[o.Key] = v
+		}
+	}
+	return out
 }
 
 func listOrNone(s []string) string {

@@ -12,46 +12,42 @@ import (
 	"github.com/ctrgate/ctrgate"
 )
 
-// Environment variables read by LoadConfig.
+// Environment variables read by LoadConfig. The variables of each
+// backend's options (CONTAINER_HOST, DOCKER_HOST, ...) are in its option
+// table (Options) and are read by Open.
 const (
 	// EnvBackend selects the backend ("auto", "podman-cli", ...).
 	EnvBackend = "CTRGATE_BACKEND"
 	// EnvConfig is the path of an optional JSON configuration file.
 	EnvConfig = "CTRGATE_CONFIG"
-	// EnvContainerHost is Podman's service URL; it sets Options["url"].
+	// EnvContainerHost is Podman's service URL: option "url" of podman-api.
 	EnvContainerHost = "CONTAINER_HOST"
-	// EnvContainerConnection is Podman's named connection; it sets
-	// Options["connection"].
+	// EnvContainerConnection is Podman's named connection: option
+	// "connection" of podman-api.
 	EnvContainerConnection = "CONTAINER_CONNECTION"
-	// EnvDockerHost is Docker's engine address; it sets Options["host"].
+	// EnvDockerHost is Docker's engine address: option "host" of docker.
 	EnvDockerHost = "DOCKER_HOST"
 )
-
-// envOptions maps environment variables to option keys.
-var envOptions = []struct{ env, key string }{
-	{EnvContainerHost, OptURL},
-	{EnvContainerConnection, OptConnection},
-	{EnvDockerHost, OptHost},
-}
 
 // maxConfigSize bounds the configuration file.
 const maxConfigSize = 1 << 20
 
 // LoadConfig builds a Config from an optional JSON file and the
-// environment, the environment taking precedence over the file:
+// environment:
 //
 //   - the file is path, or when path is "" the value of CTRGATE_CONFIG; when
 //     both are empty no file is read. A named file that cannot be read or
 //     parsed is an error. Its form is
 //     {"backend": "podman-cli", "options": {"binary": "/usr/bin/podman"}};
-//     unknown fields are rejected.
-//   - CTRGATE_BACKEND sets Backend; CONTAINER_HOST sets Options["url"],
-//     CONTAINER_CONNECTION Options["connection"] and DOCKER_HOST
-//     Options["host"]. Empty variables are ignored.
+//     unknown fields are rejected. Its options become FileOptions.
+//   - CTRGATE_BACKEND sets Backend (over the file's). Empty variables are
+//     ignored.
 //
-// getenv is os.Getenv when nil. Code overrides the result with Merge (code >
-// environment > file); OpenFromEnv does all three. Errors wrap
-// ctrgate.ErrInvalidSpec.
+// The variables of the backends' options (CONTAINER_HOST, DOCKER_HOST,
+// CTRGATE_PODMAN_BINARY, ...) are read by Open, per option, above the
+// file's values and below Options set by code: code > environment > file.
+// getenv is os.Getenv when nil. Code sets Options (Merge); OpenFromEnv
+// does all of it. Errors wrap ctrgate.ErrInvalidSpec.
 func LoadConfig(getenv func(string) string, path string) (Config, error) {
 	if getenv == nil {
 		getenv = os.Getenv
@@ -69,14 +65,6 @@ func LoadConfig(getenv func(string) string, path string) (Config, error) {
 	}
 	if b := strings.TrimSpace(getenv(EnvBackend)); b != "" {
 		cfg.Backend = b
-	}
-	for _, e := range envOptions {
-		if v := getenv(e.env); v != "" {
-			if cfg.Options == nil {
-				cfg.Options = map[string]string{}
-			}
-			cfg.Options[e.key] = v
-		}
 	}
 	return cfg, nil
 }
@@ -106,11 +94,13 @@ func readConfigFile(path string) (Config, error) {
 		return Config{}, fmt.Errorf("backend: config file %s: %w: trailing data after the JSON object", path, ctrgate.ErrInvalidSpec)
 	}
 	cfg.Backend = strings.TrimSpace(cfg.Backend)
+	cfg.FileOptions, cfg.Options = cfg.Options, nil
 	return cfg, nil
 }
 
 // Merge returns base overridden by over: over.Backend when not empty, and
-// every entry of over.Options. Neither argument is modified.
+// every entry of over.Options and over.FileOptions. Neither argument is
+// modified.
 func Merge(base, over Config) Config {
 	out := base.clone()
 	if strings.TrimSpace(over.Backend) != "" {
@@ -121,6 +111,12 @@ func Merge(base, over Config) Config {
 			out.Options = map[string]string{}
 		}
 		out.Options[k] = v
+	}
+	for k, v := range over.FileOptions {
+		if out.FileOptions == nil {
+			out.FileOptions = map[string]string{}
+		}
+		out.FileOptions[k] = v
 	}
 	return out
 }

@@ -34,21 +34,13 @@ func TestLoadConfigEmpty(t *testing.T) {
 
 func TestLoadConfigEnv(t *testing.T) {
 	cfg, err := backend.LoadConfig(envMap(map[string]string{
-		"CTRGATE_BACKEND":      "podman-api",
-		"CONTAINER_HOST":       "unix:///run/user/1000/podman/podman.sock",
-		"CONTAINER_CONNECTION": "remote1",
-		"DOCKER_HOST":          "tcp://10.0.0.2:2376",
-		"UNRELATED":            "x",
+		"CTRGATE_BACKEND": "podman-api",
+		"CONTAINER_HOST":  "unix:///run/user/1000/podman/podman.sock",
+		"DOCKER_HOST":     "tcp://10.0.0.2:2376",
 	}), "")
 	require.NoError(t, err)
-	assert.Equal(t, backend.Config{
-		Backend: "podman-api",
-		Options: map[string]string{
-			"url":        "unix:///run/user/1000/podman/podman.sock",
-			"connection": "remote1",
-			"host":       "tcp://10.0.0.2:2376",
-		},
-	}, cfg)
+	// the options' variables are read by Open, per backend, not here
+	assert.Equal(t, backend.Config{Backend: "podman-api"}, cfg)
 }
 
 func TestLoadConfigFile(t *testing.T) {
@@ -66,37 +58,84 @@ func TestLoadConfigFile(t *testing.T) {
 			cfg, err := backend.LoadConfig(envMap(tc.env), tc.path)
 			require.NoError(t, err)
 			assert.Equal(t, backend.Config{Backend: "podman-cli",
-				Options: map[string]string{"binary": "/usr/bin/podman", "timeout": "30s"}}, cfg)
+				FileOptions: map[string]string{"binary": "/usr/bin/podman", "timeout": "30s"}}, cfg)
 		})
 	}
 }
 
+// precOptions is the table of the stub backend of the precedence tests.
+var precOptions = []backend.OptionSpec{
+	{Key: "host", Env: "CTRGATE_TEST_PREC_HOST", Doc: "address"},
+	{Key: "timeout", Env: "CTRGATE_TEST_PREC_TIMEOUT", Default: "5s", Doc: "timeout"},
+	{Key: "binary", Env: "CTRGATE_TEST_PREC_BINARY", Doc: "binary"},
+	{Key: "mode", Default: "fast", Doc: "mode"},
+	{Key: "extra", Doc: "unset"},
+}
+
 func TestPrecedenceCodeEnvFile(t *testing.T) {
+	registerGlobalStubs()
 	p := writeFile(t, `{"backend": "docker", "options": {"host": "unix:///file.sock", "timeout": "10s", "binary": "/file/podman"}}`)
-	env := envMap(map[string]string{
-		"CTRGATE_CONFIG":  p,
-		"CTRGATE_BACKEND": "podman-cli",
-		"DOCKER_HOST":     "unix:///env.sock",
-	})
-	loaded, err := backend.LoadConfig(env, "")
+	env := map[string]string{
+		"CTRGATE_CONFIG":            p,
+		"CTRGATE_BACKEND":           "test-prec",
+		"CTRGATE_TEST_PREC_HOST":    "unix:///env.sock",
+		"CTRGATE_TEST_PREC_TIMEOUT": "20s",
+	}
+	loaded, err := backend.LoadConfig(envMap(env), "")
 	require.NoError(t, err)
-	// env > file
-	assert.Equal(t, "podman-cli", loaded.Backend)
-	assert.Equal(t, "unix:///env.sock", loaded.Options["host"])
-	assert.Equal(t, "10s", loaded.Options["timeout"], "file values survive where env says nothing")
-
-	code := backend.Config{Backend: "fake", Options: map[string]string{"timeout": "1s"}}
-	got := backend.Merge(loaded, code)
-	// code > env > file
-	assert.Equal(t, backend.Config{Backend: "fake", Options: map[string]string{
-		"host": "unix:///env.sock", "timeout": "1s", "binary": "/file/podman",
-	}}, got)
-
-	// Code without a backend keeps the loaded one.
-	assert.Equal(t, "podman-cli", backend.Merge(loaded, backend.Config{}).Backend)
+	assert.Equal(t, "test-prec", loaded.Backend, "CTRGATE_BACKEND > file")
+	code := backend.Config{Options: map[string]string{"timeout": "1s"}}
+	merged := backend.Merge(loaded, code)
+	rs, err := backend.Resolve("test-prec", merged, envMap(env))
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, r := range rs {
+		got[r.Key] = r.Value + " (" + r.Source.String() + ")"
+	}
+	assert.Equal(t, map[string]string{
+		"host":    "unix:///env.sock (env)", // env > file
+		"timeout": "1s (code)",              // code > env > file
+		"binary":  "/file/podman (file)",    // the file where nothing else says
+		"mode":    "fast (default)",
+		"extra":   " (unset)",
+	}, got)
 	// Merge copies: neither input changes.
-	assert.Equal(t, "10s", loaded.Options["timeout"])
+	assert.Equal(t, "10s", loaded.FileOptions["timeout"])
 	assert.Equal(t, map[string]string{"timeout": "1s"}, code.Options)
+	assert.Equal(t, "test-prec", backend.Merge(loaded, backend.Config{}).Backend, "code without a backend keeps the loaded one")
+
+	// Open hands the backend the resolved values and their sources.
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	_, err = backend.OpenFromEnv(context.Background(), code)
+	require.NoError(t, err)
+	opened := lastGlobalCfg("test-prec")
+	assert.Equal(t, map[string]string{"host": "unix:///env.sock", "timeout": "1s", "binary": "/file/podman", "mode": "fast"}, opened.Options)
+	assert.Equal(t, backend.SourceEnv, opened.Source("host"))
+	assert.Equal(t, backend.SourceCode, opened.Source("timeout"))
+	assert.Equal(t, backend.SourceFile, opened.Source("binary"))
+	assert.Equal(t, backend.SourceDefault, opened.Source("mode"))
+	assert.Equal(t, backend.SourceUnset, opened.Source("extra"))
+}
+
+func TestFirst(t *testing.T) {
+	registerGlobalStubs()
+	t.Setenv("CTRGATE_TEST_PREC_HOST", "unix:///env.sock")
+	// an explicit binary (code) beats an address from the environment
+	_, err := backend.Open(context.Background(), backend.Config{Backend: "test-prec", Options: map[string]string{"binary": "/x"}})
+	require.NoError(t, err)
+	c := lastGlobalCfg("test-prec")
+	assert.Equal(t, "binary", c.First("host", "binary"))
+	// at equal precedence the earlier key wins; unset keys never do
+	_, err = backend.Open(context.Background(), backend.Config{Backend: "test-prec"})
+	require.NoError(t, err)
+	c = lastGlobalCfg("test-prec")
+	assert.Equal(t, "host", c.First("host", "binary"))
+	assert.Equal(t, "", c.First("binary", "extra"))
+	// a Config built by hand: everything in Options is code
+	hand := backend.Config{Options: map[string]string{"a": "1", "b": "2"}}
+	assert.Equal(t, "b", hand.First("c", "b", "a"))
 }
 
 func TestMergeNil(t *testing.T) {
@@ -125,11 +164,9 @@ func TestLoadConfigFileErrors(t *testing.T) {
 func TestLoadConfigDefaultsToOsGetenv(t *testing.T) {
 	t.Setenv("CTRGATE_BACKEND", "docker")
 	t.Setenv("CTRGATE_CONFIG", "")
-	t.Setenv("DOCKER_HOST", "unix:///from-os.sock")
 	cfg, err := backend.LoadConfig(nil, "")
 	require.NoError(t, err)
 	assert.Equal(t, "docker", cfg.Backend)
-	assert.Equal(t, "unix:///from-os.sock", cfg.Options["host"])
 }
 
 // The process-wide registry: names are unique to this test binary and are
@@ -145,13 +182,18 @@ var (
 
 func registerGlobalStubs() {
 	globalOnce.Do(func() {
-		for _, name := range []string{"test-global", "test-env"} {
+		tables := map[string][]backend.OptionSpec{
+			"test-global": {{Key: "k"}},
+			"test-env":    {{Key: "timeout"}, {Key: "url", Env: "CONTAINER_HOST"}},
+			"test-prec":   precOptions,
+		}
+		for name, table := range tables {
 			backend.Register(name, func(_ context.Context, cfg backend.Config) (ctrgate.ContainerRuntime, error) {
 				globalMu.Lock()
 				defer globalMu.Unlock()
 				globalCfg[cfg.Backend] = cfg
 				return nopRuntime{}, nil
-			}, nil)
+			}, nil, table...)
 		}
 	})
 }
@@ -173,7 +215,11 @@ func TestGlobalRegisterOpen(t *testing.T) {
 	rt, err := backend.Open(context.Background(), backend.Config{Backend: "test-global", Options: map[string]string{"k": "v"}})
 	require.NoError(t, err)
 	assert.IsType(t, nopRuntime{}, rt)
-	assert.Equal(t, backend.Config{Backend: "test-global", Options: map[string]string{"k": "v"}}, lastGlobalCfg("test-global"))
+	got := lastGlobalCfg("test-global")
+	assert.Equal(t, "test-global", got.Backend)
+	assert.Equal(t, map[string]string{"k": "v"}, got.Options)
+	assert.Equal(t, []backend.OptionSpec{{Key: "k"}}, backend.Options("test-global"))
+	assert.Nil(t, backend.Options("not-registered"))
 
 	_, err = backend.Open(context.Background(), backend.Config{Backend: "podman-api"})
 	assert.EqualError(t, err, `backend "podman-api" is not compiled in: import _ "github.com/ctrgate/ctrgate/podmanapi"`)
@@ -181,7 +227,7 @@ func TestGlobalRegisterOpen(t *testing.T) {
 
 func TestOpenFromEnv(t *testing.T) {
 	registerGlobalStubs()
-	p := writeFile(t, `{"backend": "docker", "options": {"timeout": "10s"}}`)
+	p := writeFile(t, `{"backend": "docker", "options": {"timeout": "10s", "url": "unix:///file.sock"}}`)
 	t.Setenv("CTRGATE_CONFIG", p)
 	t.Setenv("CTRGATE_BACKEND", "test-env")
 	t.Setenv("CONTAINER_HOST", "unix:///env.sock")
@@ -190,8 +236,9 @@ func TestOpenFromEnv(t *testing.T) {
 
 	_, err := backend.OpenFromEnv(context.Background(), backend.Config{Options: map[string]string{"timeout": "2s"}})
 	require.NoError(t, err)
-	assert.Equal(t, backend.Config{Backend: "test-env", Options: map[string]string{"timeout": "2s", "url": "unix:///env.sock"}},
-		lastGlobalCfg("test-env"))
+	got := lastGlobalCfg("test-env")
+	assert.Equal(t, "test-env", got.Backend)
+	assert.Equal(t, map[string]string{"timeout": "2s", "url": "unix:///env.sock"}, got.Options, "code > env > file")
 
 	t.Setenv("CTRGATE_CONFIG", "/nonexistent.json")
 	_, err = backend.OpenFromEnv(context.Background(), backend.Config{})

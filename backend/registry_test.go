@@ -70,7 +70,10 @@ func (s *stub) counts() (probed, opened int) {
 	return s.probed, s.opened
 }
 
-func register(r *registry, s *stub) { r.register(s.name, s.open, s.probe) }
+// stubOptions is the option table of every stub backend.
+var stubOptions = []OptionSpec{{Key: "host", Env: "CTRGATE_TEST_STUB_HOST"}, {Key: "timeout"}}
+
+func register(r *registry, s *stub) { r.register(s.name, s.open, s.probe, stubOptions...) }
 
 func backendOf(t *testing.T, rt ctrgate.ContainerRuntime) string {
 	t.Helper()
@@ -97,6 +100,26 @@ func TestRegisterPanics(t *testing.T) {
 	assert.Panics(t, func() { r.register("", (&stub{}).open, nil) })
 	assert.Panics(t, func() { r.register("auto", (&stub{}).open, nil) })
 	assert.Panics(t, func() { r.register("x", nil, nil) })
+	assert.Panics(t, func() { r.register("y", (&stub{}).open, nil, OptionSpec{Key: "a"}, OptionSpec{Key: "a"}) }, "a repeated key")
+	assert.Panics(t, func() { r.register("z", (&stub{}).open, nil, OptionSpec{}) }, "an empty key")
+}
+
+func TestOpenRejectsUnknownOption(t *testing.T) {
+	r := newRegistry()
+	d := &stub{name: "docker"}
+	register(r, d)
+	for _, cfg := range []Config{
+		{Backend: "docker", Options: map[string]string{"hots": "unix:///x.sock"}},
+		{Backend: "docker", FileOptions: map[string]string{"hots": "unix:///x.sock"}},
+		{Backend: "auto", Options: map[string]string{"hots": "unix:///x.sock"}},
+	} {
+		_, err := r.open(context.Background(), cfg)
+		assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "%+v", cfg)
+		assert.ErrorContains(t, err, `no option "hots"`)
+		assert.ErrorContains(t, err, "host, ", "the error lists the options there are")
+	}
+	_, opened := d.counts()
+	assert.Zero(t, opened, "nothing is opened with a misspelt option")
 }
 
 func TestOpenNamed(t *testing.T) {
@@ -110,7 +133,9 @@ func TestOpenNamed(t *testing.T) {
 	probed, opened := d.counts()
 	assert.Equal(t, 0, probed, "a named backend is opened without probing")
 	assert.Equal(t, 1, opened)
-	assert.Equal(t, cfg, d.lastCfg)
+	assert.Equal(t, "docker", d.lastCfg.Backend)
+	assert.Equal(t, cfg.Options, d.lastCfg.Options)
+	assert.Equal(t, SourceCode, d.lastCfg.Source("host"))
 
 	// The caller's options map is not shared with the backend.
 	d.lastCfg.Options["host"] = "changed"

@@ -88,8 +88,9 @@ type Config struct {
 	// config.json's currentContext), or the default socket.
 	Host string
 	// Context names a docker CLI context to take the engine address (and
-	// TLS material) from when neither Host nor DOCKER_HOST is set; ""
-	// means DOCKER_CONTEXT or the CLI's current context.
+	// TLS material) from when Host is not set; it wins over DOCKER_HOST (as
+	// `docker --context` does). "" means DOCKER_HOST, else DOCKER_CONTEXT or
+	// the CLI's current context.
 	Context string
 	// APIVersion pins the API version, e.g. "1.41". "" negotiates with the
 	// engine (unless DOCKER_API_VERSION is set).
@@ -140,7 +141,8 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	// works too.
 	opts := []client.Opt{client.WithTLSClientConfigFromEnv(), client.WithVersionFromEnv()}
 	host := cfg.Host
-	if host == "" {
+	if host == "" && cfg.Context == "" {
+		// an explicit context wins over DOCKER_HOST, as docker --context does
 		host = envHost()
 	}
 	if host == "" {

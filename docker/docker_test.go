@@ -247,7 +247,7 @@ func TestClassify(t *testing.T) {
 		{ctrgate.OpCopyTo, engineErr(cerrdefs.ErrNotFound, "No such container:path: x:/nodir"), ctrgate.ErrNotFound},
 		{ctrgate.OpRemoveImage, engineErr(cerrdefs.ErrNotFound, "No such image: x:1"), ctrgate.ErrImageNotFound},
 		{ctrgate.OpRemoveImage, engineErr(cerrdefs.ErrConflict, `conflict: unable to remove repository reference "x" (must force) - container abc is using its referenced image def`), ctrgate.ErrRunning},
-		{ctrgate.OpPullImage, engineErr(cerrdefs.ErrInternal, `Get "http://localhost/v2/": dial tcp 127.0.0.1:80: connect: connection refused`), ctrgate.ErrImageNotFound},
+		{ctrgate.OpPullImage, engineErr(cerrdefs.ErrInternal, `Get "http://localhost/v2/": dial tcp 127.0.0.1:80: connect: connection refused`), ctrgate.ErrRegistryUnavailable},
 		{ctrgate.OpPullImage, engineErr(cerrdefs.ErrNotFound, "pull access denied for x, repository does not exist"), ctrgate.ErrImageNotFound},
 		{ctrgate.OpStart, engineErr(cerrdefs.ErrInternal, "OCI runtime create failed"), nil},
 	}

@@ -16,18 +16,33 @@ const OptAPIVersion = "api_version"
 const OptContext = "context"
 
 func init() {
-	backend.Register(backend.Docker, openBackend, probeBackend)
+	backend.Register(backend.Docker, openBackend, probeBackend, Options...)
 }
 
-// configFromBackend builds a Config from backend options: "host"
-// (backend.OptHost), "context", "timeout" (backend.OptTimeout) and
-// "api_version".
+// Options is the option table of backend "docker". Of host and context
+// the one given with the highest precedence (code > environment > file)
+// names the engine; at equal precedence, host.
+var Options = []backend.OptionSpec{
+	{Key: backend.OptHost, Env: "DOCKER_HOST", Doc: "the engine address: unix://, tcp:// (TLS from DOCKER_TLS_VERIFY and DOCKER_CERT_PATH) or ssh://user@host"},
+	{Key: OptContext, Env: "DOCKER_CONTEXT", Doc: "a docker CLI context to take the engine address and TLS material from (else the CLI's current context)"},
+	{Key: OptAPIVersion, Env: "DOCKER_API_VERSION", Doc: "pin the API version (e.g. 1.41); unset negotiates with the engine"},
+	{Key: backend.OptTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
+}
+
+// configFromBackend builds a Config from resolved backend options.
 func configFromBackend(cfg backend.Config) (Config, error) {
 	timeout, err := cfg.Duration(backend.OptTimeout, 0)
 	if err != nil {
 		return Config{}, err
 	}
-	return Config{Host: cfg.Option(backend.OptHost), Context: cfg.Option(OptContext), APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout}, nil
+	c := Config{APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout}
+	switch cfg.First(backend.OptHost, OptContext) {
+	case backend.OptHost:
+		c.Host = cfg.Option(backend.OptHost)
+	case OptContext:
+		c.Context = cfg.Option(OptContext)
+	}
+	return c, nil
 }
 
 // openBackend is the backend.OpenFunc of "docker": it connects and checks

@@ -8,10 +8,14 @@ import (
 	"github.com/ctrgate/ctrgate/backend"
 )
 
-// init registers the fake as backend "fake". It has no probe:
-// auto-detection never picks the fake. Options: "timeout" (per-call
-// timeout, a Go duration: WithCallTimeout) and "cdi_devices"
-// (comma-separated CDI device names: WithCDIDevices).
+// Options is the option table of backend "fake".
+var Options = []backend.OptionSpec{
+	{Key: backend.OptTimeout, Default: DefaultCallTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline (WithCallTimeout)"},
+	{Key: "cdi_devices", Doc: "CDI device names that resolve, comma-separated, e.g. nvidia.com/gpu=0 (WithCDIDevices)"},
+}
+
+// init registers the fake as backend "fake" (options: Options). It has no
+// probe: auto-detection never picks the fake.
 func init() {
 	backend.Register(BackendName, func(_ context.Context, cfg backend.Config) (ctrgate.ContainerRuntime, error) {
 		var opts []Option
@@ -32,5 +36,5 @@ func init() {
 			opts = append(opts, WithCDIDevices(devs...))
 		}
 		return New(opts...), nil
-	}, nil)
+	}, nil, Options...)
 }

@@ -8,15 +8,22 @@ import (
 	"github.com/ctrgate/ctrgate/backend"
 )
 
-// init registers this package as backend "podman-api". Options: "url" (the
-// service URI; CONTAINER_HOST through backend.LoadConfig), "socket" (a
-// socket path or unix:// URI, used when "url" is empty), "connection" (a
-// named podman connection, used when both are empty), "identity" (SSH
-// key), "timeout" (per-call timeout, a Go duration). Without them New
-// finds the service as the package documentation says. The probe succeeds
-// when the service answers a ping.
+// init registers this package as backend "podman-api" (options: Options).
+// Without them New finds the service as the package documentation says.
+// The probe succeeds when the service answers a ping.
 func init() {
-	backend.Register(BackendName, openBackend, probeBackend)
+	backend.Register(BackendName, openBackend, probeBackend, Options...)
+}
+
+// Options is the option table of backend "podman-api". Of url, connection
+// and socket the one given with the highest precedence (code > environment
+// > file) names the service; at equal precedence, in that order.
+var Options = []backend.OptionSpec{
+	{Key: backend.OptURL, Env: EnvContainerHost, Doc: "the service URL: unix://, ssh://user@host/run/podman/podman.sock or tcp://"},
+	{Key: backend.OptConnection, Env: EnvContainerConnection, Doc: "a named podman connection (podman system connection add)"},
+	{Key: backend.OptSocket, Env: EnvSocket, Doc: "the service socket: a path or a unix:// URL"},
+	{Key: "identity", Env: EnvContainerSSHKey, Doc: "the SSH private key of an ssh:// URL"},
+	{Key: backend.OptTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
 }
 
 func backendConfig(cfg backend.Config) (Config, error) {
@@ -24,16 +31,19 @@ func backendConfig(cfg backend.Config) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	uri := cfg.Option(backend.OptURL)
-	if uri == "" {
-		if s := cfg.Option(backend.OptSocket); s != "" {
-			uri = s
-			if !strings.Contains(s, "://") {
-				uri = "unix://" + s
-			}
+	c := Config{Identity: cfg.Option("identity"), DefaultTimeout: d}
+	switch cfg.First(backend.OptURL, backend.OptConnection, backend.OptSocket) {
+	case backend.OptURL:
+		c.URI = cfg.Option(backend.OptURL)
+	case backend.OptConnection:
+		c.Connection = cfg.Option(backend.OptConnection)
+	case backend.OptSocket:
+		c.URI = cfg.Option(backend.OptSocket)
+		if !strings.Contains(c.URI, "://") {
+			c.URI = "unix://" + c.URI
 		}
 	}
-	return Config{URI: uri, Connection: cfg.Option(backend.OptConnection), Identity: cfg.Option("identity"), DefaultTimeout: d}, nil
+	return c, nil
 }
 
 func openBackend(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRuntime, error) {

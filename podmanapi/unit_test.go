@@ -58,7 +58,7 @@ func TestErrorMapping(t *testing.T) {
 		{ctrgate.OpWait, apiErr(404, "", "gone"), ctrgate.ErrNotFound},
 		{ctrgate.OpRemoveImage, apiErr(404, "", "x: image not known"), ctrgate.ErrImageNotFound},
 		{ctrgate.OpRemoveImage, apiErr(409, "", "image used by 1234: image is in use by a container"), ctrgate.ErrRunning},
-		{ctrgate.OpPullImage, errors.New("initializing source docker://example.invalid/x:1: pinging container registry example.invalid: dial tcp: lookup example.invalid: no such host"), ctrgate.ErrImageNotFound},
+		{ctrgate.OpPullImage, errors.New("initializing source docker://example.invalid/x:1: pinging container registry example.invalid: dial tcp: lookup example.invalid: no such host"), ctrgate.ErrRegistryUnavailable},
 		{ctrgate.OpPullImage, apiErr(500, "", "something odd"), ctrgate.ErrImageNotFound},
 		{ctrgate.OpInspect, &url.Error{Op: "Get", URL: "http://d/v5.8.6/libpod/containers/x/json",
 			Err: &net.OpError{Op: "dial", Net: "unix", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}}, ctrgate.ErrEngineUnavailable},

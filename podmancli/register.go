@@ -8,17 +8,29 @@ import (
 )
 
 func init() {
-	backend.Register(BackendName, openBackend, probeBackend)
+	backend.Register(BackendName, openBackend, probeBackend, Options...)
 }
 
-// backendConfig builds a Config from backend options (see ConfigFromMap);
-// an explicit "socket" option without "remote" selects remote mode.
+// Options is the option table of backend "podman-cli".
+var Options = []backend.OptionSpec{
+	{Key: backend.OptBinary, Env: EnvBinary, Default: "podman", Doc: "the podman executable: a name on PATH or a path"},
+	{Key: "args", Env: EnvArgs, Doc: "global arguments before every podman command, split at spaces (e.g. --root /srv/containers)"},
+	{Key: "remote", Env: EnvRemote, Default: "false", Doc: "true: run podman --url SOCKET, through the API service (podman-remote)"},
+	{Key: backend.OptSocket, Env: EnvSocket, Doc: "the service socket or URL of remote mode (else CONTAINER_HOST); given by code or file, it selects remote mode"},
+	{Key: backend.OptTimeout, Env: EnvTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
+	{Key: "env", Doc: "extra environment of every podman process, one KEY=VALUE per line"},
+}
+
+// backendConfig builds a Config from resolved backend options (see
+// ConfigFromMap); a "socket" given by code or a file, with "remote" left
+// at its default, selects remote mode.
 func backendConfig(cfg backend.Config) (Config, error) {
 	opts := map[string]string{}
 	for k, v := range cfg.Options {
 		opts[k] = v
 	}
-	if _, ok := opts["remote"]; !ok && opts[backend.OptSocket] != "" {
+	if cfg.Source("remote") <= backend.SourceDefault && opts[backend.OptSocket] != "" &&
+		cfg.Source(backend.OptSocket) != backend.SourceEnv {
 		opts["remote"] = "true"
 	}
 	return ConfigFromMap(opts)
