@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -24,16 +25,41 @@ type result struct {
 	stdout []byte
 	stderr []byte
 	code   int // exit status; -1 when podman was killed by a signal
+	// stdoutOverflow: podman printed more than runOpts.maxStdout bytes;
+	// stdout holds the first maxStdout of them.
+	stdoutOverflow bool
+}
+
+// cappedBuffer keeps the first limit bytes written to it and drops the
+// rest, noting that it did: podman's output is read to its end (so podman
+// is not stopped by a full pipe) without holding more than limit bytes.
+type cappedBuffer struct {
+	buf      bytes.Buffer
+	limit    int
+	overflow bool
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if room := c.limit - c.buf.Len(); room < len(p) {
+		c.overflow = true
+		c.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	c.buf.Write(p)
+	return len(p), nil
 }
 
 // runOpts tunes one podman run.
 type runOpts struct {
-	stdin   io.Reader
-	stdout  io.Writer // stream stdout here instead of buffering it
-	env     []string  // extra KEY=VALUE entries for this run
-	secrets []string  // values to redact from errors
-	noLimit bool      // do not apply the default timeout (blocking calls)
-	extra   time.Duration
+	stdin  io.Reader
+	stdout io.Writer // stream stdout here instead of buffering it
+	// maxStdout bounds the buffered stdout (0: unbounded); what podman
+	// prints beyond it is read and dropped, and result.stdoutOverflow set.
+	maxStdout int
+	env       []string // extra KEY=VALUE entries for this run
+	secrets   []string // values to redact from errors
+	noLimit   bool     // do not apply the default timeout (blocking calls)
+	extra     time.Duration
 }
 
 // command builds an *exec.Cmd that runs podman in its own process group,
@@ -81,9 +107,13 @@ func (r *Runtime) run(ctx context.Context, op, target string, args []string, o r
 		defer cancel()
 	}
 	cmd := r.command(ctx, args, o.env)
-	var stdout, stderr bytes.Buffer
+	var stderr bytes.Buffer
+	stdout := &cappedBuffer{limit: o.maxStdout}
+	if o.maxStdout <= 0 {
+		stdout.limit = math.MaxInt
+	}
 	cmd.Stdin = o.stdin
-	cmd.Stdout = &stdout
+	cmd.Stdout = stdout
 	if o.stdout != nil {
 		cmd.Stdout = o.stdout
 	}
@@ -92,7 +122,7 @@ func (r *Runtime) run(ctx context.Context, op, target string, args []string, o r
 	if cerr := ctx.Err(); cerr != nil {
 		return nil, ctrgate.NewEngineError(BackendName, op, target, nil, "", cerr, o.secrets)
 	}
-	res := &result{stdout: stdout.Bytes(), stderr: stderr.Bytes()}
+	res := &result{stdout: stdout.buf.Bytes(), stderr: stderr.Bytes(), stdoutOverflow: stdout.overflow}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:

@@ -289,15 +289,41 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if target == "" {
 		target = spec.Image
 	}
-	res, err := r.call(ctx, ctrgate.OpCreate, target, args, runOpts{env: plan.childEnv, secrets: secrets})
+	res, err := r.call(ctx, ctrgate.OpCreate, target, args, runOpts{env: plan.childEnv, secrets: secrets, maxStdout: maxIDOutput})
 	if err != nil {
 		return "", err
 	}
-	id := lastLine(res.stdout)
-	if id == "" {
-		return "", ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, target, nil, "podman printed no container ID", nil, secrets)
+	return containerID(ctrgate.OpCreate, target, res, secrets)
+}
+
+// maxIDOutput bounds what is read of the stdout of a podman command that
+// prints a container ID (64 hex digits and a newline).
+const maxIDOutput = 4096
+
+// containerIDPattern is a full container ID as podman prints it.
+var containerIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// containerID returns the container ID that podman printed (create, run
+// -d): its whole stdout, trimmed, must be one full ID. Anything else (no
+// output, a short ID, other text, more than maxIDOutput bytes) is an
+// *EngineError: a garbage "ID" must never reach the caller.
+func containerID(op, target string, res *result, secrets []string) (string, error) {
+	out := strings.TrimSpace(string(res.stdout))
+	switch {
+	case res.stdoutOverflow:
+		return "", ctrgate.NewEngineError(BackendName, op, target, nil,
+			fmt.Sprintf("podman printed more than %d bytes where a container ID was expected", maxIDOutput), nil, secrets)
+	case out == "":
+		return "", ctrgate.NewEngineError(BackendName, op, target, nil, "podman printed no container ID", nil, secrets)
+	case !containerIDPattern.MatchString(out):
+		shown := out
+		if len(shown) > 80 {
+			shown = shown[:80] + "..."
+		}
+		return "", ctrgate.NewEngineError(BackendName, op, target, nil,
+			fmt.Sprintf("podman printed %q where a container ID (64 hex digits) was expected", shown), nil, secrets)
 	}
-	return id, nil
+	return out, nil
 }
 
 // lastLine returns the last non-empty line of out.

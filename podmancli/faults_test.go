@@ -1,0 +1,100 @@
+package podmancli
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// The tests of this file drive the backend with a fake podman (a shell
+// script) that misbehaves in the ways of the project's issue 10.
+
+const fakeID = "3f2b8c1d9e0a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
+
+func newFake(t *testing.T, script string) *Runtime {
+	t.Helper()
+	r, err := New(Config{Binary: fakePodman(t, script)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+func engineErr(t *testing.T, err error, op string) *ctrgate.EngineError {
+	t.Helper()
+	var ee *ctrgate.EngineError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, op, ee.Op)
+	assert.Equal(t, BackendName, ee.Backend)
+	return ee
+}
+
+var createSpec = ctrgate.ContainerSpec{Name: "c1", Image: "img"}
+
+func TestCreateAcceptsOnlyAContainerID(t *testing.T) {
+	ctx := context.Background()
+	for _, out := range []string{fakeID + "\n", "  " + fakeID + "  \n\n", fakeID} {
+		r := newFake(t, "printf '%s' '"+out+"'\n")
+		id, err := r.Create(ctx, createSpec)
+		require.NoError(t, err, "%q", out)
+		assert.Equal(t, fakeID, id)
+	}
+	for name, script := range map[string]string{
+		"empty":       "exit 0\n",
+		"garbage":     "echo 'Trying to pull docker.io/library/img...'\n",
+		"short ID":    "echo " + fakeID[:12] + "\n",
+		"upper case":  "echo " + strings.ToUpper(fakeID) + "\n",
+		"65 hex":      "echo " + fakeID + "0\n",
+		"two lines":   "echo 'some warning'; echo " + fakeID + "\n",
+		"two IDs":     "echo " + fakeID + "; echo " + fakeID + "\n",
+		"ID and junk": "echo '" + fakeID + " junk'\n",
+	} {
+		r := newFake(t, script)
+		id, err := r.Create(ctx, createSpec)
+		assert.Empty(t, id, name)
+		ee := engineErr(t, err, ctrgate.OpCreate)
+		assert.Equal(t, "c1", ee.Target, name)
+		assert.Contains(t, err.Error(), "container ID", name)
+	}
+}
+
+func TestCreateHugeOutputIsBoundedError(t *testing.T) {
+	// 20 MB of garbage on stdout, then a clean exit
+	r := newFake(t, "head -c 20000000 /dev/zero | tr '\\0' a\n")
+	id, err := r.Create(context.Background(), createSpec)
+	assert.Empty(t, id)
+	engineErr(t, err, ctrgate.OpCreate)
+	assert.Less(t, len(err.Error()), 1024, "the error does not carry the output")
+	assert.Contains(t, err.Error(), "more than")
+}
+
+func TestCappedBufferKeepsAtMostItsLimit(t *testing.T) {
+	b := &cappedBuffer{limit: 10}
+	chunk := []byte("0123456789abcdef")
+	for i := 0; i < 1000; i++ {
+		n, err := b.Write(chunk)
+		require.NoError(t, err, "podman is never stopped by a full buffer")
+		require.Equal(t, len(chunk), n)
+	}
+	assert.Equal(t, "0123456789", b.buf.String())
+	assert.True(t, b.overflow)
+	small := &cappedBuffer{limit: 10}
+	_, _ = small.Write([]byte("0123456789"))
+	assert.False(t, small.overflow, "exactly the limit fits")
+}
+
+func TestFaultErrorsAreNotSentinelsByAccident(t *testing.T) {
+	// A garbage create output is no sentinel's case: not "not found", not
+	// "already exists", not the engine being away.
+	r := newFake(t, "echo garbage\n")
+	_, err := r.Create(context.Background(), createSpec)
+	require.Error(t, err)
+	for _, s := range []error{ctrgate.ErrNotFound, ctrgate.ErrAlreadyExists, ctrgate.ErrEngineUnavailable, ctrgate.ErrInvalidSpec} {
+		assert.False(t, errors.Is(err, s), "%v", s)
+	}
+}
