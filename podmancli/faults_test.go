@@ -88,6 +88,26 @@ func TestCappedBufferKeepsAtMostItsLimit(t *testing.T) {
 	assert.False(t, small.overflow, "exactly the limit fits")
 }
 
+func TestListEmptyOutputIsAnError(t *testing.T) {
+	for name, script := range map[string]string{
+		"nothing":    "exit 0\n",
+		"blank":      "echo\n",
+		"null":       "echo null\n",
+		"human":      "echo 'CONTAINER ID  IMAGE  COMMAND'\n",
+		"truncated":  `echo '[{"Id":"abc"'` + "\n",
+		"not a list": `echo '{"Id":"abc"}'` + "\n",
+	} {
+		r := newFake(t, script)
+		cs, err := r.List(context.Background(), ctrgate.ListFilter{All: true})
+		assert.Nil(t, cs, name)
+		engineErr(t, err, ctrgate.OpList)
+	}
+	r := newFake(t, "echo '[]'\n")
+	cs, err := r.List(context.Background(), ctrgate.ListFilter{All: true})
+	require.NoError(t, err, "[] is podman's answer for no containers")
+	assert.Empty(t, cs)
+}
+
 func TestFaultErrorsAreNotSentinelsByAccident(t *testing.T) {
 	// A garbage create output is no sentinel's case: not "not found", not
 	// "already exists", not the engine being away.
