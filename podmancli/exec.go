@@ -24,10 +24,30 @@ const waitDelay = 3 * time.Second
 type result struct {
 	stdout []byte
 	stderr []byte
-	code   int // exit status; -1 when podman was killed by a signal
+	code   int            // exit status; -1 when podman was killed by a signal
+	signal syscall.Signal // the signal that killed podman; 0 when it exited
 	// stdoutOverflow: podman printed more than runOpts.maxStdout bytes;
 	// stdout holds the first maxStdout of them.
 	stdoutOverflow bool
+}
+
+// exited is the result of a podman run that ended in state, with its
+// stderr (the exit status, or the signal that killed it).
+func exited(state *os.ProcessState, stderr []byte) *result {
+	res := &result{stderr: stderr, code: state.ExitCode()}
+	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.signal = ws.Signal()
+	}
+	return res
+}
+
+// exitCause describes how a failed podman run ended, as the Err of its
+// *EngineError.
+func exitCause(res *result) error {
+	if res.signal != 0 {
+		return fmt.Errorf("podman was killed by signal %d (%v)", int(res.signal), res.signal)
+	}
+	return fmt.Errorf("podman exited with status %d", res.code)
 }
 
 // cappedBuffer keeps the first limit bytes written to it and drops the
@@ -122,20 +142,21 @@ func (r *Runtime) run(ctx context.Context, op, target string, args []string, o r
 	if cerr := ctx.Err(); cerr != nil {
 		return nil, ctrgate.NewEngineError(BackendName, op, target, nil, "", cerr, o.secrets)
 	}
-	res := &result{stdout: stdout.buf.Bytes(), stderr: stderr.Bytes(), stdoutOverflow: stdout.overflow}
+	res := &result{}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
+		res = exited(ee.ProcessState, nil)
 	case errors.Is(err, exec.ErrWaitDelay):
 		// podman exited but something kept its pipes open; its status is
 		// valid.
-		res.code = cmd.ProcessState.ExitCode()
+		res = exited(cmd.ProcessState, nil)
 	default:
 		return nil, ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable,
 			"cannot run podman", err, o.secrets)
 	}
+	res.stdout, res.stderr, res.stdoutOverflow = stdout.buf.Bytes(), stderr.Bytes(), stdout.overflow
 	return res, nil
 }
 
@@ -151,10 +172,16 @@ func (r *Runtime) call(ctx context.Context, op, target string, args []string, o 
 	return res, nil
 }
 
-// failure maps a failed podman run to a typed error.
+// failure maps a failed podman run to a typed error. A podman killed by a
+// signal (the OOM killer, a crash, someone's kill) is
+// ctrgate.ErrEngineUnavailable whatever it printed before: the engine
+// process died, the operation's outcome is unknown.
 func (r *Runtime) failure(op, target string, res *result, secrets []string) error {
 	msg := errorText(res.stderr)
-	cause := fmt.Errorf("podman exited with status %d", res.code)
+	cause := exitCause(res)
+	if res.signal != 0 {
+		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, msg, cause, secrets)
+	}
 	if ctrgate.IsGPUConfigMessage(msg) && gpuOp(op) {
 		return ctrgate.NewGPUConfigError(BackendName, msg, cause, secrets)
 	}

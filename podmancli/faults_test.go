@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -106,6 +107,60 @@ func TestListEmptyOutputIsAnError(t *testing.T) {
 	cs, err := r.List(context.Background(), ctrgate.ListFilter{All: true})
 	require.NoError(t, err, "[] is podman's answer for no containers")
 	assert.Empty(t, cs)
+}
+
+func TestSignalledPodmanIsEngineUnavailable(t *testing.T) {
+	ctx := context.Background()
+	r := newFake(t, "kill -KILL $$\n")
+	check := func(err error, op string) {
+		t.Helper()
+		engineErr(t, err, op)
+		assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable, op)
+		assert.Contains(t, err.Error(), "signal 9", op)
+	}
+	check(r.Start(ctx, "c1"), ctrgate.OpStart)
+	_, err := r.Create(ctx, createSpec)
+	check(err, ctrgate.OpCreate)
+	_, err = r.Inspect(ctx, "c1")
+	check(err, ctrgate.OpInspect)
+	_, err = r.List(ctx, ctrgate.ListFilter{})
+	check(err, ctrgate.OpList)
+	_, err = r.Exec(ctx, "c1", ctrgate.ExecOptions{Cmd: []string{"true"}})
+	check(err, ctrgate.OpExec)
+	_, err = r.ImageExists(ctx, "img")
+	check(err, ctrgate.OpImageExists)
+	check(r.PullImage(ctx, "img", ctrgate.PullAlways), ctrgate.OpPullImage)
+	check(r.RemoveImage(ctx, "img", false), ctrgate.OpRemoveImage)
+	_, err = r.Info(ctx)
+	check(err, ctrgate.OpInfo)
+
+	r = newFake(t, "kill -SEGV $$\n")
+	err = r.Stop(ctx, "c1", 0)
+	engineErr(t, err, ctrgate.OpStop)
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable)
+	assert.Contains(t, err.Error(), "signal 11")
+}
+
+func TestSignalledPodmanInStreams(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r := newFake(t, `case "$1" in
+container) echo '[{"Id":"`+fakeID+`","Name":"c1","State":{"Status":"running","Running":true}}]';;
+*) kill -KILL $$;;
+esac
+`)
+	st, err := r.Logs(ctx, "c1", ctrgate.LogOptions{})
+	require.NoError(t, err)
+	defer st.Close()
+	_, err = st.Next()
+	engineErr(t, err, ctrgate.OpLogs)
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable)
+	assert.Contains(t, err.Error(), "signal 9")
+
+	_, err = r.CopyFrom(ctx, "c1", "/etc")
+	engineErr(t, err, ctrgate.OpCopyFrom)
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable)
+	assert.Contains(t, err.Error(), "signal 9")
 }
 
 func TestFaultErrorsAreNotSentinelsByAccident(t *testing.T) {

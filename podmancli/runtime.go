@@ -26,7 +26,7 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 	}
 	if res.code != 0 {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable,
-			errorText(res.stderr), fmt.Errorf("podman exited with status %d", res.code), nil)
+			errorText(res.stderr), exitCause(res), nil)
 	}
 	info, err := parseInfo(res.stdout)
 	if err != nil {
@@ -148,14 +148,16 @@ func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
+	if res.signal != 0 {
+		return r.failure(ctrgate.OpPullImage, ref, res, nil)
+	}
 	if res.code != 0 {
 		msg := errorText(res.stderr)
 		kind := classify(ctrgate.OpPullImage, msg)
 		if kind == nil {
 			kind = ctrgate.ErrImageNotFound // no registry could provide it
 		}
-		return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, kind, msg,
-			fmt.Errorf("podman exited with status %d", res.code), nil)
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, kind, msg, exitCause(res), nil)
 	}
 	return nil
 }
@@ -248,14 +250,16 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 	if err != nil {
 		return err
 	}
+	if res.signal != 0 {
+		return r.failure(ctrgate.OpRemoveImage, ref, res, nil)
+	}
 	if res.code != 0 {
 		msg := errorText(res.stderr)
 		kind := classify(ctrgate.OpRemoveImage, msg)
 		if kind == ctrgate.ErrNotFound {
 			kind = ctrgate.ErrImageNotFound
 		}
-		return ctrgate.NewEngineError(BackendName, ctrgate.OpRemoveImage, ref, kind, msg,
-			fmt.Errorf("podman exited with status %d", res.code), nil)
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpRemoveImage, ref, kind, msg, exitCause(res), nil)
 	}
 	if force && strings.TrimSpace(string(res.stdout)) == "" {
 		// `podman rmi --force` of a missing image exits 0 and prints
