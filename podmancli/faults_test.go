@@ -163,6 +163,29 @@ esac
 	assert.Contains(t, err.Error(), "signal 9")
 }
 
+func TestEventsDeadlineIsEngineError(t *testing.T) {
+	// podman events that follows and never prints anything
+	r := newFake(t, "exec sleep 60\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	st, err := r.Events(ctx, ctrgate.EventFilter{})
+	require.NoError(t, err)
+	defer st.Close()
+	_, err = st.Next()
+	ee := engineErr(t, err, ctrgate.OpEvents)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, ee, context.DeadlineExceeded)
+
+	cctx, ccancel := context.WithCancel(context.Background())
+	st2, err := r.Events(cctx, ctrgate.EventFilter{})
+	require.NoError(t, err)
+	defer st2.Close()
+	ccancel()
+	_, err = st2.Next()
+	engineErr(t, err, ctrgate.OpEvents)
+	assert.ErrorIs(t, err, context.Canceled)
+}
+
 func TestFaultErrorsAreNotSentinelsByAccident(t *testing.T) {
 	// A garbage create output is no sentinel's case: not "not found", not
 	// "already exists", not the engine being away.

@@ -314,9 +314,13 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	}
 	// Podman 4.3 ends a `podman events` follower when it rotates its events
 	// log (file logger): ResumeEvents runs it again from the last event.
+	// When ctx ends, Next's error is an *EngineError of Events wrapping
+	// ctx.Err(), like every other error of the stream.
 	return ctrgate.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
 		return r.subscribeEvents(ctx, filter, since)
-	}, ctrgate.ResumeOptions{Closed: r.isClosed})
+	}, ctrgate.ResumeOptions{Closed: r.isClosed, CtxError: func(ctx context.Context) error {
+		return ctxError(ctrgate.OpEvents, "", ctx.Err())
+	}})
 }
 
 // isClosed reports whether Close has been called.
