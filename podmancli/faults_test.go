@@ -3,6 +3,8 @@ package podmancli
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +186,72 @@ func TestEventsDeadlineIsEngineError(t *testing.T) {
 	_, err = st2.Next()
 	engineErr(t, err, ctrgate.OpEvents)
 	assert.ErrorIs(t, err, context.Canceled)
+}
+
+// psTwoContainers is a `podman ps --format json` answer.
+var psTwoContainers = `[
+ {"Id":"` + fakeID + `","Names":["comma"],"State":"running","Labels":{"team":"a,b","app":"x"}},
+ {"Id":"` + fakeID[1:] + `0","Names":["plain"],"State":"running","Labels":{"team":"a","app":"x"}},
+ {"Id":"` + fakeID[2:] + `00","Names":["quote"],"State":"running","Labels":{"team":"say \"hi\"","app":"x"}}
+]`
+
+// podmanSplittingFilters is a fake podman 4.x ps: its --filter values are
+// split at commas (pflag's StringSlice, a CSV record), so a value holding a
+// comma fails ("invalid filter"), a quote is a CSV error; it prints
+// psTwoContainers otherwise (ignoring the filters, which the backend checks
+// again). The filters it saw are written to dir/filters.
+func podmanSplittingFilters(dir string) string {
+	return `prev=
+for a in "$@"; do
+	if [ "$prev" = --filter ]; then
+		printf '%s\n' "$a" >> ` + dir + `/filters
+		case "$a" in
+		*\"*) echo 'Error: bare " in non-quoted-field' >&2; exit 125;;
+		*,*) echo "Error: invalid filter \"${a#*,}\"" >&2; exit 125;;
+		esac
+	fi
+	prev=$a
+done
+cat <<'EOF'
+` + psTwoContainers + `
+EOF
+`
+}
+
+func TestListLabelWithCommaFilteredHere(t *testing.T) {
+	dir := t.TempDir()
+	r := newFake(t, podmanSplittingFilters(dir))
+	ctx := context.Background()
+	names := func(cs []ctrgate.Container) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Name)
+		}
+		return out
+	}
+	cs, err := r.List(ctx, ctrgate.ListFilter{Labels: map[string]string{"team": "a,b", "app": "x"}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"comma"}, names(cs))
+	seen, err := os.ReadFile(filepath.Join(dir, "filters"))
+	require.NoError(t, err)
+	assert.Equal(t, "label=app=x\n", string(seen), "the label without a comma is still filtered by podman")
+
+	cs, err = r.List(ctx, ctrgate.ListFilter{Labels: map[string]string{"team": `say "hi"`}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"quote"}, names(cs))
+
+	cs, err = r.List(ctx, ctrgate.ListFilter{Labels: map[string]string{"team": "a"}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"plain"}, names(cs))
+
+	cs, err = r.List(ctx, ctrgate.ListFilter{Labels: map[string]string{"team": "b,a"}})
+	require.NoError(t, err)
+	assert.Empty(t, cs)
+}
+
+func TestListArgsLeaveSplittableLabelsToTheBackend(t *testing.T) {
+	args := listArgs(ctrgate.ListFilter{Labels: map[string]string{"a": "x,y", "b": "1", "c": `q"`, "d": "l\nm", "e,f": "", "g": ""}})
+	assert.Equal(t, []string{"ps", "--format", "json", "--filter", "label=b=1", "--filter", "label=g"}, args)
 }
 
 func TestFaultErrorsAreNotSentinelsByAccident(t *testing.T) {

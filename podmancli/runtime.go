@@ -457,14 +457,31 @@ func listArgs(f ctrgate.ListFilter) []string {
 	if f.NamePrefix != "" {
 		args = append(args, "--filter", "name=^"+regexp.QuoteMeta(f.NamePrefix))
 	}
-	for _, l := range ctrgate.LabelFilters(f.Labels) {
+	for _, l := range engineLabelFilters(f.Labels) {
 		args = append(args, "--filter", "label="+l)
 	}
 	return args
 }
 
+// engineLabelFilters returns the label filters ("k" or "k=v") that podman
+// can apply itself. Podman 4.x reads each --filter value as a CSV record
+// (pflag's StringSlice): it splits a value at its commas ("invalid filter"
+// or a wrong filter), refuses a '"' in it and cuts it at a line break. The
+// labels holding one of those are left to List, which checks every label
+// on podman's answer anyway.
+func engineLabelFilters(labels map[string]string) []string {
+	var out []string
+	for _, l := range ctrgate.LabelFilters(labels) {
+		if !strings.ContainsAny(l, ",\"\r\n") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // List returns the matching containers in one `podman ps` call; the filter
-// is applied again (literally) to podman's answer.
+// is applied again (literally) to podman's answer, so that the labels
+// podman cannot filter (see engineLabelFilters) are filtered here.
 func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgate.Container, error) {
 	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
 		return nil, err
