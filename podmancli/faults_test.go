@@ -195,12 +195,12 @@ var psTwoContainers = `[
  {"Id":"` + fakeID[2:] + `00","Names":["quote"],"State":"running","Labels":{"team":"say \"hi\"","app":"x"}}
 ]`
 
-// podmanSplittingFilters is a fake podman 4.x ps: its --filter values are
-// split at commas (pflag's StringSlice, a CSV record), so a value holding a
-// comma fails ("invalid filter"), a quote is a CSV error; it prints
-// psTwoContainers otherwise (ignoring the filters, which the backend checks
+// podmanSplittingFilters is a fake podman 4.x ps or images: its --filter
+// values are split at commas (pflag's StringSlice, a CSV record), so a value
+// holding a comma fails ("invalid filter"), a quote is a CSV error; it
+// prints answer otherwise (ignoring the filters, which the backend checks
 // again). The filters it saw are written to dir/filters.
-func podmanSplittingFilters(dir string) string {
+func podmanSplittingFilters(dir, answer string) string {
 	return `prev=
 for a in "$@"; do
 	if [ "$prev" = --filter ]; then
@@ -213,14 +213,14 @@ for a in "$@"; do
 	prev=$a
 done
 cat <<'EOF'
-` + psTwoContainers + `
+` + answer + `
 EOF
 `
 }
 
 func TestListLabelWithCommaFilteredHere(t *testing.T) {
 	dir := t.TempDir()
-	r := newFake(t, podmanSplittingFilters(dir))
+	r := newFake(t, podmanSplittingFilters(dir, psTwoContainers))
 	ctx := context.Background()
 	names := func(cs []ctrgate.Container) []string {
 		var out []string
@@ -247,6 +247,32 @@ func TestListLabelWithCommaFilteredHere(t *testing.T) {
 	cs, err = r.List(ctx, ctrgate.ListFilter{Labels: map[string]string{"team": "b,a"}})
 	require.NoError(t, err)
 	assert.Empty(t, cs)
+}
+
+func TestListImagesLabelWithQuoteFilteredHere(t *testing.T) {
+	dir := t.TempDir()
+	r := newFake(t, podmanSplittingFilters(dir, `[
+ {"Id":"`+fakeID+`","Names":["localhost/q:1"],"Labels":{"team":"say \"hi\"","app":"x"}},
+ {"Id":"`+fakeID[1:]+`0","Names":["localhost/p:1"],"Labels":{"team":"a","app":"x"}},
+ {"Id":"`+fakeID[2:]+`00","Names":["localhost/c:1"],"Labels":{"team":"a,b","app":"x"}}
+]`))
+	ctx := context.Background()
+	refs := func(imgs []ctrgate.Image) []string {
+		var out []string
+		for _, im := range imgs {
+			out = append(out, im.Refs...)
+		}
+		return out
+	}
+	imgs, err := r.ListImages(ctx, ctrgate.ImageFilter{Labels: map[string]string{"team": `say "hi"`, "app": "x"}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"localhost/q:1"}, refs(imgs))
+	seen, err := os.ReadFile(filepath.Join(dir, "filters"))
+	require.NoError(t, err)
+	assert.Equal(t, "label=app=x\n", string(seen), "the plain label is still filtered by podman")
+	imgs, err = r.ListImages(ctx, ctrgate.ImageFilter{Labels: map[string]string{"team": "a,b"}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"localhost/c:1"}, refs(imgs))
 }
 
 func TestListArgsLeaveSplittableLabelsToTheBackend(t *testing.T) {
