@@ -5,6 +5,8 @@ import (
 	"github.com/ctrgate/ctrgate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -77,6 +79,31 @@ func errorsGroup() group {
 			assertSentinelWords(t, err, ctrgate.ErrImageNotFound, "RemoveImage of a missing image")
 			assert.ErrorIs(t, s.rt.RemoveImage(ctx, ref, true), ctrgate.ErrImageNotFound,
 				"force does not turn a missing image into a success")
+		}},
+		{name: "MissingBindSource", parallel: true, fn: func(t *testing.T, s *suite) {
+			// A bind mount whose host source does not exist is refused at
+			// Create, and the source is not created: no engine makes a
+			// directory on the host for it (Podman's Docker-compatible API
+			// would, were the docker backend not to refuse it first).
+			if !s.need(t, CapBindMounts) {
+				return
+			}
+			ctx := s.ctx(t)
+			name := s.name(t, "err-nobind")
+			missing := filepath.Join(t.TempDir(), "no-such-dir")
+			spec := s.spec(name, "exit", "0")
+			spec.Mounts = []ctrgate.Mount{{Type: ctrgate.MountBind, Source: missing, Target: "/mnt/x"}}
+			id, err := s.rt.Create(ctx, spec)
+			assert.Empty(t, id)
+			var ee *ctrgate.EngineError
+			if assert.ErrorAs(t, err, &ee, "Create with a missing bind source: %v", err) {
+				assert.Equal(t, ctrgate.OpCreate, ee.Op)
+				assert.Contains(t, err.Error(), missing, "the error names the missing source")
+			}
+			assert.NotErrorIs(t, err, ctrgate.ErrNotFound, "a missing source is not a missing container")
+			_, serr := os.Stat(missing)
+			assert.ErrorIs(t, serr, os.ErrNotExist, "the missing source was not created on the host")
+			s.requireGone(t, ctx, name)
 		}},
 		{name: "KillNotRunning", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)

@@ -55,6 +55,23 @@ func statesGroup() group {
 				Labels: map[string]string{"ctg.role": "x", "ctg.extra": "2"}, All: true}))
 			assert.Empty(t, names(t, s.rt, ctx, ctrgate.ListFilter{NamePrefix: p,
 				Labels: map[string]string{"ctg.nope": ""}, All: true}))
+
+			// Values are matched literally, whatever they hold: Podman 4's
+			// CLI splits a filter value at its commas and refuses a '"'.
+			n3 := s.name(t, "lab-3")
+			sp3 := s.spec(n3, "exit", "0")
+			sp3.Labels = map[string]string{"ctg.role": "x,y", "ctg.note": `say "hi"`}
+			s.create(t, ctx, sp3)
+			assert.Equal(t, []string{n3}, names(t, s.rt, ctx, ctrgate.ListFilter{NamePrefix: p,
+				Labels: map[string]string{"ctg.role": "x,y"}, All: true}), "a label value with a comma")
+			assert.Equal(t, []string{n3}, names(t, s.rt, ctx, ctrgate.ListFilter{NamePrefix: p,
+				Labels: map[string]string{"ctg.role": "x,y", "ctg.note": `say "hi"`}, All: true}), "a label value with quotes")
+			assert.Equal(t, []string{n1}, names(t, s.rt, ctx, ctrgate.ListFilter{NamePrefix: p,
+				Labels: map[string]string{"ctg.role": "x"}, All: true}), "a part of a value with a comma is not the value")
+			assert.Empty(t, names(t, s.rt, ctx, ctrgate.ListFilter{NamePrefix: p,
+				Labels: map[string]string{"ctg.role": "y,x"}, All: true}))
+			assert.Equal(t, sorted(n1, n2, n3), names(t, s.rt, ctx, ctrgate.ListFilter{NamePrefix: p,
+				Labels: map[string]string{"ctg.role": ""}, All: true}))
 		}},
 		{name: "AllVersusRunning", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)

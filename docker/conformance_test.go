@@ -114,6 +114,7 @@ var podmanCompatDifferences = []string{
 	"Logs/FinalLineWithoutNewline (wait): Podman's wait may fail with \"read /proc/<pid>/cgroup: no such process\" when the container exits at that moment; the backend looks again (up to 3 times)",
 	"Secrets/NotInExecErrors (exec of a missing program): exit code 127 on Podman, 126 on Docker (engine-reported, passed through)",
 	"Engine/Info: EngineInfo.Engine is \"podman\" and Version the Podman version; /version costs ~0.46 s on Podman (New takes that long)",
+	"Errors/MissingBindSource: Podman's API creates a missing bind-mount source directory on the host and runs the container, where podman-cli and podman-api are refused (\"statfs SOURCE: no such file or directory\"); the backend refuses it at Create with that error when the engine is on this machine (a unix socket)",
 }
 
 // enginePodman is the podman command of the engine under test:

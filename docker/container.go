@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/logstream"
 )
 
 // Create validates spec, makes its image available according to
@@ -39,6 +43,9 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if err := r.ensureImage(ctx, spec.Image, spec.PullPolicy); err != nil {
 		return "", ctrgate.WithOp(err, ctrgate.OpCreate)
 	}
+	if err := r.checkBindSources(spec, secrets); err != nil {
+		return "", err
+	}
 	if cfg.Labels == nil {
 		cfg.Labels = map[string]string{}
 	}
@@ -49,6 +56,50 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	}
 	r.rememberSecrets(resp.ID, spec.Name, secrets)
 	return resp.ID, nil
+}
+
+// checkBindSources refuses a bind mount whose host source does not exist,
+// before the engine is asked: Podman's Docker-compatible API creates the
+// missing directory on the host (where podman-cli and podman-api are
+// refused), and so does Docker for a relabelled bind (the legacy Binds
+// syntax), while Docker's Mounts API refuses it. The error is the one of
+// the engine's own family: on Podman the podman backends' (no sentinel,
+// "statfs SOURCE: no such file or directory"), on Docker its Mounts API's
+// (ErrInvalidSpec). The source can only be looked up when the engine is on
+// this machine (r.local); it counts as present when it exists as given or
+// below $CTRGATE_ENGINE_ROOT (an engine in a mount namespace of its own),
+// or when it cannot be looked up (the engine decides then).
+func (r *Runtime) checkBindSources(spec ctrgate.ContainerSpec, secrets []string) error {
+	if !r.local {
+		return nil
+	}
+	for _, m := range spec.Mounts {
+		if m.Type != ctrgate.MountBind || hostPathMayExist(m.Source) {
+			continue
+		}
+		if r.podman {
+			return ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, nil,
+				"statfs "+m.Source+": no such file or directory", nil, secrets)
+		}
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, ctrgate.ErrInvalidSpec,
+			`invalid mount config for type "bind": bind source path does not exist: `+m.Source, nil, secrets)
+	}
+	return nil
+}
+
+// hostPathMayExist reports whether path is not known to be missing on this
+// machine: as given, or below $CTRGATE_ENGINE_ROOT when that is set.
+func hostPathMayExist(path string) bool {
+	candidates := []string{path}
+	if root := os.Getenv(logstream.EnvEngineRoot); root != "" {
+		candidates = append(candidates, filepath.Join(root, path))
+	}
+	for _, p := range candidates {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+	}
+	return false
 }
 
 // secretEntry is what rememberSecrets keeps about one container.

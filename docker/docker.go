@@ -47,6 +47,11 @@
 //   - Create adds the label ImageLabel (the image reference as given), so
 //     that List reports the reference even after its tag has moved; it is
 //     left out of the labels the runtime returns.
+//   - A bind mount whose host source does not exist is refused at Create
+//     when the engine is on this machine (a unix socket), as Podman and
+//     Docker's Mounts API refuse it: Podman's Docker-compatible API would
+//     create the directory on the host, and so would Docker for a
+//     relabelled bind (the legacy Binds syntax).
 //   - List reports an exited container's exit code from the entry's status
 //     text ("Exited (N) ..."): Docker's list API has no field for it.
 //   - Events asks the engine for events since the moment of the call, so the
@@ -109,6 +114,7 @@ type Runtime struct {
 	cli     *client.Client
 	timeout time.Duration
 	host    string
+	local   bool // the engine is on this machine (a unix socket): it sees this file system
 
 	// what New learnt about the engine
 	podman     bool   // the engine is Podman's Docker-compatible service
@@ -181,7 +187,8 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, "bad engine address "+redactURL(host), err, nil)
 	}
 	life, kill := context.WithCancel(context.Background())
-	r := &Runtime{cli: cli, timeout: cfg.DefaultTimeout, host: redactURL(host), life: life, kill: kill, sshClean: sshClean}
+	r := &Runtime{cli: cli, timeout: cfg.DefaultTimeout, host: redactURL(host), local: strings.HasPrefix(host, "unix://"),
+		life: life, kill: kill, sshClean: sshClean}
 
 	pctx, cancel := context.WithTimeout(ctx, cfg.PingTimeout)
 	defer cancel()

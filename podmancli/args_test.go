@@ -370,7 +370,7 @@ func TestSecretsReachPodmanOnlyThroughEnvironment(t *testing.T) {
 	bin := fakePodman(t, `printf '%s\n' "$@" > `+dir+`/args
 env > `+dir+`/env
 for a in "$@"; do case "$a" in /*ctrgate-podman-env-*) cp "$a" `+dir+`/envfile;; esac; done
-echo 0123456789abcdef
+echo 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 `)
 	r, err := New(Config{Binary: bin})
 	require.NoError(t, err)
@@ -382,7 +382,7 @@ echo 0123456789abcdef
 	}}
 	id, err := r.Create(context.Background(), spec)
 	require.NoError(t, err)
-	assert.Equal(t, "0123456789abcdef", id)
+	assert.Equal(t, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", id)
 	args, err := os.ReadFile(filepath.Join(dir, "args"))
 	require.NoError(t, err)
 	assert.NotContains(t, string(args), "tok-123456")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"strings"
@@ -23,17 +24,62 @@ const waitDelay = 3 * time.Second
 type result struct {
 	stdout []byte
 	stderr []byte
-	code   int // exit status; -1 when podman was killed by a signal
+	code   int            // exit status; -1 when podman was killed by a signal
+	signal syscall.Signal // the signal that killed podman; 0 when it exited
+	// stdoutOverflow: podman printed more than runOpts.maxStdout bytes;
+	// stdout holds the first maxStdout of them.
+	stdoutOverflow bool
+}
+
+// exited is the result of a podman run that ended in state, with its
+// stderr (the exit status, or the signal that killed it).
+func exited(state *os.ProcessState, stderr []byte) *result {
+	res := &result{stderr: stderr, code: state.ExitCode()}
+	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.signal = ws.Signal()
+	}
+	return res
+}
+
+// exitCause describes how a failed podman run ended, as the Err of its
+// *EngineError.
+func exitCause(res *result) error {
+	if res.signal != 0 {
+		return fmt.Errorf("podman was killed by signal %d (%v)", int(res.signal), res.signal)
+	}
+	return fmt.Errorf("podman exited with status %d", res.code)
+}
+
+// cappedBuffer keeps the first limit bytes written to it and drops the
+// rest, noting that it did: podman's output is read to its end (so podman
+// is not stopped by a full pipe) without holding more than limit bytes.
+type cappedBuffer struct {
+	buf      bytes.Buffer
+	limit    int
+	overflow bool
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if room := c.limit - c.buf.Len(); room < len(p) {
+		c.overflow = true
+		c.buf.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	c.buf.Write(p)
+	return len(p), nil
 }
 
 // runOpts tunes one podman run.
 type runOpts struct {
-	stdin   io.Reader
-	stdout  io.Writer // stream stdout here instead of buffering it
-	env     []string  // extra KEY=VALUE entries for this run
-	secrets []string  // values to redact from errors
-	noLimit bool      // do not apply the default timeout (blocking calls)
-	extra   time.Duration
+	stdin  io.Reader
+	stdout io.Writer // stream stdout here instead of buffering it
+	// maxStdout bounds the buffered stdout (0: unbounded); what podman
+	// prints beyond it is read and dropped, and result.stdoutOverflow set.
+	maxStdout int
+	env       []string // extra KEY=VALUE entries for this run
+	secrets   []string // values to redact from errors
+	noLimit   bool     // do not apply the default timeout (blocking calls)
+	extra     time.Duration
 }
 
 // command builds an *exec.Cmd that runs podman in its own process group,
@@ -81,9 +127,13 @@ func (r *Runtime) run(ctx context.Context, op, target string, args []string, o r
 		defer cancel()
 	}
 	cmd := r.command(ctx, args, o.env)
-	var stdout, stderr bytes.Buffer
+	var stderr bytes.Buffer
+	stdout := &cappedBuffer{limit: o.maxStdout}
+	if o.maxStdout <= 0 {
+		stdout.limit = math.MaxInt
+	}
 	cmd.Stdin = o.stdin
-	cmd.Stdout = &stdout
+	cmd.Stdout = stdout
 	if o.stdout != nil {
 		cmd.Stdout = o.stdout
 	}
@@ -92,20 +142,21 @@ func (r *Runtime) run(ctx context.Context, op, target string, args []string, o r
 	if cerr := ctx.Err(); cerr != nil {
 		return nil, ctrgate.NewEngineError(BackendName, op, target, nil, "", cerr, o.secrets)
 	}
-	res := &result{stdout: stdout.Bytes(), stderr: stderr.Bytes()}
+	res := &result{}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
+		res = exited(ee.ProcessState, nil)
 	case errors.Is(err, exec.ErrWaitDelay):
 		// podman exited but something kept its pipes open; its status is
 		// valid.
-		res.code = cmd.ProcessState.ExitCode()
+		res = exited(cmd.ProcessState, nil)
 	default:
 		return nil, ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable,
 			"cannot run podman", err, o.secrets)
 	}
+	res.stdout, res.stderr, res.stdoutOverflow = stdout.buf.Bytes(), stderr.Bytes(), stdout.overflow
 	return res, nil
 }
 
@@ -121,10 +172,16 @@ func (r *Runtime) call(ctx context.Context, op, target string, args []string, o 
 	return res, nil
 }
 
-// failure maps a failed podman run to a typed error.
+// failure maps a failed podman run to a typed error. A podman killed by a
+// signal (the OOM killer, a crash, someone's kill) is
+// ctrgate.ErrEngineUnavailable whatever it printed before: the engine
+// process died, the operation's outcome is unknown.
 func (r *Runtime) failure(op, target string, res *result, secrets []string) error {
 	msg := errorText(res.stderr)
-	cause := fmt.Errorf("podman exited with status %d", res.code)
+	cause := exitCause(res)
+	if res.signal != 0 {
+		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, msg, cause, secrets)
+	}
 	if ctrgate.IsGPUConfigMessage(msg) && gpuOp(op) {
 		return ctrgate.NewGPUConfigError(BackendName, msg, cause, secrets)
 	}

@@ -21,14 +21,14 @@ type imageEntry struct {
 }
 
 // ListImages returns the images that pass filter, from one `podman images`
-// (labels filtered by podman where it can, everything checked again on its
-// answer).
+// (labels filtered by podman where it can, see engineLabelFilters;
+// everything checked again on its answer).
 func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([]ctrgate.Image, error) {
 	if err := ctrgate.ValidateImageFilter(filter); err != nil {
 		return nil, err
 	}
 	args := []string{"images", "--format", "json", "--no-trunc"}
-	for _, l := range ctrgate.EngineImageLabelFilters(filter) {
+	for _, l := range engineLabelFilters(filter.Labels) {
 		args = append(args, "--filter", "label="+l)
 	}
 	res, err := ctrgate.RetryImageListing(ctx, func() (*result, error) {

@@ -119,11 +119,16 @@ func (p psEntry) name() string {
 	return ""
 }
 
-// parsePS decodes `podman ps --format json` output.
+// parsePS decodes `podman ps --format json` output. Podman prints a JSON
+// array, "[]" for no containers (4.3 and 5.x alike); anything else, empty
+// output and "null" included, is an error, never "no containers".
 func parsePS(out []byte) ([]ctrgate.Container, error) {
 	out = bytes.TrimSpace(out)
-	if len(out) == 0 || string(out) == "null" {
-		return nil, nil
+	if len(out) == 0 {
+		return nil, fmt.Errorf("podman ps printed nothing (want a JSON array)")
+	}
+	if out[0] != '[' {
+		return nil, fmt.Errorf("podman ps printed %q (want a JSON array)", shorten(out, 80))
 	}
 	var entries []psEntry
 	if err := json.Unmarshal(out, &entries); err != nil {
@@ -172,6 +177,14 @@ func parsePS(out []byte) ([]ctrgate.Container, error) {
 		cs = append(cs, c)
 	}
 	return cs, nil
+}
+
+// shorten returns b as text, cut to at most n bytes with "..." after a cut.
+func shorten(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
 }
 
 func protoOrTCP(p string) string {

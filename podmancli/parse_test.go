@@ -88,13 +88,21 @@ func TestParsePS542(t *testing.T) {
 }
 
 func TestParsePSEmptyAndBroken(t *testing.T) {
-	for _, in := range []string{"", "[]", "null", "\n"} {
+	for _, dir := range []string{"podman-4.3.1"} {
+		cs, err := parsePS(fixture(t, dir, "ps-empty.json"))
+		require.NoError(t, err, dir)
+		assert.Empty(t, cs, dir)
+	}
+	for _, in := range []string{"[]", " [ ]\n"} {
 		cs, err := parsePS([]byte(in))
 		require.NoError(t, err, "%q", in)
 		assert.Empty(t, cs)
 	}
-	_, err := parsePS([]byte("Up 2 seconds ago"))
-	assert.Error(t, err, "a human format is an error, never an empty list")
+	for _, in := range []string{"", "\n", "  \t\n", "null", "{}", `{"Id":"abc"}`, `[{"Id":"abc"`, "Up 2 seconds ago"} {
+		cs, err := parsePS([]byte(in))
+		assert.Error(t, err, "%q is an error, never an empty list", in)
+		assert.Nil(t, cs)
+	}
 }
 
 func TestParseInspect431(t *testing.T) {

@@ -26,7 +26,7 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 	}
 	if res.code != 0 {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable,
-			errorText(res.stderr), fmt.Errorf("podman exited with status %d", res.code), nil)
+			errorText(res.stderr), exitCause(res), nil)
 	}
 	info, err := parseInfo(res.stdout)
 	if err != nil {
@@ -148,6 +148,9 @@ func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
+	if res.signal != 0 {
+		return r.failure(ctrgate.OpPullImage, ref, res, nil)
+	}
 	if res.code != 0 {
 		msg := errorText(res.stderr)
 		kind := classify(ctrgate.OpPullImage, msg)
@@ -155,8 +158,7 @@ func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 			// a registry answered "not here", or none answered at all
 			kind = ctrgate.PullFailureKind(msg)
 		}
-		return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, kind, msg,
-			fmt.Errorf("podman exited with status %d", res.code), nil)
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, kind, msg, exitCause(res), nil)
 	}
 	return nil
 }
@@ -249,14 +251,16 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 	if err != nil {
 		return err
 	}
+	if res.signal != 0 {
+		return r.failure(ctrgate.OpRemoveImage, ref, res, nil)
+	}
 	if res.code != 0 {
 		msg := errorText(res.stderr)
 		kind := classify(ctrgate.OpRemoveImage, msg)
 		if kind == ctrgate.ErrNotFound {
 			kind = ctrgate.ErrImageNotFound
 		}
-		return ctrgate.NewEngineError(BackendName, ctrgate.OpRemoveImage, ref, kind, msg,
-			fmt.Errorf("podman exited with status %d", res.code), nil)
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpRemoveImage, ref, kind, msg, exitCause(res), nil)
 	}
 	if force && strings.TrimSpace(string(res.stdout)) == "" {
 		// `podman rmi --force` of a missing image exits 0 and prints
@@ -290,15 +294,41 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if target == "" {
 		target = spec.Image
 	}
-	res, err := r.call(ctx, ctrgate.OpCreate, target, args, runOpts{env: plan.childEnv, secrets: secrets})
+	res, err := r.call(ctx, ctrgate.OpCreate, target, args, runOpts{env: plan.childEnv, secrets: secrets, maxStdout: maxIDOutput})
 	if err != nil {
 		return "", err
 	}
-	id := lastLine(res.stdout)
-	if id == "" {
-		return "", ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, target, nil, "podman printed no container ID", nil, secrets)
+	return containerID(ctrgate.OpCreate, target, res, secrets)
+}
+
+// maxIDOutput bounds what is read of the stdout of a podman command that
+// prints a container ID (64 hex digits and a newline).
+const maxIDOutput = 4096
+
+// containerIDPattern is a full container ID as podman prints it.
+var containerIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// containerID returns the container ID that podman printed (create, run
+// -d): its whole stdout, trimmed, must be one full ID. Anything else (no
+// output, a short ID, other text, more than maxIDOutput bytes) is an
+// *EngineError: a garbage "ID" must never reach the caller.
+func containerID(op, target string, res *result, secrets []string) (string, error) {
+	out := strings.TrimSpace(string(res.stdout))
+	switch {
+	case res.stdoutOverflow:
+		return "", ctrgate.NewEngineError(BackendName, op, target, nil,
+			fmt.Sprintf("podman printed more than %d bytes where a container ID was expected", maxIDOutput), nil, secrets)
+	case out == "":
+		return "", ctrgate.NewEngineError(BackendName, op, target, nil, "podman printed no container ID", nil, secrets)
+	case !containerIDPattern.MatchString(out):
+		shown := out
+		if len(shown) > 80 {
+			shown = shown[:80] + "..."
+		}
+		return "", ctrgate.NewEngineError(BackendName, op, target, nil,
+			fmt.Sprintf("podman printed %q where a container ID (64 hex digits) was expected", shown), nil, secrets)
 	}
-	return id, nil
+	return out, nil
 }
 
 // lastLine returns the last non-empty line of out.
@@ -428,14 +458,31 @@ func listArgs(f ctrgate.ListFilter) []string {
 	if f.NamePrefix != "" {
 		args = append(args, "--filter", "name=^"+regexp.QuoteMeta(f.NamePrefix))
 	}
-	for _, l := range ctrgate.LabelFilters(f.Labels) {
+	for _, l := range engineLabelFilters(f.Labels) {
 		args = append(args, "--filter", "label="+l)
 	}
 	return args
 }
 
+// engineLabelFilters returns the label filters ("k" or "k=v") that podman
+// can apply itself. Podman 4.x reads each --filter value as a CSV record
+// (pflag's StringSlice): it splits a value at its commas ("invalid filter"
+// or a wrong filter), refuses a '"' in it and cuts it at a line break. The
+// labels holding one of those are left to List, which checks every label
+// on podman's answer anyway.
+func engineLabelFilters(labels map[string]string) []string {
+	var out []string
+	for _, l := range ctrgate.LabelFilters(labels) {
+		if !strings.ContainsAny(l, ",\"\r\n") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // List returns the matching containers in one `podman ps` call; the filter
-// is applied again (literally) to podman's answer.
+// is applied again (literally) to podman's answer, so that the labels
+// podman cannot filter (see engineLabelFilters) are filtered here.
 func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgate.Container, error) {
 	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
 		return nil, err

@@ -99,7 +99,7 @@ func (c *copyReader) finish() error {
 		}
 		var ee *exec.ExitError
 		if errors.As(werr, &ee) && ee.ExitCode() != 0 {
-			c.err = c.r.failure(ctrgate.OpCopyFrom, c.name, &result{stderr: c.stderr.Bytes(), code: ee.ExitCode()}, nil)
+			c.err = c.r.failure(ctrgate.OpCopyFrom, c.name, exited(ee.ProcessState, c.stderr.Bytes()), nil)
 		} else if werr != nil && !errors.Is(werr, exec.ErrWaitDelay) {
 			c.err = ctrgate.NewEngineError(BackendName, ctrgate.OpCopyFrom, c.name, nil, "", werr, nil)
 		}
@@ -273,7 +273,7 @@ func (r *Runtime) runLogs(ctx context.Context, name string, args []string, follo
 	case err == nil, errors.Is(err, exec.ErrWaitDelay):
 		return nil
 	case errors.As(err, &ee):
-		return r.failure(ctrgate.OpLogs, name, &result{stderr: errTail.tail, code: ee.ExitCode()}, nil)
+		return r.failure(ctrgate.OpLogs, name, exited(ee.ProcessState, errTail.tail), nil)
 	default:
 		return ctrgate.NewEngineError(BackendName, ctrgate.OpLogs, name, ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
 	}
@@ -314,9 +314,13 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	}
 	// Podman 4.3 ends a `podman events` follower when it rotates its events
 	// log (file logger): ResumeEvents runs it again from the last event.
+	// When ctx ends, Next's error is an *EngineError of Events wrapping
+	// ctx.Err(), like every other error of the stream.
 	return ctrgate.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
 		return r.subscribeEvents(ctx, filter, since)
-	}, ctrgate.ResumeOptions{Closed: r.isClosed})
+	}, ctrgate.ResumeOptions{Closed: r.isClosed, CtxError: func(ctx context.Context) error {
+		return ctxError(ctrgate.OpEvents, "", ctx.Err())
+	}})
 }
 
 // isClosed reports whether Close has been called.
@@ -364,7 +368,7 @@ func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilte
 		case pctx.Err() != nil, err == nil, errors.Is(err, exec.ErrWaitDelay):
 			es.Finish(nil)
 		case errors.As(err, &ee):
-			es.Finish(r.failure(ctrgate.OpEvents, "", &result{stderr: stderr.Bytes(), code: ee.ExitCode()}, nil))
+			es.Finish(r.failure(ctrgate.OpEvents, "", exited(ee.ProcessState, stderr.Bytes()), nil))
 		default:
 			es.Finish(ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", nil, "", err, nil))
 		}

@@ -8,7 +8,8 @@
 # PODMAN is a podman command (scripts/matrix.sh's wrappers). It imports the
 # test program as localhost/hello:1, makes three containers (fx-created with
 # a published port, fx-running with a udp port and a port range, fx-exited
-# exiting 3) and writes ps.json, inspect-{created,running,exited}.json,
+# exiting 3) and writes ps.json, ps-empty.json (no container matches),
+# inspect-{created,running,exited}.json,
 # info.json, version.json, images.json and events.jsonl, then removes what it
 # made.
 set -euo pipefail
@@ -31,6 +32,7 @@ sleep 1
 "$P" run -d --name fx-running --label app=fx -p 18082:8080/udp -p 127.0.0.1:40000-40001:9090-9091 localhost/hello:1 sleep 300s >/dev/null
 "$P" run --name fx-exited --label app=fx --label tier=web localhost/hello:1 exit 3 >/dev/null || true
 "$P" ps -a --format json --filter name=fx- >"$OUT/ps.json"
+"$P" ps -a --format json --filter name=^fx-none- >"$OUT/ps-empty.json"
 for s in created running exited; do
 	"$P" container inspect --format json fx-$s >"$OUT/inspect-$s.json"
 done
