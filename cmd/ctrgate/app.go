@@ -63,6 +63,8 @@ type app struct {
 	open   opener
 	// openBackend opens a configured backend (backend.Open; tests replace it).
 	openBackend func(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRuntime, error)
+	// cfg is the configuration the runtime was opened with (for info).
+	cfg backend.Config
 	rt          ctrgate.ContainerRuntime
 }
 

@@ -522,7 +522,14 @@ func TestInfo(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &ji))
 	want, err := e.rt.Info(context.Background())
 	require.NoError(t, err)
+	opts := ji.Options
+	ji.Options = []jsonOption{}
 	assert.Equal(t, toJSONInfo(want), ji)
+	require.Len(t, opts, 2, "the fake's options: %+v", opts)
+	assert.Equal(t, jsonOption{Key: "timeout", Value: "1m0s", Source: "default", Default: "1m0s",
+		Doc: opts[0].Doc}, opts[0])
+	assert.Equal(t, "unset", opts[1].Source)
+	assert.Regexp(t, `(?m)^Options:\s+timeout=1m0s \(default\)$`, e.run("info").stdout)
 }
 
 func TestImageLsIsImages(t *testing.T) {

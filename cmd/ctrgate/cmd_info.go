@@ -36,6 +36,9 @@ func (a *app) cmdInfo(fs *pflag.FlagSet) runFunc {
 			return 0, err
 		}
 		ji := toJSONInfo(info)
+		if ji.Options, err = a.resolvedOptions(info.Backend); err != nil {
+			return 0, err
+		}
 		if a.g.json {
 			return exitOK, writeJSON(a.stdout, ji)
 		}
@@ -63,6 +66,17 @@ func (a *app) cmdInfo(fs *pflag.FlagSet) runFunc {
 		fmt.Fprintf(tw, "GPUs (CDI):\t%s\n", gpu)
 		if len(ji.CDIDevices) > 0 {
 			fmt.Fprintf(tw, "CDI devices:\t%s\n", strings.Join(ji.CDIDevices, ", "))
+		}
+		for i, o := range ji.Options {
+			label := ""
+			if i == 0 {
+				label = "Options:"
+			}
+			if o.Source == "unset" {
+				fmt.Fprintf(tw, "%s\t%s unset\n", label, o.Key)
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s=%s (%s)\n", label, o.Key, o.Value, o.Source)
 		}
 		return exitOK, tw.Flush()
 	}

@@ -120,7 +120,10 @@
 //	{"backend", "engine", "version", "api_version", "rootless" (bool),
 //	 "cgroup_version", "rootless_network_mode", "oci_runtime",
 //	 "cdi_gpus" (bool), "cdi_devices" ([]string), "fallback" (bool: always
-//	 false since auto no longer falls back to the fake; kept for stability)}
+//	 false since auto no longer falls back to the fake; kept for stability),
+//	 "options": the backend's options (docs/options.md), each
+//	 {"key", "value" (a URL's password masked), "source" (code, env, file,
+//	 default or unset), "env"?, "default"?, "doc"}}
 //
 // images: an array (possibly empty) of images, newest first
 //

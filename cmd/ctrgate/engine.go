@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/url"
 	"context"
 	"errors"
 	"strings"
@@ -29,6 +30,7 @@ func openDefault(ctx context.Context, a *app) (ctrgate.ContainerRuntime, error) 
 		name = backend.Auto
 	}
 	cfg.Backend = name
+	a.cfg = cfg
 	rt, err := a.openBackend(ctx, cfg)
 	if err != nil {
 		return nil, openHint(name, err)
@@ -67,4 +69,47 @@ func openHint(name string, err error) error {
 		}
 	}
 	return err
+}
+
+// resolvedOptions returns the options of backend name as the runtime was
+// opened with them (the configuration file, the environment and their
+// defaults; backend.Resolve), values with a password masked. Options of
+// other backends (auto's configuration may hold them) are left out.
+func (a *app) resolvedOptions(name string) ([]jsonOption, error) {
+	specs := backend.Options(name)
+	if specs == nil {
+		return []jsonOption{}, nil
+	}
+	own := backend.Config{Backend: name, Options: map[string]string{}, FileOptions: map[string]string{}}
+	for _, o := range specs {
+		if v, ok := a.cfg.Options[o.Key]; ok {
+			own.Options[o.Key] = v
+		}
+		if v, ok := a.cfg.FileOptions[o.Key]; ok {
+			own.FileOptions[o.Key] = v
+		}
+	}
+	rs, err := backend.Resolve(name, own, a.getenv)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]jsonOption, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, jsonOption{Key: r.Key, Value: maskPassword(r.Value), Source: r.Source.String(),
+			Env: r.Env, Default: r.Default, Doc: r.Doc})
+	}
+	return out, nil
+}
+
+// maskPassword hides the password of a URL's user information.
+func maskPassword(v string) string {
+	u, err := url.Parse(v)
+	if err != nil || u.User == nil {
+		return v
+	}
+	if _, has := u.User.Password(); !has {
+		return v
+	}
+	u.User = url.UserPassword(u.User.Username(), "REDACTED")
+	return u.String()
 }

@@ -26,6 +26,19 @@ type jsonInfo struct {
 	CDIGPUs             bool     `json:"cdi_gpus"`
 	CDIDevices          []string `json:"cdi_devices"`
 	Fallback            bool     `json:"fallback"` // always false: auto never falls back to the fake (kept for schema stability)
+	// Options are the backend's options as it was opened with them.
+	Options []jsonOption `json:"options"`
+}
+
+// jsonOption is one backend option in `ctrgate info --json`: its value
+// and where the value came from (code, env, file, default or unset).
+type jsonOption struct {
+	Key     string `json:"key"`
+	Value   string `json:"value"`
+	Source  string `json:"source"`
+	Env     string `json:"env,omitempty"`
+	Default string `json:"default,omitempty"`
+	Doc     string `json:"doc"`
 }
 
 func toJSONInfo(i *ctrgate.EngineInfo) jsonInfo {
@@ -33,7 +46,7 @@ func toJSONInfo(i *ctrgate.EngineInfo) jsonInfo {
 	return jsonInfo{
 		Backend: i.Backend, Engine: i.Engine, Version: i.Version, APIVersion: i.APIVersion,
 		Rootless: i.Rootless, CgroupVersion: i.CgroupVersion, RootlessNetworkMode: i.RootlessNetworkMode,
-		OCIRuntime: i.OCIRuntime, CDIGPUs: i.CDIGPUs, CDIDevices: devs,
+		OCIRuntime: i.OCIRuntime, CDIGPUs: i.CDIGPUs, CDIDevices: devs, Options: []jsonOption{},
 	}
 }
 
