@@ -65,7 +65,7 @@ type app struct {
 	openBackend func(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRuntime, error)
 	// cfg is the configuration the runtime was opened with (for info).
 	cfg backend.Config
-	rt          ctrgate.ContainerRuntime
+	rt  ctrgate.ContainerRuntime
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {

@@ -1,9 +1,9 @@
 package main
 
 import (
-	"net/url"
 	"context"
 	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/ctrgate/ctrgate"
