@@ -3,11 +3,11 @@ package podmanapi
 import (
 	"context"
 	"errors"
+	"github.com/ctrgate/ctrgate/internal/podmanhost"
 	"io"
 	"net"
 	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -259,12 +259,8 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 		out.RootlessNetworkMode = rootlessNetworkMode(out.Rootless, info.Host.RootlessNetworkCmd)
 	}
 	if r.local {
-		out.CDIDevices = localCDIDevices(cdiSpecDirs)
-		for _, d := range out.CDIDevices {
-			if strings.HasPrefix(d, "nvidia.com/gpu=") {
-				out.CDIGPUs = true
-			}
-		}
+		out.CDIDevices = podmanhost.CDIDevices(podmanhost.CDISpecDirs)
+		out.CDIGPUs = podmanhost.HasGPU(out.CDIDevices)
 	}
 	return out, nil
 }

@@ -706,29 +706,6 @@ func TestCloseEndsCallsInFlight(t *testing.T) {
 	}
 }
 
-func TestLocalCDIDevices(t *testing.T) {
-	dir := t.TempDir()
-	spec := `cdiVersion: "0.5.0"
-kind: nvidia.com/gpu
-devices:
-  - name: "1"
-    containerEdits:
-      deviceNodes:
-        - path: /dev/nvidia1
-  - name: "0"
-    containerEdits:
-      deviceNodes:
-        - path: /dev/nvidia0
-containerEdits:
-  env:
-    - NVIDIA_VISIBLE_DEVICES=void
-`
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "nvidia.yaml"), []byte(spec), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.yaml"), []byte("kind: [\n"), 0o644))
-	assert.Equal(t, []string{"nvidia.com/gpu=0", "nvidia.com/gpu=1"}, localCDIDevices([]string{dir}))
-	assert.Empty(t, localCDIDevices([]string{filepath.Join(dir, "none")}))
-}
-
 func TestTCPService(t *testing.T) {
 	uri := fakeServiceOn(t, "tcp", func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/containers/web/json") {

@@ -474,30 +474,6 @@ func TestBackendConfig(t *testing.T) {
 	assert.Contains(t, backend.Backends(), BackendName, "registered by init")
 }
 
-func TestCDIDevices(t *testing.T) {
-	dir := t.TempDir()
-	yaml := `cdiVersion: 0.5.0
-kind: nvidia.com/gpu
-devices:
-- name: "0"
-  containerEdits:
-    deviceNodes:
-    - path: /dev/nvidia0
-- name: all
-containerEdits:
-  hooks:
-  - hookName: createContainer
-    path: /usr/bin/nvidia-ctk
-`
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "nvidia.yaml"), []byte(yaml), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "other.json"),
-		[]byte(`{"cdiVersion":"0.5.0","kind":"vendor.com/fpga","devices":[{"name":"f0","containerEdits":{}}]}`), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "README"), []byte("kind: x/y\nname: z\n"), 0o644))
-	assert.ElementsMatch(t, []string{"nvidia.com/gpu=0", "nvidia.com/gpu=all", "vendor.com/fpga=f0"},
-		cdiDevices([]string{dir, filepath.Join(dir, "missing")}))
-	assert.Empty(t, cdiDevices([]string{filepath.Join(dir, "missing")}))
-}
-
 func TestUnreachableServiceIsEngineUnavailable(t *testing.T) {
 	r, err := New(Config{GlobalArgs: []string{"--url", "unix://" + filepath.Join(t.TempDir(), "none.sock")}})
 	if err != nil {

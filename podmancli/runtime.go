@@ -3,12 +3,10 @@ package podmancli
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ctrgate/ctrgate/internal/podmanhost"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -32,79 +30,9 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 	if err != nil {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, "", err, nil)
 	}
-	info.CDIDevices = cdiDevices(cdiSpecDirs)
-	for _, d := range info.CDIDevices {
-		if strings.HasPrefix(d, "nvidia.com/gpu=") {
-			info.CDIGPUs = true
-		}
-	}
+	info.CDIDevices = podmanhost.CDIDevices(podmanhost.CDISpecDirs)
+	info.CDIGPUs = podmanhost.HasGPU(info.CDIDevices)
 	return info, nil
-}
-
-// cdiSpecDirs are the directories podman reads CDI specifications from.
-var cdiSpecDirs = []string{"/etc/cdi", "/var/run/cdi"}
-
-var (
-	cdiKindRe = regexp.MustCompile(`(?m)^\s*"?kind"?\s*:\s*"?([A-Za-z0-9.\-/_]+)"?`)
-	cdiNameRe = regexp.MustCompile(`(?m)^\s*-?\s*"?name"?\s*:\s*"?([A-Za-z0-9.\-_:]+)"?`)
-)
-
-// cdiDevices lists the fully qualified CDI device names found in the spec
-// files of dirs (YAML or JSON; the top-level kind and the device names).
-// It is a light scan: podman 4.x does not report CDI devices itself.
-func cdiDevices(dirs []string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, dir := range dirs {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			n := e.Name()
-			if e.IsDir() || !(strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml") || strings.HasSuffix(n, ".json")) {
-				continue
-			}
-			b, err := os.ReadFile(filepath.Join(dir, n))
-			if err != nil || len(b) > 4<<20 {
-				continue
-			}
-			var kind string
-			var names []string
-			if strings.HasSuffix(n, ".json") {
-				var spec struct {
-					Kind    string `json:"kind"`
-					Devices []struct {
-						Name string `json:"name"`
-					} `json:"devices"`
-				}
-				if json.Unmarshal(b, &spec) != nil {
-					continue
-				}
-				kind = spec.Kind
-				for _, d := range spec.Devices {
-					names = append(names, d.Name)
-				}
-			} else {
-				km := cdiKindRe.FindSubmatch(b)
-				if km == nil {
-					continue
-				}
-				kind = string(km[1])
-				for _, m := range cdiNameRe.FindAllSubmatch(b, -1) {
-					names = append(names, string(m[1]))
-				}
-			}
-			for _, dn := range names {
-				name := kind + "=" + dn
-				if kind != "" && dn != "" && !seen[name] {
-					seen[name] = true
-					out = append(out, name)
-				}
-			}
-		}
-	}
-	return out
 }
 
 // ImageExists reports whether ref is in local storage (`podman image
