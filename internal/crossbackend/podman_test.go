@@ -1,4 +1,4 @@
-package podmanapi_test
+package crossbackend_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/conformance"
+	"github.com/ctrgate/ctrgate/podmanapi"
 	"github.com/ctrgate/ctrgate/podmancli"
 )
 
@@ -151,4 +152,33 @@ func normLabels(m map[string]string) map[string]string {
 		return nil
 	}
 	return m
+}
+
+// serviceURI is the Podman service of scripts/podman.sh; without it the test
+// fails when CI=true and is skipped loudly otherwise.
+func serviceURI(t testing.TB) string {
+	t.Helper()
+	uri := os.Getenv(podmanapi.EnvSocket)
+	if uri == "" {
+		uri = os.Getenv(podmanapi.EnvContainerHost)
+	}
+	if uri == "" {
+		msg := "no Podman service for the tests: run scripts/podman.sh up and " +
+			`eval "$(scripts/podman.sh env)" (` + podmanapi.EnvSocket + " is unset)"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIPPING REAL-ENGINE TEST: " + msg)
+	}
+	return uri
+}
+
+// newRuntime connects to the service at uri.
+func newRuntime(t testing.TB, uri string) *podmanapi.Runtime {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rt, err := podmanapi.New(ctx, podmanapi.Config{URI: uri})
+	require.NoError(t, err, "podman-api runtime on %s", uri)
+	return rt
 }
