@@ -449,9 +449,13 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		case "":
 			return 0, ctrgate.NewEngineError(BackendName, ctrgate.OpWait, name, nil, "engine reported no state", nil, nil)
 		case ctrgate.StateExited, ctrgate.StateDead:
+			r.settleListing(ctx, c.ID)
 			return c.State.ExitCode, nil
 		}
 		code, err := r.waitNotRunning(ctx, name)
+		if err == nil {
+			r.settleListing(ctx, c.ID)
+		}
 		if err != nil && retries < 3 && ctx.Err() == nil && isTransientWaitErr(err) {
 			// Podman's wait can fail while the container is exiting
 			// ("read /proc/<pid>/cgroup: no such process"); look again.
@@ -462,6 +466,30 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 			continue
 		}
 		return code, err
+	}
+}
+
+// settleListing waits, briefly, until the engine's container listing agrees
+// that container id is not running. Docker answers a wait (and an inspect)
+// from the container's live state but serves List from a view it updates a
+// moment later: without this, a List right after Wait could still show the
+// container running (seen on Docker 26 under load). One list call when the
+// view is current; at most about 2 s otherwise.
+func (r *Runtime) settleListing(ctx context.Context, id string) {
+	if id == "" {
+		return
+	}
+	pause := 5 * time.Millisecond
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		sums, err := r.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("id", id))})
+		if err != nil || len(sums) == 0 || sums[0].State != "running" || time.Now().After(deadline) {
+			return
+		}
+		if sleepCtx(ctx, pause) != nil {
+			return
+		}
+		pause = min(2*pause, 100*time.Millisecond)
 	}
 }
 
