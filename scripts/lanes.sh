@@ -58,6 +58,12 @@ if ! scripts/matrix.sh up; then
 	say "SKIPPING the engine matrix lanes: it could not be provisioned (see above)"
 	exit 0
 fi
+# The project's registry (scripts/registry.sh), when it runs: the lanes'
+# pull tests push to it and the engines pull from it (test.sh exports this
+# already; a lanes.sh run of its own finds it here).
+if [ -z "${CTRGATE_REGISTRY:-}" ] && scripts/registry.sh status >/dev/null 2>&1; then
+	eval "$(scripts/registry.sh env)"
+fi
 say "engines up in $((SECONDS - t0)) s"
 
 want=("$@")
