@@ -1083,3 +1083,46 @@ func TestPodmanRootlessFromLibpod(t *testing.T) {
 		})
 	}
 }
+
+// TestEventsDeadlineIsEngineError: when the caller's context ends, the
+// stream's error is an *EngineError of Events wrapping ctx.Err(), as every
+// other error of the backend is.
+func TestEventsDeadlineIsEngineError(t *testing.T) {
+	f := newFakeAPI(t)
+	f.handle("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // an engine with nothing to say
+	})
+	rt := f.runtime()
+	defer rt.Close()
+	for _, end := range []struct {
+		name string
+		want error
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"deadline", context.DeadlineExceeded, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 300*time.Millisecond)
+		}},
+		{"cancel", context.Canceled, func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(300*time.Millisecond, cancel)
+			return ctx, cancel
+		}},
+	} {
+		t.Run(end.name, func(t *testing.T) {
+			ctx, cancel := end.ctx()
+			defer cancel()
+			es, err := rt.Events(ctx, ctrgate.EventFilter{})
+			require.NoError(t, err)
+			defer es.Close()
+			_, err = es.Next()
+			require.ErrorIs(t, err, end.want)
+			var ee *ctrgate.EngineError
+			require.ErrorAs(t, err, &ee, "%v", err)
+			assert.Equal(t, ctrgate.OpEvents, ee.Op)
+			assert.Equal(t, BackendName, ee.Backend)
+		})
+	}
+}

@@ -28,9 +28,18 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	// A daemon restart or a broken connection ends the engine's stream (and
 	// Podman's service ends it when it rotates its events log):
 	// ResumeEvents subscribes again from the last event.
+	// When ctx ends, Next's error is an *EngineError of Events wrapping
+	// ctx.Err(), like every other error of the stream.
 	return ctrgate.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
 		return r.subscribeEvents(ctx, filter, since)
-	}, ctrgate.ResumeOptions{Closed: r.isClosed})
+	}, ctrgate.ResumeOptions{Closed: r.isClosed, CtxError: func(ctx context.Context) error {
+		return eventsCtxErr(ctx, filter)
+	}})
+}
+
+// eventsCtxErr is the error of an event stream whose context is done.
+func eventsCtxErr(ctx context.Context, filter ctrgate.EventFilter) error {
+	return ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, filter.NamePrefix, nil, "", ctx.Err(), nil)
 }
 
 // refusalWait is how long Events waits for the engine's refusal of a
@@ -78,9 +87,11 @@ func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilte
 		}
 	case <-refusal.C:
 	}
-	// Close cancels the request; Next says "events: ..." when ctx is done,
-	// also after pumpEvents has ended.
-	p := pipe.New[ctrgate.Event](ctx, cancel, pipe.Buffer(64), pipe.Prefix("events"), pipe.CtxErrorFirst())
+	// Close cancels the request; when ctx is done, also after pumpEvents
+	// has ended, Next's error is an *EngineError of Events wrapping
+	// ctx.Err(), like every other error of the stream.
+	p := pipe.New[ctrgate.Event](ctx, cancel, pipe.Buffer(64), pipe.CtxErrorFirst(),
+		pipe.CtxError(func(ctx context.Context) error { return eventsCtxErr(ctx, filter) }))
 	go func() {
 		err := pumpEvents(ctx, sctx, r, p, msgs, errs, filter, start)
 		cancel()
