@@ -27,16 +27,18 @@ const crossImage = "localhost/ctrgate/testprog:podman-api-cross"
 // service). Both runtimes are compared field by field on ID, name, image,
 // labels, state, published ports and exit code.
 func TestCrossBackend(t *testing.T) {
-	uri := serviceURI(t)
-	if os.Getenv("CONTAINERS_CONF") == "" {
-		msg := "the podman CLI is not pointed at the service's storage: " +
-			`eval "$(scripts/podman.sh env)" (CONTAINERS_CONF is unset)`
+	if os.Getenv("CONTAINERS_CONF") == "" || os.Getenv(podmanapi.EnvSocket) == "" {
+		msg := "the Podman service and CLI of scripts/podman.sh are not provisioned: " +
+			`eval "$(scripts/podman.sh env)" (CONTAINERS_CONF or ` + podmanapi.EnvSocket + " is unset)"
 		if os.Getenv("CI") == "true" {
 			t.Fatal(msg)
 		}
 		t.Skip("SKIPPING REAL-ENGINE TEST: " + msg)
 	}
-	api := newRuntime(t, uri)
+	nctx, ncancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ncancel()
+	api, err := podmanapi.New(nctx, podmanapi.Config{}) // the service of $CTRGATE_PODMAN_SOCKET
+	require.NoError(t, err, "podman-api runtime")
 	t.Cleanup(func() { _ = api.Close() })
 	cfg, err := podmancli.ConfigFromEnv()
 	require.NoError(t, err)
@@ -152,33 +154,4 @@ func normLabels(m map[string]string) map[string]string {
 		return nil
 	}
 	return m
-}
-
-// serviceURI is the Podman service of scripts/podman.sh; without it the test
-// fails when CI=true and is skipped loudly otherwise.
-func serviceURI(t testing.TB) string {
-	t.Helper()
-	uri := os.Getenv(podmanapi.EnvSocket)
-	if uri == "" {
-		uri = os.Getenv(podmanapi.EnvContainerHost)
-	}
-	if uri == "" {
-		msg := "no Podman service for the tests: run scripts/podman.sh up and " +
-			`eval "$(scripts/podman.sh env)" (` + podmanapi.EnvSocket + " is unset)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPING REAL-ENGINE TEST: " + msg)
-	}
-	return uri
-}
-
-// newRuntime connects to the service at uri.
-func newRuntime(t testing.TB, uri string) *podmanapi.Runtime {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rt, err := podmanapi.New(ctx, podmanapi.Config{URI: uri})
-	require.NoError(t, err, "podman-api runtime on %s", uri)
-	return rt
 }
