@@ -56,6 +56,32 @@ func (s *suite) oneImage(t *testing.T, ctx context.Context, ref string) ctrgate.
 	return imgs[0]
 }
 
+// pullFails checks that pulling ref fails with want and never notWant:
+// PullImage with PullMissing and PullAlways (an *EngineError of PullImage)
+// and Create with the policy create (no container made). Podman retries a
+// pull from a registry that does not answer for seconds: one Create only.
+func (s *suite) pullFails(t *testing.T, ref string, want, notWant error, what string, create ctrgate.PullPolicy) {
+	t.Helper()
+	ctx := s.ctx(t)
+	for _, p := range []ctrgate.PullPolicy{ctrgate.PullMissing, ctrgate.PullAlways} {
+		err := s.rt.PullImage(ctx, ref, p)
+		assert.ErrorIs(t, err, want, "PullImage(%s) of %s", p, what)
+		assert.NotErrorIs(t, err, notWant, "PullImage(%s) of %s", p, what)
+		var ee *ctrgate.EngineError
+		if assert.ErrorAs(t, err, &ee) {
+			assert.Equal(t, ctrgate.OpPullImage, ee.Op)
+		}
+		assertSentinelWords(t, err, want, "PullImage of "+what)
+	}
+	name := s.name(t, "pullfail")
+	spec := s.spec(name)
+	spec.Image, spec.PullPolicy = ref, create
+	_, err := s.rt.Create(ctx, spec)
+	assert.ErrorIs(t, err, want, "Create (%s) of %s", create, what)
+	assert.NotErrorIs(t, err, notWant, "Create (%s) of %s", create, what)
+	s.requireGone(t, ctx, name)
+}
+
 func refsOf(imgs []ctrgate.Image) []string {
 	var out []string
 	for _, im := range imgs {
@@ -270,20 +296,8 @@ func imagesGroup() group {
 			if reg == nil {
 				return
 			}
-			ctx := s.ctx(t)
-			ref := reg.Host + "/ctrgate/ctg-nopull-" + randHex(4) + ":v1"
-			for _, p := range []ctrgate.PullPolicy{ctrgate.PullMissing, ctrgate.PullAlways} {
-				err := s.rt.PullImage(ctx, ref, p)
-				assert.ErrorIs(t, err, ctrgate.ErrImageNotFound, "PullImage(%s) of a ref the registry lacks", p)
-				assert.NotErrorIs(t, err, ctrgate.ErrRegistryUnavailable, "the registry answered")
-				assertSentinelWords(t, err, ctrgate.ErrImageNotFound, "PullImage of a ref the registry lacks")
-			}
-			name := s.name(t, "nopull")
-			spec := s.spec(name)
-			spec.Image, spec.PullPolicy = ref, ctrgate.PullMissing
-			_, err := s.rt.Create(ctx, spec)
-			assert.ErrorIs(t, err, ctrgate.ErrImageNotFound, "Create that pulls a ref the registry lacks")
-			s.requireGone(t, ctx, name)
+			s.pullFails(t, reg.Host+"/ctrgate/ctg-nopull-"+randHex(4)+":v1", ctrgate.ErrImageNotFound,
+				ctrgate.ErrRegistryUnavailable, "a ref the registry lacks", ctrgate.PullMissing)
 		}},
 		{name: "PullRegistryDown", parallel: true, fn: func(t *testing.T, s *suite) {
 			// No registry answers: ErrRegistryUnavailable, never "no such
@@ -292,24 +306,8 @@ func imagesGroup() group {
 			if reg == nil {
 				return
 			}
-			ctx := s.ctx(t)
-			ref := reg.Down + "/ctrgate/ctg-down-" + randHex(4) + ":v1"
-			for _, p := range []ctrgate.PullPolicy{ctrgate.PullMissing, ctrgate.PullAlways} {
-				err := s.rt.PullImage(ctx, ref, p)
-				assert.ErrorIs(t, err, ctrgate.ErrRegistryUnavailable, "PullImage(%s) from a registry that does not answer", p)
-				assert.NotErrorIs(t, err, ctrgate.ErrImageNotFound, "nothing said the image is missing")
-				var ee *ctrgate.EngineError
-				if assert.ErrorAs(t, err, &ee) {
-					assert.Equal(t, ctrgate.OpPullImage, ee.Op)
-				}
-				assertSentinelWords(t, err, ctrgate.ErrRegistryUnavailable, "PullImage from a registry that does not answer")
-			}
-			name := s.name(t, "pulldown")
-			spec := s.spec(name)
-			spec.Image, spec.PullPolicy = ref, ctrgate.PullAlways
-			_, err := s.rt.Create(ctx, spec)
-			assert.ErrorIs(t, err, ctrgate.ErrRegistryUnavailable, "Create that pulls from a registry that does not answer")
-			s.requireGone(t, ctx, name)
+			s.pullFails(t, reg.Down+"/ctrgate/ctg-down-"+randHex(4)+":v1", ctrgate.ErrRegistryUnavailable,
+				ctrgate.ErrImageNotFound, "a registry that does not answer", ctrgate.PullAlways)
 		}},
 		{name: "ListRejectsBadFilter", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
