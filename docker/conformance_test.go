@@ -111,7 +111,7 @@ var podmanCompatDifferences = []string{
 	"GPU/RequestWithoutGPUs, Secrets/NotInErrors: Podman < 5.4 silently drops DeviceRequests (no error, no GPU); the backend refuses GPU requests at Create with a *GPUConfigError that also matches ErrUnsupported",
 	"Secrets/NotInErrors (cleanup): a forced remove racing with the container's exit fails with \"could not be stopped ... container state improper\"; the backend retries for up to ~2 s",
 	"Lifecycle/AutoRemove: Wait on an auto-removed container reports \"does not exist in database: no such container\" (rootless Podman 4.3 also \"container has already been removed\") inside the wait response; mapped to ErrNotFound",
-	"Logs/FinalLineWithoutNewline (wait): Podman's wait may fail with \"read /proc/<pid>/cgroup: no such process\" when the container exits at that moment; the backend looks again (up to 3 times)",
+	"Logs/FinalLineWithoutNewline (wait): Podman's wait may fail with \"read /proc/<pid>/cgroup: no such process\" when the container exits at that moment; the backend looks again (for up to 3 s: under load once 3 quick retries were not enough, Config/Env on rootless 4.3)",
 	"Secrets/NotInExecErrors (exec of a missing program): exit code 127 on Podman, 126 on Docker (engine-reported, passed through)",
 	"Engine/Info: EngineInfo.Engine is \"podman\" and Version the Podman version; /version costs ~0.46 s on Podman (New takes that long)",
 	"Errors/MissingBindSource: Podman's API creates a missing bind-mount source directory on the host and runs the container, where podman-cli and podman-api are refused (\"statfs SOURCE: no such file or directory\"); the backend refuses it at Create with that error when the engine is on this machine (a unix socket)",

@@ -439,7 +439,11 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		return 0, err
 	}
 	defer cancel()
-	retries := 0
+	// Podman's wait can fail while the container is exiting ("read
+	// /proc/<pid>/cgroup: no such process"); look again, for up to
+	// transientWaitFor (under load the window lasts longer than a moment).
+	retryUntil := time.Now().Add(transientWaitFor)
+	pause := 50 * time.Millisecond
 	for {
 		c, err := ctrgate.AwaitStart(ctx, r, name)
 		if err != nil {
@@ -456,13 +460,11 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		if err == nil {
 			r.settleListing(ctx, c.ID)
 		}
-		if err != nil && retries < 3 && ctx.Err() == nil && isTransientWaitErr(err) {
-			// Podman's wait can fail while the container is exiting
-			// ("read /proc/<pid>/cgroup: no such process"); look again.
-			retries++
-			if serr := sleepCtx(ctx, 50*time.Millisecond); serr != nil {
+		if err != nil && time.Now().Before(retryUntil) && ctx.Err() == nil && isTransientWaitErr(err) {
+			if serr := sleepCtx(ctx, pause); serr != nil {
 				return 0, r.mapErr(ctx, ctrgate.OpWait, name, serr, nil)
 			}
+			pause = min(2*pause, 400*time.Millisecond)
 			continue
 		}
 		return code, err
@@ -492,6 +494,10 @@ func (r *Runtime) settleListing(ctx context.Context, id string) {
 		pause = min(2*pause, 100*time.Millisecond)
 	}
 }
+
+// transientWaitFor bounds how long Wait looks again after Podman's
+// transient wait failure (see isTransientWaitErr).
+const transientWaitFor = 3 * time.Second
 
 // startErr turns an error of ctrgate.AwaitStart into one of op (Op set to
 // op, a context error when ctx is done).

@@ -1030,6 +1030,37 @@ func TestWaitRetriesTransientPodmanError(t *testing.T) {
 	assert.Equal(t, 5, code)
 }
 
+// TestWaitRetriesLongTransientWindow: under load Podman's transient wait
+// failure lasted longer than three quick retries (150 ms); Wait keeps
+// looking for up to transientWaitFor.
+func TestWaitRetriesLongTransientWindow(t *testing.T) {
+	f := podmanFake(t)
+	var mu sync.Mutex
+	var firstWait time.Time
+	exited := func() bool { return !firstWait.IsZero() && time.Since(firstWait) > 700*time.Millisecond }
+	f.handle("GET /containers/c/json", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		status := "running"
+		if exited() {
+			status = "exited"
+		}
+		mu.Unlock()
+		writeJSON(w, 200, map[string]any{"Id": "c", "Name": "c", "State": map[string]any{"Status": status, "ExitCode": 7}})
+	})
+	f.handle("POST /containers/c/wait", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if firstWait.IsZero() {
+			firstWait = time.Now()
+		}
+		mu.Unlock()
+		writeJSON(w, 500, map[string]string{"message": "read /proc/17033/cgroup: no such process"})
+	})
+	rt := f.runtime()
+	code, err := rt.Wait(context.Background(), "c")
+	require.NoError(t, err, "the transient failure lasted 0.7 s")
+	assert.Equal(t, 7, code)
+}
+
 func TestEventsRefusedAtCall(t *testing.T) {
 	f := newFakeAPI(t)
 	f.fail("GET /events", 500, "events backend is broken")
