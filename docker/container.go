@@ -68,7 +68,9 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 // (ErrInvalidSpec). The source can only be looked up when the engine is on
 // this machine (r.local); it counts as present when it exists as given or
 // below $CTRGATE_ENGINE_ROOT (an engine in a mount namespace of its own),
-// or when it cannot be looked up (the engine decides then).
+// or when it cannot be looked up (the engine decides then). An engine in a
+// VM behind a unix socket (Docker Desktop, podman machine) has a file
+// system of its own: a path only it has is refused here.
 func (r *Runtime) checkBindSources(spec ctrgate.ContainerSpec, secrets []string) error {
 	if !r.local {
 		return nil
