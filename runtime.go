@@ -129,8 +129,10 @@ type ContainerRuntime interface {
 	// Wait blocks until the container's main process exits and returns its
 	// exit code. A container that has already exited returns its recorded
 	// exit code at once. A created container that was never started is
-	// waited for until it has been started and has exited. Missing:
-	// ErrNotFound. Wait only ends early through ctx.
+	// waited for until it has been started and has exited. When Wait has
+	// returned, Inspect, List and StatesByPrefix already report the
+	// container exited with that code. Missing: ErrNotFound. Wait only ends
+	// early through ctx.
 	Wait(ctx context.Context, name string) (int, error)
 
 	// Logs returns the container's output as lines, stdout and stderr told

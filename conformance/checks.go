@@ -9,6 +9,7 @@ import (
 	"github.com/ctrgate/ctrgate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -157,4 +158,49 @@ func bulkInOrder(t *testing.T, s *suite, suffix string) (lost, doubled int) {
 	assert.Equal(t, 0, s.wait(t, ctx, name))
 	check("read after exit", texts(s.logs(t, ctx, name, ctrgate.LogOptions{}), ctrgate.Stdout))
 	return lost, doubled
+}
+
+// endsOnClose checks that a blocked next returns io.EOF soon after close
+// is called from another goroutine, and that a second close is a no-op.
+func endsOnClose(t *testing.T, what string, next func() error, close func() error) {
+	t.Helper()
+	time.AfterFunc(200*time.Millisecond, func() { _ = close() })
+	began := time.Now()
+	assert.ErrorIs(t, next(), io.EOF, "%s: Next after Close", what)
+	within(t, time.Since(began), 5*time.Second, what+": Next after Close")
+	assert.NoError(t, close(), "%s: Close is idempotent", what)
+}
+
+// endsOnCancel checks that a blocked next returns soon after cancel with
+// an error that wraps context.Canceled and is an *ctrgate.EngineError of
+// op, as every other failed call.
+func endsOnCancel(t *testing.T, what, op string, next func() error, cancel func()) {
+	t.Helper()
+	time.AfterFunc(200*time.Millisecond, cancel)
+	began := time.Now()
+	err := next()
+	assert.ErrorIs(t, err, context.Canceled, "%s: Next after the context is cancelled", what)
+	assertOp(t, err, op, what+": Next after the context is cancelled")
+	within(t, time.Since(began), 5*time.Second, what+": Next after cancellation")
+}
+
+// assertOp checks that err is an *ctrgate.EngineError whose Op is op: every
+// failed call says which method failed, a context's end included.
+func assertOp(t testing.TB, err error, op, what string) {
+	t.Helper()
+	var ee *ctrgate.EngineError
+	if assert.ErrorAs(t, err, &ee, "%s: the error is an *ctrgate.EngineError: %v", what, err) {
+		assert.Equal(t, op, ee.Op, "%s: EngineError.Op", what)
+	}
+}
+
+// createdAndExited makes two containers that are not running: one created
+// and never started (name suffix+"-created"), one that ran and exited 0
+// (suffix+"-exited"); it returns their names in that order.
+func (s *suite) createdAndExited(t *testing.T, ctx context.Context, suffix string) []string {
+	t.Helper()
+	created, exited := s.name(t, suffix+"-created"), s.name(t, suffix+"-exited")
+	s.create(t, ctx, s.spec(created, "exit", "0"))
+	require.Equal(t, 0, s.runToExit(t, ctx, s.spec(exited, "exit", "0")))
+	return []string{created, exited}
 }

@@ -97,21 +97,26 @@ func contextGroup() group {
 				began := time.Now()
 				err := c.call(cancelled, s.rt)
 				assert.ErrorIs(t, err, context.Canceled, "%s with a cancelled context", c.name)
+				assertOp(t, err, c.name, c.name+" with a cancelled context")
 				err = c.call(expired, s.rt)
 				assert.ErrorIs(t, err, context.DeadlineExceeded, "%s with an expired deadline", c.name)
+				assertOp(t, err, c.name, c.name+" with an expired deadline")
 				within(t, time.Since(began), 5*time.Second, c.name+" with a done context")
 			}
 			for _, follow := range []bool{false, true} {
 				_, err := s.rt.Logs(cancelled, existing, ctrgate.LogOptions{Follow: follow})
 				assert.ErrorIs(t, err, context.Canceled, "Logs(Follow=%v) with a cancelled context", follow)
+				assertOp(t, err, ctrgate.OpLogs, "Logs with a cancelled context")
 			}
 			if _, lacks := s.h.Lacks[CapCopy]; !lacks {
 				_, err := s.rt.CopyFrom(cancelled, existing, "/data")
 				assert.ErrorIs(t, err, context.Canceled, "CopyFrom with a cancelled context")
+				assertOp(t, err, ctrgate.OpCopyFrom, "CopyFrom with a cancelled context")
 			}
 			if _, lacks := s.h.Lacks[CapEvents]; !lacks {
 				_, err := s.rt.Events(cancelled, ctrgate.EventFilter{NamePrefix: s.prefix})
 				assert.ErrorIs(t, err, context.Canceled, "Events with a cancelled context")
+				assertOp(t, err, ctrgate.OpEvents, "Events with a cancelled context")
 			}
 
 			running, err := ctrgate.IsRunning(ctx, s.rt, existing)

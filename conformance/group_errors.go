@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"context"
 	"github.com/ctrgate/ctrgate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,13 +32,7 @@ func errorsGroup() group {
 			// call first.
 			ctx := s.ctx(t)
 			missing := s.prefix + "missing-op-" + randHex(3)
-			check := func(what, op string, err error) {
-				t.Helper()
-				var ee *ctrgate.EngineError
-				if assert.ErrorAs(t, err, &ee, "%s: the error is an *ctrgate.EngineError: %v", what, err) {
-					assert.Equal(t, op, ee.Op, "%s: EngineError.Op", what)
-				}
-			}
+			check := func(what, op string, err error) { t.Helper(); assertOp(t, err, op, what) }
 			for _, m := range s.nameMethods() {
 				check(m.name+" on a missing container", m.op, m.call(ctx, s.rt, missing))
 			}
@@ -107,10 +102,7 @@ func errorsGroup() group {
 		}},
 		{name: "KillNotRunning", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
-			created, exited := s.name(t, "err-kill-c"), s.name(t, "err-kill-x")
-			s.create(t, ctx, s.spec(created, "exit", "0"))
-			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(exited, "exit", "0")))
-			for _, n := range []string{created, exited} {
+			for _, n := range s.createdAndExited(t, ctx, "err-kill") {
 				err := s.rt.Kill(ctx, n, "SIGTERM")
 				assert.ErrorIs(t, err, ctrgate.ErrNotRunning, "kill %s", n)
 				assertSentinelWords(t, err, ctrgate.ErrNotRunning, "kill of a container that is not running")
@@ -138,6 +130,61 @@ func errorsGroup() group {
 			running, err := ctrgate.IsRunning(ctx, s.rt, name)
 			require.NoError(t, err)
 			assert.True(t, running)
+		}},
+		{name: "CallsAfterClose", parallel: true, fn: func(t *testing.T, s *suite) {
+			// A closed runtime fails every call at once with
+			// ErrEngineUnavailable (an *EngineError of the method), ends
+			// the streams it had opened, and touches no container.
+			ctx := s.ctx(t)
+			existing := s.name(t, "closed-running")
+			s.run(t, ctx, s.spec(existing, sleeper()...))
+			rt := s.h.New(t)
+			var open ctrgate.EventStream
+			if _, lacks := s.h.Lacks[CapEvents]; !lacks {
+				var err error
+				open, err = rt.Events(ctx, ctrgate.EventFilter{NamePrefix: s.prefix})
+				require.NoError(t, err)
+				defer open.Close()
+			}
+			require.NoError(t, rt.Close())
+			assert.NoError(t, rt.Close(), "a second Close")
+			if open != nil {
+				ended := make(chan error, 1)
+				go func() { _, err := open.Next(); ended <- err }()
+				select {
+				case err := <-ended:
+					assert.Error(t, err, "an Events stream of a closed runtime ends")
+				case <-time.After(5 * time.Second):
+					t.Error("an Events stream opened before Close did not end within 5 s of it")
+				}
+			}
+			calls := ctxCalls(s, existing, s.name(t, "closed-fresh"))
+			calls = append(calls,
+				ctxCall{ctrgate.OpLogs, func(ctx context.Context, rt ctrgate.ContainerRuntime) error {
+					_, err := rt.Logs(ctx, existing, ctrgate.LogOptions{Follow: true})
+					return err
+				}, ""},
+				ctxCall{ctrgate.OpEvents, func(ctx context.Context, rt ctrgate.ContainerRuntime) error {
+					_, err := rt.Events(ctx, ctrgate.EventFilter{})
+					return err
+				}, CapEvents},
+				ctxCall{ctrgate.OpCopyFrom, func(ctx context.Context, rt ctrgate.ContainerRuntime) error {
+					_, err := rt.CopyFrom(ctx, existing, "/data")
+					return err
+				}, CapCopy})
+			for _, c := range calls {
+				if _, lacks := s.h.Lacks[c.needs]; c.needs != "" && lacks {
+					continue
+				}
+				began := time.Now()
+				err := c.call(ctx, rt)
+				assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable, "%s after Close", c.name)
+				assertOp(t, err, c.name, c.name+" after Close")
+				within(t, time.Since(began), time.Second, c.name+" after Close")
+			}
+			running, err := ctrgate.IsRunning(ctx, s.rt, existing)
+			require.NoError(t, err)
+			assert.True(t, running, "calls on a closed runtime change nothing")
 		}},
 		{name: "RemoveImageInUse", fn: func(t *testing.T, s *suite) {
 			// Refused without force while a container uses it. Not parallel:

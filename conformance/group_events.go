@@ -5,7 +5,6 @@ import (
 	"github.com/ctrgate/ctrgate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -166,22 +165,13 @@ func eventsGroup() group {
 			ctx := s.ctx(t)
 			st, err := s.rt.Events(ctx, ctrgate.EventFilter{NamePrefix: s.prefix + "evc-"})
 			require.NoError(t, err)
-			time.AfterFunc(200*time.Millisecond, func() { _ = st.Close() })
-			began := time.Now()
-			_, err = st.Next()
-			assert.ErrorIs(t, err, io.EOF, "Next after Close")
-			within(t, time.Since(began), 5*time.Second, "Next after Close")
-			assert.NoError(t, st.Close(), "Close is idempotent")
+			endsOnClose(t, "Events", func() error { _, err := st.Next(); return err }, st.Close)
 
 			cctx, cancel := context.WithCancel(ctx)
 			st, err = s.rt.Events(cctx, ctrgate.EventFilter{NamePrefix: s.prefix + "evc-"})
 			require.NoError(t, err)
 			defer st.Close()
-			time.AfterFunc(200*time.Millisecond, cancel)
-			began = time.Now()
-			_, err = st.Next()
-			assert.ErrorIs(t, err, context.Canceled, "Next after the Events context is cancelled")
-			within(t, time.Since(began), 5*time.Second, "Next after cancellation")
+			endsOnCancel(t, "Events", ctrgate.OpEvents, func() error { _, err := st.Next(); return err }, cancel)
 		}},
 	}}
 }

@@ -80,10 +80,7 @@ func execGroup() group {
 		}},
 		{name: "NotRunning", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
-			created, exited := s.name(t, "exec-created"), s.name(t, "exec-exited")
-			s.create(t, ctx, s.spec(created, "exit", "0"))
-			assert.Equal(t, 0, s.runToExit(t, ctx, s.spec(exited, "exit", "0")))
-			for _, n := range []string{created, exited} {
+			for _, n := range s.createdAndExited(t, ctx, "exec") {
 				_, err := s.rt.Exec(ctx, n, ctrgate.ExecOptions{Cmd: []string{TestProgPath, "echo", "x"}})
 				assert.ErrorIs(t, err, ctrgate.ErrNotRunning, "exec in %s", n)
 			}

@@ -6,7 +6,6 @@ import (
 	"github.com/ctrgate/ctrgate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -130,12 +129,7 @@ func logsGroup() group {
 			require.NoError(t, err)
 			assert.Equal(t, "ready", l.Text)
 			assert.Equal(t, ctrgate.Stdout, l.Stream)
-			time.AfterFunc(200*time.Millisecond, func() { _ = st.Close() })
-			began := time.Now()
-			_, err = st.Next()
-			assert.ErrorIs(t, err, io.EOF, "Next after Close")
-			within(t, time.Since(began), 5*time.Second, "Next after Close")
-			assert.NoError(t, st.Close(), "Close is idempotent")
+			endsOnClose(t, "Logs", func() error { _, err := st.Next(); return err }, st.Close)
 
 			cctx, cancel := context.WithCancel(ctx)
 			st, err = s.rt.Logs(cctx, name, ctrgate.LogOptions{Follow: true})
@@ -143,11 +137,7 @@ func logsGroup() group {
 			defer st.Close()
 			_, err = st.Next()
 			require.NoError(t, err)
-			time.AfterFunc(200*time.Millisecond, cancel)
-			began = time.Now()
-			_, err = st.Next()
-			assert.ErrorIs(t, err, context.Canceled, "Next after the Logs context is cancelled")
-			within(t, time.Since(began), 5*time.Second, "Next after cancellation")
+			endsOnCancel(t, "Logs", ctrgate.OpLogs, func() error { _, err := st.Next(); return err }, cancel)
 		}},
 	}}
 }

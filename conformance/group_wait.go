@@ -87,6 +87,30 @@ func waitGroup() group {
 				t.Fatal("Wait did not return after the created container was removed")
 			}
 		}},
+		{name: "EveryViewAgreesAfterWait", parallel: true, fn: func(t *testing.T, s *suite) {
+			// Once Wait has returned, Inspect, List and StatesByPrefix
+			// report the exit at once (Docker serves List from a view it
+			// updates a moment after the wait answers).
+			ctx := s.ctx(t)
+			var ns []string
+			for i := 0; i < 3; i++ {
+				n := s.name(t, "wait-views-"+itoa(i))
+				s.run(t, ctx, s.spec(n, "sleep", "300ms", ";", "exit", itoa(40+i)))
+				ns = append(ns, n)
+			}
+			for i, n := range ns {
+				require.Equal(t, 40+i, s.wait(t, ctx, n))
+				st, err := ctrgate.StateOf(ctx, s.rt, n)
+				require.NoError(t, err)
+				assert.Equal(t, ctrgate.StateExited, st.Status, "Inspect right after Wait: %s", n)
+				assert.Equal(t, 40+i, st.ExitCode, "Inspect right after Wait: %s", n)
+				assert.NotContains(t, names(t, s.rt, ctx, ctrgate.ListFilter{NamePrefix: n}), n, "List of running containers right after Wait")
+				states, err := ctrgate.StatesByPrefix(ctx, s.rt, n)
+				require.NoError(t, err)
+				assert.Equal(t, ctrgate.StateExited, states[n].Status, "StatesByPrefix right after Wait: %s", n)
+				assert.Equal(t, 40+i, states[n].ExitCode, "StatesByPrefix right after Wait: %s", n)
+			}
+		}},
 		{name: "Missing", parallel: true, fn: func(t *testing.T, s *suite) {
 			ctx := s.ctx(t)
 			began := time.Now()

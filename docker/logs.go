@@ -27,7 +27,7 @@ import (
 // plain reads once the container has started (see podmanFollow). Without
 // Follow the default timeout bounds the whole read.
 func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
-	return logstream.Complete(ctx, r, name, opts, func(ctx context.Context, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+	return logstream.Complete(ctx, r, BackendName, name, opts, func(ctx context.Context, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 		return r.logs(ctx, name, opts)
 	})
 }
@@ -71,7 +71,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 			}
 			return err
 		}
-		if s, err := logstream.K8sFile(ctx, path, opts, exited, cancel); err == nil {
+		if s, err := logstream.K8sFile(ctx, BackendName, name, path, opts, exited, cancel); err == nil {
 			return s, nil
 		}
 	}
@@ -82,7 +82,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	if opts.Tail > 0 {
 		lo.Tail = strconv.Itoa(opts.Tail)
 	}
-	stream := logstream.New(ctx, cancel)
+	stream := logstream.New(ctx, BackendName, name, cancel)
 	created := in.State != nil && ctrgate.ParseState(in.State.Status) == ctrgate.StateCreated
 	polled := opts.Follow && r.podman
 	var body io.ReadCloser

@@ -81,7 +81,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	waitStart := opts.Follow && ru == nil && c.state == ctrgate.StateCreated && c.startedAt.IsZero()
 	sctx, scancel := context.WithCancel(ctx)
 	f := &logFollower{}
-	s := logstream.New(sctx, scancel)
+	s := logstream.New(sctx, BackendName, name, scancel)
 	f.s = s
 	f.cancel = func() {
 		f.once.Do(func() {
@@ -94,7 +94,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	// so Next reports the cancellation rather than a clean io.EOF.
 	end := func() {
 		if err := sctx.Err(); err != nil {
-			s.Finish(fmt.Errorf("logs: %w", err))
+			s.Finish(ctxErr(ctrgate.OpLogs, name, fmt.Errorf("logs: %w", err)))
 			return
 		}
 		s.Finish(nil)
@@ -203,7 +203,7 @@ func (s *eventStream) Next() (ctrgate.Event, error) {
 		if err := s.ctx.Err(); err != nil {
 			delete(r.subs, s)
 			r.mu.Unlock()
-			return ctrgate.Event{}, fmt.Errorf("events: %w", err)
+			return ctrgate.Event{}, ctxErr(ctrgate.OpEvents, s.filter.NamePrefix, fmt.Errorf("events: %w", err))
 		}
 		if len(s.queue) > 0 {
 			ev := s.queue[0]

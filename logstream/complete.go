@@ -48,7 +48,7 @@ const (
 // The counts assume what every engine gives: a follower delivers, per
 // output stream, a prefix of what a plain read returns, with the same
 // lines.
-func Complete(ctx context.Context, rt ctrgate.ContainerRuntime, name string, opts ctrgate.LogOptions, open Opener) (ctrgate.LogStream, error) {
+func Complete(ctx context.Context, rt ctrgate.ContainerRuntime, backend, name string, opts ctrgate.LogOptions, open Opener) (ctrgate.LogStream, error) {
 	if !opts.Follow || ctx == nil {
 		return open(ctx, opts) // (a nil ctx is the backend's to refuse)
 	}
@@ -68,7 +68,7 @@ func Complete(ctx context.Context, rt ctrgate.ContainerRuntime, name string, opt
 		cancel()
 		return nil, err
 	}
-	s := New(ctx, cancel)
+	s := New(ctx, backend, name, cancel)
 	c := &completer{rt: rt, name: name, opts: fopts, open: open, out: s}
 	go func() {
 		defer cancel()

@@ -17,7 +17,7 @@ import (
 
 // scripted is a LogStream of fixed lines that then ends.
 func scripted(ctx context.Context, lines []ctrgate.LogLine) ctrgate.LogStream {
-	s := logstream.New(ctx, nil)
+	s := logstream.New(ctx, "test", "c", nil)
 	go func() {
 		for _, l := range lines {
 			if !s.Send(l) {
@@ -86,7 +86,7 @@ func TestCompleteFollowsAgainAndCatchesUp(t *testing.T) {
 			return scripted(ctx, append(numbered(1, 9), ctrgate.LogLine{Stream: ctrgate.Stderr, Text: "err"})), nil
 		}
 	}
-	s, err := logstream.Complete(ctx, rt, "c", ctrgate.LogOptions{Follow: true}, open)
+	s, err := logstream.Complete(ctx, rt, "test", "c", ctrgate.LogOptions{Follow: true}, open)
 	require.NoError(t, err)
 	var pieces []string
 	var j ctrgate.LineJoiner
@@ -133,7 +133,7 @@ func TestCompleteTail(t *testing.T) {
 		}
 		return scripted(ctx, numbered(1, 7)), nil // followers and the last read
 	}
-	s, err := logstream.Complete(ctx, rt, "c", ctrgate.LogOptions{Follow: true, Tail: 2}, open)
+	s, err := logstream.Complete(ctx, rt, "test", "c", ctrgate.LogOptions{Follow: true, Tail: 2}, open)
 	require.NoError(t, err)
 	var got []string
 	for _, l := range readLines(t, s) {

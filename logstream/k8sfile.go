@@ -35,11 +35,12 @@ const K8sFilePoll = 5 * time.Millisecond
 // (never a clean end) unless ctx is done. Since and Tail apply to the lines
 // (a line's time is that of its first record); in a followed read, text
 // without a newline that stays so for ctrgate.PartialIdle is delivered as a
-// partial LogLine. stop, if not nil, is called by Close.
+// partial LogLine. stop, if not nil, is called by Close. The stream's
+// errors are those of container name on backend (see New).
 //
 // It fails with an error wrapping os.ErrNotExist or os.ErrPermission when
 // the file cannot be opened: the caller then reads through the engine.
-func K8sFile(ctx context.Context, path string, opts ctrgate.LogOptions, exited func(context.Context) error, stop func()) (ctrgate.LogStream, error) {
+func K8sFile(ctx context.Context, backend, name, path string, opts ctrgate.LogOptions, exited func(context.Context) error, stop func()) (ctrgate.LogStream, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -50,7 +51,7 @@ func K8sFile(ctx context.Context, path string, opts ctrgate.LogOptions, exited f
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	s := New(ctx, func() {
+	s := New(ctx, backend, name, func() {
 		cancel()
 		if stop != nil {
 			stop()

@@ -41,7 +41,7 @@ func TestK8sFilePlain(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ctr.log")
 	require.NoError(t, os.WriteFile(path, []byte(k8sLog), 0o600))
 	ctx := context.Background()
-	s, err := logstream.K8sFile(ctx, path, ctrgate.LogOptions{}, nil, nil)
+	s, err := logstream.K8sFile(ctx, "test", "c", path, ctrgate.LogOptions{}, nil, nil)
 	require.NoError(t, err)
 	lines := readLines(t, s)
 	var texts []string
@@ -53,14 +53,14 @@ func TestK8sFilePlain(t *testing.T) {
 	assert.Equal(t, []string{"stdout:first", "stderr:oops", "stdout:long", "stdout:last"}, texts)
 	assert.Equal(t, time.Date(2026, 12, 2, 13, 40, 8, 0, time.UTC), lines[2].Time.UTC(), "a line's time is its first record's")
 
-	s, err = logstream.K8sFile(ctx, path, ctrgate.LogOptions{Tail: 2}, nil, nil)
+	s, err = logstream.K8sFile(ctx, "test", "c", path, ctrgate.LogOptions{Tail: 2}, nil, nil)
 	require.NoError(t, err)
 	lines = readLines(t, s)
 	require.Len(t, lines, 2)
 	assert.Equal(t, "long", lines[0].Text)
 	assert.Equal(t, "last", lines[1].Text)
 
-	s, err = logstream.K8sFile(ctx, path, ctrgate.LogOptions{Since: time.Date(2026, 12, 2, 13, 40, 8, 0, time.UTC)}, nil, nil)
+	s, err = logstream.K8sFile(ctx, "test", "c", path, ctrgate.LogOptions{Since: time.Date(2026, 12, 2, 13, 40, 8, 0, time.UTC)}, nil, nil)
 	require.NoError(t, err)
 	lines = readLines(t, s)
 	require.Len(t, lines, 2)
@@ -83,7 +83,7 @@ func TestK8sFileFollowPartial(t *testing.T) {
 			return ctx.Err()
 		}
 	}
-	s, err := logstream.K8sFile(context.Background(), path, ctrgate.LogOptions{Follow: true}, exited, nil)
+	s, err := logstream.K8sFile(context.Background(), "test", "c", path, ctrgate.LogOptions{Follow: true}, exited, nil)
 	require.NoError(t, err)
 	defer s.Close()
 	l, err := s.Next()

@@ -8,6 +8,7 @@ package logstream
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/ctrgate/ctrgate"
@@ -19,12 +20,17 @@ type Stream struct {
 	p *pipe.Pipe[ctrgate.LogLine]
 }
 
-// New returns a Stream. stop, if not nil, is called once when the stream is
-// closed by its consumer, to release what feeds it (kill a process, cancel
-// a request); producers must then call Finish. When ctx is done, Send
-// returns false and Next returns the context error prefixed with "logs: ".
-func New(ctx context.Context, stop func()) *Stream {
-	return &Stream{p: pipe.New[ctrgate.LogLine](ctx, stop, pipe.Buffer(256), pipe.Prefix("logs"))}
+// New returns the Stream of container name's logs on backend. stop, if not
+// nil, is called once when the stream is closed by its consumer, to release
+// what feeds it (kill a process, cancel a request); producers must then
+// call Finish. When ctx is done, Send returns false and Next returns an
+// *ctrgate.EngineError of ctrgate.OpLogs on backend and name that wraps
+// the context's error ("logs: context canceled"), as every other failed
+// call.
+func New(ctx context.Context, backend, name string, stop func()) *Stream {
+	return &Stream{p: pipe.New[ctrgate.LogLine](ctx, stop, pipe.Buffer(256), pipe.CtxError(func(ctx context.Context) error {
+		return ctrgate.NewEngineError(backend, ctrgate.OpLogs, name, nil, "", fmt.Errorf("logs: %w", ctx.Err()), nil)
+	}))}
 }
 
 // Send delivers one line. It blocks while the consumer is behind and

@@ -30,7 +30,7 @@ func readAll(t *testing.T, s ctrgate.LogStream) ([]ctrgate.LogLine, error) {
 }
 
 func TestLinesSplitAcrossWritesAndFinalLineWithoutNewline(t *testing.T) {
-	s := logstream.New(context.Background(), nil)
+	s := logstream.New(context.Background(), "test", "c", nil)
 	defer s.Close()
 	long := strings.Repeat("x", 1<<20)
 	go func() {
@@ -57,7 +57,7 @@ func TestLinesSplitAcrossWritesAndFinalLineWithoutNewline(t *testing.T) {
 }
 
 func TestFinishErrorAfterLines(t *testing.T) {
-	s := logstream.New(context.Background(), nil)
+	s := logstream.New(context.Background(), "test", "c", nil)
 	boom := errors.New("boom")
 	s.Send(ctrgate.LogLine{Text: "a"})
 	s.Finish(boom)
@@ -69,7 +69,7 @@ func TestFinishErrorAfterLines(t *testing.T) {
 
 func TestCloseStopsProducerAndCallsStop(t *testing.T) {
 	stopped := make(chan struct{})
-	s := logstream.New(context.Background(), func() { close(stopped) })
+	s := logstream.New(context.Background(), "test", "c", func() { close(stopped) })
 	done := make(chan error)
 	go func() {
 		w := s.Writer(ctrgate.Stdout)
@@ -92,10 +92,15 @@ func TestCloseStopsProducerAndCallsStop(t *testing.T) {
 
 func TestContextCancelEndsNext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := logstream.New(ctx, nil)
+	s := logstream.New(ctx, "test", "c", nil)
 	defer s.Close()
 	cancel()
 	_, err := s.Next()
 	require.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, "logs: context canceled", err.Error())
+	var ee *ctrgate.EngineError
+	require.ErrorAs(t, err, &ee, "the context's end is an error of the Logs call")
+	assert.Equal(t, ctrgate.OpLogs, ee.Op)
+	assert.Equal(t, "test", ee.Backend)
+	assert.Equal(t, "c", ee.Target)
+	assert.Contains(t, err.Error(), "logs: context canceled")
 }

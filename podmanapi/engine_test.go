@@ -189,33 +189,6 @@ func TestWaitAutoRemove(t *testing.T) {
 	assert.Equal(t, 42, code)
 }
 
-func TestWaitCreatedThenStartedLate(t *testing.T) {
-	// Podman 4.x answers a wait on a created container at once with 0.
-	e := newEngine(t)
-	ctx := testCtx(t)
-	name := e.name(t, "late")
-	_, err := e.rt.Create(ctx, e.spec(name, "exit", "5"))
-	require.NoError(t, err)
-	type result struct {
-		code int
-		err  error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		code, err := e.rt.Wait(ctx, name)
-		ch <- result{code, err}
-	}()
-	select {
-	case r := <-ch:
-		t.Fatalf("Wait returned before the container was started: %d, %v", r.code, r.err)
-	case <-time.After(700 * time.Millisecond):
-	}
-	require.NoError(t, e.rt.Start(ctx, name))
-	r := <-ch
-	require.NoError(t, r.err)
-	assert.Equal(t, 5, r.code, "a short run is not missed")
-}
-
 func TestImagesAndPullPolicies(t *testing.T) {
 	e := newEngine(t)
 	ctx := testCtx(t)

@@ -24,7 +24,7 @@ import (
 // a follower before it has read the log to the end (under load, lines
 // 3305..5000 of 5000 were missing); what it did not deliver is read again.
 func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
-	return logstream.Complete(ctx, r, name, opts, func(ctx context.Context, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+	return logstream.Complete(ctx, r, BackendName, name, opts, func(ctx context.Context, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 		return r.logs(ctx, name, opts)
 	})
 }
@@ -53,7 +53,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 			}
 			return err
 		}
-		if s, err := logstream.K8sFile(ctx, logFile, opts, exited, nil); err == nil {
+		if s, err := logstream.K8sFile(ctx, BackendName, name, logFile, opts, exited, nil); err == nil {
 			return s, nil
 		}
 	}
@@ -76,7 +76,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	if opts.Tail > 0 {
 		lo.Tail = strPtr(strconv.Itoa(opts.Tail))
 	}
-	s := logstream.New(ctx, cancel)
+	s := logstream.New(ctx, BackendName, name, cancel)
 	outCh := make(chan string) // unbuffered: frames keep their order across both streams
 	errCh := make(chan string)
 	done := make(chan error, 1)

@@ -377,7 +377,7 @@ func TestResolveURI(t *testing.T) {
 
 func TestFrameSplitter(t *testing.T) {
 	ctx := context.Background()
-	s := logstream.New(ctx, nil)
+	s := logstream.New(ctx, "test", "c", nil)
 	out := &frameSplitter{s: s, stream: ctrgate.Stdout}
 	errs := &frameSplitter{s: s, stream: ctrgate.Stderr}
 	go func() {

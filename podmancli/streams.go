@@ -132,7 +132,7 @@ func (c *copyReader) Close() error {
 // A followed stream is completed by logstream.Complete: when podman ends
 // it, what it did not deliver is read again.
 func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
-	return logstream.Complete(ctx, r, name, opts, func(ctx context.Context, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
+	return logstream.Complete(ctx, r, BackendName, name, opts, func(ctx context.Context, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 		return r.logs(ctx, name, opts)
 	})
 }
@@ -182,7 +182,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	} else {
 		pctx, stop = context.WithCancel(ctx)
 	}
-	s := logstream.New(ctx, stop)
+	s := logstream.New(ctx, BackendName, name, stop)
 	ls := &logStream{Stream: s}
 	if !r.track(ls) {
 		stop()
@@ -224,7 +224,7 @@ func (r *Runtime) fileLogs(ctx context.Context, name, id, path string, opts ctrg
 		}
 		return err
 	}
-	s, err := logstream.K8sFile(ctx, path, opts, exited, func() { r.untrack(ls) })
+	s, err := logstream.K8sFile(ctx, BackendName, name, path, opts, exited, func() { r.untrack(ls) })
 	if err != nil {
 		return nil, err
 	}

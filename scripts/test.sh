@@ -104,4 +104,10 @@ if read -r lp lf ls <"$CTRGATE_STATE_DIR/matrix/lanes/totals" 2>/dev/null; then
   pass=$((pass + lp)) fail=$((fail + lf)) skip=$((skip + ls))
 fi
 echo "tests: $pass passed, $fail failed, $skip skipped"
+# In CI a skipped test is a failure: every engine, registry and lane is
+# provisioned above, so a skip means a test did not run what it claims.
+if [ "${CI:-}" = true ] && [ "$skip" != 0 ]; then
+  echo "CI=true and $skip test(s) skipped:"; grep -E -- '^\s*--- SKIP' "$log" | head -20 || true
+  rc=1
+fi
 exit $rc
