@@ -30,16 +30,8 @@ const LoadTimeout = 6 * time.Minute
 // in all: 0 is the only passing number. Like Run, it must not run in
 // parallel with other tests of the same process.
 func RunUnderLoad(t *testing.T, h Harness) {
-	require.NotNil(t, h.New, "Harness.New is required")
-	if h.Name == "" {
-		h.Name = "backend"
-	}
-	tarball := TestImageTar(t)
-	ignore := goleak.IgnoreCurrent()
-	rt := h.New(t)
-	require.NotNil(t, rt)
-	s := &suite{h: h, rt: rt, image: h.image(), prefix: "ctg-" + randHex(4) + "-", results: map[string]*result{}, loaded: true}
-	require.NoError(t, importTestImage(rt, s.image, tarball), "importing the test image %s", s.image)
+	s, ignore := setUp(t, h, true)
+	rt := s.rt
 
 	stop := startLoad(runtime.NumCPU())
 	began := time.Now()

@@ -137,27 +137,9 @@ func allGroups() []group {
 // parallel with other tests of the same process (the goroutine check would
 // see theirs).
 func Run(t *testing.T, h Harness) {
-	require.NotNil(t, h.New, "Harness.New is required")
-	if h.Name == "" {
-		h.Name = "backend"
-	}
-	tarball := TestImageTar(t)
-	ignore := goleak.IgnoreCurrent()
-
-	rt := h.New(t)
-	require.NotNil(t, rt, "Harness.New returned nil")
-	closed := false
-	t.Cleanup(func() {
-		if !closed {
-			_ = rt.Close()
-		}
-	})
-	s := &suite{h: h, rt: rt, image: h.image(), prefix: "ctg-" + randHex(4) + "-", results: map[string]*result{}}
+	s, ignore := setUp(t, h, false)
+	rt := s.rt
 	began := time.Now()
-
-	err := importTestImage(rt, s.image, tarball)
-	require.NoError(t, err, "importing the test image %s", s.image)
-	t.Logf("%s: imported %s (%d bytes); container names start with %s", h.Name, s.image, len(tarball), s.prefix)
 
 	s.runGroups(t, allGroups())
 
@@ -180,7 +162,6 @@ func Run(t *testing.T, h Harness) {
 		t.Run("CloseReleasesEverything", func(t *testing.T) {
 			r := s.track(t, "Cleanup", "CloseReleasesEverything")
 			defer func() { r.failed = t.Failed() }()
-			closed = true
 			require.NoError(t, rt.Close())
 			ctx := s.ctx(t)
 			_, err := rt.Info(ctx)
@@ -192,6 +173,26 @@ func Run(t *testing.T, h Harness) {
 	})
 
 	s.summary(t, time.Since(began))
+}
+
+// setUp is what Run and RunUnderLoad do first: it checks the harness,
+// builds the test image, notes the goroutines already running (the
+// returned option ignores them), opens the runtime (closed when t ends)
+// and imports the test image with the runtime's own ImportImage.
+func setUp(t *testing.T, h Harness, loaded bool) (*suite, goleak.Option) {
+	require.NotNil(t, h.New, "Harness.New is required")
+	if h.Name == "" {
+		h.Name = "backend"
+	}
+	tarball := TestImageTar(t)
+	ignore := goleak.IgnoreCurrent()
+	rt := h.New(t)
+	require.NotNil(t, rt, "Harness.New returned nil")
+	t.Cleanup(func() { _ = rt.Close() }) // a no-op once the suite has closed it
+	s := &suite{h: h, rt: rt, image: h.image(), prefix: "ctg-" + randHex(4) + "-", results: map[string]*result{}, loaded: loaded}
+	require.NoError(t, importTestImage(rt, s.image, tarball), "importing the test image %s", s.image)
+	t.Logf("%s: imported %s (%d bytes); container names start with %s", h.Name, s.image, len(tarball), s.prefix)
+	return s, ignore
 }
 
 // runGroups runs every group as a subtest, its tests as subtests of it.
