@@ -156,3 +156,23 @@ func ExampleStatesByPrefix() {
 	// remove: <nil>
 	// left: 0
 }
+
+// Enforce puts the contract layer over a driver, as backend.Open does: bad
+// input never reaches the driver, and a call returns at its deadline.
+func ExampleEnforce() {
+	drv := newExampleRuntime()
+	rt := ctrgate.Enforce(fake.BackendName, drv)
+	defer rt.Close()
+
+	_, err := rt.Inspect(context.Background(), "--all")
+	fmt.Println("invalid:", errors.Is(err, ctrgate.ErrInvalidSpec), "driver calls:", len(drv.Calls()))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	_, err = rt.Wait(ctx, "no-such-container-yet")
+	var ee *ctrgate.EngineError
+	fmt.Println(errors.As(err, &ee), ee.Op, ee.Backend)
+	// Output:
+	// invalid: true driver calls: 0
+	// true Wait fake
+}

@@ -27,6 +27,11 @@
 //   - Secrets (environment entries marked Secret or whose keys look sensitive)
 //     never appear in error messages, logs or debug output.
 //   - Containers are addressed by name or ID wherever a method takes a name.
+//
+// The runtime backend.Open returns is the contract layer (Enforce) over the
+// chosen backend's driver: the checks above that every backend shares
+// (arguments, the closed runtime, returning at the caller's deadline,
+// errors naming the method and backend) are made there once.
 package ctrgate
 
 import (

@@ -200,6 +200,31 @@ var ulimitNames = map[string]bool{
 	"rttime": true, "sigpending": true, "stack": true, "as": true,
 }
 
+// ValidateExecOptions checks the options of Exec: a command whose first
+// word is not empty and whose arguments hold no NUL, a valid Env (see
+// ValidateEnv), an absolute WorkDir if any, and a User that cannot be read
+// as a flag.
+func ValidateExecOptions(opts ExecOptions) error {
+	if len(opts.Cmd) == 0 || opts.Cmd[0] == "" {
+		return invalid("Cmd", "must not be empty")
+	}
+	for i, a := range opts.Cmd {
+		if strings.ContainsRune(a, 0) {
+			return invalid("Cmd", "argument %d holds NUL", i)
+		}
+	}
+	if err := ValidateEnv("Env", opts.Env); err != nil {
+		return err
+	}
+	if opts.WorkDir != "" && !strings.HasPrefix(opts.WorkDir, "/") {
+		return invalid("WorkDir", "%q must be an absolute path", opts.WorkDir)
+	}
+	if strings.HasPrefix(opts.User, "-") || strings.ContainsAny(opts.User, " \t\x00") {
+		return invalid("User", "invalid user %q", opts.User)
+	}
+	return nil
+}
+
 // ValidateSpec checks a container spec without touching any engine. The
 // error is a *SpecError naming the field (errors.Is(err, ErrInvalidSpec)).
 func ValidateSpec(s ContainerSpec) error {

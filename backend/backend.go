@@ -290,7 +290,7 @@ func openWith(ctx context.Context, d driver, cfg Config) (ctrgate.ContainerRunti
 		return nil, ctrgate.NewEngineError(cfg.Backend, "open", "", ctrgate.ErrEngineUnavailable,
 			"backend returned no runtime", nil, nil)
 	}
-	return rt, nil
+	return ctrgate.Enforce(cfg.Backend, rt), nil
 }
 
 // openAuto probes AutoOrder and opens the first backend that answers.

@@ -214,7 +214,7 @@ func TestGlobalRegisterOpen(t *testing.T) {
 
 	rt, err := backend.Open(context.Background(), backend.Config{Backend: "test-global", Options: map[string]string{"k": "v"}})
 	require.NoError(t, err)
-	assert.IsType(t, nopRuntime{}, rt)
+	assert.IsType(t, nopRuntime{}, ctrgate.DriverOf(rt))
 	got := lastGlobalCfg("test-global")
 	assert.Equal(t, "test-global", got.Backend)
 	assert.Equal(t, map[string]string{"k": "v"}, got.Options)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/backend"
 	"github.com/ctrgate/ctrgate/fake"
 )
@@ -19,7 +20,7 @@ func TestFakeRegistered(t *testing.T) {
 		Options: map[string]string{"timeout": "5s", "cdi_devices": "nvidia.com/gpu=0, nvidia.com/gpu=1"}})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, rt.Close()) })
-	require.IsType(t, &fake.Runtime{}, rt)
+	require.IsType(t, &fake.Runtime{}, ctrgate.DriverOf(rt))
 	info, err := rt.Info(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, "fake", info.Backend)

@@ -77,7 +77,7 @@ func register(r *registry, s *stub) { r.register(s.name, s.open, s.probe, stubOp
 
 func backendOf(t *testing.T, rt ctrgate.ContainerRuntime) string {
 	t.Helper()
-	sr, ok := rt.(*stubRuntime)
+	sr, ok := ctrgate.DriverOf(rt).(*stubRuntime)
 	require.True(t, ok, "runtime %T", rt)
 	return sr.backend
 }

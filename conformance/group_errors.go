@@ -138,7 +138,7 @@ func errorsGroup() group {
 			ctx := s.ctx(t)
 			existing := s.name(t, "closed-running")
 			s.run(t, ctx, s.spec(existing, sleeper()...))
-			rt := s.h.New(t)
+			rt := s.open(t)
 			var open ctrgate.EventStream
 			if _, lacks := s.h.Lacks[CapEvents]; !lacks {
 				var err error

@@ -55,11 +55,12 @@ const cleanupTimeout = 30 * time.Second
 
 // suite is the state shared by the tests of one Run.
 type suite struct {
-	h      Harness
-	rt     ctrgate.ContainerRuntime
-	image  string
-	prefix string // unique name prefix of this Run: "ctg-<random>-"
-	loaded bool   // the load lane (RunUnderLoad)
+	h       Harness
+	rt      ctrgate.ContainerRuntime // the harness's runtime behind the contract layer
+	backend string                   // the driver's name for itself (Info.Backend)
+	image   string
+	prefix  string // unique name prefix of this Run: "ctg-<random>-"
+	loaded  bool   // the load lane (RunUnderLoad)
 
 	mu      sync.Mutex
 	results map[string]*result // by test name (t.Name())
@@ -186,13 +187,31 @@ func setUp(t *testing.T, h Harness, loaded bool) (*suite, goleak.Option) {
 	}
 	tarball := TestImageTar(t)
 	ignore := goleak.IgnoreCurrent()
-	rt := h.New(t)
-	require.NotNil(t, rt, "Harness.New returned nil")
+	s := &suite{h: h, image: h.image(), prefix: "ctg-" + randHex(4) + "-", results: map[string]*result{}, loaded: loaded}
+	rt := s.open(t)
 	t.Cleanup(func() { _ = rt.Close() }) // a no-op once the suite has closed it
-	s := &suite{h: h, rt: rt, image: h.image(), prefix: "ctg-" + randHex(4) + "-", results: map[string]*result{}, loaded: loaded}
+	s.rt = rt
 	require.NoError(t, importTestImage(rt, s.image, tarball), "importing the test image %s", s.image)
 	t.Logf("%s: imported %s (%d bytes); container names start with %s", h.Name, s.image, len(tarball), s.prefix)
 	return s, ignore
+}
+
+// open returns a new runtime of the harness behind the contract layer
+// (ctrgate.Enforce), as backend.Open gives it to users: the suite checks
+// what they get. The backend's name for the layer's errors is the one the
+// driver reports in Info.
+func (s *suite) open(t testing.TB) ctrgate.ContainerRuntime {
+	t.Helper()
+	drv := s.h.New(t)
+	require.NotNil(t, drv, "Harness.New returned nil")
+	if s.backend == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), TestTimeout)
+		defer cancel()
+		info, err := drv.Info(ctx)
+		require.NoError(t, err, "Info of the new runtime")
+		s.backend = info.Backend
+	}
+	return ctrgate.Enforce(s.backend, drv)
 }
 
 // runGroups runs every group as a subtest, its tests as subtests of it.

@@ -136,6 +136,8 @@ var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
 // New connects to the engine and checks that it answers (within
 // Config.PingTimeout). An engine that cannot be reached fails with an error
 // wrapping ctrgate.ErrEngineUnavailable.
+// It returns the backend's driver; backend.Open puts the contract layer
+// (ctrgate.Enforce) over it, and so may a caller of New.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.DefaultTimeout <= 0 {
 		cfg.DefaultTimeout = DefaultTimeout

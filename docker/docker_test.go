@@ -882,7 +882,7 @@ func TestRegisteredBackend(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, &ctrgate.EngineInfo{Backend: "docker", Engine: "docker", Version: "20.10.24", APIVersion: "1.41",
 		Rootless: true, CgroupVersion: "v2", OCIRuntime: "runc"}, info)
-	assert.Equal(t, 5*time.Second, rt.(*Runtime).timeout)
+	assert.Equal(t, 5*time.Second, ctrgate.DriverOf(rt).(*Runtime).timeout)
 	require.NoError(t, rt.Close())
 
 	_, err = backend.Open(context.Background(), backend.Config{Backend: backend.Docker,

@@ -21,10 +21,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
-	if len(opts.Cmd) == 0 || opts.Cmd[0] == "" {
-		return nil, &ctrgate.SpecError{Field: "Cmd", Reason: "a command is required"}
-	}
-	if err := ctrgate.ValidateEnv("Env", opts.Env); err != nil {
+	if err := ctrgate.ValidateExecOptions(opts); err != nil {
 		return nil, err
 	}
 	secrets := append(ctrgate.SecretValues(opts.Env), r.knownSecrets(name)...)

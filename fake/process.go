@@ -276,27 +276,6 @@ func (s *syncBuffer) Bytes() []byte {
 	return bytes.Clone(s.b.Bytes())
 }
 
-func validateExec(opts ctrgate.ExecOptions) error {
-	if len(opts.Cmd) == 0 || opts.Cmd[0] == "" {
-		return &ctrgate.SpecError{Field: "Cmd", Reason: "must not be empty"}
-	}
-	for i, a := range opts.Cmd {
-		if strings.ContainsRune(a, 0) {
-			return &ctrgate.SpecError{Field: "Cmd", Reason: fmt.Sprintf("argument %d holds NUL", i)}
-		}
-	}
-	if err := ctrgate.ValidateEnv("Env", opts.Env); err != nil {
-		return err
-	}
-	if opts.WorkDir != "" && !strings.HasPrefix(opts.WorkDir, "/") {
-		return &ctrgate.SpecError{Field: "WorkDir", Reason: fmt.Sprintf("%q must be an absolute path", opts.WorkDir)}
-	}
-	if strings.HasPrefix(opts.User, "-") || strings.ContainsAny(opts.User, " \t\x00") {
-		return &ctrgate.SpecError{Field: "User", Reason: fmt.Sprintf("invalid user %q", opts.User)}
-	}
-	return nil
-}
-
 // Exec runs a program in the running container and waits for it. A
 // missing executable gives exit code 127 with the engine's message on
 // stderr (as "podman exec" does), not an error.
@@ -305,7 +284,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
-	if err := validateExec(opts); err != nil {
+	if err := ctrgate.ValidateExecOptions(opts); err != nil {
 		return nil, err
 	}
 	secrets := ctrgate.SecretValues(opts.Env)

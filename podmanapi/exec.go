@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -32,7 +30,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
-	if err := validateExec(opts); err != nil {
+	if err := ctrgate.ValidateExecOptions(opts); err != nil {
 		return nil, err
 	}
 	secrets := ctrgate.SecretValues(opts.Env)
@@ -111,27 +109,6 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 		_ = containers.ExecRemove(c, id, nil)
 	}
 	return &ctrgate.ExecResult{ExitCode: code, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, nil
-}
-
-func validateExec(opts ctrgate.ExecOptions) error {
-	if len(opts.Cmd) == 0 || opts.Cmd[0] == "" {
-		return &ctrgate.SpecError{Field: "Cmd", Reason: "must not be empty"}
-	}
-	for i, a := range opts.Cmd {
-		if strings.ContainsRune(a, 0) {
-			return &ctrgate.SpecError{Field: fmt.Sprintf("Cmd[%d]", i), Reason: "holds NUL"}
-		}
-	}
-	if err := ctrgate.ValidateEnv("Env", opts.Env); err != nil {
-		return err
-	}
-	if opts.WorkDir != "" && !strings.HasPrefix(opts.WorkDir, "/") {
-		return &ctrgate.SpecError{Field: "WorkDir", Reason: fmt.Sprintf("%q must be an absolute path", opts.WorkDir)}
-	}
-	if strings.HasPrefix(opts.User, "-") || strings.ContainsAny(opts.User, " \t\x00") {
-		return &ctrgate.SpecError{Field: "User", Reason: fmt.Sprintf("invalid user %q", opts.User)}
-	}
-	return nil
 }
 
 // execExitCode reads the exit code of a finished exec session; the

@@ -79,6 +79,8 @@ var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
 // documentation for how an empty URI is resolved) and pings it. A missing
 // or unresponsive service fails with ctrgate.ErrEngineUnavailable; ctx
 // bounds the connection attempt (10 s when it has no deadline).
+// It returns the backend's driver; backend.Open puts the contract layer
+// (ctrgate.Enforce) over it, and so may a caller of New.
 func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.DefaultTimeout <= 0 {
 		cfg.DefaultTimeout = DefaultTimeout

@@ -166,6 +166,8 @@ var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
 
 // New returns a Runtime. A binary that cannot be found fails with
 // ctrgate.ErrEngineUnavailable. New runs nothing; Info checks the engine.
+// It returns the backend's driver; backend.Open puts the contract layer
+// (ctrgate.Enforce) over it, and so may a caller of New.
 func New(cfg Config) (*Runtime, error) {
 	bin := cfg.Binary
 	if bin == "" {

@@ -544,22 +544,8 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	if err := ctrgate.ValidateName(name); err != nil {
 		return nil, err
 	}
-	if len(opts.Cmd) == 0 || opts.Cmd[0] == "" {
-		return nil, &ctrgate.SpecError{Field: "Cmd", Reason: "must not be empty"}
-	}
-	for i, a := range opts.Cmd {
-		if strings.ContainsRune(a, 0) {
-			return nil, &ctrgate.SpecError{Field: "Cmd", Reason: fmt.Sprintf("argument %d holds NUL", i)}
-		}
-	}
-	if err := ctrgate.ValidateEnv("Env", opts.Env); err != nil {
+	if err := ctrgate.ValidateExecOptions(opts); err != nil {
 		return nil, err
-	}
-	if opts.WorkDir != "" && !strings.HasPrefix(opts.WorkDir, "/") {
-		return nil, &ctrgate.SpecError{Field: "WorkDir", Reason: "must be an absolute path"}
-	}
-	if strings.HasPrefix(opts.User, "-") || strings.ContainsAny(opts.User, " \t\x00") {
-		return nil, &ctrgate.SpecError{Field: "User", Reason: "invalid user"}
 	}
 	plan, err := planEnv(opts.Env)
 	if err != nil {

@@ -35,7 +35,7 @@ func openDefault(ctx context.Context, a *app) (ctrgate.ContainerRuntime, error) 
 	if err != nil {
 		return nil, openHint(name, err)
 	}
-	if f, ok := rt.(*fake.Runtime); ok {
+	if f, ok := ctrgate.DriverOf(rt).(*fake.Runtime); ok {
 		if err := seedFake(f); err != nil {
 			_ = rt.Close()
 			return nil, err

@@ -195,7 +195,7 @@ var errTarAbandoned = errors.New("import ended before the whole image was read")
 // isFake reports whether rt is the in-memory fake, which holds testimage
 // as an in-process program (seedFake) and needs no import.
 func (a *app) isFake(rt ctrgate.ContainerRuntime) bool {
-	_, ok := rt.(*fake.Runtime)
+	_, ok := ctrgate.DriverOf(rt).(*fake.Runtime)
 	return ok
 }
 
