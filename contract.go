@@ -297,11 +297,10 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ExecOptions) (*Exe
 // CopyTo extracts a tar stream into a directory of the container.
 func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) error {
 	check := ValidateName(name)
-	switch {
-	case check != nil:
-	case dstDir == "":
-		check = &SpecError{Field: "dstDir", Reason: "must not be empty"}
-	case archive == nil:
+	if check == nil {
+		check = ValidateContainerPath("dstDir", dstDir)
+	}
+	if check == nil && archive == nil {
 		check = &SpecError{Field: "archive", Reason: "must not be nil"}
 	}
 	return r.nameCall(ctx, OpCopyTo, name, check, func(ctx context.Context) error { return r.drv.CopyTo(ctx, name, dstDir, archive) })
@@ -310,8 +309,8 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 // CopyFrom returns a tar stream of a path in the container.
 func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
 	check := ValidateName(name)
-	if check == nil && srcPath == "" {
-		check = &SpecError{Field: "srcPath", Reason: "must not be empty"}
+	if check == nil {
+		check = ValidateContainerPath("srcPath", srcPath)
 	}
 	return call(r, ctx, OpCopyFrom, name, check, func(ctx context.Context) (io.ReadCloser, error) {
 		return r.drv.CopyFrom(ctx, name, srcPath)

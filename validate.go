@@ -200,6 +200,16 @@ var ulimitNames = map[string]bool{
 	"rttime": true, "sigpending": true, "stack": true, "as": true,
 }
 
+// ValidateContainerPath checks a path in a container's file system given
+// to CopyTo (field "dstDir") or CopyFrom ("srcPath"): absolute, without
+// NUL, as every engine wants it.
+func ValidateContainerPath(field, p string) error {
+	if !strings.HasPrefix(p, "/") || strings.ContainsRune(p, 0) {
+		return invalid(field, "%q must be an absolute path", p)
+	}
+	return nil
+}
+
 // ValidateExecOptions checks the options of Exec: a command whose first
 // word is not empty and whose arguments hold no NUL, a valid Env (see
 // ValidateEnv), an absolute WorkDir if any, and a User that cannot be read

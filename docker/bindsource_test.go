@@ -27,7 +27,7 @@ func (f *fakeAPI) unixRuntime() *Runtime {
 	srv := &http.Server{Handler: http.HandlerFunc(f.serve)}
 	go func() { _ = srv.Serve(l) }()
 	f.t.Cleanup(func() { _ = srv.Close() })
-	rt, err := New(context.Background(), Config{Host: "unix://" + l.Addr().String()})
+	rt, err := NewDriver(context.Background(), Config{Host: "unix://" + l.Addr().String()})
 	require.NoError(f.t, err)
 	f.t.Cleanup(func() { _ = rt.Close() })
 	return rt

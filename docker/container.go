@@ -23,9 +23,6 @@ import (
 // spec.PullPolicy and creates the container. See
 // ctrgate.ContainerRuntime.Create.
 func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
-	if err := ctrgate.ValidateSpec(spec); err != nil {
-		return "", err
-	}
 	secrets := ctrgate.SecretValues(spec.Env)
 	if spec.GPUs.Requested() && r.noGPU != "" {
 		return "", ctrgate.NewGPUConfigError(BackendName, r.noGPU,
@@ -148,9 +145,6 @@ func (r *Runtime) knownSecrets(key string) []string {
 
 // Start starts a created or exited container; a running one is left alone.
 func (r *Runtime) Start(ctx context.Context, name string) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpStart, name)
 	if err != nil {
 		return err
@@ -178,9 +172,6 @@ func (r *Runtime) secretsOf(ctx context.Context, name string) []string {
 // negative timeout means the container's own stop timeout) and returns once
 // it has exited. Stopping a container that is not running is a no-op.
 func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	opts := container.StopOptions{}
 	grace := 10 * time.Second
 	if timeout >= 0 {
@@ -227,9 +218,6 @@ func (r *Runtime) inspectQuick(ctx context.Context, name string) (container.Insp
 
 // Kill sends a signal (name or number; "" is SIGKILL) without waiting.
 func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	sig, err := ctrgate.ParseSignal(signal)
 	if err != nil {
 		return err
@@ -247,9 +235,6 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
 
 // Remove deletes the container; a running one only with opts.Force.
 func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOptions) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpRemove, name)
 	if err != nil {
 		return err
@@ -310,9 +295,6 @@ func (r *Runtime) waitRemoved(ctx context.Context, name string) error {
 
 // Inspect returns the container's description.
 func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpInspect, name)
 	if err != nil {
 		return nil, err
@@ -360,9 +342,6 @@ func userLabels(m map[string]string) map[string]string {
 // State.ExitCode of exited containers comes from the list entry's status
 // text, the only place the list API reports it.
 func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgate.Container, error) {
-	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
-		return nil, err
-	}
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpList, filter.NamePrefix)
 	if err != nil {
 		return nil, err
@@ -433,9 +412,6 @@ func summaryName(names []string) string {
 // would miss an exit that happens before the wait is registered.) Missing or
 // removed: ErrNotFound. Only ctx ends it early.
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return 0, err
-	}
 	ctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpWait, name, 0)
 	if err != nil {
 		return 0, err
@@ -538,12 +514,6 @@ func (r *Runtime) waitNotRunning(ctx context.Context, name string) (int, error) 
 
 // CopyTo extracts a tar stream into dstDir in the container.
 func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
-	if !strings.HasPrefix(dstDir, "/") {
-		return &ctrgate.SpecError{Field: "dstDir", Reason: "must be an absolute path"}
-	}
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpCopyTo, name)
 	if err != nil {
 		return err
@@ -566,12 +536,6 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 
 // copyFrom is one CopyFrom request.
 func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
-	if !strings.HasPrefix(srcPath, "/") {
-		return nil, &ctrgate.SpecError{Field: "srcPath", Reason: "must be an absolute path"}
-	}
 	if r.life.Err() != nil {
 		return nil, r.errClosed(ctrgate.OpCopyFrom, name)
 	}

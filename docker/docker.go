@@ -136,9 +136,18 @@ var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
 // New connects to the engine and checks that it answers (within
 // Config.PingTimeout). An engine that cannot be reached fails with an error
 // wrapping ctrgate.ErrEngineUnavailable.
-// It returns the backend's driver; backend.Open puts the contract layer
-// (ctrgate.Enforce) over it, and so may a caller of New.
-func New(ctx context.Context, cfg Config) (*Runtime, error) {
+func New(ctx context.Context, cfg Config) (*ctrgate.Runtime, error) {
+	d, err := NewDriver(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return ctrgate.Enforce(BackendName, d), nil
+}
+
+// NewDriver returns the backend's driver alone: it does the engine's work
+// and trusts the contract layer for the rest (arguments are not checked
+// again). For the layer and for tests; programs use New or backend.Open.
+func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.DefaultTimeout <= 0 {
 		cfg.DefaultTimeout = DefaultTimeout
 	}

@@ -408,7 +408,7 @@ func TestFakeEngineErrors(t *testing.T) {
 		writeJSON(w, 200, map[string]any{"Id": "sha256:1"})
 	})
 	f.fail("GET /images/localhost/nosuch:1/json", 404, "No such image: localhost/nosuch:1")
-	rt := f.runtime()
+	rt := ctrgate.Enforce(BackendName, f.runtime()) // as users get it: validation is the layer's
 	ctx := context.Background()
 
 	_, err := rt.Inspect(ctx, "gone")

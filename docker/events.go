@@ -22,9 +22,6 @@ import (
 // the literal name prefix, are applied again here. This relies on the
 // engine's clock agreeing with the local one (same host, or synchronised).
 func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrgate.EventStream, error) {
-	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
-		return nil, err
-	}
 	// A daemon restart or a broken connection ends the engine's stream (and
 	// Podman's service ends it when it rotates its events log):
 	// ResumeEvents subscribes again from the last event.

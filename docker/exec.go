@@ -18,12 +18,6 @@ import (
 // when ctx has no deadline. opts.Stdin is copied to the command and its end
 // closes the command's standard input.
 func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (*ctrgate.ExecResult, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
-	if err := ctrgate.ValidateExecOptions(opts); err != nil {
-		return nil, err
-	}
 	secrets := append(ctrgate.SecretValues(opts.Env), r.knownSecrets(name)...)
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpExec, name)
 	if err != nil {

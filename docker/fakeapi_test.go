@@ -97,7 +97,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // runtime connects a Runtime to the fake.
 func (f *fakeAPI) runtime() *Runtime {
 	f.t.Helper()
-	rt, err := New(context.Background(), Config{Host: "tcp://" + strings.TrimPrefix(f.srv.URL, "http://")})
+	rt, err := NewDriver(context.Background(), Config{Host: "tcp://" + strings.TrimPrefix(f.srv.URL, "http://")})
 	require.NoError(f.t, err)
 	f.t.Cleanup(func() { _ = rt.Close() })
 	return rt

@@ -16,9 +16,6 @@ import (
 
 // ImageExists reports whether ref is in local storage.
 func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return false, err
-	}
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpImageExists, ref)
 	if err != nil {
 		return false, err
@@ -46,9 +43,6 @@ func (r *Runtime) imageExists(ctx context.Context, ref string) (bool, error) {
 // filtered by the engine where it can, everything checked again on its
 // answer).
 func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([]ctrgate.Image, error) {
-	if err := ctrgate.ValidateImageFilter(filter); err != nil {
-		return nil, err
-	}
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpListImages, "")
 	if err != nil {
 		return nil, err
@@ -84,12 +78,6 @@ func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([
 
 // PullImage makes ref available according to policy.
 func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
-	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
-		return err
-	}
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpPullImage, ref)
 	if err != nil {
 		return err
@@ -163,12 +151,6 @@ func readJSONMessages(r io.Reader) error {
 // WORKDIR, LABEL). The image ref named before is deleted when nothing else
 // refers to it (no other tag, no container).
 func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) error {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
-	if rootfs == nil {
-		return &ctrgate.SpecError{Field: "rootfs", Reason: "missing"}
-	}
 	changes, err := importChanges(opts)
 	if err != nil {
 		return err
@@ -203,9 +185,6 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 
 // RemoveImage deletes ref (with force, also when containers use it).
 func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpRemoveImage, ref)
 	if err != nil {
 		return err

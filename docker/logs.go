@@ -35,12 +35,6 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 // logs is one logs request (or, for a followed log on Podman, one
 // polling follower).
 func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
-	if err := ctrgate.ValidateLogOptions(opts); err != nil {
-		return nil, err
-	}
 	timeout := r.timeout
 	if opts.Follow {
 		timeout = 0

@@ -52,7 +52,7 @@ func openBackend(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRunt
 	if err != nil {
 		return nil, err
 	}
-	return New(ctx, c)
+	return NewDriver(ctx, c)
 }
 
 // probeBackend is the backend.ProbeFunc of "docker": the engine at
@@ -63,7 +63,7 @@ func probeBackend(ctx context.Context, cfg backend.Config) error {
 	if err != nil {
 		return err
 	}
-	r, err := New(ctx, c)
+	r, err := NewDriver(ctx, c)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,7 @@ func serviceURI(t testing.TB) string {
 
 // newRuntime connects to the provisioned service; a service that does not
 // answer fails the test (it was announced, so it must be there).
-func newRuntime(t testing.TB, uri string) *podmanapi.Runtime {
+func newRuntime(t testing.TB, uri string) *ctrgate.Runtime {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -21,9 +21,6 @@ import (
 // Create validates spec, makes its image available according to
 // spec.PullPolicy and creates the container. It returns the container ID.
 func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
-	if err := ctrgate.ValidateSpec(spec); err != nil {
-		return "", err
-	}
 	g, err := toSpecGen(spec, r.version)
 	if err != nil {
 		return "", err
@@ -50,9 +47,6 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 
 // Start starts a created or exited container; a running one is left alone.
 func (r *Runtime) Start(ctx context.Context, name string) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	c, cancel, err := r.call(ctx, ctrgate.OpStart, name, false)
 	if err != nil {
 		return err
@@ -67,9 +61,6 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 // Stop stops the container (stop signal, then SIGKILL after timeout) and
 // returns once it has exited. See ctrgate.ContainerRuntime.Stop.
 func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	if _, ok := ctx.Deadline(); !ok && timeout > 0 {
 		// the default timeout must leave room for the grace period
 		var cancel context.CancelFunc
@@ -101,9 +92,6 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 
 // Kill sends signal to the container's main process without waiting.
 func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	sig, err := ctrgate.ParseSignal(signal)
 	if err != nil {
 		return err
@@ -122,9 +110,6 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
 
 // Remove deletes the container; see ctrgate.ContainerRuntime.Remove.
 func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOptions) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	c, cancel, err := r.call(ctx, ctrgate.OpRemove, name, false)
 	if err != nil {
 		return err
@@ -154,9 +139,6 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 
 // Inspect returns the container's current description.
 func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
 	c, cancel, err := r.call(ctx, ctrgate.OpInspect, name, false)
 	if err != nil {
 		return nil, err
@@ -296,9 +278,6 @@ func listFilters(f ctrgate.ListFilter) map[string][]string {
 
 // List returns the containers that match filter, in one API call.
 func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgate.Container, error) {
-	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
-		return nil, err
-	}
 	for k := range filter.Labels {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label key " + strconv.Quote(k)}
@@ -365,9 +344,6 @@ func fromList(lc types.ListContainer) ctrgate.Container {
 // the event stream), then waits for the exit with the default condition,
 // which returns the recorded code of a container that has already exited.
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return -1, err
-	}
 	c, cancel, err := r.call(ctx, ctrgate.OpWait, name, true)
 	if err != nil {
 		return -1, err

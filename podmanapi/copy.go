@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,15 +17,6 @@ import (
 
 // CopyTo extracts the tar stream archive into dstDir in the container.
 func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
-	if !strings.HasPrefix(dstDir, "/") || strings.ContainsRune(dstDir, 0) {
-		return &ctrgate.SpecError{Field: "dstDir", Reason: "must be an absolute path"}
-	}
-	if archive == nil {
-		return &ctrgate.SpecError{Field: "archive", Reason: "must not be nil"}
-	}
 	c, cancel, err := r.call(ctx, ctrgate.OpCopyTo, name, false)
 	if err != nil {
 		return err
@@ -56,12 +46,6 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 
 // copyFrom is one CopyFrom request.
 func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
-	if !strings.HasPrefix(srcPath, "/") || strings.ContainsRune(srcPath, 0) {
-		return nil, &ctrgate.SpecError{Field: "srcPath", Reason: "must be an absolute path"}
-	}
 	base, baseCancel, err := r.call(ctx, ctrgate.OpCopyFrom, name, true)
 	if err != nil {
 		return nil, err

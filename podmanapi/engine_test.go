@@ -29,7 +29,7 @@ import (
 const engineImage = "localhost/ctrgate/testprog:podman-api-engine"
 
 type engine struct {
-	rt     *podmanapi.Runtime
+	rt     *ctrgate.Runtime
 	prefix string
 }
 
@@ -82,7 +82,7 @@ func TestEngineInfo(t *testing.T) {
 	assert.Equal(t, podmanapi.BackendName, info.Backend)
 	assert.Equal(t, "podman", info.Engine)
 	assert.NotEmpty(t, info.Version)
-	assert.Equal(t, e.rt.ServerAPIVersion(), info.APIVersion)
+	assert.Equal(t, ctrgate.DriverOf(e.rt).(*podmanapi.Runtime).ServerAPIVersion(), info.APIVersion)
 	assert.NotEmpty(t, info.OCIRuntime)
 	assert.Contains(t, []string{"v1", "v2"}, info.CgroupVersion)
 }

@@ -82,9 +82,6 @@ func toEvent(e types.Event) (ctrgate.Event, bool) {
 // Events streams the container lifecycle events that happen after the
 // call. The stream ends when ctx is done or it is closed.
 func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrgate.EventStream, error) {
-	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
-		return nil, err
-	}
 	for k := range filter.Labels {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label key " + strconv.Quote(k)}

@@ -27,12 +27,6 @@ import (
 // the sockets it opens: concurrent calls never share mutable state, and a
 // done ctx closes the sockets, which ends the attach.
 func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (*ctrgate.ExecResult, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
-	if err := ctrgate.ValidateExecOptions(opts); err != nil {
-		return nil, err
-	}
 	secrets := ctrgate.SecretValues(opts.Env)
 	c, cancel, err := r.call(ctx, ctrgate.OpExec, name, false)
 	if err != nil {

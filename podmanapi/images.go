@@ -18,9 +18,6 @@ import (
 
 // ImageExists reports whether ref is present in local storage.
 func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return false, err
-	}
 	c, cancel, err := r.call(ctx, ctrgate.OpImageExists, ref, false)
 	if err != nil {
 		return false, err
@@ -49,9 +46,6 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 // filtered by the service where it can, everything checked again on its
 // answer).
 func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([]ctrgate.Image, error) {
-	if err := ctrgate.ValidateImageFilter(filter); err != nil {
-		return nil, err
-	}
 	c, cancel, err := r.call(ctx, ctrgate.OpListImages, "", false)
 	if err != nil {
 		return nil, err
@@ -94,12 +88,6 @@ func unixTime(sec int64) time.Time {
 
 // PullImage makes ref available according to policy.
 func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
-	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
-		return err
-	}
 	return ctrgate.WithOp(r.pull(ctx, ref, policy), ctrgate.OpPullImage)
 }
 
@@ -125,12 +113,6 @@ func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 
 // ImportImage creates image ref from a root file system tar stream.
 func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) error {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
-	if rootfs == nil {
-		return &ctrgate.SpecError{Field: "rootfs", Reason: "must not be nil"}
-	}
 	if err := ctrgate.ValidateEnv("Env", envVars(opts.Env)); err != nil {
 		return err
 	}
@@ -219,9 +201,6 @@ func importChanges(opts ctrgate.ImportOptions) ([]string, error) {
 
 // RemoveImage deletes ref from local storage.
 func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
 	c, cancel, err := r.call(ctx, ctrgate.OpRemoveImage, ref, false)
 	if err != nil {
 		return err

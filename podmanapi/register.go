@@ -51,7 +51,7 @@ func openBackend(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRunt
 	if err != nil {
 		return nil, err
 	}
-	return New(ctx, c)
+	return NewDriver(ctx, c)
 }
 
 func probeBackend(ctx context.Context, cfg backend.Config) error {

@@ -79,9 +79,18 @@ var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
 // documentation for how an empty URI is resolved) and pings it. A missing
 // or unresponsive service fails with ctrgate.ErrEngineUnavailable; ctx
 // bounds the connection attempt (10 s when it has no deadline).
-// It returns the backend's driver; backend.Open puts the contract layer
-// (ctrgate.Enforce) over it, and so may a caller of New.
-func New(ctx context.Context, cfg Config) (*Runtime, error) {
+func New(ctx context.Context, cfg Config) (*ctrgate.Runtime, error) {
+	d, err := NewDriver(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return ctrgate.Enforce(BackendName, d), nil
+}
+
+// NewDriver returns the backend's driver alone: it does the engine's work
+// and trusts the contract layer for the rest (arguments are not checked
+// again). For the layer and for tests; programs use New or backend.Open.
+func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.DefaultTimeout <= 0 {
 		cfg.DefaultTimeout = DefaultTimeout
 	}

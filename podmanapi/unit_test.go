@@ -624,9 +624,10 @@ func TestCallsHonourDeadlinesAndClose(t *testing.T) {
 		}
 	})
 	defer close(release)
-	rt, err := New(context.Background(), Config{URI: uri, DefaultTimeout: 300 * time.Millisecond})
+	drv, err := NewDriver(context.Background(), Config{URI: uri, DefaultTimeout: 300 * time.Millisecond})
 	require.NoError(t, err)
-	assert.Equal(t, "4.3.1", rt.ServerAPIVersion())
+	assert.Equal(t, "4.3.1", drv.ServerAPIVersion())
+	rt := ctrgate.Enforce(BackendName, drv)
 
 	// the caller's deadline
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -717,7 +718,7 @@ func TestTCPService(t *testing.T) {
 		}
 		http.NotFound(w, r)
 	})
-	rt, err := New(context.Background(), Config{URI: uri})
+	rt, err := NewDriver(context.Background(), Config{URI: uri})
 	require.NoError(t, err)
 	defer rt.Close()
 	c, err := rt.Inspect(context.Background(), "web")

@@ -22,7 +22,7 @@ const fakeID = "3f2b8c1d9e0a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9012345678
 
 func newFake(t *testing.T, script string) *Runtime {
 	t.Helper()
-	r, err := New(Config{Binary: fakePodman(t, script)})
+	r, err := NewDriver(Config{Binary: fakePodman(t, script)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = r.Close() })
 	return r

@@ -164,11 +164,22 @@ type closer interface{ Close() error }
 
 var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
 
-// New returns a Runtime. A binary that cannot be found fails with
-// ctrgate.ErrEngineUnavailable. New runs nothing; Info checks the engine.
-// It returns the backend's driver; backend.Open puts the contract layer
-// (ctrgate.Enforce) over it, and so may a caller of New.
-func New(cfg Config) (*Runtime, error) {
+// New returns the podman-cli runtime behind the contract layer
+// (ctrgate.Enforce), what backend.Open gives too. A binary that cannot be
+// found fails with ctrgate.ErrEngineUnavailable. New runs nothing; Info
+// checks the engine.
+func New(cfg Config) (*ctrgate.Runtime, error) {
+	d, err := NewDriver(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return ctrgate.Enforce(BackendName, d), nil
+}
+
+// NewDriver returns the backend's driver alone: it does the engine's work
+// and trusts the contract layer for the rest (arguments are not checked
+// again). For the layer and for tests; programs use New or backend.Open.
+func NewDriver(cfg Config) (*Runtime, error) {
 	bin := cfg.Binary
 	if bin == "" {
 		bin = "podman"

@@ -46,7 +46,7 @@ func openBackend(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRunt
 	if err := ctx.Err(); err != nil {
 		return nil, ctxError(ctrgate.OpInfo, "", err)
 	}
-	return New(c)
+	return NewDriver(c)
 }
 
 // probeBackend is the backend.ProbeFunc of "podman-cli": the binary exists
@@ -56,7 +56,7 @@ func probeBackend(ctx context.Context, cfg backend.Config) error {
 	if err != nil {
 		return err
 	}
-	r, err := New(c)
+	r, err := NewDriver(c)
 	if err != nil {
 		return err
 	}

@@ -38,9 +38,6 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 // ImageExists reports whether ref is in local storage (`podman image
 // exists`: status 0 yes, 1 no, anything else an error).
 func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return false, err
-	}
 	res, err := r.run(ctx, ctrgate.OpImageExists, ref, []string{"image", "exists", "--", ref}, runOpts{})
 	if err != nil {
 		return false, err
@@ -58,12 +55,6 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 
 // PullImage makes ref available according to policy.
 func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
-	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
-		return err
-	}
 	return ctrgate.ApplyPullPolicy(ctx, BackendName, ref, policy, r.ImageExists, func(ctx context.Context) error {
 		return r.pullImage(ctx, ref)
 	})
@@ -94,12 +85,6 @@ func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 // ImportImage creates ref from a root file system tar stream
 // (`podman import --change ... - ref`).
 func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) error {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
-	if rootfs == nil {
-		return &ctrgate.SpecError{Field: "rootfs", Reason: "must not be nil"}
-	}
 	changes, err := importChanges(opts)
 	if err != nil {
 		return err
@@ -167,9 +152,6 @@ func dockerfileQuote(s string) string {
 
 // RemoveImage deletes ref (`podman rmi`).
 func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error {
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
 	args := []string{"rmi"}
 	if force {
 		args = append(args, "--force")
@@ -201,9 +183,6 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 
 // Create creates a container from spec (`podman create`) and returns its ID.
 func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
-	if err := ctrgate.ValidateSpec(spec); err != nil {
-		return "", err
-	}
 	plan, err := planEnv(spec.Env)
 	if err != nil {
 		return "", err
@@ -267,18 +246,12 @@ func lastLine(out []byte) string {
 
 // Start starts the container (`podman start`).
 func (r *Runtime) Start(ctx context.Context, name string) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	_, err := r.call(ctx, ctrgate.OpStart, name, []string{"start", "--", name}, runOpts{})
 	return err
 }
 
 // Stop stops the container (`podman stop -t N`); see ctrgate.ContainerRuntime.
 func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	args := []string{"stop"}
 	extra := time.Duration(0)
 	if timeout >= 0 {
@@ -294,9 +267,6 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 
 // Kill sends a signal to the container (`podman kill -s N`).
 func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	sig, err := ctrgate.ParseSignal(signal)
 	if err != nil {
 		return err
@@ -307,9 +277,6 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
 
 // Remove deletes the container (`podman rm`).
 func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOptions) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	args := []string{"rm"}
 	if opts.Force {
 		args = append(args, "--force", "--time", "0")
@@ -337,9 +304,6 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 
 // Inspect describes the container (`podman container inspect`).
 func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
 	res, err := r.call(ctx, ctrgate.OpInspect, name, []string{"container", "inspect", "--format", "json", "--", name}, runOpts{})
 	if err != nil {
 		return nil, err
@@ -359,9 +323,6 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container,
 // k8s-file log when podman writes one that this process can read on this
 // machine ("" otherwise).
 func (r *Runtime) inspectLog(ctx context.Context, name string) (*ctrgate.Container, string, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, "", err
-	}
 	res, err := r.call(ctx, ctrgate.OpInspect, name, []string{"container", "inspect", "--format", "json", "--", name}, runOpts{})
 	if err != nil {
 		return nil, "", err
@@ -412,9 +373,6 @@ func engineLabelFilters(labels map[string]string) []string {
 // is applied again (literally) to podman's answer, so that the labels
 // podman cannot filter (see engineLabelFilters) are filtered here.
 func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgate.Container, error) {
-	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
-		return nil, err
-	}
 	for k := range filter.Labels {
 		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return nil, &ctrgate.SpecError{Field: "Labels", Reason: fmt.Sprintf("invalid label key %q", k)}
@@ -446,9 +404,6 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 // exit (--rm) before podman could read its code is looked up in the event
 // log.
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return 0, err
-	}
 	if ctx == nil {
 		return 0, ctrgate.NewEngineError(BackendName, ctrgate.OpWait, name, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
 	}
@@ -541,12 +496,6 @@ func (r *Runtime) exitFromEvents(ctx context.Context, name, id string, since tim
 
 // Exec runs a command in the running container (`podman exec`).
 func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (*ctrgate.ExecResult, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
-	if err := ctrgate.ValidateExecOptions(opts); err != nil {
-		return nil, err
-	}
 	plan, err := planEnv(opts.Env)
 	if err != nil {
 		return nil, err
@@ -599,22 +548,7 @@ func isPodmanError(stderr []byte) bool {
 // CopyTo extracts a tar stream into dstDir of the container
 // (`podman cp - NAME:DIR`).
 func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) error {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
-	if err := validatePath("dstDir", dstDir); err != nil {
-		return err
-	}
-	if archive == nil {
-		return &ctrgate.SpecError{Field: "archive", Reason: "must not be nil"}
-	}
 	_, err := r.call(ctx, ctrgate.OpCopyTo, name, []string{"cp", "--", "-", name + ":" + dstDir}, runOpts{stdin: archive})
 	return err
 }
 
-func validatePath(field, p string) error {
-	if !strings.HasPrefix(p, "/") || strings.ContainsRune(p, 0) {
-		return &ctrgate.SpecError{Field: field, Reason: fmt.Sprintf("%q must be an absolute path", p)}
-	}
-	return nil
-}

@@ -29,12 +29,6 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 
 // copyFrom is one CopyFrom request.
 func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
-	if err := validatePath("srcPath", srcPath); err != nil {
-		return nil, err
-	}
 	if ctx == nil {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpCopyFrom, name, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
 	}
@@ -139,12 +133,6 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 
 // logs is one `podman logs` run.
 func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
-	if err := ctrgate.ValidateLogOptions(opts); err != nil {
-		return nil, err
-	}
 	c, logFile, err := r.inspectLog(ctx, name) // ErrNotFound now, and the state
 	if err != nil {
 		return nil, ctrgate.WithOp(err, ctrgate.OpLogs)
@@ -300,9 +288,6 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 // Events streams container lifecycle events (`podman events --format json
 // --since NOW`), filtered by filter.
 func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrgate.EventStream, error) {
-	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
-		return nil, err
-	}
 	if ctx == nil {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
 	}
