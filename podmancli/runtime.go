@@ -551,4 +551,3 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 	_, err := r.call(ctx, ctrgate.OpCopyTo, name, []string{"cp", "--", "-", name + ":" + dstDir}, runOpts{stdin: archive})
 	return err
 }
-
