@@ -41,13 +41,28 @@ type Runtime struct {
 const CloseWait = 10 * time.Second
 
 // Enforce returns drv behind the contract layer, its errors stamped with
-// backend (the name backend.Open knows it by). Enforce of a *Runtime
-// returns it unchanged.
+// backend (the name backend.Open knows it by). Of a runtime that has a
+// layer already (see Layer) it returns that layer.
 func Enforce(backend string, drv Driver) *Runtime {
-	if r, ok := drv.(*Runtime); ok {
-		return r
+	if l := Layer(drv); l != nil {
+		return l
 	}
 	return &Runtime{backend: backend, drv: drv}
+}
+
+// layered is implemented by *Runtime and by the types that embed one.
+type layered interface{ contractLayer() *Runtime }
+
+func (r *Runtime) contractLayer() *Runtime { return r }
+
+// Layer returns the contract layer of rt: rt itself when it is a *Runtime,
+// the *Runtime it embeds (as the fake's Runtime does), or nil when rt is a
+// driver alone.
+func Layer(rt ContainerRuntime) *Runtime {
+	if l, ok := rt.(layered); ok {
+		return l.contractLayer()
+	}
+	return nil
 }
 
 // DriverOf returns the driver under the contract layer of rt, or rt itself

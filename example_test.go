@@ -157,15 +157,16 @@ func ExampleStatesByPrefix() {
 	// left: 0
 }
 
-// Enforce puts the contract layer over a driver, as backend.Open does: bad
-// input never reaches the driver, and a call returns at its deadline.
+// Every runtime a user holds is the contract layer over a driver (the
+// fake's too): bad input never reaches the driver, and every error names
+// the method and the backend.
 func ExampleEnforce() {
-	drv := newExampleRuntime()
-	rt := ctrgate.Enforce(fake.BackendName, drv)
+	fk := newExampleRuntime()
+	rt := ctrgate.Enforce(fake.BackendName, fk) // the fake's own layer
 	defer rt.Close()
 
 	_, err := rt.Inspect(context.Background(), "--all")
-	fmt.Println("invalid:", errors.Is(err, ctrgate.ErrInvalidSpec), "driver calls:", len(drv.Calls()))
+	fmt.Println("invalid:", errors.Is(err, ctrgate.ErrInvalidSpec), "driver calls:", len(fk.Calls()))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()

@@ -89,7 +89,7 @@ func configuredPorts(spec ctrgate.ContainerSpec) []ctrgate.PortMapping {
 
 // lookupLocked finds a container by name, full ID or unique ID prefix (at
 // least 3 characters).
-func (r *Runtime) lookupLocked(name string) *container {
+func (r *engine) lookupLocked(name string) *container {
 	if c, ok := r.names[name]; ok {
 		return c
 	}
@@ -116,7 +116,7 @@ func notFound(method, name string) error {
 }
 
 // publishLocked sends an event to the subscribers.
-func (r *Runtime) publishLocked(c *container, t ctrgate.EventType, code int) {
+func (r *engine) publishLocked(c *container, t ctrgate.EventType, code int) {
 	ev := ctrgate.Event{Type: t, Raw: string(t), ID: c.id, Name: c.name, Image: c.spec.Image,
 		ExitCode: code, Labels: maps.Clone(c.labels), Time: time.Now()}
 	for s := range r.subs {
@@ -127,12 +127,9 @@ func (r *Runtime) publishLocked(c *container, t ctrgate.EventType, code int) {
 }
 
 // Create validates spec, resolves the image and creates the container.
-func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (id string, err error) {
+func (r *engine) Create(ctx context.Context, spec ctrgate.ContainerSpec) (id string, err error) {
 	target := spec.Name
 	defer r.recordTarget(time.Now(), ctrgate.OpCreate, &target, &err)
-	if err := ctrgate.ValidateSpec(spec); err != nil {
-		return "", err
-	}
 	secrets := ctrgate.SecretValues(spec.Env)
 	_, cancel, err := r.enter(ctx, ctrgate.OpCreate, spec.Name, false, 0, secrets)
 	defer cancel()
@@ -333,7 +330,7 @@ func (c *container) environ() []string {
 }
 
 // resolveProgram finds the program for argv in a container of r.
-func (r *Runtime) resolveProgramLocked(c *container, argv []string, env []string) (Program, bool) {
+func (r *engine) resolveProgramLocked(c *container, argv []string, env []string) (Program, bool) {
 	if len(argv) > 0 {
 		name := argv[0]
 		if path.IsAbs(name) {
@@ -428,11 +425,8 @@ func findEntry(v *view, file string, match func([]string) bool) ([]string, bool)
 }
 
 // Start starts a created or exited container; a running one is left alone.
-func (r *Runtime) Start(ctx context.Context, name string) (err error) {
+func (r *engine) Start(ctx context.Context, name string) (err error) {
 	defer r.record(ctrgate.OpStart, name, &err)()
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	_, cancel, err := r.enter(ctx, ctrgate.OpStart, name, false, 0, nil)
 	defer cancel()
 	if err != nil {
@@ -453,7 +447,7 @@ func (r *Runtime) Start(ctx context.Context, name string) (err error) {
 	return r.startLocked(c)
 }
 
-func (r *Runtime) startLocked(c *container) error {
+func (r *engine) startLocked(c *container) error {
 	// a new run: tmpfs mounts start empty
 	for _, m := range c.mounts {
 		if m.typ == string(ctrgate.MountTmpfs) {
@@ -535,7 +529,7 @@ func (r *Runtime) startLocked(c *container) error {
 }
 
 // acceptLoop serves one published host port until the run ends.
-func (r *Runtime) acceptLoop(ru *run, ln net.Listener, port int) {
+func (r *engine) acceptLoop(ru *run, ln net.Listener, port int) {
 	defer r.wg.Done()
 	for {
 		tc, err := ln.Accept()
@@ -581,7 +575,7 @@ const (
 // endRunLocked ends a run with code: the program returned, or it is ended
 // from outside (Done is closed either way; a program still running must
 // return, and its return value is ignored).
-func (r *Runtime) endRunLocked(c *container, ru *run, code int, how int) {
+func (r *engine) endRunLocked(c *container, ru *run, code int, how int) {
 	if ru.isEnded() {
 		return
 	}
@@ -624,7 +618,7 @@ func (r *Runtime) endRunLocked(c *container, ru *run, code int, how int) {
 }
 
 // removeLocked deletes a container that is not running.
-func (r *Runtime) removeLocked(c *container) {
+func (r *engine) removeLocked(c *container) {
 	if c.removed {
 		return
 	}
@@ -636,11 +630,8 @@ func (r *Runtime) removeLocked(c *container) {
 }
 
 // Stop sends the stop signal and kills the process after the timeout.
-func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) (err error) {
+func (r *engine) Stop(ctx context.Context, name string, timeout time.Duration) (err error) {
 	defer r.record(ctrgate.OpStop, name, &err)()
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	r.mu.Lock()
 	c := r.lookupLocked(name)
 	r.mu.Unlock()
@@ -704,11 +695,8 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 }
 
 // Kill sends a signal to the main process; SIGKILL ends it with 137.
-func (r *Runtime) Kill(ctx context.Context, name string, signal string) (err error) {
+func (r *engine) Kill(ctx context.Context, name string, signal string) (err error) {
 	defer r.record(ctrgate.OpKill, name, &err)()
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	sig, err := ctrgate.ParseSignal(signal)
 	if err != nil {
 		return err
@@ -740,11 +728,8 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) (err err
 }
 
 // Remove deletes a container; a running one only with Force.
-func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOptions) (err error) {
+func (r *engine) Remove(ctx context.Context, name string, opts ctrgate.RemoveOptions) (err error) {
 	defer r.record(ctrgate.OpRemove, name, &err)()
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
 	_, cancel, err := r.enter(ctx, ctrgate.OpRemove, name, false, 0, nil)
 	defer cancel()
 	if err != nil {
@@ -771,11 +756,8 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 }
 
 // Inspect describes a container.
-func (r *Runtime) Inspect(ctx context.Context, name string) (_ *ctrgate.Container, err error) {
+func (r *engine) Inspect(ctx context.Context, name string) (_ *ctrgate.Container, err error) {
 	defer r.record(ctrgate.OpInspect, name, &err)()
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
 	_, cancel, err := r.enter(ctx, ctrgate.OpInspect, name, false, 0, nil)
 	defer cancel()
 	if err != nil {
@@ -792,11 +774,8 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (_ *ctrgate.Containe
 }
 
 // List returns the matching containers, oldest first.
-func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) (_ []ctrgate.Container, err error) {
+func (r *engine) List(ctx context.Context, filter ctrgate.ListFilter) (_ []ctrgate.Container, err error) {
 	defer r.record(ctrgate.OpList, filter.NamePrefix, &err)()
-	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
-		return nil, err
-	}
 	_, cancel, err := r.enter(ctx, ctrgate.OpList, filter.NamePrefix, false, 0, nil)
 	defer cancel()
 	if err != nil {
@@ -820,11 +799,8 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) (_ []ctrg
 }
 
 // Wait blocks until the container exits and returns its exit code.
-func (r *Runtime) Wait(ctx context.Context, name string) (code int, err error) {
+func (r *engine) Wait(ctx context.Context, name string) (code int, err error) {
 	defer r.record(ctrgate.OpWait, name, &err)()
-	if err := ctrgate.ValidateName(name); err != nil {
-		return 0, err
-	}
 	ctx, cancel, err := r.enter(ctx, ctrgate.OpWait, name, true, 0, nil)
 	defer cancel()
 	if err != nil {
@@ -865,10 +841,8 @@ func (r *Runtime) Wait(ctx context.Context, name string) (code int, err error) {
 	}
 }
 
-// ExitContainer makes the running container's main process end with code,
-// as if the program had returned it: Process.Done is closed, the die event
-// carries code, Wait returns it. It fails with ErrNotFound or ErrNotRunning.
-func (r *Runtime) ExitContainer(name string, code int) error {
+// ExitContainer is Runtime.ExitContainer.
+func (r *engine) ExitContainer(name string, code int) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -885,12 +859,8 @@ func (r *Runtime) ExitContainer(name string, code int) error {
 	return nil
 }
 
-// EmitLog appends text to the container's log on stream, as if its main
-// process had written it: every line of text (split at '\n'; a final line
-// without a newline counts too) is stored with the current time and
-// delivered to followers. The container may be in any state. It fails with
-// ErrNotFound.
-func (r *Runtime) EmitLog(name string, stream ctrgate.Stream, text string) error {
+// EmitLog is Runtime.EmitLog.
+func (r *engine) EmitLog(name string, stream ctrgate.Stream, text string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -908,8 +878,8 @@ func (r *Runtime) EmitLog(name string, stream ctrgate.Stream, text string) error
 	return nil
 }
 
-// Volumes returns the names of the named volumes created so far, sorted.
-func (r *Runtime) Volumes() []string {
+// Volumes is Runtime.Volumes.
+func (r *engine) Volumes() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]string, 0, len(r.volumes))
@@ -920,10 +890,8 @@ func (r *Runtime) Volumes() []string {
 	return out
 }
 
-// ReadFile reads a file of a container's file system (any state), as a
-// test would look inside with "podman cp". It fails with ErrNotFound for a
-// missing container and with an *fs.PathError for a missing file.
-func (r *Runtime) ReadFile(name, filePath string) ([]byte, error) {
+// ReadFile is Runtime.ReadFile.
+func (r *engine) ReadFile(name, filePath string) ([]byte, error) {
 	c, err := r.containerView("ReadFile", name)
 	if err != nil {
 		return nil, err
@@ -931,9 +899,8 @@ func (r *Runtime) ReadFile(name, filePath string) ([]byte, error) {
 	return c.view.ReadFile(cleanAbs("/", filePath))
 }
 
-// WriteFile writes a file into a container's file system (any state),
-// creating missing parent directories; read-only mounts refuse it.
-func (r *Runtime) WriteFile(name, filePath string, data []byte, perm fs.FileMode) error {
+// WriteFile is Runtime.WriteFile.
+func (r *engine) WriteFile(name, filePath string, data []byte, perm fs.FileMode) error {
 	c, err := r.containerView("WriteFile", name)
 	if err != nil {
 		return err

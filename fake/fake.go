@@ -107,6 +107,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 	"sync"
@@ -135,14 +136,14 @@ type Call struct {
 }
 
 // Option configures a Runtime.
-type Option func(*Runtime)
+type Option func(*engine)
 
 // WithCDIDevices makes the named CDI devices (e.g. "nvidia.com/gpu=0",
 // "nvidia.com/gpu=all") resolvable, so GPU requests for them succeed and
 // Info reports them. "nvidia.com/gpu=all" is resolvable when it is listed or
 // when any "nvidia.com/gpu=..." device is.
 func WithCDIDevices(names ...string) Option {
-	return func(r *Runtime) {
+	return func(r *engine) {
 		for _, n := range names {
 			r.cdi[n] = true
 		}
@@ -152,13 +153,13 @@ func WithCDIDevices(names ...string) Option {
 // WithCallTimeout sets the per-call timeout applied when a context has no
 // deadline (default DefaultCallTimeout).
 func WithCallTimeout(d time.Duration) Option {
-	return func(r *Runtime) { r.callTimeout = d }
+	return func(r *engine) { r.callTimeout = d }
 }
 
 // WithProgramGrace sets how long Close waits for programs to return after
 // closing their Done channels (default 5 s).
 func WithProgramGrace(d time.Duration) Option {
-	return func(r *Runtime) { r.programGrace = d }
+	return func(r *engine) { r.programGrace = d }
 }
 
 // methods are the ContainerRuntime methods, for InjectError and SetLatency.
@@ -175,9 +176,19 @@ type injection struct {
 	remaining int // 0: always
 }
 
-// Runtime is the in-memory ctrgate.ContainerRuntime. Create one with New.
-// It is safe for concurrent use.
+// Runtime is the in-memory ctrgate.ContainerRuntime: the contract layer
+// (ctrgate.Runtime, whose methods it has) over the in-memory engine, as
+// every backend is, with the fake's own methods beside (programs, images,
+// the call log, error injection). Create one with New. It is safe for
+// concurrent use.
 type Runtime struct {
+	*ctrgate.Runtime
+	e *engine
+}
+
+// engine is the fake's driver: the in-memory engine. It trusts the
+// contract layer for the checks of arguments.
+type engine struct {
 	callTimeout  time.Duration
 	programGrace time.Duration
 	cdi          map[string]bool
@@ -203,12 +214,103 @@ type Runtime struct {
 	progWG sync.WaitGroup // program goroutines
 }
 
-var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
+var _ ctrgate.ContainerRuntime = (*engine)(nil)
 
 // New returns an empty fake runtime: no images, no programs, no containers,
 // no GPUs.
 func New(opts ...Option) *Runtime {
-	r := &Runtime{
+	e := newEngine(opts...)
+	return &Runtime{Runtime: ctrgate.Enforce(BackendName, e), e: e}
+}
+
+// ExitContainer makes the running container's main process end with code,
+// as if the program had returned it: Process.Done is closed, the die event
+// carries code, Wait returns it. It fails with ErrNotFound or ErrNotRunning.
+func (r *Runtime) ExitContainer(name string, code int) error {
+	return r.e.ExitContainer(name, code)
+}
+
+// EmitLog appends text to the container's log on stream, as if its main
+// process had written it: every line of text (split at '\n'; a final line
+// without a newline counts too) is stored with the current time and
+// delivered to followers. The container may be in any state. It fails with
+// ErrNotFound.
+func (r *Runtime) EmitLog(name string, stream ctrgate.Stream, text string) error {
+	return r.e.EmitLog(name, stream, text)
+}
+
+// Volumes returns the names of the named volumes created so far, sorted.
+func (r *Runtime) Volumes() []string {
+	return r.e.Volumes()
+}
+
+// ReadFile reads a file of a container's file system (any state), as a
+// test would look inside with "podman cp". It fails with ErrNotFound for a
+// missing container and with an *fs.PathError for a missing file.
+func (r *Runtime) ReadFile(name, filePath string) ([]byte, error) {
+	return r.e.ReadFile(name, filePath)
+}
+
+// WriteFile writes a file into a container's file system (any state),
+// creating missing parent directories; read-only mounts refuse it.
+func (r *Runtime) WriteFile(name, filePath string, data []byte, perm fs.FileMode) error {
+	return r.e.WriteFile(name, filePath, data, perm)
+}
+
+// Calls returns a copy of the call log, oldest first: the calls that
+// reached the in-memory engine (not those the contract layer refused: bad
+// arguments, calls after Close, a context already done).
+func (r *Runtime) Calls() []Call {
+	return r.e.Calls()
+}
+
+// CallsTo returns the recorded calls of one method, oldest first.
+func (r *Runtime) CallsTo(method string) []Call {
+	return r.e.CallsTo(method)
+}
+
+// ResetCalls empties the call log.
+func (r *Runtime) ResetCalls() {
+	r.e.ResetCalls()
+}
+
+// InjectError makes method (a ContainerRuntime method name such as
+// "Create") fail with err: on every call when times is 0, otherwise on the
+// next times calls. Injections queue up in order. The error takes the path a
+// real engine failure would: input validation still comes first, and err is
+// wrapped in a *ctrgate.EngineError for the method (unless it already is an
+// *EngineError or *GPUConfigError), so errors.Is(result, err) holds.
+// InjectError(method, nil, 0) removes every injection for method. It panics
+// on an unknown method name.
+func (r *Runtime) InjectError(method string, err error, times int) {
+	r.e.InjectError(method, err, times)
+}
+
+// SetLatency makes every call of method sleep d (honouring its context)
+// before it does anything else after input validation, as a slow engine
+// would. d <= 0 removes the latency. It panics on an unknown method name.
+func (r *Runtime) SetLatency(method string, d time.Duration) {
+	r.e.SetLatency(method, d)
+}
+
+// AddImage stores image ref with the given configuration (replacing an
+// existing tag), as if it had been pulled. It fails with
+// ctrgate.ErrInvalidSpec for a bad reference and ErrEngineUnavailable after
+// Close.
+func (r *Runtime) AddImage(ref string, cfg ImageConfig) error {
+	return r.e.AddImage(ref, cfg)
+}
+
+// RegisterProgram registers prog as the executable at the absolute path
+// (e.g. "/testprog" or "/usr/bin/myapp") in every container of this
+// runtime. It replaces an earlier registration and panics when path is not
+// absolute or prog is nil.
+func (r *Runtime) RegisterProgram(p string, prog Program) {
+	r.e.RegisterProgram(p, prog)
+}
+
+func newEngine(opts ...Option) *engine {
+	r := &engine{
 		callTimeout:  DefaultCallTimeout,
 		programGrace: 5 * time.Second,
 		cdi:          map[string]bool{},
@@ -255,15 +357,15 @@ func NewFromOptions(options map[string]string) (*Runtime, error) {
 	return New(opts...), nil
 }
 
-// Calls returns a copy of the call log, oldest first.
-func (r *Runtime) Calls() []Call {
+// Calls is Runtime.Calls.
+func (r *engine) Calls() []Call {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]Call(nil), r.calls...)
 }
 
-// CallsTo returns the recorded calls of one method, oldest first.
-func (r *Runtime) CallsTo(method string) []Call {
+// CallsTo is Runtime.CallsTo.
+func (r *engine) CallsTo(method string) []Call {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []Call
@@ -275,8 +377,8 @@ func (r *Runtime) CallsTo(method string) []Call {
 	return out
 }
 
-// ResetCalls empties the call log.
-func (r *Runtime) ResetCalls() {
+// ResetCalls is Runtime.ResetCalls.
+func (r *engine) ResetCalls() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = nil
@@ -288,15 +390,8 @@ func checkMethod(method string) {
 	}
 }
 
-// InjectError makes method (a ContainerRuntime method name such as
-// "Create") fail with err: on every call when times is 0, otherwise on the
-// next times calls. Injections queue up in order. The error takes the path a
-// real engine failure would: input validation still comes first, and err is
-// wrapped in a *ctrgate.EngineError for the method (unless it already is an
-// *EngineError or *GPUConfigError), so errors.Is(result, err) holds.
-// InjectError(method, nil, 0) removes every injection for method. It panics
-// on an unknown method name.
-func (r *Runtime) InjectError(method string, err error, times int) {
+// InjectError is Runtime.InjectError.
+func (r *engine) InjectError(method string, err error, times int) {
 	checkMethod(method)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -310,10 +405,8 @@ func (r *Runtime) InjectError(method string, err error, times int) {
 	r.inject[method] = append(r.inject[method], &injection{err: err, remaining: times})
 }
 
-// SetLatency makes every call of method sleep d (honouring its context)
-// before it does anything else after input validation, as a slow engine
-// would. d <= 0 removes the latency. It panics on an unknown method name.
-func (r *Runtime) SetLatency(method string, d time.Duration) {
+// SetLatency is Runtime.SetLatency.
+func (r *engine) SetLatency(method string, d time.Duration) {
 	checkMethod(method)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -325,7 +418,7 @@ func (r *Runtime) SetLatency(method string, d time.Duration) {
 }
 
 // record starts a call record; the returned func completes it with *errp.
-func (r *Runtime) record(method, target string, errp *error) func() {
+func (r *engine) record(method, target string, errp *error) func() {
 	start := time.Now()
 	return func() {
 		r.mu.Lock()
@@ -335,14 +428,14 @@ func (r *Runtime) record(method, target string, errp *error) func() {
 }
 
 // recordTarget records a call whose target is known only at its end.
-func (r *Runtime) recordTarget(start time.Time, method string, target *string, errp *error) {
+func (r *engine) recordTarget(start time.Time, method string, target *string, errp *error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, Call{Method: method, Target: *target, Time: start, Duration: time.Since(start), Err: *errp})
 }
 
 // livePrograms is the number of program goroutines that have not returned.
-func (r *Runtime) livePrograms() int { return r.live }
+func (r *engine) livePrograms() int { return r.live }
 
 // engineErr builds the fake's *EngineError. method is the failing method's
 // name, which is the ctrgate.Op constant for a ContainerRuntime method (the
@@ -358,7 +451,7 @@ func unavailable(method, target string) error {
 // enter is the common prologue after input validation: closed check,
 // default timeout, latency, context check and error injection. The cancel
 // func must be called.
-func (r *Runtime) enter(ctx context.Context, method, target string, blocking bool, extra time.Duration, secrets []string) (context.Context, context.CancelFunc, error) {
+func (r *engine) enter(ctx context.Context, method, target string, blocking bool, extra time.Duration, secrets []string) (context.Context, context.CancelFunc, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -401,7 +494,7 @@ func (r *Runtime) enter(ctx context.Context, method, target string, blocking boo
 
 // takeInjectionLocked returns the error to inject into this call of
 // method, or nil, and counts it.
-func (r *Runtime) takeInjectionLocked(method string) error {
+func (r *engine) takeInjectionLocked(method string) error {
 	q := r.inject[method]
 	if len(q) == 0 {
 		return nil
@@ -431,7 +524,7 @@ func ctxErr(method, target string, err error) error {
 }
 
 // Info describes the fake engine.
-func (r *Runtime) Info(ctx context.Context) (_ *ctrgate.EngineInfo, err error) {
+func (r *engine) Info(ctx context.Context) (_ *ctrgate.EngineInfo, err error) {
 	defer r.record(ctrgate.OpInfo, "", &err)()
 	ctx, cancel, err := r.enter(ctx, ctrgate.OpInfo, "", false, 0, nil)
 	defer cancel()
@@ -456,7 +549,7 @@ func (r *Runtime) Info(ctx context.Context) (_ *ctrgate.EngineInfo, err error) {
 }
 
 // cdiResolvable reports whether a CDI device name can be resolved.
-func (r *Runtime) cdiResolvable(dev string) bool {
+func (r *engine) cdiResolvable(dev string) bool {
 	if r.cdi[dev] {
 		return true
 	}
@@ -476,7 +569,7 @@ func (r *Runtime) cdiResolvable(dev string) bool {
 // programs to return; if some do not, Close returns an error saying how
 // many (their goroutines leak: they ignore Process.Done). Afterwards every
 // method fails with ctrgate.ErrEngineUnavailable. Close is idempotent.
-func (r *Runtime) Close() (err error) {
+func (r *engine) Close() (err error) {
 	defer r.record(ctrgate.OpClose, "", &err)()
 	r.mu.Lock()
 	if r.closed {

@@ -1051,6 +1051,6 @@ func TestCloseInjectedErrorStillCloses(t *testing.T) {
 	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable)
 	assert.NoError(t, rt.Close())
 	calls := rt.CallsTo("Close")
-	require.Len(t, calls, 2)
+	require.Len(t, calls, 1, "a second Close is answered by the contract layer, not the engine")
 	assert.ErrorIs(t, calls[0].Err, boom)
 }

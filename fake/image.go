@@ -69,11 +69,8 @@ func cloneConfig(c ImageConfig) ImageConfig {
 	return c
 }
 
-// AddImage stores image ref with the given configuration (replacing an
-// existing tag), as if it had been pulled. It fails with
-// ctrgate.ErrInvalidSpec for a bad reference and ErrEngineUnavailable after
-// Close.
-func (r *Runtime) AddImage(ref string, cfg ImageConfig) error {
+// AddImage is Runtime.AddImage.
+func (r *engine) AddImage(ref string, cfg ImageConfig) error {
 	if err := ctrgate.ValidateImageRef(ref); err != nil {
 		return err
 	}
@@ -105,11 +102,8 @@ func imageFS(ref string, files map[string][]byte) (*memFS, error) {
 	return m, nil
 }
 
-// RegisterProgram registers prog as the executable at the absolute path
-// (e.g. "/testprog" or "/usr/bin/myapp") in every container of this
-// runtime. It replaces an earlier registration and panics when path is not
-// absolute or prog is nil.
-func (r *Runtime) RegisterProgram(p string, prog Program) {
+// RegisterProgram is Runtime.RegisterProgram.
+func (r *engine) RegisterProgram(p string, prog Program) {
 	if !path.IsAbs(p) || prog == nil {
 		panic(fmt.Sprintf("fake: RegisterProgram(%q): need an absolute path and a non-nil program", p))
 	}
@@ -119,11 +113,8 @@ func (r *Runtime) RegisterProgram(p string, prog Program) {
 }
 
 // ImageExists reports whether ref was added or imported.
-func (r *Runtime) ImageExists(ctx context.Context, ref string) (ok bool, err error) {
+func (r *engine) ImageExists(ctx context.Context, ref string) (ok bool, err error) {
 	defer r.record(ctrgate.OpImageExists, ref, &err)()
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return false, err
-	}
 	_, cancel, err := r.enter(ctx, ctrgate.OpImageExists, ref, false, 0, nil)
 	defer cancel()
 	if err != nil {
@@ -139,11 +130,8 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (ok bool, err err
 // fake reports references as they were given, with ":latest" added to an
 // untagged one; every tag is an image of its own (re-importing a ref gives
 // it a new ID).
-func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) (out []ctrgate.Image, err error) {
+func (r *engine) ListImages(ctx context.Context, filter ctrgate.ImageFilter) (out []ctrgate.Image, err error) {
 	defer r.record(ctrgate.OpListImages, filter.RefPrefix, &err)()
-	if err := ctrgate.ValidateImageFilter(filter); err != nil {
-		return nil, err
-	}
 	_, cancel, err := r.enter(ctx, ctrgate.OpListImages, "", false, 0, nil)
 	defer cancel()
 	if err != nil {
@@ -169,14 +157,8 @@ func imageMissing(method, ref string) error {
 // (WithRegistry) it succeeds when ref exists, whatever the policy, and fails
 // with ErrImageNotFound otherwise; with registries it pulls as an engine
 // does (see Registry).
-func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) (err error) {
+func (r *engine) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) (err error) {
 	defer r.record(ctrgate.OpPullImage, ref, &err)()
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
-	if err := ctrgate.ValidatePullPolicy(policy); err != nil {
-		return err
-	}
 	_, cancel, err := r.enter(ctx, ctrgate.OpPullImage, ref, false, 0, nil)
 	defer cancel()
 	if err != nil {
@@ -192,14 +174,8 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 // stores its files as the image's root file system and creates image ref
 // with opts, replacing an existing tag. A stream that is not a valid tar
 // fails with an *EngineError.
-func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) (err error) {
+func (r *engine) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) (err error) {
 	defer r.record(ctrgate.OpImportImage, ref, &err)()
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
-	if rootfs == nil {
-		return &ctrgate.SpecError{Field: "rootfs", Reason: "must not be nil"}
-	}
 	ctx, cancel, err := r.enter(ctx, ctrgate.OpImportImage, ref, false, 0, nil)
 	defer cancel()
 	if err != nil {
@@ -232,11 +208,8 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 // RemoveImage deletes ref. ErrImageNotFound when absent; ErrRunning when a
 // container (running or not) was created from it and force is false. With
 // force the tag goes; existing containers keep their copy.
-func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) (err error) {
+func (r *engine) RemoveImage(ctx context.Context, ref string, force bool) (err error) {
 	defer r.record(ctrgate.OpRemoveImage, ref, &err)()
-	if err := ctrgate.ValidateImageRef(ref); err != nil {
-		return err
-	}
 	_, cancel, err := r.enter(ctx, ctrgate.OpRemoveImage, ref, false, 0, nil)
 	defer cancel()
 	if err != nil {

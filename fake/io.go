@@ -26,14 +26,8 @@ type logFollower struct {
 // lines until the run that was going on at the call ends (a container that
 // is not running ends the stream after the stored lines). Tail applies to
 // the stored lines, after Since.
-func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (_ ctrgate.LogStream, err error) {
+func (r *engine) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (_ ctrgate.LogStream, err error) {
 	defer r.record(ctrgate.OpLogs, name, &err)()
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
-	if err := ctrgate.ValidateLogOptions(opts); err != nil {
-		return nil, err
-	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -170,7 +164,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 
 // eventStream is an Events subscription.
 type eventStream struct {
-	r       *Runtime
+	r       *engine
 	ctx     context.Context
 	filter  ctrgate.EventFilter
 	queue   []ctrgate.Event
@@ -240,11 +234,8 @@ func (s *eventStream) Close() error {
 }
 
 // Events streams the lifecycle events that happen after the call.
-func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (_ ctrgate.EventStream, err error) {
+func (r *engine) Events(ctx context.Context, filter ctrgate.EventFilter) (_ ctrgate.EventStream, err error) {
 	defer r.record(ctrgate.OpEvents, filter.NamePrefix, &err)()
-	if err := ctrgate.ValidatePrefix(filter.NamePrefix); err != nil {
-		return nil, err
-	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -264,7 +255,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (_ ctr
 }
 
 // containerView returns the container's file system.
-func (r *Runtime) containerView(method, name string) (*container, error) {
+func (r *engine) containerView(method, name string) (*container, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -280,17 +271,8 @@ func (r *Runtime) containerView(method, name string) (*container, error) {
 // CopyTo extracts the tar stream archive (optionally gzip-compressed) into
 // dstDir of the container, which must exist (ErrNotFound otherwise).
 // Read-only mounts refuse the copy; a read-only root does not.
-func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) (err error) {
+func (r *engine) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) (err error) {
 	defer r.record(ctrgate.OpCopyTo, name, &err)()
-	if err := ctrgate.ValidateName(name); err != nil {
-		return err
-	}
-	if dstDir == "" {
-		return &ctrgate.SpecError{Field: "dstDir", Reason: "must not be empty"}
-	}
-	if archive == nil {
-		return &ctrgate.SpecError{Field: "archive", Reason: "must not be nil"}
-	}
 	ctx, cancel, err := r.enter(ctx, ctrgate.OpCopyTo, name, false, 0, nil)
 	defer cancel()
 	if err != nil {
@@ -329,14 +311,8 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 
 // CopyFrom returns a tar stream of srcPath in the container (entries named
 // from its base name, as "docker cp" does). Missing path: ErrNotFound.
-func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (_ io.ReadCloser, err error) {
+func (r *engine) CopyFrom(ctx context.Context, name, srcPath string) (_ io.ReadCloser, err error) {
 	defer r.record(ctrgate.OpCopyFrom, name, &err)()
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
-	if srcPath == "" {
-		return nil, &ctrgate.SpecError{Field: "srcPath", Reason: "must not be empty"}
-	}
 	_, cancel, err := r.enter(ctx, ctrgate.OpCopyFrom, name, false, 0, nil)
 	defer cancel()
 	if err != nil {

@@ -42,7 +42,7 @@ func (ru *run) isEnded() bool { return isClosed(ru.ended) }
 // the conformance/testprog System interface. Its methods are safe for
 // concurrent use.
 type Process struct {
-	r       *Runtime
+	r       *engine
 	c       *container
 	ru      *run
 	args    []string
@@ -210,7 +210,7 @@ func runProgram(prog Program, p *Process) (code int) {
 // partial record (LogLine.Partial), and the rest of its line, when the
 // newline comes, as the record that ends it; plain reads join them.
 type logWriter struct {
-	r      *Runtime
+	r      *engine
 	ru     *run
 	stream ctrgate.Stream
 	open   bool // a partial record of the current line is stored
@@ -279,14 +279,8 @@ func (s *syncBuffer) Bytes() []byte {
 // Exec runs a program in the running container and waits for it. A
 // missing executable gives exit code 127 with the engine's message on
 // stderr (as "podman exec" does), not an error.
-func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (_ *ctrgate.ExecResult, err error) {
+func (r *engine) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (_ *ctrgate.ExecResult, err error) {
 	defer r.record(ctrgate.OpExec, name, &err)()
-	if err := ctrgate.ValidateName(name); err != nil {
-		return nil, err
-	}
-	if err := ctrgate.ValidateExecOptions(opts); err != nil {
-		return nil, err
-	}
 	secrets := ctrgate.SecretValues(opts.Env)
 	ctx, cancel, err := r.enter(ctx, ctrgate.OpExec, name, false, 0, secrets)
 	defer cancel()

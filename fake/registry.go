@@ -84,7 +84,7 @@ func (g *Registry) lookup(ref string) (*registryImage, bool) {
 // WithRegistry makes the runtime pull from reg (see Registry). It may be
 // given more than once, for registries at other hosts.
 func WithRegistry(reg *Registry) Option {
-	return func(r *Runtime) {
+	return func(r *engine) {
 		if reg != nil {
 			r.registries = append(r.registries, reg)
 		}
@@ -118,7 +118,7 @@ func cloneFiles(files map[string][]byte) map[string][]byte {
 // image fails with ErrImageNotFound whatever the policy (the fake's
 // behaviour before registries, documented in the package doc). r.mu is
 // held.
-func (r *Runtime) resolveLocked(op, ref string, policy ctrgate.PullPolicy) (*image, error) {
+func (r *engine) resolveLocked(op, ref string, policy ctrgate.PullPolicy) (*image, error) {
 	key := normalizeRef(ref)
 	img, ok := r.images[key]
 	if ok && policy != ctrgate.PullAlways {
