@@ -197,6 +197,9 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 	if check == nil && rootfs == nil {
 		check = &SpecError{Field: "rootfs", Reason: "must not be nil"}
 	}
+	if check == nil {
+		check = ValidateImportOptions(opts)
+	}
 	_, err := call(r, ctx, OpImportImage, ref, check, func(ctx context.Context) (struct{}, error) {
 		return struct{}{}, r.drv.ImportImage(ctx, ref, rootfs, opts)
 	}, nil)

@@ -3,6 +3,7 @@ package ctrgate_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,6 +94,7 @@ func TestEnforceChecksBeforeTheDriver(t *testing.T) {
 		"CopyFrom without a path": func() error { _, err := rt.CopyFrom(ctx, "c", ""); return err }(),
 		"Pull with a bad policy":  rt.PullImage(ctx, "img", ctrgate.PullPolicy("sometimes")),
 		"Import without a rootfs": rt.ImportImage(ctx, "img", nil, ctrgate.ImportOptions{}),
+		"Import with a bad env":   rt.ImportImage(ctx, "img", strings.NewReader(""), ctrgate.ImportOptions{Env: []string{"NOVALUE"}}),
 		"Logs with a bad tail":    func() error { _, err := rt.Logs(ctx, "c", ctrgate.LogOptions{Tail: -1}); return err }(),
 		"Events with a bad prefix": func() error {
 			_, err := rt.Events(ctx, ctrgate.EventFilter{NamePrefix: "-x"})

@@ -210,6 +210,34 @@ func ValidateContainerPath(field, p string) error {
 	return nil
 }
 
+// ValidateImportOptions checks the image configuration of ImportImage:
+// Env entries are KEY=VALUE with a key free of blanks, quotes, newlines and
+// NUL and a value free of line breaks and NUL; WorkDir, if any, is an
+// absolute path without line breaks or NUL; label keys are non-empty and
+// free of '=', blanks, quotes, line breaks and NUL, their values of line
+// breaks and NUL. (Every engine turns these into Dockerfile-like
+// instructions, one per line.)
+func ValidateImportOptions(o ImportOptions) error {
+	for i, e := range o.Env {
+		k, v, ok := strings.Cut(e, "=")
+		if !ok || k == "" || strings.ContainsAny(k, " \t\"\r\n\x00") {
+			return invalid(fmt.Sprintf("ImportOptions.Env[%d]", i), "want KEY=VALUE (got key %q)", k)
+		}
+		if strings.ContainsAny(v, "\r\n\x00") {
+			return invalid(fmt.Sprintf("ImportOptions.Env[%d]", i), "the value of %s holds a line break or NUL", k)
+		}
+	}
+	if o.WorkDir != "" && (!strings.HasPrefix(o.WorkDir, "/") || strings.ContainsAny(o.WorkDir, "\r\n\x00")) {
+		return invalid("ImportOptions.WorkDir", "%q must be an absolute path", o.WorkDir)
+	}
+	for k, v := range o.Labels {
+		if k == "" || strings.ContainsAny(k, "= \t\"\r\n\x00") || strings.ContainsAny(v, "\r\n\x00") {
+			return invalid("ImportOptions.Labels", "invalid label %q", k)
+		}
+	}
+	return nil
+}
+
 // ValidateExecOptions checks the options of Exec: a command whose first
 // word is not empty and whose arguments hold no NUL, a valid Env (see
 // ValidateEnv), an absolute WorkDir if any, and a User that cannot be read

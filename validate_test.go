@@ -392,3 +392,24 @@ func TestSpecErrorIsOnlyInvalidSpec(t *testing.T) {
 	assert.False(t, errors.Is(err, ctrgate.ErrNotFound))
 	assert.Equal(t, "invalid spec: F: r", err.Error())
 }
+
+func TestValidateImportOptions(t *testing.T) {
+	ok := ctrgate.ImportOptions{Entrypoint: []string{"/bin/x"}, Env: []string{"A=1", "B=", "C=x y $z"},
+		WorkDir: "/w", Labels: map[string]string{"a.b": "c d", "e": ""}}
+	require.NoError(t, ctrgate.ValidateImportOptions(ok))
+	for what, o := range map[string]ctrgate.ImportOptions{
+		"env without =":          {Env: []string{"NOVALUE"}},
+		"env with an empty key":  {Env: []string{"=v"}},
+		"env key with a blank":   {Env: []string{"A B=v"}},
+		"env value with newline": {Env: []string{"A=1\nB=2"}},
+		"relative workdir":       {WorkDir: "rel"},
+		"workdir with newline":   {WorkDir: "/a\n/b"},
+		"empty label key":        {Labels: map[string]string{"": "v"}},
+		"label key with =":       {Labels: map[string]string{"a=b": "v"}},
+		"label key with a quote": {Labels: map[string]string{`a"b`: "v"}},
+		"label value with CR":    {Labels: map[string]string{"a": "v\r"}},
+	} {
+		err := ctrgate.ValidateImportOptions(o)
+		assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec, what)
+	}
+}

@@ -284,20 +284,11 @@ func importChanges(o ctrgate.ImportOptions) ([]string, error) {
 		}
 		out = append(out, "CMD "+string(b))
 	}
-	for _, e := range o.Env {
-		k, v, ok := strings.Cut(e, "=")
-		if !ok || k == "" || strings.ContainsAny(k, " \t\"\n\x00") {
-			return nil, &ctrgate.SpecError{Field: "ImportOptions.Env", Reason: fmt.Sprintf("invalid entry %q (want KEY=VALUE)", k)}
-		}
-		if strings.ContainsAny(v, "\n\x00") {
-			return nil, &ctrgate.SpecError{Field: "ImportOptions.Env", Reason: "value of " + k + " holds a newline or NUL"}
-		}
+	for _, e := range o.Env { // checked by ctrgate.ValidateImportOptions
+		k, v, _ := strings.Cut(e, "=")
 		out = append(out, "ENV "+k+"="+dockerfileQuote(v))
 	}
 	if o.WorkDir != "" {
-		if !strings.HasPrefix(o.WorkDir, "/") || strings.ContainsAny(o.WorkDir, "\n\x00") {
-			return nil, &ctrgate.SpecError{Field: "ImportOptions.WorkDir", Reason: fmt.Sprintf("%q must be an absolute path", o.WorkDir)}
-		}
 		out = append(out, "WORKDIR "+o.WorkDir)
 	}
 	keys := make([]string, 0, len(o.Labels))
@@ -306,11 +297,7 @@ func importChanges(o ctrgate.ImportOptions) ([]string, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		v := o.Labels[k]
-		if k == "" || strings.ContainsAny(k, "=\n\x00") || strings.ContainsAny(v, "\n\x00") {
-			return nil, &ctrgate.SpecError{Field: "ImportOptions.Labels", Reason: fmt.Sprintf("invalid label %q", k)}
-		}
-		out = append(out, "LABEL "+dockerfileQuote(k)+"="+dockerfileQuote(v))
+		out = append(out, "LABEL "+dockerfileQuote(k)+"="+dockerfileQuote(o.Labels[k]))
 	}
 	return out, nil
 }

@@ -213,10 +213,6 @@ func TestImportChanges(t *testing.T) {
 		`LABEL "b"="2"`,
 	}, ch)
 
-	_, err = importChanges(ctrgate.ImportOptions{Env: []string{"novalue"}})
-	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec)
-	_, err = importChanges(ctrgate.ImportOptions{WorkDir: "rel"})
-	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec)
 }
 
 // engineErr mimics the client's errors: an errdefs class and a message.

@@ -113,9 +113,6 @@ func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 
 // ImportImage creates image ref from a root file system tar stream.
 func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) error {
-	if err := ctrgate.ValidateEnv("Env", envVars(opts.Env)); err != nil {
-		return err
-	}
 	changes, err := importChanges(opts)
 	if err != nil {
 		return err
@@ -130,16 +127,6 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 		return r.wrap(c, ctrgate.OpImportImage, ref, err, nil)
 	}
 	return nil
-}
-
-// envVars turns KEY=VALUE strings into EnvVars for validation.
-func envVars(env []string) []ctrgate.EnvVar {
-	out := make([]ctrgate.EnvVar, len(env))
-	for i, e := range env {
-		k, v, _ := strings.Cut(e, "=")
-		out[i] = ctrgate.EnvVar{Name: k, Value: v}
-	}
-	return out
 }
 
 // importChanges renders opts as Dockerfile instructions (JSON forms where
@@ -164,11 +151,8 @@ func importChanges(opts ctrgate.ImportOptions) ([]string, error) {
 		}
 		changes = append(changes, "CMD "+s)
 	}
-	for _, e := range opts.Env {
-		k, v, ok := strings.Cut(e, "=")
-		if !ok {
-			return nil, &ctrgate.SpecError{Field: "Env", Reason: "entry is not KEY=VALUE"}
-		}
+	for _, e := range opts.Env { // checked by ctrgate.ValidateImportOptions
+		k, v, _ := strings.Cut(e, "=")
 		s, err := js(v)
 		if err != nil {
 			return nil, err
@@ -176,9 +160,6 @@ func importChanges(opts ctrgate.ImportOptions) ([]string, error) {
 		changes = append(changes, "ENV "+k+"="+s)
 	}
 	if opts.WorkDir != "" {
-		if !strings.HasPrefix(opts.WorkDir, "/") || strings.ContainsAny(opts.WorkDir, "\n\x00") {
-			return nil, &ctrgate.SpecError{Field: "WorkDir", Reason: "must be an absolute path"}
-		}
 		changes = append(changes, "WORKDIR "+opts.WorkDir)
 	}
 	keys := make([]string, 0, len(opts.Labels))
@@ -187,9 +168,6 @@ func importChanges(opts ctrgate.ImportOptions) ([]string, error) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if k == "" || strings.ContainsAny(k, "= \t\n\x00\"") {
-			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label key"}
-		}
 		s, err := js(opts.Labels[k])
 		if err != nil {
 			return nil, err

@@ -484,8 +484,6 @@ func TestImportChanges(t *testing.T) {
 		`LABEL a="first"`,
 		`LABEL z="last"`,
 	}, ch)
-	_, err = importChanges(ctrgate.ImportOptions{WorkDir: "relative"})
-	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec)
 }
 
 func TestPorts(t *testing.T) {

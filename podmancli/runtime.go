@@ -108,25 +108,15 @@ func importChanges(o ctrgate.ImportOptions) ([]string, error) {
 	if o.Cmd != nil {
 		out = append(out, "CMD "+jsonArray(o.Cmd))
 	}
-	for i, e := range o.Env {
-		k, v, ok := strings.Cut(e, "=")
-		if !ok || k == "" || strings.ContainsAny(k, " \t\n\"") || strings.ContainsAny(v, "\n\r") {
-			return nil, &ctrgate.SpecError{Field: fmt.Sprintf("Env[%d]", i), Reason: "want KEY=VALUE without line breaks"}
-		}
+	for _, e := range o.Env { // checked by ctrgate.ValidateImportOptions
+		k, v, _ := strings.Cut(e, "=")
 		out = append(out, "ENV "+k+"="+dockerfileQuote(v))
 	}
 	if o.WorkDir != "" {
-		if !strings.HasPrefix(o.WorkDir, "/") || strings.ContainsAny(o.WorkDir, "\n\r") {
-			return nil, &ctrgate.SpecError{Field: "WorkDir", Reason: "must be an absolute path"}
-		}
 		out = append(out, "WORKDIR "+o.WorkDir)
 	}
 	for _, k := range sortedKeys(o.Labels) {
-		v := o.Labels[k]
-		if k == "" || strings.ContainsAny(k+v, "\n\r") {
-			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label " + strconv.Quote(k)}
-		}
-		out = append(out, "LABEL "+dockerfileQuote(k)+"="+dockerfileQuote(v))
+		out = append(out, "LABEL "+dockerfileQuote(k)+"="+dockerfileQuote(o.Labels[k]))
 	}
 	return out, nil
 }
