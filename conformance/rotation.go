@@ -70,15 +70,27 @@ func (p RotatingPodman) EventsLog() string {
 // Restart stops and starts the instance's API service with
 // scripts/podman.sh (found from this source file's directory).
 func (p RotatingPodman) Restart(ctx context.Context) error {
+	if err := p.Stop(ctx); err != nil {
+		return err
+	}
+	return p.Start(ctx)
+}
+
+// Stop stops the instance's API service (scripts/podman.sh down): its
+// socket is gone until Start.
+func (p RotatingPodman) Stop(ctx context.Context) error { return p.script(ctx, "down") }
+
+// Start starts the instance's API service (scripts/podman.sh up).
+func (p RotatingPodman) Start(ctx context.Context) error { return p.script(ctx, "up") }
+
+func (p RotatingPodman) script(ctx context.Context, verb string) error {
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "scripts", "podman.sh")
-	for _, verb := range []string{"down", "up"} {
-		cmd := exec.CommandContext(ctx, script, verb)
-		cmd.Env = append(os.Environ(), "CTRGATE_PODMAN_INSTANCE="+filepath.Base(p.State)[len("podman-"):],
-			"CTRGATE_STATE_DIR="+filepath.Dir(p.State))
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("podman.sh %s: %v: %s", verb, err, out)
-		}
+	cmd := exec.CommandContext(ctx, script, verb)
+	cmd.Env = append(os.Environ(), "CTRGATE_PODMAN_INSTANCE="+filepath.Base(p.State)[len("podman-"):],
+		"CTRGATE_STATE_DIR="+filepath.Dir(p.State))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("podman.sh %s: %v: %s", verb, err, out)
 	}
 	return nil
 }

@@ -158,6 +158,9 @@ func wrapErr(ctx context.Context, op, target string, err error, secrets []string
 		return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, secrets)
 	}
 	code, msg, ok := apiError(err)
+	if ok && code == http.StatusServiceUnavailable && strings.Contains(msg, unreachableCause) {
+		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, msg, nil, secrets)
+	}
 	if !ok {
 		if isConnectionError(err) {
 			return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "", err, secrets)

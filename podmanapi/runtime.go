@@ -1,11 +1,14 @@
 package podmanapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"github.com/ctrgate/ctrgate/internal/podmanhost"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"sync"
@@ -16,6 +19,7 @@ import (
 	"github.com/blang/semver/v4"
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/bindings/system"
+	"github.com/containers/podman/v5/pkg/errorhandling"
 
 	"github.com/ctrgate/ctrgate"
 )
@@ -62,6 +66,8 @@ type Runtime struct {
 	// local: the service runs on this host (unix socket): its event
 	// timestamps and ours share one clock, its CDI specs are ours.
 	local bool
+
+	inner *http.Transport // the transport requests really go through (see answerUnreachableDials); nil if not replaced
 
 	closed   atomic.Bool
 	life     context.Context // cancelled (cause errClosed) by Close
@@ -152,8 +158,10 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable, "", err, nil)
 	}
+	inner := answerUnreachableDials(client)
 	life, kill := context.WithCancelCause(context.Background())
 	return &Runtime{
+		inner:   inner,
 		life:    life,
 		kill:    kill,
 		cfg:     cfg,
@@ -182,8 +190,50 @@ func (r *Runtime) Close() error {
 		r.closed.Store(true)
 		r.kill(errClosed)
 		r.client.Client.CloseIdleConnections()
+		if r.inner != nil {
+			r.inner.CloseIdleConnections()
+		}
 	})
 	return nil
+}
+
+// unreachableCause marks the answer answerUnreachableDials gives for a
+// request whose connection could not be made.
+const unreachableCause = "ctrgate: the Podman service could not be reached"
+
+// answerUnreachableDials makes a failed dial (a refused connection, a
+// missing socket) an immediate answer of the connection's transport, 503
+// with an error body that wrapErr maps to ErrEngineUnavailable, instead of
+// an error: the bindings try a request that fails three times with sleeps
+// that ignore its context (100, 200, 300 ms), so each call to a dead
+// service took 600 ms. The transport stays the *http.Transport the
+// bindings' hijacked connections (attach, exec) dial with; its "http"
+// requests go to a clone that keeps the connections, returned so that Close
+// can release them. Without an *http.Transport (nothing to clone) it
+// changes nothing and returns nil.
+func answerUnreachableDials(conn *bindings.Connection) *http.Transport {
+	t, ok := conn.Client.Transport.(*http.Transport)
+	if !ok {
+		return nil
+	}
+	inner := t.Clone()
+	t.RegisterProtocol("http", unreachableAnswerer{inner})
+	return inner
+}
+
+type unreachableAnswerer struct{ inner *http.Transport }
+
+func (a unreachableAnswerer) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := a.inner.RoundTrip(req)
+	var oe *net.OpError
+	if err == nil || req.Context().Err() != nil || !errors.As(err, &oe) || oe.Op != "dial" {
+		return resp, err
+	}
+	body, _ := json.Marshal(errorhandling.ErrorModel{Because: unreachableCause, Message: err.Error(),
+		ResponseCode: http.StatusServiceUnavailable})
+	return &http.Response{Status: "503 Service Unavailable", StatusCode: http.StatusServiceUnavailable,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{"Content-Type": {"application/json"}},
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: req}, nil
 }
 
 // connCtx is the caller's context (cancellation, deadline, values) that

@@ -506,3 +506,25 @@ esac
 	_, err = st.Next()
 	assert.ErrorIs(t, err, context.DeadlineExceeded, "a cut-off log is not a complete one")
 }
+
+func TestUnixURL(t *testing.T) {
+	assert.Equal(t, "/run/p.sock", unixURL([]string{"--url", "unix:///run/p.sock"}))
+	assert.Equal(t, "/run/p.sock", unixURL([]string{"--log-level=error", "--url=unix:///run/p.sock"}))
+	assert.Equal(t, "", unixURL([]string{"--url", "ssh://u@h/run/p.sock"}), "only a local socket can be checked")
+	assert.Equal(t, "", unixURL([]string{"--root", "/x"}), "local mode")
+}
+
+func TestRemoteModeRefusedAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	bin := fakePodman(t, "touch "+dir+"/called\n")
+	sock := filepath.Join(dir, "gone.sock")
+	d, err := NewDriver(Config{Binary: bin, GlobalArgs: []string{"--url", "unix://" + sock}})
+	require.NoError(t, err)
+	defer d.Close()
+	began := time.Now()
+	_, err = d.Info(context.Background())
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable)
+	assert.Less(t, time.Since(began), time.Second)
+	_, serr := os.Stat(filepath.Join(dir, "called"))
+	assert.True(t, os.IsNotExist(serr), "podman was not run for a socket that takes no connection")
+}

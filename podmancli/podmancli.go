@@ -40,6 +40,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -154,6 +155,9 @@ type Runtime struct {
 	global  []string
 	env     []string // full environment of every child
 	timeout time.Duration
+	// remoteSocket is the unix socket of remote mode (--url unix://...), ""
+	// otherwise: every call first checks that something listens on it.
+	remoteSocket string
 
 	mu      sync.Mutex
 	closed  bool
@@ -204,7 +208,29 @@ func NewDriver(cfg Config) (*Runtime, error) {
 		r.timeout = DefaultTimeout
 	}
 	r.env = childEnv(os.Environ(), cfg.Env, cfg.Local)
+	r.remoteSocket = unixURL(r.global)
 	return r, nil
+}
+
+// unixURL returns the socket path of a --url unix://PATH among podman's
+// global arguments, or "".
+func unixURL(global []string) string {
+	for i, a := range global {
+		var u string
+		switch {
+		case a == "--url" && i+1 < len(global):
+			u = global[i+1]
+		case strings.HasPrefix(a, "--url="):
+			u = strings.TrimPrefix(a, "--url=")
+		default:
+			continue
+		}
+		if p, ok := strings.CutPrefix(u, "unix://"); ok {
+			return p
+		}
+		return ""
+	}
+	return ""
 }
 
 // childEnv merges base and extra (extra wins), dropping the remote-selecting
@@ -253,10 +279,27 @@ func (r *Runtime) Close() error {
 
 func (r *Runtime) checkOpen(op, target string) error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
 		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
 	}
+	return r.checkRemote(op, target)
+}
+
+// checkRemote fails at once with ErrEngineUnavailable when remote mode's
+// unix socket takes no connection: podman itself would try three times
+// with sleeps (600 ms) before it says so.
+func (r *Runtime) checkRemote(op, target string) error {
+	if r.remoteSocket == "" {
+		return nil
+	}
+	c, err := net.DialTimeout("unix", r.remoteSocket, time.Second)
+	if err != nil {
+		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable,
+			"the Podman service of remote mode does not answer on "+r.remoteSocket, err, nil)
+	}
+	_ = c.Close()
 	return nil
 }
 

@@ -2,6 +2,7 @@ package crossbackend_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,24 +36,8 @@ func TestDeadlineAgainstStoppedEngine(t *testing.T) {
 	rot.Lock(t)
 	pid := servicePid(t, rot.State)
 
-	octx, ocancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer ocancel()
-	api, err := podmanapi.New(octx, podmanapi.Config{URI: rot.Socket()})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = api.Close() })
-	dop, err := docker.New(octx, docker.Config{Host: rot.Socket()})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = dop.Close() })
-	cfg, err := podmancli.ConfigFromMap(map[string]string{"remote": "true", "socket": rot.Socket()})
-	require.NoError(t, err)
-	cli, err := podmancli.New(cfg)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = cli.Close() })
-
-	for _, b := range []struct {
-		name string
-		rt   ctrgate.ContainerRuntime
-	}{{"podman-api", api}, {"docker-on-podman", dop}, {"podman-cli-remote", cli}} {
+	backends := serviceBackends(t, rot.Socket())
+	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -95,4 +80,79 @@ func servicePid(t *testing.T, state string) int {
 	require.NoError(t, err, "the service runs")
 	require.Contains(t, strings.ReplaceAll(string(cmdline), "\x00", " "), "system service", "pid %d is the Podman service", pid)
 	return pid
+}
+
+// TestRefusedConnection closes the rotation Podman's service and leaves a
+// socket file that refuses connections in its place, then checks on every
+// backend that talks to a service that a call without a deadline fails at
+// once with ErrEngineUnavailable (no retries with sleeps: the Podman
+// bindings and podman itself wait 600 ms), and that the same runtime works
+// again once the service is back.
+func TestRefusedConnection(t *testing.T) {
+	rot := conformance.RotatingPodmanFromEnv(t)
+	rot.Lock(t)
+	backends := serviceBackends(t, rot.Socket())
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, b := range backends {
+		_, err := b.rt.Info(ctx)
+		require.NoError(t, err, "%s answers before the service is stopped", b.name)
+	}
+
+	require.NoError(t, rot.Stop(ctx))
+	restarted := false
+	sock := strings.TrimPrefix(rot.Socket(), "unix://")
+	t.Cleanup(func() { // never leave the instance down
+		if !restarted {
+			_ = os.Remove(sock)
+			_ = rot.Start(context.Background())
+		}
+	})
+	l, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	require.NoError(t, l.Close()) // the file stays: connections are refused
+
+	for _, b := range backends {
+		began := time.Now()
+		_, err := b.rt.Info(context.Background())
+		took := time.Since(began)
+		t.Logf("%s: Info against a refused connection returned after %v", b.name, took.Round(10*time.Microsecond))
+		assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable, b.name)
+		assert.Less(t, took, 500*time.Millisecond, "%s: a refused connection fails at once", b.name)
+	}
+
+	require.NoError(t, os.Remove(sock))
+	require.NoError(t, rot.Start(ctx))
+	restarted = true
+	for _, b := range backends {
+		_, err := b.rt.Info(ctx)
+		assert.NoError(t, err, "%s works again once the service is back", b.name)
+	}
+}
+
+type namedRuntime struct {
+	name string
+	rt   ctrgate.ContainerRuntime
+}
+
+// serviceBackends opens every backend that talks to the Podman service at
+// socket: podman-api, docker (Podman's compatible API) and podman-cli in
+// remote mode.
+func serviceBackends(t *testing.T, socket string) []namedRuntime {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	api, err := podmanapi.New(ctx, podmanapi.Config{URI: socket})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = api.Close() })
+	dop, err := docker.New(ctx, docker.Config{Host: socket})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = dop.Close() })
+	cfg, err := podmancli.ConfigFromMap(map[string]string{"remote": "true", "socket": socket})
+	require.NoError(t, err)
+	cli, err := podmancli.New(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cli.Close() })
+	return []namedRuntime{{"podman-api", api}, {"docker-on-podman", dop}, {"podman-cli-remote", cli}}
 }
