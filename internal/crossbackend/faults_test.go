@@ -1,7 +1,10 @@
 package crossbackend_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net"
 	"os"
 	"path/filepath"
@@ -155,4 +158,89 @@ func serviceBackends(t *testing.T, socket string) []namedRuntime {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = cli.Close() })
 	return []namedRuntime{{"podman-api", api}, {"docker-on-podman", dop}, {"podman-cli-remote", cli}}
+}
+
+// killedImage is the test image as TestEngineKilledMidStream imports it.
+const killedImage = "localhost/ctrgate/testprog:crossbackend-killed"
+
+// TestEngineKilledMidStream kills (SIGKILL) the rotation Podman's service
+// while every backend that talks to it follows a running container's logs,
+// and checks that each followed stream ends with ErrEngineUnavailable (not
+// a clean end: the container still runs under conmon) soon after, with the
+// time it took logged; then that the same runtimes work again once the
+// service is back. (An Events stream, by its contract, waits up to
+// ctrgate.ResumeWindow for the engine to come back: a restart is not an
+// end; that is tested by the rotation tests.)
+func TestEngineKilledMidStream(t *testing.T) {
+	rot := conformance.RotatingPodmanFromEnv(t)
+	rot.Lock(t)
+	backends := serviceBackends(t, rot.Socket())
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	api := backends[0].rt
+	require.NoError(t, api.ImportImage(ctx, killedImage, bytes.NewReader(conformance.TestImageTar(t)),
+		ctrgate.ImportOptions{Entrypoint: []string{conformance.TestProgPath}}))
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "ctg-k-" + hex.EncodeToString(b)
+	_, err := ctrgate.Run(ctx, api, ctrgate.ContainerSpec{Name: name, Image: killedImage, PullPolicy: ctrgate.PullNever,
+		Command: []string{"marker", "ready", "0s", ";", "sleep", "600s"}})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
+		defer ccancel()
+		assert.NoError(t, ctrgate.FirstError(ctrgate.RemoveAll(cctx, api, []string{name})))
+	})
+
+	type ended struct {
+		name string
+		err  error
+		at   time.Time
+	}
+	ends := make(chan ended, len(backends))
+	for _, b := range backends {
+		st, err := b.rt.Logs(ctx, name, ctrgate.LogOptions{Follow: true})
+		require.NoError(t, err, b.name)
+		l, err := st.Next()
+		require.NoError(t, err, b.name)
+		require.Equal(t, "ready", l.Text, b.name)
+		go func() {
+			defer st.Close()
+			for {
+				if _, err := st.Next(); err != nil {
+					ends <- ended{b.name, err, time.Now()}
+					return
+				}
+			}
+		}()
+	}
+
+	pid := servicePid(t, rot.State)
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = rot.Stop(context.Background())
+			_ = rot.Start(context.Background())
+		}
+	})
+	killed := time.Now()
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	for range backends {
+		select {
+		case e := <-ends:
+			t.Logf("%s: the followed Logs stream ended %v after the engine was killed: %v", e.name, e.at.Sub(killed).Round(time.Millisecond), e.err)
+			assert.ErrorIs(t, e.err, ctrgate.ErrEngineUnavailable, "%s: the stream ends with an error, never io.EOF", e.name)
+			assert.Less(t, e.at.Sub(killed), 5*time.Second, e.name)
+		case <-time.After(30 * time.Second):
+			t.Fatal("a followed Logs stream did not end within 30 s of the engine's death")
+		}
+	}
+
+	require.NoError(t, rot.Stop(ctx)) // the pid and socket files of the dead service
+	require.NoError(t, rot.Start(ctx))
+	restarted = true
+	for _, b := range backends {
+		_, err := b.rt.Info(ctx)
+		assert.NoError(t, err, "%s works again once the service is back", b.name)
+	}
 }
