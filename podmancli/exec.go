@@ -1,267 +1,59 @@
 package podmancli
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"math"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
-	"time"
 
 	"github.com/ctrgate/ctrgate"
 )
 
-// waitDelay bounds how long a finished or killed podman may keep its output
-// pipes open (through a leftover grandchild) before they are closed.
-const waitDelay = 3 * time.Second
-
-// result is the outcome of one podman run that started and exited.
-type result struct {
-	stdout []byte
-	stderr []byte
-	code   int            // exit status; -1 when podman was killed by a signal
-	signal syscall.Signal // the signal that killed podman; 0 when it exited
-	// stdoutOverflow: podman printed more than runOpts.maxStdout bytes;
-	// stdout holds the first maxStdout of them.
-	stdoutOverflow bool
-}
-
-// exited is the result of a podman run that ended in state, with its
-// stderr (the exit status, or the signal that killed it).
-func exited(state *os.ProcessState, stderr []byte) *result {
-	res := &result{stderr: stderr, code: state.ExitCode()}
-	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		res.signal = ws.Signal()
-	}
-	return res
-}
-
-// exitCause describes how a failed podman run ended, as the Err of its
-// *EngineError.
-func exitCause(res *result) error {
-	if res.signal != 0 {
-		return fmt.Errorf("podman was killed by signal %d (%v)", int(res.signal), res.signal)
-	}
-	return fmt.Errorf("podman exited with status %d", res.code)
-}
-
-// cappedBuffer keeps the first limit bytes written to it and drops the
-// rest, noting that it did: podman's output is read to its end (so podman
-// is not stopped by a full pipe) without holding more than limit bytes.
-type cappedBuffer struct {
-	buf      bytes.Buffer
-	limit    int
-	overflow bool
-}
-
-func (c *cappedBuffer) Write(p []byte) (int, error) {
-	if room := c.limit - c.buf.Len(); room < len(p) {
-		c.overflow = true
-		c.buf.Write(p[:max(room, 0)])
-		return len(p), nil
-	}
-	c.buf.Write(p)
-	return len(p), nil
-}
-
-// runOpts tunes one podman run.
-type runOpts struct {
-	stdin  io.Reader
-	stdout io.Writer // stream stdout here instead of buffering it
-	// maxStdout bounds the buffered stdout (0: unbounded); what podman
-	// prints beyond it is read and dropped, and result.stdoutOverflow set.
-	maxStdout int
-	env       []string // extra KEY=VALUE entries for this run
-	secrets   []string // values to redact from errors
-	noLimit   bool     // do not apply the default timeout (blocking calls)
-	extra     time.Duration
-}
-
-// command builds an *exec.Cmd that runs podman in its own process group,
-// kills the whole group when ctx ends and is reaped by Wait.
-func (r *Runtime) command(ctx context.Context, args []string, env []string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, r.binary, append(append([]string(nil), r.global...), args...)...)
-	cmd.Env = r.env
-	if len(env) > 0 {
-		cmd.Env = childEnv(r.env, env, false)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		if cmd.Process == nil {
-			return nil
-		}
-		// the whole group: podman and whatever it started in it (conmon
-		// detaches into its own session and is not touched).
-		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		if errors.Is(err, syscall.ESRCH) {
-			return os.ErrProcessDone
-		}
-		return err
-	}
-	cmd.WaitDelay = waitDelay
-	return cmd
-}
-
-// run runs podman with args and returns its output and exit status. The
-// error is non-nil only when podman could not be started (wrapping
-// ctrgate.ErrEngineUnavailable) or the context ended (wrapping ctx.Err());
-// a non-zero exit status is left to the caller.
-func (r *Runtime) run(ctx context.Context, op, target string, args []string, o runOpts) (*result, error) {
-	if ctx == nil {
-		return nil, ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
-	}
-	if err := r.checkOpen(op, target); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, ctxError(op, target, err)
-	}
-	if !o.noLimit {
-		var cancel context.CancelFunc
-		ctx, cancel = r.callCtx(ctx, o.extra)
-		defer cancel()
-	}
-	cmd := r.command(ctx, args, o.env)
-	var stderr bytes.Buffer
-	stdout := &cappedBuffer{limit: o.maxStdout}
-	if o.maxStdout <= 0 {
-		stdout.limit = math.MaxInt
-	}
-	cmd.Stdin = o.stdin
-	cmd.Stdout = stdout
-	if o.stdout != nil {
-		cmd.Stdout = o.stdout
-	}
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	if cerr := ctx.Err(); cerr != nil {
-		return nil, ctrgate.NewEngineError(BackendName, op, target, nil, "", cerr, o.secrets)
-	}
-	res := &result{}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res = exited(ee.ProcessState, nil)
-	case errors.Is(err, exec.ErrWaitDelay):
-		// podman exited but something kept its pipes open; its status is
-		// valid.
-		res = exited(cmd.ProcessState, nil)
-	default:
-		return nil, ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable,
-			"cannot run podman", err, o.secrets)
-	}
-	res.stdout, res.stderr, res.stdoutOverflow = stdout.buf.Bytes(), stderr.Bytes(), stdout.overflow
-	return res, nil
-}
-
-// call runs podman and turns a non-zero exit status into an error.
-func (r *Runtime) call(ctx context.Context, op, target string, args []string, o runOpts) (*result, error) {
-	res, err := r.run(ctx, op, target, args, o)
+// Exec runs a command in the running container (`podman exec`).
+func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (*ctrgate.ExecResult, error) {
+	plan, err := planEnv(opts.Env)
 	if err != nil {
 		return nil, err
 	}
-	if res.code != 0 {
-		return res, r.failure(op, target, res, o.secrets)
+	secrets := ctrgate.SecretValues(opts.Env)
+	args := []string{"exec"}
+	if opts.Stdin != nil {
+		args = append(args, "--interactive")
 	}
-	return res, nil
-}
-
-// failure maps a failed podman run to a typed error. A podman killed by a
-// signal (the OOM killer, a crash, someone's kill) is
-// ctrgate.ErrEngineUnavailable whatever it printed before: the engine
-// process died, the operation's outcome is unknown.
-func (r *Runtime) failure(op, target string, res *result, secrets []string) error {
-	msg := errorText(res.stderr)
-	cause := exitCause(res)
-	if res.signal != 0 {
-		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, msg, cause, secrets)
-	}
-	if ctrgate.IsGPUConfigMessage(msg) && gpuOp(op) {
-		return ctrgate.NewGPUConfigError(BackendName, msg, cause, secrets)
-	}
-	kind := classify(op, msg)
-	if op == ctrgate.OpCreate && kind == ctrgate.ErrImageNotFound && pulled(msg) {
-		// create --pull tried a registry: one that did not answer is not
-		// "no such image"
-		kind = ctrgate.PullFailureKind(msg)
-	}
-	return ctrgate.NewEngineError(BackendName, op, target, kind, msg, cause, secrets)
-}
-
-// pulled reports whether podman's message tells of a pull it tried.
-func pulled(msg string) bool {
-	m := strings.ToLower(msg)
-	return strings.Contains(m, "trying to pull") || strings.Contains(m, "initializing source") ||
-		strings.Contains(m, "pinging container registry")
-}
-
-// gpuOp reports whether a GPU misconfiguration can show up in op.
-func gpuOp(op string) bool {
-	switch op {
-	case ctrgate.OpCreate, ctrgate.OpStart:
-		return true
-	}
-	return false
-}
-
-// errorText extracts podman's message from its stderr: the text with the
-// "Error: " prefixes removed, at most the last 4 KiB.
-func errorText(stderr []byte) string {
-	s := strings.TrimSpace(string(stderr))
-	if len(s) > 4096 {
-		s = "..." + s[len(s)-4096:]
-	}
-	lines := strings.Split(s, "\n")
-	out := lines[:0]
-	for _, l := range lines {
-		l = strings.TrimSpace(l)
-		if l == "" {
-			continue
+	if len(plan.fileEntries) > 0 {
+		path, cleanup, err := writeEnvFile(plan.fileEntries)
+		if err != nil {
+			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpExec, name, nil, "cannot write env file", err, secrets)
 		}
-		out = append(out, strings.TrimPrefix(l, "Error: "))
+		defer cleanup()
+		args = append(args, "--env-file", path)
 	}
-	return strings.Join(out, "; ")
-}
-
-// classify maps podman's error text for op to a ctrgate sentinel, or nil.
-func classify(op, msg string) error {
-	m := strings.ToLower(msg)
-	has := func(subs ...string) bool {
-		for _, s := range subs {
-			if strings.Contains(m, s) {
-				return true
-			}
-		}
-		return false
+	args = append(args, plan.args...)
+	if opts.WorkDir != "" {
+		args = append(args, "--workdir", opts.WorkDir)
 	}
+	if opts.User != "" {
+		args = append(args, "--user", opts.User)
+	}
+	args = append(args, "--", name)
+	args = append(args, opts.Cmd...)
+	res, err := r.run(ctx, ctrgate.OpExec, name, args, runOpts{stdin: opts.Stdin, env: plan.childEnv, secrets: secrets})
+	if err != nil {
+		return nil, err
+	}
+	// podman's own failures exit 125 (remote) or 255 (local, e.g. "can
+	// only create exec sessions on running containers") with an "Error: "
+	// line; 126 and 127 are the command's (not executable / not found).
 	switch {
-	case has("cannot connect to podman", "unable to connect to podman", "connect: no such file or directory",
-		"podman.sock: connect", "database is locked by another", "cannot open database"):
-		return ctrgate.ErrEngineUnavailable
-	case has("cannot remove container") && has("running"),
-		has("image is in use", "image used by"):
-		return ctrgate.ErrRunning
-	case has("no such container", "no container with name or id", "no container with id",
-		"no container with name"):
-		return ctrgate.ErrNotFound
-	case (op == ctrgate.OpCopyTo || op == ctrgate.OpCopyFrom) && has("does not exist", "could not be found on container", "no such file or directory"):
-		return ctrgate.ErrNotFound
-	case has("already in use", "is already in use"):
-		return ctrgate.ErrAlreadyExists
-	case has("image not known", "no such image", "image not found", "manifest unknown", "name unknown",
-		"repository does not exist", "requested access to the resource is denied",
-		"initializing source", "pinging container registry", "reading manifest",
-		"unable to find image", "short-name resolution", "failed to resolve image name"):
-		return ctrgate.ErrImageNotFound
-	case has("is not running", "container state improper", "can only kill running",
-		"can only create exec sessions on running"):
-		return ctrgate.ErrNotRunning
+	case res.code < 0,
+		res.code == 125 && isPodmanError(res.stderr),
+		res.code == 255 && isPodmanError(res.stderr) && classify(ctrgate.OpExec, errorText(res.stderr)) != nil:
+		return nil, r.failure(ctrgate.OpExec, name, res, secrets)
 	}
-	return nil
+	return &ctrgate.ExecResult{ExitCode: res.code, Stdout: res.stdout, Stderr: res.stderr}, nil
+}
+
+// isPodmanError reports whether stderr ends with podman's own "Error: "
+// line (exit status 125 is then podman's, not the command's).
+func isPodmanError(stderr []byte) bool {
+	lines := strings.Split(strings.TrimSpace(string(stderr)), "\n")
+	return strings.HasPrefix(lines[len(lines)-1], "Error: ")
 }

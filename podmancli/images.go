@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ctrgate/ctrgate"
@@ -64,4 +67,140 @@ func parseImages(out []byte) ([]ctrgate.Image, error) {
 		imgs = append(imgs, ctrgate.Image{ID: e.ID, Refs: append(e.RepoTags, e.Names...), Size: e.Size, Created: created, Labels: e.Labels})
 	}
 	return imgs, nil
+}
+
+// ImageExists reports whether ref is in local storage (`podman image
+// exists`: status 0 yes, 1 no, anything else an error).
+func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
+	res, err := r.run(ctx, ctrgate.OpImageExists, ref, []string{"image", "exists", "--", ref}, runOpts{})
+	if err != nil {
+		return false, err
+	}
+	switch res.code {
+	case 0:
+		return true, nil
+	case 1:
+		if len(bytes.TrimSpace(res.stderr)) == 0 {
+			return false, nil
+		}
+	}
+	return false, r.failure(ctrgate.OpImageExists, ref, res, nil)
+}
+
+// PullImage makes ref available according to policy.
+func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
+	return ctrgate.ApplyPullPolicy(ctx, BackendName, ref, policy, r.ImageExists, func(ctx context.Context) error {
+		return r.pullImage(ctx, ref)
+	})
+}
+
+// pullImage runs `podman pull`; a ref no registry can provide is
+// ErrImageNotFound, a registry that does not answer ErrRegistryUnavailable.
+func (r *Runtime) pullImage(ctx context.Context, ref string) error {
+	res, err := r.run(ctx, ctrgate.OpPullImage, ref, []string{"pull", "--quiet", "--", ref}, runOpts{})
+	if err != nil {
+		return err
+	}
+	if res.signal != 0 {
+		return r.failure(ctrgate.OpPullImage, ref, res, nil)
+	}
+	if res.code != 0 {
+		msg := errorText(res.stderr)
+		kind := classify(ctrgate.OpPullImage, msg)
+		if kind == nil || kind == ctrgate.ErrImageNotFound {
+			// a registry answered "not here", or none answered at all
+			kind = ctrgate.PullFailureKind(msg)
+		}
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, kind, msg, exitCause(res), nil)
+	}
+	return nil
+}
+
+// ImportImage creates ref from a root file system tar stream
+// (`podman import --change ... - ref`).
+func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) error {
+	changes, err := importChanges(opts)
+	if err != nil {
+		return err
+	}
+	args := []string{"import", "--quiet"}
+	for _, c := range changes {
+		args = append(args, "--change", c)
+	}
+	args = append(args, "--", "-", ref)
+	_, err = r.call(ctx, ctrgate.OpImportImage, ref, args, runOpts{stdin: rootfs})
+	return err
+}
+
+// importChanges renders ImportOptions as Dockerfile instructions for
+// --change.
+func importChanges(o ctrgate.ImportOptions) ([]string, error) {
+	var out []string
+	if o.Entrypoint != nil {
+		out = append(out, "ENTRYPOINT "+jsonArray(o.Entrypoint))
+	}
+	if o.Cmd != nil {
+		out = append(out, "CMD "+jsonArray(o.Cmd))
+	}
+	for _, e := range o.Env { // checked by ctrgate.ValidateImportOptions
+		k, v, _ := strings.Cut(e, "=")
+		out = append(out, "ENV "+k+"="+dockerfileQuote(v))
+	}
+	if o.WorkDir != "" {
+		out = append(out, "WORKDIR "+o.WorkDir)
+	}
+	for _, k := range sortedKeys(o.Labels) {
+		out = append(out, "LABEL "+dockerfileQuote(k)+"="+dockerfileQuote(o.Labels[k]))
+	}
+	return out, nil
+}
+
+func jsonArray(s []string) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, x := range s {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.Quote(x))
+	}
+	b.WriteByte(']')
+	return b.String()
+}
+
+// dockerfileQuote double-quotes a value for ENV/LABEL, escaping '"' and '\'.
+func dockerfileQuote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(s) + `"`
+}
+
+// RemoveImage deletes ref (`podman rmi`).
+func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error {
+	args := []string{"rmi"}
+	if force {
+		args = append(args, "--force")
+	}
+	args = append(args, "--", ref)
+	res, err := r.run(ctx, ctrgate.OpRemoveImage, ref, args, runOpts{})
+	if err != nil {
+		return err
+	}
+	if res.signal != 0 {
+		return r.failure(ctrgate.OpRemoveImage, ref, res, nil)
+	}
+	if res.code != 0 {
+		msg := errorText(res.stderr)
+		kind := classify(ctrgate.OpRemoveImage, msg)
+		if kind == ctrgate.ErrNotFound {
+			kind = ctrgate.ErrImageNotFound
+		}
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpRemoveImage, ref, kind, msg, exitCause(res), nil)
+	}
+	if force && strings.TrimSpace(string(res.stdout)) == "" {
+		// `podman rmi --force` of a missing image exits 0 and prints
+		// nothing; a removal prints the untagged/deleted IDs.
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpRemoveImage, ref, ctrgate.ErrImageNotFound,
+			"image not known", nil, nil)
+	}
+	return nil
 }

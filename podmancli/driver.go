@@ -1,44 +1,7 @@
-// Package podmancli implements ctrgate.ContainerRuntime by running the podman
-// binary (os/exec, never a shell) and reading its machine formats (JSON).
-//
-// Every call validates its input first, runs podman with a per-call timeout
-// when the context has none (Config.DefaultTimeout; not for Wait, followed
-// Logs and Events), kills podman's whole process group when the context ends,
-// and reaps every child. Engine failures are mapped to ctrgate's sentinels
-// from podman's exit status and stderr, with secrets redacted.
-//
-// Secret environment values never appear on podman's command line: entries
-// that are secret (EnvVar.Secret or a sensitive name) are passed as
-// "--env NAME" and their values through podman's own environment, which only
-// the same user can read (/proc/PID/environ is mode 0400). Nothing is written
-// to disk, and values of any content (newlines, any length) pass unchanged.
-// Names that would change podman's own behaviour (PATH, HOME, TMPDIR,
-// CONTAINERS_*, ...) cannot be passed that way; for those a 0600 --env-file
-// that is removed as soon as podman returns is used instead. A side benefit:
-// podman records its own command line in the container (CreateCommand in
-// inspect), which thus holds secret names only.
-//
-// Podman behaviours the backend adapts to (measured on 4.3.1):
-//   - `podman wait` returns at once for a created container, and
-//     "--condition running" misses short runs: Wait waits for the start on the
-//     event stream (ctrgate.AwaitStart), then runs `podman wait`.
-//   - `podman rm --force` of a missing container exits 0 and prints nothing:
-//     Remove reports ErrNotFound from the empty output.
-//   - exec on a stopped container exits 255 locally and 125 remotely, each
-//     with an "Error: " line; 126/127 are the command's own codes.
-//   - `podman logs --timestamps` prefixes every partial k8s-file record,
-//     splitting long lines, and `podman logs -f` skips records under load:
-//     when conmon's k8s-file log is readable on this machine, Logs reads it
-//     directly (logstream.K8sFile: exact, with every line's time); otherwise
-//     it runs `podman logs` without --timestamps (LogLine.Time zero).
-//   - CONTAINER_HOST in the environment turns podman into a remote client:
-//     Config.Local (set by ConfigFromEnv) drops it; remote mode is chosen
-//     explicitly with "--url" (CTRGATE_PODMAN_REMOTE=1).
 package podmancli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -48,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/internal/podmanhost"
 )
 
 // BackendName is the name the backend registers under.
@@ -330,9 +294,29 @@ func (r *Runtime) callCtx(ctx context.Context, extra time.Duration) (context.Con
 	return context.WithTimeout(ctx, r.timeout+extra)
 }
 
-// ctxError wraps a context error for op.
-func ctxError(op, target string, err error) error {
-	return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, nil)
+// Info describes the engine (`podman info --format json`). Any failure
+// wraps ctrgate.ErrEngineUnavailable.
+func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
+	res, err := r.run(ctx, ctrgate.OpInfo, "", []string{"info", "--format", "json"}, runOpts{})
+	if err != nil {
+		return nil, err
+	}
+	if res.code != 0 {
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable,
+			errorText(res.stderr), exitCause(res), nil)
+	}
+	info, err := parseInfo(res.stdout)
+	if err != nil {
+		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, "", err, nil)
+	}
+	info.CDIDevices = podmanhost.CDIDevices(podmanhost.CDISpecDirs)
+	info.CDIGPUs = podmanhost.HasGPU(info.CDIDevices)
+	return info, nil
 }
 
-var errNoCtx = errors.New("nil context")
+// isClosed reports whether Close has been called.
+func (r *Runtime) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}

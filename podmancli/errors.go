@@ -1,0 +1,109 @@
+package podmancli
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/ctrgate/ctrgate"
+)
+
+// failure maps a failed podman run to a typed error. A podman killed by a
+// signal (the OOM killer, a crash, someone's kill) is
+// ctrgate.ErrEngineUnavailable whatever it printed before: the engine
+// process died, the operation's outcome is unknown.
+func (r *Runtime) failure(op, target string, res *result, secrets []string) error {
+	msg := errorText(res.stderr)
+	cause := exitCause(res)
+	if res.signal != 0 {
+		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, msg, cause, secrets)
+	}
+	if ctrgate.IsGPUConfigMessage(msg) && gpuOp(op) {
+		return ctrgate.NewGPUConfigError(BackendName, msg, cause, secrets)
+	}
+	kind := classify(op, msg)
+	if op == ctrgate.OpCreate && kind == ctrgate.ErrImageNotFound && pulled(msg) {
+		// create --pull tried a registry: one that did not answer is not
+		// "no such image"
+		kind = ctrgate.PullFailureKind(msg)
+	}
+	return ctrgate.NewEngineError(BackendName, op, target, kind, msg, cause, secrets)
+}
+
+// pulled reports whether podman's message tells of a pull it tried.
+func pulled(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "trying to pull") || strings.Contains(m, "initializing source") ||
+		strings.Contains(m, "pinging container registry")
+}
+
+// gpuOp reports whether a GPU misconfiguration can show up in op.
+func gpuOp(op string) bool {
+	switch op {
+	case ctrgate.OpCreate, ctrgate.OpStart:
+		return true
+	}
+	return false
+}
+
+// errorText extracts podman's message from its stderr: the text with the
+// "Error: " prefixes removed, at most the last 4 KiB.
+func errorText(stderr []byte) string {
+	s := strings.TrimSpace(string(stderr))
+	if len(s) > 4096 {
+		s = "..." + s[len(s)-4096:]
+	}
+	lines := strings.Split(s, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		l = strings.TrimSpace(l)
+		if l == "" {
+			continue
+		}
+		out = append(out, strings.TrimPrefix(l, "Error: "))
+	}
+	return strings.Join(out, "; ")
+}
+
+// classify maps podman's error text for op to a ctrgate sentinel, or nil.
+func classify(op, msg string) error {
+	m := strings.ToLower(msg)
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(m, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("cannot connect to podman", "unable to connect to podman", "connect: no such file or directory",
+		"podman.sock: connect", "database is locked by another", "cannot open database"):
+		return ctrgate.ErrEngineUnavailable
+	case has("cannot remove container") && has("running"),
+		has("image is in use", "image used by"):
+		return ctrgate.ErrRunning
+	case has("no such container", "no container with name or id", "no container with id",
+		"no container with name"):
+		return ctrgate.ErrNotFound
+	case (op == ctrgate.OpCopyTo || op == ctrgate.OpCopyFrom) && has("does not exist", "could not be found on container", "no such file or directory"):
+		return ctrgate.ErrNotFound
+	case has("already in use", "is already in use"):
+		return ctrgate.ErrAlreadyExists
+	case has("image not known", "no such image", "image not found", "manifest unknown", "name unknown",
+		"repository does not exist", "requested access to the resource is denied",
+		"initializing source", "pinging container registry", "reading manifest",
+		"unable to find image", "short-name resolution", "failed to resolve image name"):
+		return ctrgate.ErrImageNotFound
+	case has("is not running", "container state improper", "can only kill running",
+		"can only create exec sessions on running"):
+		return ctrgate.ErrNotRunning
+	}
+	return nil
+}
+
+// ctxError wraps a context error for op.
+func ctxError(op, target string, err error) error {
+	return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, nil)
+}
+
+var errNoCtx = errors.New("nil context")
