@@ -3,9 +3,14 @@ package podmanapi
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
+	"syscall"
 
+	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/errorhandling"
 
 	"github.com/ctrgate/ctrgate"
@@ -179,4 +184,31 @@ func wrapErr(ctx context.Context, op, target string, err error, secrets []string
 		return ctrgate.NewEngineError(BackendName, op, target, kind, msg, nil, secrets)
 	}
 	return ctrgate.NewEngineError(BackendName, op, target, kind, "", err, secrets)
+}
+
+// isConnectionError reports whether err means the service could not be
+// reached or went away (as opposed to the service answering with an
+// error): a failed dial, a transport error of the HTTP client, a
+// connection cut in the middle of an answer.
+func isConnectionError(err error) bool {
+	var ce bindings.ConnectError
+	if errors.As(err, &ce) {
+		return true
+	}
+	var pce *bindings.ConnectError
+	if errors.As(err, &pce) {
+		return true
+	}
+	var ue *url.Error
+	var oe *net.OpError
+	if errors.As(err, &ue) || errors.As(err, &oe) {
+		return true
+	}
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ENOENT,
+		io.ErrUnexpectedEOF, net.ErrClosed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

@@ -3,17 +3,21 @@ package podmanapi
 import (
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/blang/semver/v4"
+	"github.com/containers/podman/v5/libpod/define"
+	"github.com/containers/podman/v5/pkg/domain/entities/types"
 	"github.com/containers/podman/v5/pkg/specgen"
 	spec "github.com/opencontainers/runtime-spec/specs-go"
 	nettypes "go.podman.io/common/libnetwork/types"
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/gpu"
+	"github.com/ctrgate/ctrgate/redact"
 )
 
 // pastaMinVersion is the first Podman release that knows pasta networking.
@@ -324,3 +328,145 @@ func copyMap(m map[string]string) map[string]string {
 }
 
 func boolPtr(b bool) *bool { return &b }
+
+// fromInspect converts libpod's inspect data.
+func fromInspect(d *define.InspectContainerData) ctrgate.Container {
+	out := ctrgate.Container{
+		ID:      d.ID,
+		Name:    strings.TrimPrefix(d.Name, "/"),
+		Image:   d.ImageName,
+		ImageID: d.Image,
+		Created: d.Created,
+	}
+	if d.State != nil {
+		st := d.State
+		out.State = ctrgate.ContainerState{
+			Status:     ctrgate.ParseState(st.Status),
+			Raw:        st.Status,
+			ExitCode:   int(st.ExitCode),
+			Pid:        st.Pid,
+			StartedAt:  nonZeroTime(st.StartedAt),
+			FinishedAt: nonZeroTime(st.FinishedAt),
+			OOMKilled:  st.OOMKilled,
+			Error:      redact.Text(st.Error, nil),
+		}
+		if st.Running && out.State.Status != ctrgate.StatePaused && out.State.Status != ctrgate.StateStopping {
+			out.State.Status = ctrgate.StateRunning
+		}
+	}
+	if d.Config != nil && len(d.Config.Labels) > 0 {
+		out.Labels = copyMap(d.Config.Labels)
+	}
+	var ports map[string][]define.InspectHostPort
+	if d.NetworkSettings != nil && len(d.NetworkSettings.Ports) > 0 {
+		ports = d.NetworkSettings.Ports
+	} else if d.HostConfig != nil {
+		ports = d.HostConfig.PortBindings
+	}
+	out.Ports = out.State.KeepPorts(inspectPorts(ports))
+	return out
+}
+
+// nonZeroTime maps podman's "never" timestamps to the zero time.
+func nonZeroTime(t time.Time) time.Time {
+	if t.IsZero() || t.Year() <= 1 || t.Unix() <= 0 {
+		return time.Time{}
+	}
+	return t
+}
+
+// inspectPorts flattens inspect's "8080/tcp" -> bindings map, sorted.
+func inspectPorts(m map[string][]define.InspectHostPort) []ctrgate.PortMapping {
+	var out []ctrgate.PortMapping
+	for key, binds := range m {
+		portStr, proto, _ := strings.Cut(key, "/")
+		if proto == "" {
+			proto = "tcp"
+		}
+		cport, err := strconv.Atoi(portStr)
+		if err != nil {
+			continue
+		}
+		for _, b := range binds {
+			hp, _ := strconv.Atoi(b.HostPort)
+			ip := b.HostIP
+			if ip == "0.0.0.0" || ip == "::" {
+				ip = ""
+			}
+			out = append(out, ctrgate.PortMapping{HostIP: ip, HostPort: hp, ContainerPort: cport, Protocol: proto})
+		}
+	}
+	sortPorts(out)
+	return out
+}
+
+// listPorts expands libpod's port ranges, sorted.
+func listPorts(pms []nettypes.PortMapping) []ctrgate.PortMapping {
+	var out []ctrgate.PortMapping
+	for _, p := range pms {
+		n := int(p.Range)
+		if n < 1 {
+			n = 1
+		}
+		for _, proto := range strings.Split(p.Protocol, ",") {
+			if proto == "" {
+				proto = "tcp"
+			}
+			ip := p.HostIP
+			if ip == "0.0.0.0" || ip == "::" {
+				ip = ""
+			}
+			for i := 0; i < n; i++ {
+				out = append(out, ctrgate.PortMapping{HostIP: ip, HostPort: int(p.HostPort) + i, ContainerPort: int(p.ContainerPort) + i, Protocol: proto})
+			}
+		}
+	}
+	sortPorts(out)
+	return out
+}
+
+func sortPorts(p []ctrgate.PortMapping) {
+	sort.Slice(p, func(i, j int) bool {
+		if p[i].ContainerPort != p[j].ContainerPort {
+			return p[i].ContainerPort < p[j].ContainerPort
+		}
+		if p[i].Protocol != p[j].Protocol {
+			return p[i].Protocol < p[j].Protocol
+		}
+		if p[i].HostIP != p[j].HostIP {
+			return p[i].HostIP < p[j].HostIP
+		}
+		return p[i].HostPort < p[j].HostPort
+	})
+}
+
+func fromList(lc types.ListContainer) ctrgate.Container {
+	name := ""
+	if len(lc.Names) > 0 {
+		name = strings.TrimPrefix(lc.Names[0], "/")
+	}
+	ct := ctrgate.Container{
+		ID:      lc.ID,
+		Name:    name,
+		Image:   lc.Image,
+		ImageID: lc.ImageID,
+		Created: lc.Created,
+		State: ctrgate.ContainerState{
+			Status:   ctrgate.ParseState(lc.State),
+			Raw:      lc.State,
+			ExitCode: int(lc.ExitCode),
+			Pid:      lc.Pid,
+		},
+	}
+	ct.Ports = ct.State.KeepPorts(listPorts(lc.Ports))
+	if lc.StartedAt > 0 {
+		ct.State.StartedAt = time.Unix(lc.StartedAt, 0)
+	}
+	if lc.Exited && lc.ExitedAt > 0 {
+		ct.State.FinishedAt = time.Unix(lc.ExitedAt, 0)
+	}
+	if len(lc.Labels) > 0 {
+		ct.Labels = copyMap(lc.Labels)
+	}
+	return ct
+}

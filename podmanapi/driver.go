@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/ctrgate/ctrgate/internal/podmanhost"
 	"io"
 	"net"
 	"net/http"
@@ -13,8 +12,9 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/ctrgate/ctrgate/internal/podmanhost"
 
 	"github.com/blang/semver/v4"
 	"github.com/containers/podman/v5/pkg/bindings"
@@ -350,31 +350,4 @@ func redactURI(uri string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
-}
-
-// isConnectionError reports whether err means the service could not be
-// reached or went away (as opposed to the service answering with an
-// error): a failed dial, a transport error of the HTTP client, a
-// connection cut in the middle of an answer.
-func isConnectionError(err error) bool {
-	var ce bindings.ConnectError
-	if errors.As(err, &ce) {
-		return true
-	}
-	var pce *bindings.ConnectError
-	if errors.As(err, &pce) {
-		return true
-	}
-	var ue *url.Error
-	var oe *net.OpError
-	if errors.As(err, &ue) || errors.As(err, &oe) {
-		return true
-	}
-	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ENOENT,
-		io.ErrUnexpectedEOF, net.ErrClosed} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
