@@ -154,14 +154,17 @@ func (r *Runtime) ctxErr(ctx context.Context, op, target string) error {
 }
 
 // stamp makes every error of the driver an *EngineError of op on the
-// layer's backend (a *SpecError stays what it is).
+// layer's backend; the package's other error types (*SpecError,
+// *GPUConfigError, *ExitedError) stay what they are.
 func (r *Runtime) stamp(op, target string, err error) error {
 	if err == nil {
 		return nil
 	}
 	var ee *EngineError
 	var se *SpecError
-	if errors.As(err, &ee) || errors.As(err, &se) {
+	var ge *GPUConfigError
+	var xe *ExitedError
+	if errors.As(err, &ee) || errors.As(err, &se) || errors.As(err, &ge) || errors.As(err, &xe) {
 		return err
 	}
 	return NewEngineError(r.backend, op, target, nil, "", err, nil)
