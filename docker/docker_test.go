@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1151,5 +1152,12 @@ func TestEventsDeadlineIsEngineError(t *testing.T) {
 			assert.Equal(t, ctrgate.OpEvents, ee.Op)
 			assert.Equal(t, BackendName, ee.Backend)
 		})
+	}
+}
+
+func TestBrokenConnectionIsEngineUnavailable(t *testing.T) {
+	for _, err := range []error{io.ErrUnexpectedEOF, fmt.Errorf("read: %w", syscall.ECONNRESET)} {
+		got := (*Runtime)(nil).mapErr(context.Background(), ctrgate.OpLogs, "c", err, nil)
+		assert.ErrorIs(t, got, ctrgate.ErrEngineUnavailable, "%v", err)
 	}
 }
