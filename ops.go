@@ -273,6 +273,45 @@ func ApplyPullPolicy(ctx context.Context, backend, ref string, policy PullPolicy
 	return pull(ctx)
 }
 
+// TransientWaitFor bounds how long RetryTransientWait waits again.
+const TransientWaitFor = 3 * time.Second
+
+// RetryTransientWait runs wait, one wait for a container's exit, and runs
+// it again while it fails with Podman's transient "read /proc/<pid>/cgroup:
+// no such process" (the container exiting at that very moment; its libpod
+// and Docker-compatible APIs both answer so, more often under load), for
+// up to TransientWaitFor, pausing 50 ms, doubling up to 400 ms. Success,
+// other errors and the error once ctx is done are returned as they are.
+func RetryTransientWait(ctx context.Context, wait func() (int, error)) (int, error) {
+	until := time.Now().Add(TransientWaitFor)
+	pause := 50 * time.Millisecond
+	for {
+		code, err := wait()
+		if err == nil || ctx.Err() != nil || !time.Now().Before(until) || !isTransientWaitErr(err) {
+			return code, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return code, err
+		case <-t.C:
+		}
+		pause = min(2*pause, 400*time.Millisecond)
+	}
+}
+
+// isTransientWaitErr reports whether err is Podman's transient wait
+// failure (and not one that a sentinel already explains).
+func isTransientWaitErr(err error) bool {
+	for _, k := range []error{ErrNotFound, ErrEngineUnavailable, ErrInvalidSpec} {
+		if errors.Is(err, k) {
+			return false
+		}
+	}
+	return strings.Contains(err.Error(), "no such process")
+}
+
 // RetryEmptyArchive opens a CopyFrom archive with open and, when it holds
 // no entry at all, opens it again (at most 4 more times, pausing 50 ms,
 // doubling): Podman answers a copy from a container that has just exited

@@ -381,3 +381,30 @@ func TestRetryEmptyArchive(t *testing.T) {
 	_, err = ctrgate.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { return nil, boom })
 	assert.ErrorIs(t, err, boom)
 }
+
+func TestRetryTransientWait(t *testing.T) {
+	transient := errors.New(`read /proc/4242/cgroup: no such process`)
+	n := 0
+	code, err := ctrgate.RetryTransientWait(context.Background(), func() (int, error) {
+		if n++; n < 3 {
+			return 0, transient
+		}
+		return 7, nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 7, code)
+	assert.Equal(t, 3, n, "waited again twice")
+
+	n = 0
+	gone := ctrgate.NewEngineError("mock", ctrgate.OpWait, "c", ctrgate.ErrNotFound, "no such process group", nil, nil)
+	_, err = ctrgate.RetryTransientWait(context.Background(), func() (int, error) { n++; return 0, gone })
+	assert.ErrorIs(t, err, ctrgate.ErrNotFound)
+	assert.Equal(t, 1, n, "an error a sentinel explains is not waited out")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	n = 0
+	_, err = ctrgate.RetryTransientWait(ctx, func() (int, error) { n++; return 0, transient })
+	assert.ErrorIs(t, err, transient)
+	assert.Equal(t, 1, n, "not again once ctx is done")
+}

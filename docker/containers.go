@@ -416,12 +416,9 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		return 0, err
 	}
 	defer cancel()
-	// Podman's wait can fail while the container is exiting ("read
-	// /proc/<pid>/cgroup: no such process"); look again, for up to
-	// transientWaitFor (under load the window lasts longer than a moment).
-	retryUntil := time.Now().Add(transientWaitFor)
-	pause := 50 * time.Millisecond
-	for {
+	// Podman's wait can fail while the container is exiting: look again
+	// (ctrgate.RetryTransientWait).
+	return ctrgate.RetryTransientWait(ctx, func() (int, error) {
 		c, err := ctrgate.AwaitStart(ctx, r, name)
 		if err != nil {
 			return 0, r.startErr(ctx, ctrgate.OpWait, name, err)
@@ -437,15 +434,8 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		if err == nil {
 			r.settleListing(ctx, c.ID)
 		}
-		if err != nil && time.Now().Before(retryUntil) && ctx.Err() == nil && isTransientWaitErr(err) {
-			if serr := sleepCtx(ctx, pause); serr != nil {
-				return 0, r.mapErr(ctx, ctrgate.OpWait, name, serr, nil)
-			}
-			pause = min(2*pause, 400*time.Millisecond)
-			continue
-		}
 		return code, err
-	}
+	})
 }
 
 // settleListing waits, briefly, until the engine's container listing agrees
@@ -472,26 +462,10 @@ func (r *Runtime) settleListing(ctx context.Context, id string) {
 	}
 }
 
-// transientWaitFor bounds how long Wait looks again after Podman's
-// transient wait failure (see isTransientWaitErr).
-const transientWaitFor = 3 * time.Second
-
 // startErr turns an error of ctrgate.AwaitStart into one of op (Op set to
 // op, a context error when ctx is done).
 func (r *Runtime) startErr(ctx context.Context, op, name string, err error) error {
 	return ctrgate.WithOp(r.mapErr(ctx, op, name, err, nil), op)
-}
-
-// isTransientWaitErr reports a wait failure that says nothing about the
-// container itself: no sentinel applies and the engine lost track of a
-// process that was exiting.
-func isTransientWaitErr(err error) bool {
-	for _, k := range []error{ctrgate.ErrNotFound, ctrgate.ErrEngineUnavailable, ctrgate.ErrInvalidSpec} {
-		if errors.Is(err, k) {
-			return false
-		}
-	}
-	return strings.Contains(err.Error(), "no such process")
 }
 
 // waitNotRunning is Docker's "not-running" wait: the exit code of the

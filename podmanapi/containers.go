@@ -220,14 +220,19 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 			return -1, startErr(c, ctrgate.OpWait, name, err)
 		}
 	}
-	code, err := containers.Wait(c, id, nil)
+	// Podman's wait can fail while the container is exiting: look again
+	// (ctrgate.RetryTransientWait).
+	code, err := ctrgate.RetryTransientWait(c, func() (int, error) {
+		code, err := containers.Wait(c, id, nil)
+		return int(code), err
+	})
 	if err != nil {
 		if code, ok := r.exitAfterRemoval(c, id, created, err); ok {
 			return code, nil
 		}
 		return -1, wrapErr(c, ctrgate.OpWait, name, err, nil, false)
 	}
-	return int(code), nil
+	return code, nil
 }
 
 // startErr turns an error of ctrgate.AwaitStart (called with the call

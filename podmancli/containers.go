@@ -253,16 +253,22 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 			return 0, startErr(ctx, ctrgate.OpWait, name, err)
 		}
 	}
-	res, err := r.run(ctx, ctrgate.OpWait, name, []string{"wait", "--", id}, runOpts{noLimit: true})
-	if err != nil {
+	// Podman's wait can fail while the container is exiting: look again
+	// (ctrgate.RetryTransientWait).
+	var res *result
+	_, err = ctrgate.RetryTransientWait(ctx, func() (int, error) {
+		var err error
+		res, err = r.run(ctx, ctrgate.OpWait, name, []string{"wait", "--", id}, runOpts{noLimit: true})
+		if err == nil && res.code != 0 {
+			err = r.failure(ctrgate.OpWait, name, res, nil)
+		}
 		return 0, err
-	}
-	if res.code != 0 {
-		ferr := r.failure(ctrgate.OpWait, name, res, nil)
-		if errors.Is(ferr, ctrgate.ErrNotFound) {
+	})
+	if err != nil {
+		if res != nil && res.code != 0 && errors.Is(err, ctrgate.ErrNotFound) {
 			return r.exitFromEvents(ctx, name, id, since)
 		}
-		return 0, ferr
+		return 0, err
 	}
 	code, err := strconv.Atoi(lastLine(res.stdout))
 	if err != nil {
