@@ -17,9 +17,10 @@ import (
 // returns at its caller's deadline or cancellation even when the driver's
 // work lingers, and every error says which method failed on which backend.
 //
-// Its method set is ContainerRuntime's: a driver may be used on its own
-// (the backends' constructors still return theirs), but then only what the
-// driver itself enforces holds.
+// Its method set is ContainerRuntime's. A driver alone (each backend's
+// NewDriver) checks no argument and trusts the layer for the rest; the
+// default per-call timeout and the redaction of secrets are still the
+// drivers' own.
 type Driver interface {
 	ContainerRuntime
 }
