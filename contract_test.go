@@ -136,3 +136,35 @@ func TestEnforceStampsDriverErrors(t *testing.T) {
 	assert.Same(t, drv, ctrgate.DriverOf(rt), "DriverOf gives the driver")
 	require.NoError(t, rt.Close())
 }
+
+// inspectOnly is a driver whose Inspect answers at once (its other methods
+// are never called).
+type inspectOnly struct{ ctrgate.ContainerRuntime }
+
+func (inspectOnly) Inspect(context.Context, string) (*ctrgate.Container, error) {
+	return &ctrgate.Container{Name: "c"}, nil
+}
+
+// BenchmarkEnforce measures what the contract layer adds to a call: the
+// driver alone, the layer with a context that cannot end (a direct call),
+// and with one that can (the driver runs in a goroutine of its own).
+func BenchmarkEnforce(b *testing.B) {
+	drv := inspectOnly{}
+	rt := ctrgate.Enforce("bench", drv)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	for _, c := range []struct {
+		name string
+		rt   ctrgate.ContainerRuntime
+		ctx  context.Context
+	}{{"driver", drv, context.Background()}, {"layer-background", rt, context.Background()}, {"layer-deadline", rt, ctx}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.rt.Inspect(c.ctx, "c"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -3,8 +3,11 @@ package ctrgate
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/ctrgate/ctrgate/redact"
 )
@@ -287,3 +290,17 @@ func (e *ExitedError) Error() string {
 
 // Is makes errors.Is(err, ErrNotRunning) true.
 func (e *ExitedError) Is(target error) bool { return target == ErrNotRunning }
+
+// IsBrokenConnection reports whether err is a connection to an engine that
+// could not be made or broke under an answer: refused, reset, a broken
+// pipe, a missing socket, an answer cut short (io.ErrUnexpectedEOF) or a
+// closed connection. Backends map it to ErrEngineUnavailable.
+func IsBrokenConnection(err error) bool {
+	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ENOENT,
+		io.ErrUnexpectedEOF, net.ErrClosed} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}

@@ -254,8 +254,10 @@ func ValidateExecOptions(opts ExecOptions) error {
 	if err := ValidateEnv("Env", opts.Env); err != nil {
 		return err
 	}
-	if opts.WorkDir != "" && !strings.HasPrefix(opts.WorkDir, "/") {
-		return invalid("WorkDir", "%q must be an absolute path", opts.WorkDir)
+	if opts.WorkDir != "" {
+		if err := ValidateContainerPath("WorkDir", opts.WorkDir); err != nil {
+			return err
+		}
 	}
 	if strings.HasPrefix(opts.User, "-") || strings.ContainsAny(opts.User, " \t\x00") {
 		return invalid("User", "invalid user %q", opts.User)

@@ -73,7 +73,19 @@ func specValidationGroup() group {
 			assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "List with a prefix beginning with '-'")
 			_, err = s.rt.Exec(ctx, s.prefix+"missing", ctrgate.ExecOptions{})
 			assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "Exec without Cmd")
-			_, err = s.rt.Logs(ctx, s.prefix+"missing", ctrgate.LogOptions{Tail: -1})
+			missing := s.prefix + "missing"
+			for what, opts := range map[string]ctrgate.ExecOptions{
+				"Exec with a NUL in an argument": {Cmd: []string{"echo", "a\x00b"}},
+				"Exec with a relative WorkDir":   {Cmd: []string{"true"}, WorkDir: "rel"},
+				"Exec with a flag as User":       {Cmd: []string{"true"}, User: "--privileged"},
+			} {
+				_, err = s.rt.Exec(ctx, missing, opts)
+				assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec, what)
+			}
+			assert.ErrorIs(t, s.rt.CopyTo(ctx, missing, "rel", bytes.NewReader(emptyTar())), ctrgate.ErrInvalidSpec, "CopyTo a relative path")
+			_, err = s.rt.CopyFrom(ctx, missing, "rel")
+			assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "CopyFrom a relative path")
+			_, err = s.rt.Logs(ctx, missing, ctrgate.LogOptions{Tail: -1})
 			var se *ctrgate.SpecError
 			if assert.ErrorAs(t, err, &se, "Logs with a negative Tail") {
 				assert.Equal(t, "Tail", se.Field)
@@ -90,6 +102,18 @@ func specValidationGroup() group {
 					ctrgate.ErrInvalidSpec, "ImportImage(%q)", bad)
 			}
 			assert.ErrorIs(t, s.rt.PullImage(ctx, s.image, "sometimes"), ctrgate.ErrInvalidSpec, "unknown pull policy")
+			ref := "localhost/ctrgate/bad-import-" + randHex(3) + ":v1"
+			for what, opts := range map[string]ctrgate.ImportOptions{
+				"Env without '='":   {Env: []string{"NOVALUE"}},
+				"relative WorkDir":  {WorkDir: "rel"},
+				"label key with =":  {Labels: map[string]string{"a=b": "v"}},
+				"label with a line": {Labels: map[string]string{"a": "v\nw"}},
+			} {
+				assert.ErrorIs(t, s.rt.ImportImage(ctx, ref, bytes.NewReader(emptyTar()), opts), ctrgate.ErrInvalidSpec, "ImportImage: %s", what)
+			}
+			ok, err := s.rt.ImageExists(ctx, ref)
+			require.NoError(t, err)
+			assert.False(t, ok, "a refused import created no image")
 		}},
 	}}
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-	"syscall"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
@@ -61,18 +59,6 @@ func (r *Runtime) mapErr(ctx context.Context, op, target string, err error, secr
 	return ctrgate.NewEngineError(BackendName, op, target, kind, msg, err, secrets)
 }
 
-// brokenConnection reports whether err is the engine's connection breaking
-// under an answer (a daemon killed in the middle of a followed log or an
-// event stream reads as "unexpected EOF" or a reset).
-func brokenConnection(err error) bool {
-	for _, e := range []error{io.ErrUnexpectedEOF, syscall.ECONNRESET, syscall.EPIPE, syscall.ECONNREFUSED} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
 // errGPU is classify's answer for GPU setup failures.
 var errGPU = errors.New("gpu configuration")
 
@@ -84,7 +70,7 @@ var errGPU = errors.New("gpu configuration")
 func classify(op string, err error, msg string) error {
 	m := strings.ToLower(msg)
 	switch {
-	case client.IsErrConnectionFailed(err), brokenConnection(err):
+	case client.IsErrConnectionFailed(err), ctrgate.IsBrokenConnection(err):
 		return ctrgate.ErrEngineUnavailable
 	case (op == ctrgate.OpCreate || op == ctrgate.OpStart) && ctrgate.IsGPUConfigMessage(msg) && gpuish(m):
 		return errGPU

@@ -351,9 +351,6 @@ func unavailable(method, target string) error {
 // default timeout, latency, context check and error injection. The cancel
 // func must be called.
 func (r *engine) enter(ctx context.Context, method, target string, blocking bool, extra time.Duration, secrets []string) (context.Context, context.CancelFunc, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	cancel := context.CancelFunc(func() {})
 	if _, ok := ctx.Deadline(); !ok && !blocking && r.callTimeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, r.callTimeout+extra)

@@ -22,9 +22,6 @@ type logFollower struct {
 // the stored lines, after Since.
 func (r *engine) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (_ ctrgate.LogStream, err error) {
 	defer r.record(ctrgate.OpLogs, name, &err)()
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	_, cancel, err := r.enter(ctx, ctrgate.OpLogs, name, true, 0, nil)
 	defer cancel()
 	if err != nil {

@@ -254,9 +254,6 @@ func (c connCtx) Value(key any) any {
 // the default timeout when ctx has no deadline and the call is not
 // blocking by design. It fails with ErrEngineUnavailable after Close.
 func (r *Runtime) call(ctx context.Context, op, target string, blocking bool) (context.Context, context.CancelFunc, error) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	if r.closed.Load() {
 		return nil, nil, ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
 	}

@@ -3,12 +3,10 @@ package podmanapi
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"syscall"
 
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/errorhandling"
@@ -204,11 +202,5 @@ func isConnectionError(err error) bool {
 	if errors.As(err, &ue) || errors.As(err, &oe) {
 		return true
 	}
-	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ENOENT,
-		io.ErrUnexpectedEOF, net.ErrClosed} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
+	return ctrgate.IsBrokenConnection(err)
 }

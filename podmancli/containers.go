@@ -236,9 +236,6 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 // exit (--rm) before podman could read its code is looked up in the event
 // log.
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
-	if ctx == nil {
-		return 0, ctrgate.NewEngineError(BackendName, ctrgate.OpWait, name, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
-	}
 	since := time.Now().Add(-time.Second)
 	c, err := r.inspectForWait(ctx, name)
 	if err != nil {

@@ -30,9 +30,6 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 
 // copyFrom is one CopyFrom request.
 func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
-	if ctx == nil {
-		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpCopyFrom, name, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
-	}
 	if err := r.checkOpen(ctrgate.OpCopyFrom, name); err != nil {
 		return nil, err
 	}

@@ -1,7 +1,6 @@
 package podmancli
 
 import (
-	"errors"
 	"strings"
 
 	"github.com/ctrgate/ctrgate"
@@ -105,5 +104,3 @@ func classify(op, msg string) error {
 func ctxError(op, target string, err error) error {
 	return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, nil)
 }
-
-var errNoCtx = errors.New("nil context")

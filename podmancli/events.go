@@ -15,9 +15,6 @@ import (
 // Events streams container lifecycle events (`podman events --format json
 // --since NOW`), filtered by filter.
 func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrgate.EventStream, error) {
-	if ctx == nil {
-		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
-	}
 	if err := r.checkOpen(ctrgate.OpEvents, ""); err != nil {
 		return nil, err
 	}

@@ -111,9 +111,6 @@ func (r *Runtime) command(ctx context.Context, args []string, env []string) *exe
 // ctrgate.ErrEngineUnavailable) or the context ended (wrapping ctx.Err());
 // a non-zero exit status is left to the caller.
 func (r *Runtime) run(ctx context.Context, op, target string, args []string, o runOpts) (*result, error) {
-	if ctx == nil {
-		return nil, ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrInvalidSpec, "", errNoCtx, nil)
-	}
 	if err := r.checkOpen(op, target); err != nil {
 		return nil, err
 	}
