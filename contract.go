@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 )
@@ -18,9 +19,9 @@ import (
 // work lingers, and every error says which method failed on which backend.
 //
 // Its method set is ContainerRuntime's. A driver alone (each backend's
-// NewDriver) checks no argument and trusts the layer for the rest; the
-// default per-call timeout and the redaction of secrets are still the
-// drivers' own.
+// NewDriver) does engine work only: it checks no argument, applies no
+// default timeout and redacts no secret value it was given; the layer does
+// all three (see Enforce).
 type Driver interface {
 	ContainerRuntime
 }
@@ -30,10 +31,13 @@ type Driver interface {
 type Runtime struct {
 	backend string
 	drv     Driver
+	timeout time.Duration // default per-call timeout; 0: none
 
 	mu     sync.Mutex
 	closed bool
 	calls  sync.WaitGroup // driver calls in flight, abandoned ones included
+
+	secrets secretBook // the secret values of the containers it created
 }
 
 // CloseWait bounds how long Close waits for driver calls that their
@@ -41,14 +45,59 @@ type Runtime struct {
 // then, so a driver that honours it ends well before).
 const CloseWait = 10 * time.Second
 
+// DefaultCallTimeout bounds every call whose context has no deadline (see
+// WithCallTimeout).
+const DefaultCallTimeout = 2 * time.Minute
+
+// unknownStopGrace is what Stop gets on top of the call timeout when it
+// leaves the grace period to the container's own stop timeout, which the
+// layer does not know.
+const unknownStopGrace = 10 * time.Minute
+
+// EnforceOption configures the contract layer.
+type EnforceOption func(*Runtime)
+
+// WithCallTimeout sets the default per-call timeout: a call whose context
+// has no deadline fails after d with context.DeadlineExceeded (an
+// *EngineError of the method), whatever the driver does. Wait has none (it
+// waits for an exit by design); for Logs, Events and CopyFrom d bounds the
+// opening of the stream, not its reading; Stop gets its grace period on
+// top. 0 means DefaultCallTimeout; a negative d turns the default off.
+func WithCallTimeout(d time.Duration) EnforceOption {
+	return func(r *Runtime) {
+		switch {
+		case d == 0:
+			r.timeout = DefaultCallTimeout
+		case d < 0:
+			r.timeout = 0
+		default:
+			r.timeout = d
+		}
+	}
+}
+
 // Enforce returns drv behind the contract layer, its errors stamped with
 // backend (the name backend.Open knows it by). Of a runtime that has a
-// layer already (see Layer) it returns that layer.
-func Enforce(backend string, drv Driver) *Runtime {
+// layer already (see Layer) it returns that layer, options ignored.
+//
+// The layer alone, for every backend: checks every argument before the
+// driver is called (*SpecError, ErrInvalidSpec); refuses calls after Close
+// with ErrEngineUnavailable; bounds a call whose context has no deadline
+// with the default per-call timeout (WithCallTimeout); returns at the
+// caller's deadline or cancellation even when the driver's work lingers;
+// stamps the method (Op) and backend on every error; and redacts from every
+// error, and from a container's State.Error, the secret values it has seen
+// (ContainerSpec.Env and ExecOptions.Env entries that are Secret or have a
+// sensitive name) besides what package redact masks on its own.
+func Enforce(backend string, drv Driver, opts ...EnforceOption) *Runtime {
 	if l := Layer(drv); l != nil {
 		return l
 	}
-	return &Runtime{backend: backend, drv: drv}
+	r := &Runtime{backend: backend, drv: drv, timeout: DefaultCallTimeout}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
 }
 
 // layered is implemented by *Runtime and by the types that embed one.
@@ -79,17 +128,33 @@ func DriverOf(rt ContainerRuntime) ContainerRuntime {
 // Backend returns the backend name the layer stamps on errors.
 func (r *Runtime) Backend() string { return r.backend }
 
-// call runs f, the driver's part of method op on target, under the
-// layer's rules: check (the validation of the arguments, already done)
-// first, then the closed check and ctx; f runs in a goroutine of its own
-// when ctx can end, so that the call returns at once when ctx ends, with
-// the context's error, whatever f does. A result that f delivers after the
+// CallTimeout returns the default per-call timeout (0: none); see
+// WithCallTimeout.
+func (r *Runtime) CallTimeout() time.Duration { return r.timeout }
+
+// callInfo describes one call for call.
+type callInfo struct {
+	op, target string
+	check      error         // the arguments' validation error, if any
+	unbounded  bool          // no default timeout (Wait)
+	extra      time.Duration // added to the default timeout (Stop's grace)
+	secrets    []string      // values to redact besides those known for target
+}
+
+// call runs f, the driver's part of a method, under the layer's rules:
+// the validation error (c.check) first, then the closed check and ctx; f
+// runs in a goroutine of its own when its context can end, so that the
+// call returns at once when that context ends (the caller's, or the
+// default timeout's), whatever f does. A result that f delivers after the
 // caller has gone is passed to undo (a created container removed, a
-// stream closed), so nothing the caller never saw is left behind.
-func call[T any](r *Runtime, ctx context.Context, op, target string, check error, f func(context.Context) (T, error), undo func(T)) (T, error) {
+// stream closed), so nothing the caller never saw is left behind. When
+// keep is not nil, the result is a stream that outlives the call: the
+// default timeout bounds its opening only, and keep ties the release of
+// the call's context to the stream's Close.
+func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Context) (T, error), undo func(T), keep func(T, func()) T) (T, error) {
 	var zero T
-	if check != nil {
-		return zero, check
+	if c.check != nil {
+		return zero, c.check
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -97,18 +162,31 @@ func call[T any](r *Runtime, ctx context.Context, op, target string, check error
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return zero, NewEngineError(r.backend, op, target, ErrEngineUnavailable, "runtime is closed", nil, nil)
+		return zero, NewEngineError(r.backend, c.op, c.target, ErrEngineUnavailable, "runtime is closed", nil, nil)
 	}
 	r.calls.Add(1)
 	r.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		r.calls.Done()
-		return zero, r.ctxErr(ctx, op, target)
+		return zero, r.ctxErr(ctx, c.op, c.target)
 	}
-	if ctx.Done() == nil { // it cannot end: the driver's own timeout bounds it
+	secrets := slices.Concat(c.secrets, r.secrets.of(c.target))
+
+	// dctx is the driver's context: ctx, ended after the default timeout
+	// when ctx has no deadline.
+	dctx, release := ctx, func() {}
+	var timer *time.Timer
+	limit := r.timeout + c.extra
+	if _, ok := ctx.Deadline(); !ok && r.timeout > 0 && !c.unbounded {
+		var cancel context.CancelCauseFunc
+		dctx, cancel = context.WithCancelCause(ctx)
+		release = func() { cancel(nil) }
+		timer = time.AfterFunc(limit, func() { cancel(context.DeadlineExceeded) })
+	}
+	if dctx.Done() == nil { // it cannot end: run f here
 		defer r.calls.Done()
-		v, err := f(ctx)
-		return v, r.stamp(op, target, err)
+		v, err := f(dctx)
+		return v, r.finish(c.op, c.target, err, secrets)
 	}
 
 	type result struct {
@@ -122,7 +200,7 @@ func call[T any](r *Runtime, ctx context.Context, op, target string, check error
 	)
 	go func() {
 		defer r.calls.Done()
-		v, err := f(ctx)
+		v, err := f(dctx)
 		mu.Lock()
 		gone := abandoned
 		if !gone {
@@ -133,20 +211,50 @@ func call[T any](r *Runtime, ctx context.Context, op, target string, check error
 			undo(v)
 		}
 	}()
+	outcome := func(res result) (T, error) {
+		if fired := timer != nil && !timer.Stop(); fired && ctx.Err() == nil && (res.err != nil || keep != nil) {
+			// The default timeout ended the call (or the stream it opened).
+			if res.err == nil && undo != nil {
+				undo(res.v)
+			}
+			release()
+			return zero, r.timeoutErr(c.op, c.target, limit)
+		}
+		if res.err != nil || keep == nil || timer == nil {
+			release()
+			return res.v, r.finish(c.op, c.target, res.err, secrets)
+		}
+		return keep(res.v, release), nil
+	}
 	select {
 	case res := <-done:
-		return res.v, r.stamp(op, target, res.err)
-	case <-ctx.Done():
+		return outcome(res)
+	case <-dctx.Done():
 		mu.Lock()
 		defer mu.Unlock()
 		select {
-		case res := <-done: // it ended as ctx did: its outcome stands
-			return res.v, r.stamp(op, target, res.err)
+		case res := <-done: // it ended as the context did: its outcome stands
+			return outcome(res)
 		default:
 			abandoned = true
-			return zero, r.ctxErr(ctx, op, target)
+			release()
+			if ctx.Err() == nil {
+				return zero, r.timeoutErr(c.op, c.target, limit)
+			}
+			return zero, r.ctxErr(ctx, c.op, c.target)
 		}
 	}
+}
+
+// timeoutErr is the error of a call that the default timeout ended.
+func (r *Runtime) timeoutErr(op, target string, limit time.Duration) error {
+	return NewEngineError(r.backend, op, target, nil, "",
+		fmt.Errorf("%s: no answer within the call timeout (%v): %w", op, limit, context.DeadlineExceeded), nil)
+}
+
+// finish stamps and redacts a driver's error.
+func (r *Runtime) finish(op, target string, err error, secrets []string) error {
+	return redactError(r.stamp(op, target, err), secrets)
 }
 
 // ctxErr is the error of a call whose context ended.
@@ -173,14 +281,22 @@ func (r *Runtime) stamp(op, target string, err error) error {
 
 // Info describes the engine.
 func (r *Runtime) Info(ctx context.Context) (*EngineInfo, error) {
-	return call(r, ctx, OpInfo, "", nil, r.drv.Info, nil)
+	return call(r, ctx, callInfo{op: OpInfo}, r.drv.Info, nil, nil)
 }
 
 // ImageExists reports whether the image is present.
 func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
-	return call(r, ctx, OpImageExists, ref, ValidateImageRef(ref), func(ctx context.Context) (bool, error) {
+	return call(r, ctx, callInfo{op: OpImageExists, target: ref, check: ValidateImageRef(ref)}, func(ctx context.Context) (bool, error) {
 		return r.drv.ImageExists(ctx, ref)
-	}, nil)
+	}, nil, nil)
+}
+
+// errCall is call for a method that returns only an error.
+func (r *Runtime) errCall(ctx context.Context, c callInfo, f func(context.Context) error) error {
+	_, err := call(r, ctx, c, func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, f(ctx)
+	}, nil, nil)
+	return err
 }
 
 // PullImage makes the image present according to policy.
@@ -189,10 +305,9 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy PullPolicy) 
 	if check == nil {
 		check = ValidatePullPolicy(policy)
 	}
-	_, err := call(r, ctx, OpPullImage, ref, check, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, r.drv.PullImage(ctx, ref, policy)
-	}, nil)
-	return err
+	return r.errCall(ctx, callInfo{op: OpPullImage, target: ref, check: check}, func(ctx context.Context) error {
+		return r.drv.PullImage(ctx, ref, policy)
+	})
 }
 
 // ImportImage imports a root file system tarball as an image.
@@ -204,59 +319,66 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 	if check == nil {
 		check = ValidateImportOptions(opts)
 	}
-	_, err := call(r, ctx, OpImportImage, ref, check, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, r.drv.ImportImage(ctx, ref, rootfs, opts)
-	}, nil)
-	return err
+	return r.errCall(ctx, callInfo{op: OpImportImage, target: ref, check: check}, func(ctx context.Context) error {
+		return r.drv.ImportImage(ctx, ref, rootfs, opts)
+	})
 }
 
 // ListImages lists the images that match filter.
 func (r *Runtime) ListImages(ctx context.Context, filter ImageFilter) ([]Image, error) {
-	return call(r, ctx, OpListImages, filter.RefPrefix, ValidateImageFilter(filter), func(ctx context.Context) ([]Image, error) {
+	return call(r, ctx, callInfo{op: OpListImages, target: filter.RefPrefix, check: ValidateImageFilter(filter)}, func(ctx context.Context) ([]Image, error) {
 		return r.drv.ListImages(ctx, filter)
-	}, nil)
+	}, nil, nil)
 }
 
 // RemoveImage removes an image.
 func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error {
-	_, err := call(r, ctx, OpRemoveImage, ref, ValidateImageRef(ref), func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, r.drv.RemoveImage(ctx, ref, force)
-	}, nil)
-	return err
-}
-
-// Create creates a container. One that the driver creates after the
-// caller's context has ended is removed again.
-func (r *Runtime) Create(ctx context.Context, spec ContainerSpec) (string, error) {
-	return call(r, ctx, OpCreate, spec.Name, ValidateSpec(spec), func(ctx context.Context) (string, error) {
-		return r.drv.Create(ctx, spec)
-	}, func(id string) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = r.drv.Remove(ctx, id, RemoveOptions{Force: true, Volumes: true})
+	return r.errCall(ctx, callInfo{op: OpRemoveImage, target: ref, check: ValidateImageRef(ref)}, func(ctx context.Context) error {
+		return r.drv.RemoveImage(ctx, ref, force)
 	})
 }
 
-// nameCall is call for a method on a container name that returns only an
-// error.
-func (r *Runtime) nameCall(ctx context.Context, op, name string, check error, f func(context.Context) error) error {
-	if check == nil {
-		check = ValidateName(name)
+// Create creates a container. One that the driver creates after the
+// caller's context has ended is removed again. The spec's secret values
+// are redacted from the errors of every later call on the container.
+func (r *Runtime) Create(ctx context.Context, spec ContainerSpec) (string, error) {
+	secrets := SecretValues(spec.Env)
+	id, err := call(r, ctx, callInfo{op: OpCreate, target: spec.Name, check: ValidateSpec(spec), secrets: secrets},
+		func(ctx context.Context) (string, error) {
+			return r.drv.Create(ctx, spec)
+		}, func(id string) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = r.drv.Remove(ctx, id, RemoveOptions{Force: true, Volumes: true})
+		}, nil)
+	if err == nil {
+		r.secrets.add(secrets, id, spec.Name)
 	}
-	_, err := call(r, ctx, op, name, check, func(ctx context.Context) (struct{}, error) {
-		return struct{}{}, f(ctx)
-	}, nil)
-	return err
+	return id, err
+}
+
+// nameCall is errCall for a method on a container name.
+func (r *Runtime) nameCall(ctx context.Context, c callInfo, f func(context.Context) error) error {
+	if c.check == nil {
+		c.check = ValidateName(c.target)
+	}
+	return r.errCall(ctx, c, f)
 }
 
 // Start starts a created or exited container.
 func (r *Runtime) Start(ctx context.Context, name string) error {
-	return r.nameCall(ctx, OpStart, name, nil, func(ctx context.Context) error { return r.drv.Start(ctx, name) })
+	return r.nameCall(ctx, callInfo{op: OpStart, target: name}, func(ctx context.Context) error { return r.drv.Start(ctx, name) })
 }
 
-// Stop stops a running container.
+// Stop stops a running container. The default timeout is extended by the
+// grace period (timeout; 10 minutes when the container's own stop timeout
+// applies, which the layer does not know).
 func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
-	return r.nameCall(ctx, OpStop, name, nil, func(ctx context.Context) error { return r.drv.Stop(ctx, name, timeout) })
+	grace := timeout
+	if timeout < 0 {
+		grace = unknownStopGrace
+	}
+	return r.nameCall(ctx, callInfo{op: OpStop, target: name, extra: grace}, func(ctx context.Context) error { return r.drv.Stop(ctx, name, timeout) })
 }
 
 // Kill sends a signal to the container's main process.
@@ -265,33 +387,46 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
 	if check == nil {
 		_, check = ParseSignal(signal)
 	}
-	return r.nameCall(ctx, OpKill, name, check, func(ctx context.Context) error { return r.drv.Kill(ctx, name, signal) })
+	return r.nameCall(ctx, callInfo{op: OpKill, target: name, check: check}, func(ctx context.Context) error { return r.drv.Kill(ctx, name, signal) })
 }
 
 // Remove removes a container.
 func (r *Runtime) Remove(ctx context.Context, name string, opts RemoveOptions) error {
-	return r.nameCall(ctx, OpRemove, name, nil, func(ctx context.Context) error { return r.drv.Remove(ctx, name, opts) })
+	err := r.nameCall(ctx, callInfo{op: OpRemove, target: name}, func(ctx context.Context) error { return r.drv.Remove(ctx, name, opts) })
+	if err == nil || errors.Is(err, ErrNotFound) {
+		r.secrets.forget(name)
+	}
+	return err
 }
 
 // Inspect describes a container.
 func (r *Runtime) Inspect(ctx context.Context, name string) (*Container, error) {
-	return call(r, ctx, OpInspect, name, ValidateName(name), func(ctx context.Context) (*Container, error) {
+	c, err := call(r, ctx, callInfo{op: OpInspect, target: name, check: ValidateName(name)}, func(ctx context.Context) (*Container, error) {
 		return r.drv.Inspect(ctx, name)
-	}, nil)
+	}, nil, nil)
+	if c != nil {
+		r.secrets.redactState(c)
+	}
+	return c, err
 }
 
 // List lists the containers that match filter.
 func (r *Runtime) List(ctx context.Context, filter ListFilter) ([]Container, error) {
-	return call(r, ctx, OpList, filter.NamePrefix, ValidatePrefix(filter.NamePrefix), func(ctx context.Context) ([]Container, error) {
+	cs, err := call(r, ctx, callInfo{op: OpList, target: filter.NamePrefix, check: ValidatePrefix(filter.NamePrefix)}, func(ctx context.Context) ([]Container, error) {
 		return r.drv.List(ctx, filter)
-	}, nil)
+	}, nil, nil)
+	for i := range cs {
+		r.secrets.redactState(&cs[i])
+	}
+	return cs, err
 }
 
-// Wait waits for the container's exit and returns its code.
+// Wait waits for the container's exit and returns its code. It has no
+// default timeout.
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
-	return call(r, ctx, OpWait, name, ValidateName(name), func(ctx context.Context) (int, error) {
+	return call(r, ctx, callInfo{op: OpWait, target: name, check: ValidateName(name), unbounded: true}, func(ctx context.Context) (int, error) {
 		return r.drv.Wait(ctx, name)
-	}, nil)
+	}, nil, nil)
 }
 
 // Logs streams the container's output.
@@ -300,20 +435,23 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts LogOptions) (LogSt
 	if check == nil {
 		check = ValidateLogOptions(opts)
 	}
-	return call(r, ctx, OpLogs, name, check, func(ctx context.Context) (LogStream, error) {
+	return call(r, ctx, callInfo{op: OpLogs, target: name, check: check}, func(ctx context.Context) (LogStream, error) {
 		return r.drv.Logs(ctx, name, opts)
-	}, func(s LogStream) { _ = s.Close() })
+	}, func(s LogStream) { _ = s.Close() }, func(s LogStream, release func()) LogStream {
+		return &releasingLogStream{LogStream: s, release: release}
+	})
 }
 
-// Exec runs a command in a running container.
+// Exec runs a command in a running container. Its Env's secret values are
+// redacted from its errors.
 func (r *Runtime) Exec(ctx context.Context, name string, opts ExecOptions) (*ExecResult, error) {
 	check := ValidateName(name)
 	if check == nil {
 		check = ValidateExecOptions(opts)
 	}
-	return call(r, ctx, OpExec, name, check, func(ctx context.Context) (*ExecResult, error) {
+	return call(r, ctx, callInfo{op: OpExec, target: name, check: check, secrets: SecretValues(opts.Env)}, func(ctx context.Context) (*ExecResult, error) {
 		return r.drv.Exec(ctx, name, opts)
-	}, nil)
+	}, nil, nil)
 }
 
 // CopyTo extracts a tar stream into a directory of the container.
@@ -325,7 +463,7 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 	if check == nil && archive == nil {
 		check = &SpecError{Field: "archive", Reason: "must not be nil"}
 	}
-	return r.nameCall(ctx, OpCopyTo, name, check, func(ctx context.Context) error { return r.drv.CopyTo(ctx, name, dstDir, archive) })
+	return r.nameCall(ctx, callInfo{op: OpCopyTo, target: name, check: check}, func(ctx context.Context) error { return r.drv.CopyTo(ctx, name, dstDir, archive) })
 }
 
 // CopyFrom returns a tar stream of a path in the container.
@@ -334,16 +472,20 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 	if check == nil {
 		check = ValidateContainerPath("srcPath", srcPath)
 	}
-	return call(r, ctx, OpCopyFrom, name, check, func(ctx context.Context) (io.ReadCloser, error) {
+	return call(r, ctx, callInfo{op: OpCopyFrom, target: name, check: check}, func(ctx context.Context) (io.ReadCloser, error) {
 		return r.drv.CopyFrom(ctx, name, srcPath)
-	}, func(rc io.ReadCloser) { _ = rc.Close() })
+	}, func(rc io.ReadCloser) { _ = rc.Close() }, func(rc io.ReadCloser, release func()) io.ReadCloser {
+		return &releasingReadCloser{ReadCloser: rc, release: release}
+	})
 }
 
 // Events streams container lifecycle events.
 func (r *Runtime) Events(ctx context.Context, filter EventFilter) (EventStream, error) {
-	return call(r, ctx, OpEvents, filter.NamePrefix, ValidatePrefix(filter.NamePrefix), func(ctx context.Context) (EventStream, error) {
+	return call(r, ctx, callInfo{op: OpEvents, target: filter.NamePrefix, check: ValidatePrefix(filter.NamePrefix)}, func(ctx context.Context) (EventStream, error) {
 		return r.drv.Events(ctx, filter)
-	}, func(s EventStream) { _ = s.Close() })
+	}, func(s EventStream) { _ = s.Close() }, func(s EventStream, release func()) EventStream {
+		return &releasingEventStream{EventStream: s, release: release}
+	})
 }
 
 // Close closes the driver and waits (up to CloseWait) for the driver calls
@@ -366,3 +508,27 @@ func (r *Runtime) Close() error {
 	}
 	return err
 }
+
+// releasingLogStream releases its call's context on Close.
+type releasingLogStream struct {
+	LogStream
+	release func()
+}
+
+func (s *releasingLogStream) Close() error { err := s.LogStream.Close(); s.release(); return err }
+
+// releasingEventStream releases its call's context on Close.
+type releasingEventStream struct {
+	EventStream
+	release func()
+}
+
+func (s *releasingEventStream) Close() error { err := s.EventStream.Close(); s.release(); return err }
+
+// releasingReadCloser releases its call's context on Close.
+type releasingReadCloser struct {
+	io.ReadCloser
+	release func()
+}
+
+func (s *releasingReadCloser) Close() error { err := s.ReadCloser.Close(); s.release(); return err }

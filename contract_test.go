@@ -3,6 +3,7 @@ package ctrgate_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,138 @@ func TestEnforceStampsDriverErrors(t *testing.T) {
 	require.NoError(t, rt.Close())
 }
 
+func TestEnforceDefaultTimeout(t *testing.T) {
+	drv := newMock(t)
+	release := make(chan struct{})
+	drv.EXPECT().Inspect(gomock.Any(), "c").DoAndReturn(func(context.Context, string) (*ctrgate.Container, error) {
+		<-release // a driver that ignores its context
+		return &ctrgate.Container{}, nil
+	})
+	drv.EXPECT().Close().Return(nil)
+	rt := ctrgate.Enforce("mock", drv, ctrgate.WithCallTimeout(100*time.Millisecond))
+	assert.Equal(t, 100*time.Millisecond, rt.CallTimeout())
+	began := time.Now()
+	_, err := rt.Inspect(context.Background(), "c")
+	took := time.Since(began)
+	close(release)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assertOp(t, err, ctrgate.OpInspect)
+	assert.Contains(t, err.Error(), "call timeout (100ms)")
+	assert.Less(t, took, time.Second, "returned after %v", took)
+	require.NoError(t, rt.Close())
+
+	assert.Equal(t, ctrgate.DefaultCallTimeout, ctrgate.Enforce("mock", newMock(t)).CallTimeout())
+	assert.Zero(t, ctrgate.Enforce("mock", newMock(t), ctrgate.WithCallTimeout(-1)).CallTimeout())
+}
+
+func TestEnforceDefaultTimeoutSpares(t *testing.T) {
+	drv := newMock(t)
+	rt := ctrgate.Enforce("mock", drv, ctrgate.WithCallTimeout(50*time.Millisecond))
+	// Wait has none: it waits for an exit by design.
+	drv.EXPECT().Wait(gomock.Any(), "c").DoAndReturn(func(ctx context.Context, _ string) (int, error) {
+		time.Sleep(150 * time.Millisecond)
+		return 7, ctx.Err()
+	})
+	code, err := rt.Wait(context.Background(), "c")
+	require.NoError(t, err)
+	assert.Equal(t, 7, code)
+	// Stop gets its grace period on top.
+	drv.EXPECT().Stop(gomock.Any(), "c", 200*time.Millisecond).DoAndReturn(func(ctx context.Context, _ string, _ time.Duration) error {
+		time.Sleep(150 * time.Millisecond)
+		return ctx.Err()
+	})
+	require.NoError(t, rt.Stop(context.Background(), "c", 200*time.Millisecond))
+	// A stream: the timeout bounds its opening, not its reading.
+	var streamCtx context.Context
+	drv.EXPECT().Logs(gomock.Any(), "c", ctrgate.LogOptions{Follow: true}).DoAndReturn(func(ctx context.Context, _ string, _ ctrgate.LogOptions) (ctrgate.LogStream, error) {
+		streamCtx = ctx
+		return endless{}, nil
+	})
+	ls, err := rt.Logs(context.Background(), "c", ctrgate.LogOptions{Follow: true})
+	require.NoError(t, err)
+	time.Sleep(150 * time.Millisecond)
+	assert.NoError(t, streamCtx.Err(), "the stream's context outlives the call timeout")
+	require.NoError(t, ls.Close())
+	assert.Error(t, streamCtx.Err(), "Close releases the stream's context")
+
+	drv.EXPECT().Close().Return(nil)
+	require.NoError(t, rt.Close())
+}
+
+// endless is a log stream that never ends by itself.
+type endless struct{}
+
+func (endless) Next() (ctrgate.LogLine, error) { select {} }
+func (endless) Close() error                  { return nil }
+
+func TestEnforceRedactsSecrets(t *testing.T) {
+	drv := newMock(t)
+	rt := ctrgate.Enforce("mock", drv)
+	ctx := context.Background()
+	const marked, token, execKey = "marked-4f1c9a", "token-77d0e2", "exec-key-c0ffee"
+	spec := ctrgate.ContainerSpec{Name: "c", Image: "img", Env: []ctrgate.EnvVar{
+		{Name: "PLAIN", Value: "plain-value"}, {Name: "CTG_X", Value: marked, Secret: true}, {Name: "API_TOKEN", Value: token}}}
+	leak := errors.New("engine echoes " + marked + " and " + token + " and plain-value")
+
+	drv.EXPECT().Create(gomock.Any(), spec).Return("", ctrgate.NewEngineError("mock", ctrgate.OpCreate, "c", ctrgate.ErrAlreadyExists, "taken: "+marked, leak, nil))
+	_, err := rt.Create(ctx, spec)
+	assert.ErrorIs(t, err, ctrgate.ErrAlreadyExists, "the error keeps its identity")
+	assert.ErrorIs(t, err, leak)
+	assertNoSecretIn(t, err, marked, token)
+	assert.Contains(t, err.Error(), "plain-value", "only secret values are redacted")
+
+	drv.EXPECT().Create(gomock.Any(), spec).Return("0123abcd", nil)
+	id, err := rt.Create(ctx, spec)
+	require.NoError(t, err)
+	// Later calls on the container, by name or ID, are redacted too.
+	drv.EXPECT().Start(gomock.Any(), "c").Return(leak)
+	assertNoSecretIn(t, rt.Start(ctx, "c"), marked, token)
+	drv.EXPECT().Kill(gomock.Any(), id, "KILL").Return(&ctrgate.SpecError{Field: "x", Reason: marked})
+	err = rt.Kill(ctx, id, "KILL")
+	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec)
+	assertNoSecretIn(t, err, marked)
+	drv.EXPECT().Inspect(gomock.Any(), "c").Return(&ctrgate.Container{ID: id, Name: "c", State: ctrgate.ContainerState{Error: "died: " + token}}, nil)
+	c, err := rt.Inspect(ctx, "c")
+	require.NoError(t, err)
+	assert.NotContains(t, c.State.Error, token)
+	drv.EXPECT().List(gomock.Any(), gomock.Any()).Return([]ctrgate.Container{{ID: id, Name: "c", State: ctrgate.ContainerState{Error: "died: " + marked}}}, nil)
+	cs, err := rt.List(ctx, ctrgate.ListFilter{})
+	require.NoError(t, err)
+	assert.NotContains(t, cs[0].State.Error, marked)
+	// Exec's own Env, besides the container's.
+	opts := ctrgate.ExecOptions{Cmd: []string{"x"}, Env: []ctrgate.EnvVar{{Name: "K", Value: execKey, Secret: true}}}
+	drv.EXPECT().Exec(gomock.Any(), "c", opts).Return(nil, &ctrgate.GPUConfigError{Backend: "mock", Message: execKey + " " + marked, Err: leak})
+	_, err = rt.Exec(ctx, "c", opts)
+	var ge *ctrgate.GPUConfigError
+	require.ErrorAs(t, err, &ge)
+	assertNoSecretIn(t, err, execKey, marked, token)
+	// Removed: forgotten.
+	drv.EXPECT().Remove(gomock.Any(), "c", ctrgate.RemoveOptions{}).Return(nil)
+	require.NoError(t, rt.Remove(ctx, "c", ctrgate.RemoveOptions{}))
+	drv.EXPECT().Start(gomock.Any(), "c").Return(leak)
+	assert.Contains(t, rt.Start(ctx, "c").Error(), marked, "a removed container's secrets are forgotten")
+
+	drv.EXPECT().Close().Return(nil)
+	require.NoError(t, rt.Close())
+}
+
+func assertNoSecretIn(t *testing.T, err error, secrets ...string) {
+	t.Helper()
+	require.Error(t, err)
+	for _, txt := range []string{err.Error(), fmt.Sprintf("%+v", err)} {
+		for _, s := range secrets {
+			assert.NotContains(t, txt, s)
+		}
+	}
+}
+
+func assertOp(t *testing.T, err error, op string) {
+	t.Helper()
+	var ee *ctrgate.EngineError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, op, ee.Op)
+}
+
 // inspectOnly is a driver whose Inspect answers at once (its other methods
 // are never called).
 type inspectOnly struct{ ctrgate.ContainerRuntime }
@@ -146,8 +279,9 @@ func (inspectOnly) Inspect(context.Context, string) (*ctrgate.Container, error) 
 }
 
 // BenchmarkEnforce measures what the contract layer adds to a call: the
-// driver alone, the layer with a context that cannot end (a direct call),
-// and with one that can (the driver runs in a goroutine of its own).
+// driver alone; the layer with a context that cannot end and no default
+// timeout (a direct call); with the default timeout (a timer, and the
+// driver in a goroutine of its own); with the caller's deadline.
 func BenchmarkEnforce(b *testing.B) {
 	drv := inspectOnly{}
 	rt := ctrgate.Enforce("bench", drv)
@@ -157,7 +291,8 @@ func BenchmarkEnforce(b *testing.B) {
 		name string
 		rt   ctrgate.ContainerRuntime
 		ctx  context.Context
-	}{{"driver", drv, context.Background()}, {"layer-background", rt, context.Background()}, {"layer-deadline", rt, ctx}} {
+	}{{"driver", drv, context.Background()}, {"layer-no-default-timeout", ctrgate.Enforce("bench", drv, ctrgate.WithCallTimeout(-1)), context.Background()},
+		{"layer-default-timeout", rt, context.Background()}, {"layer-deadline", rt, ctx}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -22,10 +22,9 @@ import (
 // spec.PullPolicy and creates the container. See
 // ctrgate.ContainerRuntime.Create.
 func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
-	secrets := ctrgate.SecretValues(spec.Env)
 	if spec.GPUs.Requested() && r.noGPU != "" {
 		return "", ctrgate.NewGPUConfigError(BackendName, r.noGPU,
-			ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, ctrgate.ErrUnsupported, r.noGPU, nil, secrets), secrets)
+			ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, ctrgate.ErrUnsupported, r.noGPU, nil, nil), nil)
 	}
 	cfg, hc, nc, err := toCreateConfig(spec, engineFeatures{podman: r.podman, cdi: r.cdi, apiVersion: r.apiVersion})
 	if err != nil {
@@ -39,7 +38,7 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if err := r.ensureImage(ctx, spec.Image, spec.PullPolicy); err != nil {
 		return "", ctrgate.WithOp(err, ctrgate.OpCreate)
 	}
-	if err := r.checkBindSources(spec, secrets); err != nil {
+	if err := r.checkBindSources(spec); err != nil {
 		return "", err
 	}
 	if cfg.Labels == nil {
@@ -48,9 +47,8 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	cfg.Labels[ImageLabel] = spec.Image
 	resp, err := r.cli.ContainerCreate(ctx, cfg, hc, nc, nil, spec.Name)
 	if err != nil {
-		return "", r.mapErr(ctx, ctrgate.OpCreate, spec.Name, err, secrets)
+		return "", r.mapErr(ctx, ctrgate.OpCreate, spec.Name, err)
 	}
-	r.rememberSecrets(resp.ID, spec.Name, secrets)
 	return resp.ID, nil
 }
 
@@ -67,7 +65,7 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 // or when it cannot be looked up (the engine decides then). An engine in a
 // VM behind a unix socket (Docker Desktop, podman machine) has a file
 // system of its own: a path only it has is refused here.
-func (r *Runtime) checkBindSources(spec ctrgate.ContainerSpec, secrets []string) error {
+func (r *Runtime) checkBindSources(spec ctrgate.ContainerSpec) error {
 	if !r.local {
 		return nil
 	}
@@ -77,10 +75,10 @@ func (r *Runtime) checkBindSources(spec ctrgate.ContainerSpec, secrets []string)
 		}
 		if r.podman {
 			return ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, nil,
-				"statfs "+m.Source+": no such file or directory", nil, secrets)
+				"statfs "+m.Source+": no such file or directory", nil, nil)
 		}
 		return ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, ctrgate.ErrInvalidSpec,
-			`invalid mount config for type "bind": bind source path does not exist: `+m.Source, nil, secrets)
+			`invalid mount config for type "bind": bind source path does not exist: `+m.Source, nil, nil)
 	}
 	return nil
 }
@@ -100,48 +98,6 @@ func hostPathMayExist(path string) bool {
 	return false
 }
 
-// secretEntry is what rememberSecrets keeps about one container.
-type secretEntry struct {
-	id, name string
-	values   []string
-}
-
-// rememberSecrets keeps the secret values of a container created here, by
-// ID and by name, so that messages about it at Start, Exec and later calls
-// are redacted too (the engine no longer knows which entries were marked
-// Secret). Remove forgets them.
-func (r *Runtime) rememberSecrets(id, name string, values []string) {
-	if len(values) == 0 {
-		return
-	}
-	e := &secretEntry{id: id, name: name, values: values}
-	r.secrets.Store(id, e)
-	if name != "" {
-		r.secrets.Store(name, e)
-	}
-}
-
-// forgetSecrets drops what rememberSecrets kept for a container.
-func (r *Runtime) forgetSecrets(key string) {
-	v, ok := r.secrets.Load(key)
-	if !ok {
-		return
-	}
-	e := v.(*secretEntry)
-	r.secrets.Delete(e.id)
-	if e.name != "" {
-		r.secrets.Delete(e.name)
-	}
-}
-
-// knownSecrets returns the remembered secret values of a container.
-func (r *Runtime) knownSecrets(key string) []string {
-	if v, ok := r.secrets.Load(key); ok {
-		return v.(*secretEntry).values
-	}
-	return nil
-}
-
 // Start starts a created or exited container; a running one is left alone.
 func (r *Runtime) Start(ctx context.Context, name string) error {
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpStart, name)
@@ -150,21 +106,9 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 	}
 	defer cancel()
 	if err := r.cli.ContainerStart(ctx, name, container.StartOptions{}); err != nil {
-		return r.mapErr(ctx, ctrgate.OpStart, name, err, r.secretsOf(ctx, name))
+		return r.mapErr(ctx, ctrgate.OpStart, name, err)
 	}
 	return nil
-}
-
-// secretsOf returns the sensitive environment values of a container, for
-// redacting engine messages about it (best effort; the message of a failed
-// start may quote its command line and environment).
-func (r *Runtime) secretsOf(ctx context.Context, name string) []string {
-	known := r.knownSecrets(name)
-	in, err := r.cli.ContainerInspect(ctx, name)
-	if err != nil || in.Config == nil {
-		return known
-	}
-	return append(append([]string(nil), known...), envSecrets(in.Config.Env)...)
 }
 
 // Stop stops the container (stop signal, then SIGKILL after timeout; a
@@ -172,26 +116,22 @@ func (r *Runtime) secretsOf(ctx context.Context, name string) []string {
 // it has exited. Stopping a container that is not running is a no-op.
 func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
 	opts := container.StopOptions{}
-	grace := 10 * time.Second
 	if timeout >= 0 {
 		secs := durationSeconds(timeout)
 		opts.Timeout = &secs
-		grace = time.Duration(secs) * time.Second
-	} else if in, err := r.inspectQuick(ctx, name); err == nil && in.Config != nil && in.Config.StopTimeout != nil {
-		grace = time.Duration(*in.Config.StopTimeout) * time.Second
 	}
-	ctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpStop, name, r.timeout+grace)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpStop, name)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	if err := r.cli.ContainerStop(ctx, name, opts); err != nil {
-		return r.mapErr(ctx, ctrgate.OpStop, name, err, nil)
+		return r.mapErr(ctx, ctrgate.OpStop, name, err)
 	}
 	// The engine answers once the container is down; make sure of it.
 	in, err := r.cli.ContainerInspect(ctx, name)
 	if err != nil {
-		merr := r.mapErr(ctx, ctrgate.OpStop, name, err, nil)
+		merr := r.mapErr(ctx, ctrgate.OpStop, name, err)
 		if errors.Is(merr, ctrgate.ErrNotFound) {
 			return nil // auto-removed after it stopped
 		}
@@ -203,16 +143,6 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 		}
 	}
 	return nil
-}
-
-// inspectQuick inspects with a short timeout, for auxiliary lookups.
-func (r *Runtime) inspectQuick(ctx context.Context, name string) (container.InspectResponse, error) {
-	ctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpInspect, name, 10*time.Second)
-	if err != nil {
-		return container.InspectResponse{}, err
-	}
-	defer cancel()
-	return r.cli.ContainerInspect(ctx, name)
 }
 
 // Kill sends a signal (name or number; "" is SIGKILL) without waiting.
@@ -227,7 +157,7 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
 	}
 	defer cancel()
 	if err := r.cli.ContainerKill(ctx, name, ctrgate.SignalName(sig)); err != nil {
-		return r.mapErr(ctx, ctrgate.OpKill, name, err, nil)
+		return r.mapErr(ctx, ctrgate.OpKill, name, err)
 	}
 	return nil
 }
@@ -258,7 +188,6 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 		err = r.cli.ContainerRemove(ctx, name, ropts)
 	}
 	if err == nil {
-		r.forgetSecrets(name)
 		return nil
 	}
 	if strings.Contains(err.Error(), "already in progress") {
@@ -268,11 +197,7 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 		}
 		return nil
 	}
-	merr := r.mapErr(ctx, ctrgate.OpRemove, name, err, r.knownSecrets(name))
-	if errors.Is(merr, ctrgate.ErrNotFound) {
-		r.forgetSecrets(name)
-	}
-	return merr
+	return r.mapErr(ctx, ctrgate.OpRemove, name, err)
 }
 
 // waitRemoved polls until the container is gone.
@@ -280,14 +205,14 @@ func (r *Runtime) waitRemoved(ctx context.Context, name string) error {
 	for delay := 20 * time.Millisecond; ; delay = min(delay*2, 500*time.Millisecond) {
 		_, err := r.cli.ContainerInspect(ctx, name)
 		if err != nil {
-			me := r.mapErr(ctx, ctrgate.OpRemove, name, err, nil)
+			me := r.mapErr(ctx, ctrgate.OpRemove, name, err)
 			if errors.Is(me, ctrgate.ErrNotFound) {
 				return nil
 			}
 			return me
 		}
 		if err := sleepCtx(ctx, delay); err != nil {
-			return r.mapErr(ctx, ctrgate.OpRemove, name, err, nil)
+			return r.mapErr(ctx, ctrgate.OpRemove, name, err)
 		}
 	}
 }
@@ -301,7 +226,7 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container,
 	defer cancel()
 	in, err := r.cli.ContainerInspect(ctx, name)
 	if err != nil {
-		return nil, r.mapErr(ctx, ctrgate.OpInspect, name, err, nil)
+		return nil, r.mapErr(ctx, ctrgate.OpInspect, name, err)
 	}
 	return fromInspect(in), nil
 }
@@ -355,7 +280,7 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 	}
 	list, err := r.cli.ContainerList(ctx, container.ListOptions{All: filter.All, Filters: args})
 	if err != nil {
-		return nil, r.mapErr(ctx, ctrgate.OpList, filter.NamePrefix, err, nil)
+		return nil, r.mapErr(ctx, ctrgate.OpList, filter.NamePrefix, err)
 	}
 	out := []ctrgate.Container{}
 	for _, s := range list {
@@ -411,7 +336,7 @@ func summaryName(names []string) string {
 // would miss an exit that happens before the wait is registered.) Missing or
 // removed: ErrNotFound. Only ctx ends it early.
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
-	ctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpWait, name, 0)
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpWait, name)
 	if err != nil {
 		return 0, err
 	}
@@ -465,7 +390,7 @@ func (r *Runtime) settleListing(ctx context.Context, id string) {
 // startErr turns an error of ctrgate.AwaitStart into one of op (Op set to
 // op, a context error when ctx is done).
 func (r *Runtime) startErr(ctx context.Context, op, name string, err error) error {
-	return ctrgate.WithOp(r.mapErr(ctx, op, name, err, nil), op)
+	return ctrgate.WithOp(r.mapErr(ctx, op, name, err), op)
 }
 
 // waitNotRunning is Docker's "not-running" wait: the exit code of the
@@ -477,11 +402,11 @@ func (r *Runtime) waitNotRunning(ctx context.Context, name string) (int, error) 
 		if res.Error != nil && res.Error.Message != "" {
 			// e.g. Podman: "container ... does not exist in database: no such
 			// container" when an auto-removed container went away.
-			return 0, r.mapErr(ctx, ctrgate.OpWait, name, errors.New(res.Error.Message), nil)
+			return 0, r.mapErr(ctx, ctrgate.OpWait, name, errors.New(res.Error.Message))
 		}
 		return int(res.StatusCode), nil
 	case err := <-errC:
-		return 0, r.mapErr(ctx, ctrgate.OpWait, name, err, nil)
+		return 0, r.mapErr(ctx, ctrgate.OpWait, name, err)
 	}
 }
 

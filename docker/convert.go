@@ -15,7 +15,6 @@ import (
 	"github.com/docker/go-connections/nat"
 
 	"github.com/ctrgate/ctrgate"
-	"github.com/ctrgate/ctrgate/redact"
 )
 
 // engineFeatures is what the conversion needs to know about the engine.
@@ -317,11 +316,9 @@ func fromInspect(in container.InspectResponse) *ctrgate.Container {
 		ImageID: in.Image,
 		Created: parseTime(in.Created),
 	}
-	var secrets []string
 	if in.Config != nil {
 		c.Image = in.Config.Image
 		c.Labels = userLabels(in.Config.Labels)
-		secrets = envSecrets(in.Config.Env)
 	}
 	if c.Labels == nil {
 		c.Labels = map[string]string{}
@@ -335,7 +332,7 @@ func fromInspect(in container.InspectResponse) *ctrgate.Container {
 			StartedAt:  parseTime(in.State.StartedAt),
 			FinishedAt: parseTime(in.State.FinishedAt),
 			OOMKilled:  in.State.OOMKilled,
-			Error:      redact.Text(in.State.Error, secrets),
+			Error:      in.State.Error, // redacted by the contract layer
 		}
 	}
 	if in.NetworkSettings != nil && len(in.NetworkSettings.Ports) > 0 {
@@ -346,17 +343,6 @@ func fromInspect(in container.InspectResponse) *ctrgate.Container {
 	}
 	c.Ports = c.State.KeepPorts(c.Ports)
 	return c
-}
-
-// envSecrets returns the values of sensitive-looking entries of a
-// KEY=VALUE environment.
-func envSecrets(env []string) []string {
-	vars := make([]ctrgate.EnvVar, 0, len(env))
-	for _, e := range env {
-		k, v, _ := strings.Cut(e, "=")
-		vars = append(vars, ctrgate.EnvVar{Name: k, Value: v})
-	}
-	return ctrgate.SecretValues(vars)
 }
 
 // fromPortMap converts bound (or configured) ports. The wildcard addresses

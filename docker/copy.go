@@ -3,7 +3,6 @@ package docker
 import (
 	"context"
 	"io"
-	"time"
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/docker/docker/api/types/container"
@@ -17,14 +16,13 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 	}
 	defer cancel()
 	if err := r.cli.CopyToContainer(ctx, name, dstDir, archive, container.CopyToContainerOptions{}); err != nil {
-		return r.mapErr(ctx, ctrgate.OpCopyTo, name, err, nil)
+		return r.mapErr(ctx, ctrgate.OpCopyTo, name, err)
 	}
 	return nil
 }
 
-// CopyFrom returns a tar stream of srcPath in the container. The default
-// timeout covers the request, not the reading of the stream, which ends
-// with ctx or Close.
+// CopyFrom returns a tar stream of srcPath in the container. The stream
+// ends with ctx or Close.
 func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
 	// Podman answers with an empty archive while a container that has just
 	// exited is being cleaned up: open it again then.
@@ -38,16 +36,9 @@ func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 	}
 	sctx, scancel := context.WithCancelCause(ctx)
 	stopLife := context.AfterFunc(r.life, func() { scancel(context.Canceled) })
-	var timer *time.Timer
-	if _, ok := ctx.Deadline(); !ok {
-		timer = time.AfterFunc(r.timeout, func() { scancel(context.DeadlineExceeded) })
-	}
 	rc, _, err := r.cli.CopyFromContainer(sctx, name, srcPath)
-	if timer != nil {
-		timer.Stop()
-	}
 	if err != nil {
-		merr := r.mapErr(sctx, ctrgate.OpCopyFrom, name+":"+srcPath, err, nil)
+		merr := r.mapErr(sctx, ctrgate.OpCopyFrom, name+":"+srcPath, err)
 		stopLife()
 		scancel(nil)
 		return nil, merr

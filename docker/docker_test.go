@@ -274,16 +274,16 @@ func TestMapErrContextAndRedaction(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
 	defer cancel()
 	<-ctx.Done()
-	err := r.mapErr(ctx, ctrgate.OpInspect, "x", errors.New("request failed"), nil)
+	err := r.mapErr(ctx, ctrgate.OpInspect, "x", errors.New("request failed"))
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	var ee *ctrgate.EngineError
 	assert.ErrorAs(t, err, &ee)
 
-	err = r.mapErr(context.Background(), ctrgate.OpStart, "x", engineErr(cerrdefs.ErrInternal, "exec failed: env PASSWORD=hunter2 TOKEN=abc"), []string{"hunter2", "abc"})
+	err = r.mapErr(context.Background(), ctrgate.OpStart, "x", engineErr(cerrdefs.ErrInternal, "exec failed: env PASSWORD=hunter2 TOKEN=abc"))
 	assert.NotContains(t, err.Error(), "hunter2")
 	assert.NotContains(t, err.Error(), "=abc")
 
-	err = r.mapErr(context.Background(), ctrgate.OpStart, "x", engineErr(cerrdefs.ErrInternal, `could not select device driver "" with capabilities: [[gpu]] key=hunter2`), []string{"hunter2"})
+	err = r.mapErr(context.Background(), ctrgate.OpStart, "x", engineErr(cerrdefs.ErrInternal, `could not select device driver "" with capabilities: [[gpu]] key=hunter2`))
 	var ge *ctrgate.GPUConfigError
 	require.ErrorAs(t, err, &ge)
 	assert.Equal(t, ctrgate.GPUHint, ge.Hint)
@@ -839,7 +839,7 @@ func TestSSHHost(t *testing.T) {
 	assert.Contains(t, string(args), "-o BatchMode=yes -l deploy -p 2222 -- build-host docker system dial-stdio")
 }
 
-func TestStartErrorRedactsMarkedSecrets(t *testing.T) {
+func TestLayerRedactsMarkedSecrets(t *testing.T) {
 	f := newFakeAPI(t)
 	f.handle("GET /images/img/json", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"Id": "sha256:1"})
@@ -852,7 +852,7 @@ func TestStartErrorRedactsMarkedSecrets(t *testing.T) {
 	})
 	f.fail("POST /containers/c/start", 500, "OCI runtime create failed: env CTG_X=marked-123 API_TOKEN=tok-456 rejected")
 	f.fail("POST /containers/c/exec", 409, "Container cid is not running (CTG_X=marked-123)")
-	rt := f.runtime()
+	rt := ctrgate.Enforce(BackendName, f.runtime()) // the layer redacts what the driver reports
 	ctx := context.Background()
 	_, err := rt.Create(ctx, ctrgate.ContainerSpec{Name: "c", Image: "img", Env: []ctrgate.EnvVar{
 		{Name: "CTG_X", Value: "marked-123", Secret: true}, {Name: "API_TOKEN", Value: "tok-456"}}})
@@ -879,7 +879,7 @@ func TestRegisteredBackend(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, &ctrgate.EngineInfo{Backend: "docker", Engine: "docker", Version: "20.10.24", APIVersion: "1.41",
 		Rootless: true, CgroupVersion: "v2", OCIRuntime: "runc"}, info)
-	assert.Equal(t, 5*time.Second, ctrgate.DriverOf(rt).(*Runtime).timeout)
+	assert.Equal(t, 5*time.Second, ctrgate.Layer(rt).CallTimeout(), "the layer applies the option")
 	require.NoError(t, rt.Close())
 
 	_, err = backend.Open(context.Background(), backend.Config{Backend: backend.Docker,
@@ -1157,7 +1157,7 @@ func TestEventsDeadlineIsEngineError(t *testing.T) {
 
 func TestBrokenConnectionIsEngineUnavailable(t *testing.T) {
 	for _, err := range []error{io.ErrUnexpectedEOF, fmt.Errorf("read: %w", syscall.ECONNRESET)} {
-		got := (*Runtime)(nil).mapErr(context.Background(), ctrgate.OpLogs, "c", err, nil)
+		got := (*Runtime)(nil).mapErr(context.Background(), ctrgate.OpLogs, "c", err)
 		assert.ErrorIs(t, got, ctrgate.ErrEngineUnavailable, "%v", err)
 	}
 }

@@ -19,9 +19,9 @@ const BackendName = "docker"
 
 // Default timeouts.
 const (
-	// DefaultTimeout bounds every call whose context has no deadline, except
-	// the blocking ones (Wait, Logs with Follow, Events).
-	DefaultTimeout = 2 * time.Minute
+	// DefaultTimeout is the per-call timeout the contract layer applies
+	// when a call's context has no deadline (see ctrgate.WithCallTimeout).
+	DefaultTimeout = ctrgate.DefaultCallTimeout
 	// DefaultPingTimeout bounds the reachability check in New.
 	DefaultPingTimeout = 5 * time.Second
 )
@@ -43,7 +43,8 @@ type Config struct {
 	// engine (unless DOCKER_API_VERSION is set).
 	APIVersion string
 	// DefaultTimeout bounds each call whose context has no deadline; 0 means
-	// DefaultTimeout. It does not apply to Wait, Logs with Follow and Events.
+	// DefaultTimeout. New gives it to the contract layer, which applies it
+	// (ctrgate.WithCallTimeout); a driver alone has none.
 	DefaultTimeout time.Duration
 	// PingTimeout bounds the reachability check New makes; 0 means
 	// DefaultPingTimeout.
@@ -53,10 +54,9 @@ type Config struct {
 // Runtime is a ctrgate.ContainerRuntime on a Docker-compatible engine. It is
 // safe for concurrent use.
 type Runtime struct {
-	cli     *client.Client
-	timeout time.Duration
-	host    string
-	local   bool // the engine is on this machine (a unix socket): it sees this file system
+	cli   *client.Client
+	host  string
+	local bool // the engine is on this machine (a unix socket): it sees this file system
 
 	// what New learnt about the engine
 	podman     bool   // the engine is Podman's Docker-compatible service
@@ -67,7 +67,6 @@ type Runtime struct {
 
 	life     context.Context // cancelled by Close
 	kill     context.CancelFunc
-	secrets  sync.Map // container ID or name -> *secretEntry
 	closeMu  sync.Mutex
 	closed   bool
 	sshClean func()
@@ -83,16 +82,13 @@ func New(ctx context.Context, cfg Config) (*ctrgate.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ctrgate.Enforce(BackendName, d), nil
+	return ctrgate.Enforce(BackendName, d, ctrgate.WithCallTimeout(cfg.DefaultTimeout)), nil
 }
 
 // NewDriver returns the backend's driver alone: it does the engine's work
 // and trusts the contract layer for the rest (arguments are not checked
 // again). For the layer and for tests; programs use New or backend.Open.
 func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
-	if cfg.DefaultTimeout <= 0 {
-		cfg.DefaultTimeout = DefaultTimeout
-	}
 	if cfg.PingTimeout <= 0 {
 		cfg.PingTimeout = DefaultPingTimeout
 	}
@@ -140,7 +136,7 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, "bad engine address "+redactURL(host), err, nil)
 	}
 	life, kill := context.WithCancel(context.Background())
-	r := &Runtime{cli: cli, timeout: cfg.DefaultTimeout, host: redactURL(host), local: strings.HasPrefix(host, "unix://"),
+	r := &Runtime{cli: cli, host: redactURL(host), local: strings.HasPrefix(host, "unix://"),
 		life: life, kill: kill, sshClean: sshClean}
 
 	pctx, cancel := context.WithTimeout(ctx, cfg.PingTimeout)
@@ -148,7 +144,7 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	if _, err := cli.Ping(pctx); err != nil {
 		_ = r.Close()
 		if ctx.Err() != nil {
-			return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err, nil)
+			return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err)
 		}
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, r.host, ctrgate.ErrEngineUnavailable,
 			"the Docker engine does not answer (start it, or set DOCKER_HOST; for ctrgate's own engine: eval \"$(scripts/docker.sh env)\")", err, nil)
@@ -157,7 +153,7 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		_ = r.Close()
 		if ctx.Err() != nil {
-			return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err, nil)
+			return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err)
 		}
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, r.host, ctrgate.ErrEngineUnavailable, "", err, nil)
 	}
@@ -233,27 +229,16 @@ func (r *Runtime) errClosed(op, target string) error {
 	return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
 }
 
-// begin prepares a bounded call: it fails after Close, and returns a context
-// that ends with ctx, with Close, and after the default timeout when ctx has
-// no deadline.
+// begin prepares a call: it fails after Close, and returns a context that
+// ends with ctx and with Close.
 func (r *Runtime) begin(ctx context.Context, op, target string) (context.Context, context.CancelFunc, error) {
-	return r.beginTimeout(ctx, op, target, r.timeout)
-}
-
-// beginTimeout is begin with an explicit default timeout (0: none).
-func (r *Runtime) beginTimeout(ctx context.Context, op, target string, timeout time.Duration) (context.Context, context.CancelFunc, error) {
 	if r.life.Err() != nil {
 		return nil, nil, r.errClosed(op, target)
 	}
 	if ctx.Err() != nil {
 		return nil, nil, ctrgate.NewEngineError(BackendName, op, target, nil, "", fmt.Errorf("%s: %w", op, context.Cause(ctx)), nil)
 	}
-	var cancel context.CancelFunc
-	if _, ok := ctx.Deadline(); !ok && timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-	} else {
-		ctx, cancel = context.WithCancel(ctx)
-	}
+	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(r.life, cancel)
 	return ctx, func() { stop(); cancel() }, nil
 }
@@ -267,11 +252,11 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 	defer cancel()
 	v, err := r.cli.ServerVersion(ctx)
 	if err != nil {
-		return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err, nil)
+		return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err)
 	}
 	info, err := r.cli.Info(ctx)
 	if err != nil {
-		return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err, nil)
+		return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err)
 	}
 	out := &ctrgate.EngineInfo{
 		Backend:    BackendName,

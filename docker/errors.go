@@ -23,10 +23,9 @@ func imageOp(op string) bool {
 
 // mapErr turns a Docker client error into a ctrgate error: an
 // *ctrgate.EngineError whose Kind is the matching sentinel, or a
-// *ctrgate.GPUConfigError. The engine's message is redacted with secrets.
-// When ctx is done the error wraps its cause (context.DeadlineExceeded or
+// *ctrgate.GPUConfigError. When ctx is done the error wraps its cause (context.DeadlineExceeded or
 // context.Canceled).
-func (r *Runtime) mapErr(ctx context.Context, op, target string, err error, secrets []string) error {
+func (r *Runtime) mapErr(ctx context.Context, op, target string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -41,22 +40,22 @@ func (r *Runtime) mapErr(ctx context.Context, op, target string, err error, secr
 	if ctx != nil && ctx.Err() != nil {
 		cause := context.Cause(ctx)
 		if r != nil && r.life.Err() != nil && !errors.Is(cause, context.DeadlineExceeded) {
-			return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "runtime is closed", err, secrets)
+			return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "runtime is closed", err, nil)
 		}
 		if !errors.Is(err, cause) {
 			err = fmt.Errorf("%w (%v)", cause, err)
 		}
-		return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, secrets)
+		return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, nil)
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, secrets)
+		return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, nil)
 	}
 	msg := err.Error()
 	kind := classify(op, err, msg)
 	if kind == errGPU {
-		return ctrgate.NewGPUConfigError(BackendName, msg, err, secrets)
+		return ctrgate.NewGPUConfigError(BackendName, msg, err, nil)
 	}
-	return ctrgate.NewEngineError(BackendName, op, target, kind, msg, err, secrets)
+	return ctrgate.NewEngineError(BackendName, op, target, kind, msg, err, nil)
 }
 
 // errGPU is classify's answer for GPU setup failures.

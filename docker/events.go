@@ -57,7 +57,7 @@ func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilte
 	if !since0.IsZero() {
 		start = since0
 	}
-	sctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpEvents, filter.NamePrefix, 0)
+	sctx, cancel, err := r.begin(ctx, ctrgate.OpEvents, filter.NamePrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +78,7 @@ func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilte
 	case err := <-errs:
 		refusal.Stop()
 		if err != nil {
-			merr := r.mapErr(sctx, ctrgate.OpEvents, filter.NamePrefix, err, nil)
+			merr := r.mapErr(sctx, ctrgate.OpEvents, filter.NamePrefix, err)
 			cancel()
 			return nil, merr
 		}
@@ -118,7 +118,7 @@ func pumpEvents(ctx, sctx context.Context, r *Runtime, p *pipe.Pipe[ctrgate.Even
 			if err == nil || ctx.Err() != nil {
 				return nil
 			}
-			return r.mapErr(sctx, ctrgate.OpEvents, f.NamePrefix, err, nil)
+			return r.mapErr(sctx, ctrgate.OpEvents, f.NamePrefix, err)
 		case m := <-msgs:
 			ev, ok := normaliseEvent(m)
 			if !ok || ev.Time.Before(start) || !f.Matches(ev.Name, ev.Labels) {

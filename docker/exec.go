@@ -18,7 +18,6 @@ import (
 // when ctx has no deadline. opts.Stdin is copied to the command and its end
 // closes the command's standard input.
 func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (*ctrgate.ExecResult, error) {
-	secrets := append(ctrgate.SecretValues(opts.Env), r.knownSecrets(name)...)
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpExec, name)
 	if err != nil {
 		return nil, err
@@ -34,11 +33,11 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 		AttachStderr: true,
 	})
 	if err != nil {
-		return nil, r.mapErr(ctx, ctrgate.OpExec, name, err, secrets)
+		return nil, r.mapErr(ctx, ctrgate.OpExec, name, err)
 	}
 	att, err := r.cli.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
 	if err != nil {
-		return nil, r.mapErr(ctx, ctrgate.OpExec, name, err, secrets)
+		return nil, r.mapErr(ctx, ctrgate.OpExec, name, err)
 	}
 	stopClose := context.AfterFunc(ctx, att.Close)
 	stdinDone := make(chan struct{})
@@ -66,23 +65,23 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	}
 	grace.Stop()
 	if cerr != nil && ctx.Err() != nil {
-		return nil, r.mapErr(ctx, ctrgate.OpExec, name, cerr, secrets)
+		return nil, r.mapErr(ctx, ctrgate.OpExec, name, cerr)
 	}
 	// The stream ends when the process does; the engine may need a moment to
 	// record the exit code.
 	for delay := 5 * time.Millisecond; ; delay = min(delay*2, 200*time.Millisecond) {
 		ins, err := r.cli.ContainerExecInspect(ctx, created.ID)
 		if err != nil {
-			return nil, r.mapErr(ctx, ctrgate.OpExec, name, err, secrets)
+			return nil, r.mapErr(ctx, ctrgate.OpExec, name, err)
 		}
 		if !ins.Running {
 			if cerr != nil {
-				return nil, r.mapErr(ctx, ctrgate.OpExec, name, cerr, secrets)
+				return nil, r.mapErr(ctx, ctrgate.OpExec, name, cerr)
 			}
 			return &ctrgate.ExecResult{ExitCode: ins.ExitCode, Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, nil
 		}
 		if err := sleepCtx(ctx, delay); err != nil {
-			return nil, r.mapErr(ctx, ctrgate.OpExec, name, err, secrets)
+			return nil, r.mapErr(ctx, ctrgate.OpExec, name, err)
 		}
 	}
 }

@@ -32,7 +32,7 @@ func (r *Runtime) imageExists(ctx context.Context, ref string) (bool, error) {
 	if cerrdefs.IsNotFound(err) && ctx.Err() == nil {
 		return false, nil
 	}
-	me := r.mapErr(ctx, ctrgate.OpImageExists, ref, err, nil)
+	me := r.mapErr(ctx, ctrgate.OpImageExists, ref, err)
 	if errors.Is(me, ctrgate.ErrImageNotFound) {
 		return false, nil
 	}
@@ -58,7 +58,7 @@ func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([
 		}
 		sums, err := r.cli.ImageList(ctx, opts)
 		if err != nil {
-			return nil, r.mapErr(ctx, ctrgate.OpListImages, "", err, nil)
+			return nil, r.mapErr(ctx, ctrgate.OpListImages, "", err)
 		}
 		return sums, nil
 	})
@@ -97,11 +97,11 @@ func (r *Runtime) ensureImage(ctx context.Context, ref string, policy ctrgate.Pu
 func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 	rc, err := r.cli.ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
-		return r.mapErr(ctx, ctrgate.OpPullImage, ref, err, nil)
+		return r.mapErr(ctx, ctrgate.OpPullImage, ref, err)
 	}
 	defer rc.Close()
 	if err := readJSONMessages(rc); err != nil {
-		return r.mapErr(ctx, ctrgate.OpPullImage, ref, err, nil)
+		return r.mapErr(ctx, ctrgate.OpPullImage, ref, err)
 	}
 	return nil
 }
@@ -166,11 +166,11 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 	}
 	rc, err := r.cli.ImageImport(ctx, image.ImportSource{Source: rootfs, SourceName: "-"}, ref, image.ImportOptions{Changes: changes})
 	if err != nil {
-		return r.mapErr(ctx, ctrgate.OpImportImage, ref, err, nil)
+		return r.mapErr(ctx, ctrgate.OpImportImage, ref, err)
 	}
 	defer rc.Close()
 	if err := readJSONMessages(rc); err != nil {
-		return r.mapErr(ctx, ctrgate.OpImportImage, ref, err, nil)
+		return r.mapErr(ctx, ctrgate.OpImportImage, ref, err)
 	}
 	// The image the tag pointed to before is now untagged; delete it unless
 	// it has other tags or containers use it (both make the engine refuse a
@@ -191,7 +191,7 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 	}
 	defer cancel()
 	if _, err := r.cli.ImageRemove(ctx, ref, image.RemoveOptions{Force: force, PruneChildren: true}); err != nil {
-		return r.mapErr(ctx, ctrgate.OpRemoveImage, ref, err, nil)
+		return r.mapErr(ctx, ctrgate.OpRemoveImage, ref, err)
 	}
 	return nil
 }

@@ -35,20 +35,16 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 // logs is one logs request (or, for a followed log on Podman, one
 // polling follower).
 func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
-	timeout := r.timeout
-	if opts.Follow {
-		timeout = 0
-	}
-	// sctx bounds the requests (default timeout, Close of the runtime); the
-	// stream itself follows the caller's ctx, so that a finished producer
-	// never turns into a context error in Next.
-	sctx, cancel, err := r.beginTimeout(ctx, ctrgate.OpLogs, name, timeout)
+	// sctx bounds the requests (Close of the runtime); the stream itself
+	// follows the caller's ctx, so that a finished producer never turns
+	// into a context error in Next.
+	sctx, cancel, err := r.begin(ctx, ctrgate.OpLogs, name)
 	if err != nil {
 		return nil, err
 	}
 	in, err := r.cli.ContainerInspect(sctx, name)
 	if err != nil {
-		merr := r.mapErr(sctx, ctrgate.OpLogs, name, err, nil)
+		merr := r.mapErr(sctx, ctrgate.OpLogs, name, err)
 		cancel()
 		return nil, merr
 	}
@@ -83,7 +79,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	if !(opts.Follow && created) && !polled {
 		body, err = r.cli.ContainerLogs(sctx, name, lo)
 		if err != nil {
-			merr := r.mapErr(sctx, ctrgate.OpLogs, name, err, nil)
+			merr := r.mapErr(sctx, ctrgate.OpLogs, name, err)
 			cancel()
 			return nil, merr
 		}
@@ -120,7 +116,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 			}
 		}
 		if cerr != nil {
-			stream.Finish(endErr(ctx, r.mapErr(sctx, ctrgate.OpLogs, name, cerr, nil)))
+			stream.Finish(endErr(ctx, r.mapErr(sctx, ctrgate.OpLogs, name, cerr)))
 			return
 		}
 		stream.Finish(nil)
@@ -176,7 +172,7 @@ func (r *Runtime) podmanFollow(ctx context.Context, name string, lo container.Lo
 		if !first {
 			var err error
 			if in, err = r.cli.ContainerInspect(ctx, name); err != nil {
-				if errors.Is(r.mapErr(ctx, ctrgate.OpLogs, name, err, nil), ctrgate.ErrNotFound) {
+				if errors.Is(r.mapErr(ctx, ctrgate.OpLogs, name, err), ctrgate.ErrNotFound) {
 					return nil // removed: its log is gone
 				}
 				return err
@@ -202,7 +198,7 @@ func (r *Runtime) podmanFollow(ctx context.Context, name string, lo container.Lo
 		}
 		body, err := r.cli.ContainerLogs(ctx, name, q)
 		if err != nil {
-			if errors.Is(r.mapErr(ctx, ctrgate.OpLogs, name, err, nil), ctrgate.ErrNotFound) {
+			if errors.Is(r.mapErr(ctx, ctrgate.OpLogs, name, err), ctrgate.ErrNotFound) {
 				return nil
 			}
 			return err

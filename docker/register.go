@@ -52,7 +52,11 @@ func openBackend(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRunt
 	if err != nil {
 		return nil, err
 	}
-	return NewDriver(ctx, c)
+	rt, err := New(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return rt, nil
 }
 
 // probeBackend is the backend.ProbeFunc of "docker": the engine at

@@ -25,7 +25,6 @@ type container struct {
 	imageID  string
 	labels   map[string]string // image labels merged with spec labels
 	created  time.Time
-	secrets  []string
 
 	root   *memFS
 	mounts []*mountEntry
@@ -112,7 +111,7 @@ func (r *engine) lookupLocked(name string) *container {
 }
 
 func notFound(method, name string) error {
-	return engineErr(method, name, ctrgate.ErrNotFound, fmt.Sprintf("no container with name or ID %q found: no such container", name), nil, nil)
+	return engineErr(method, name, ctrgate.ErrNotFound, fmt.Sprintf("no container with name or ID %q found: no such container", name), nil)
 }
 
 // publishLocked sends an event to the subscribers.
@@ -130,10 +129,7 @@ func (r *engine) publishLocked(c *container, t ctrgate.EventType, code int) {
 func (r *engine) Create(ctx context.Context, spec ctrgate.ContainerSpec) (id string, err error) {
 	target := spec.Name
 	defer r.recordTarget(time.Now(), ctrgate.OpCreate, &target, &err)
-	secrets := ctrgate.SecretValues(spec.Env)
-	_, cancel, err := r.enter(ctx, ctrgate.OpCreate, spec.Name, false, 0, secrets)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpCreate, spec.Name); err != nil {
 		return "", err
 	}
 	if spec.GPUs.Requested() {
@@ -147,7 +143,7 @@ func (r *engine) Create(ctx context.Context, spec ctrgate.ContainerSpec) (id str
 		r.mu.Unlock()
 		if len(missing) > 0 {
 			return "", ctrgate.NewGPUConfigError(BackendName,
-				"setting up CDI devices: unresolvable CDI devices "+strings.Join(missing, ", "), nil, secrets)
+				"setting up CDI devices: unresolvable CDI devices "+strings.Join(missing, ", "), nil, nil)
 		}
 	}
 	// bind mount sources must exist, as on podman
@@ -155,7 +151,7 @@ func (r *engine) Create(ctx context.Context, spec ctrgate.ContainerSpec) (id str
 		if m.Type == ctrgate.MountBind {
 			if _, err := os.Stat(m.Source); err != nil {
 				return "", engineErr(ctrgate.OpCreate, spec.Name, nil,
-					fmt.Sprintf("statfs %s: no such file or directory", m.Source), nil, secrets)
+					fmt.Sprintf("statfs %s: no such file or directory", m.Source), nil)
 			}
 		}
 	}
@@ -172,12 +168,12 @@ func (r *engine) Create(ctx context.Context, spec ctrgate.ContainerSpec) (id str
 	if spec.Name != "" {
 		if _, taken := r.names[spec.Name]; taken {
 			return "", engineErr(ctrgate.OpCreate, spec.Name, ctrgate.ErrAlreadyExists,
-				fmt.Sprintf("creating container storage: the container name %q is already in use", spec.Name), nil, secrets)
+				fmt.Sprintf("creating container storage: the container name %q is already in use", spec.Name), nil)
 		}
 	}
 	argv := containerArgv(spec, img.cfg)
 	if len(argv) == 0 && img.cfg.Program == nil {
-		return "", engineErr(ctrgate.OpCreate, spec.Name, nil, "no command or entrypoint provided, and no CMD or ENTRYPOINT from image", nil, secrets)
+		return "", engineErr(ctrgate.OpCreate, spec.Name, nil, "no command or entrypoint provided, and no CMD or ENTRYPOINT from image", nil)
 	}
 	id = newID()
 	name := spec.Name
@@ -187,7 +183,7 @@ func (r *engine) Create(ctx context.Context, spec ctrgate.ContainerSpec) (id str
 	}
 	c := &container{
 		id: id, name: name, spec: cloneSpec(spec), img: img.cfg, imageID: img.id,
-		created: time.Now(), secrets: secrets, root: img.fs.clone(),
+		created: time.Now(), root: img.fs.clone(),
 		state: ctrgate.StateCreated, changed: make(chan struct{}),
 		execs: map[*execProc]struct{}{}, ports: configuredPorts(spec),
 	}
@@ -427,9 +423,7 @@ func findEntry(v *view, file string, match func([]string) bool) ([]string, bool)
 // Start starts a created or exited container; a running one is left alone.
 func (r *engine) Start(ctx context.Context, name string) (err error) {
 	defer r.record(ctrgate.OpStart, name, &err)()
-	_, cancel, err := r.enter(ctx, ctrgate.OpStart, name, false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpStart, name); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -457,7 +451,7 @@ func (r *engine) startLocked(c *container) error {
 	}
 	uid, gid, err := lookupUser(c.view, c.spec.User)
 	if err != nil {
-		return engineErr(ctrgate.OpStart, c.name, nil, err.Error(), nil, c.secrets)
+		return engineErr(ctrgate.OpStart, c.name, nil, err.Error(), nil)
 	}
 	argv := containerArgv(c.spec, c.img)
 	env := c.environ()
@@ -473,7 +467,7 @@ func (r *engine) startLocked(c *container) error {
 		if c.spec.AutoRemove {
 			r.removeLocked(c)
 		}
-		return engineErr(ctrgate.OpStart, c.name, nil, msg, nil, c.secrets)
+		return engineErr(ctrgate.OpStart, c.name, nil, msg, nil)
 	}
 	ru := &run{c: c, ended: make(chan struct{}), listeners: map[int]*memListener{}, closers: map[interface{ Close() error }]struct{}{}}
 	// publish ports before the program runs
@@ -491,7 +485,7 @@ func (r *engine) startLocked(c *container) error {
 			for _, l := range ru.hostListeners {
 				l.Close()
 			}
-			return engineErr(ctrgate.OpStart, c.name, nil, fmt.Sprintf("cannot listen on the TCP port: %v", err), nil, c.secrets)
+			return engineErr(ctrgate.OpStart, c.name, nil, fmt.Sprintf("cannot listen on the TCP port: %v", err), nil)
 		}
 		ru.hostListeners = append(ru.hostListeners, ln)
 		ports[i].HostPort = ln.Addr().(*net.TCPAddr).Port
@@ -632,23 +626,11 @@ func (r *engine) removeLocked(c *container) {
 // Stop sends the stop signal and kills the process after the timeout.
 func (r *engine) Stop(ctx context.Context, name string, timeout time.Duration) (err error) {
 	defer r.record(ctrgate.OpStop, name, &err)()
-	r.mu.Lock()
-	c := r.lookupLocked(name)
-	r.mu.Unlock()
-	extra := max(timeout, 0)
-	if timeout < 0 {
-		extra = 10 * time.Second
-		if c != nil && c.spec.StopTimeout > 0 {
-			extra = c.spec.StopTimeout
-		}
-	}
-	ctx, cancel, err := r.enter(ctx, ctrgate.OpStop, name, false, extra, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpStop, name); err != nil {
 		return err
 	}
 	r.mu.Lock()
-	c = r.lookupLocked(name)
+	c := r.lookupLocked(name)
 	if c == nil {
 		r.mu.Unlock()
 		return notFound(ctrgate.OpStop, name)
@@ -701,9 +683,7 @@ func (r *engine) Kill(ctx context.Context, name string, signal string) (err erro
 	if err != nil {
 		return err
 	}
-	_, cancel, err := r.enter(ctx, ctrgate.OpKill, name, false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpKill, name); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -717,7 +697,7 @@ func (r *engine) Kill(ctx context.Context, name string, signal string) (err erro
 	}
 	if c.run == nil {
 		return engineErr(ctrgate.OpKill, name, ctrgate.ErrNotRunning,
-			fmt.Sprintf("can only kill running containers. %s is in state %s: container state improper", c.id, c.state), nil, c.secrets)
+			fmt.Sprintf("can only kill running containers. %s is in state %s: container state improper", c.id, c.state), nil)
 	}
 	if sig == syscall.SIGKILL {
 		r.endRunLocked(c, c.run, 137, endNormal)
@@ -730,9 +710,7 @@ func (r *engine) Kill(ctx context.Context, name string, signal string) (err erro
 // Remove deletes a container; a running one only with Force.
 func (r *engine) Remove(ctx context.Context, name string, opts ctrgate.RemoveOptions) (err error) {
 	defer r.record(ctrgate.OpRemove, name, &err)()
-	_, cancel, err := r.enter(ctx, ctrgate.OpRemove, name, false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpRemove, name); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -747,7 +725,7 @@ func (r *engine) Remove(ctx context.Context, name string, opts ctrgate.RemoveOpt
 	if c.run != nil {
 		if !opts.Force {
 			return engineErr(ctrgate.OpRemove, name, ctrgate.ErrRunning,
-				fmt.Sprintf("cannot remove container %s as it is running - running or paused containers cannot be removed without force: container state improper", c.id), nil, c.secrets)
+				fmt.Sprintf("cannot remove container %s as it is running - running or paused containers cannot be removed without force: container state improper", c.id), nil)
 		}
 		r.endRunLocked(c, c.run, 137, endNoRemove)
 	}
@@ -758,9 +736,7 @@ func (r *engine) Remove(ctx context.Context, name string, opts ctrgate.RemoveOpt
 // Inspect describes a container.
 func (r *engine) Inspect(ctx context.Context, name string) (_ *ctrgate.Container, err error) {
 	defer r.record(ctrgate.OpInspect, name, &err)()
-	_, cancel, err := r.enter(ctx, ctrgate.OpInspect, name, false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpInspect, name); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
@@ -776,9 +752,7 @@ func (r *engine) Inspect(ctx context.Context, name string) (_ *ctrgate.Container
 // List returns the matching containers, oldest first.
 func (r *engine) List(ctx context.Context, filter ctrgate.ListFilter) (_ []ctrgate.Container, err error) {
 	defer r.record(ctrgate.OpList, filter.NamePrefix, &err)()
-	_, cancel, err := r.enter(ctx, ctrgate.OpList, filter.NamePrefix, false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpList, filter.NamePrefix); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
@@ -801,9 +775,7 @@ func (r *engine) List(ctx context.Context, filter ctrgate.ListFilter) (_ []ctrga
 // Wait blocks until the container exits and returns its exit code.
 func (r *engine) Wait(ctx context.Context, name string) (code int, err error) {
 	defer r.record(ctrgate.OpWait, name, &err)()
-	ctx, cancel, err := r.enter(ctx, ctrgate.OpWait, name, true, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpWait, name); err != nil {
 		return 0, err
 	}
 	r.mu.Lock()
@@ -853,7 +825,7 @@ func (r *engine) ExitContainer(name string, code int) error {
 		return notFound("ExitContainer", name)
 	}
 	if c.run == nil {
-		return engineErr("ExitContainer", name, ctrgate.ErrNotRunning, "container is not running", nil, nil)
+		return engineErr("ExitContainer", name, ctrgate.ErrNotRunning, "container is not running", nil)
 	}
 	r.endRunLocked(c, c.run, code, endNormal)
 	return nil

@@ -32,9 +32,7 @@ func (r *engine) containerView(method, name string) (*container, error) {
 // Read-only mounts refuse the copy; a read-only root does not.
 func (r *engine) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) (err error) {
 	defer r.record(ctrgate.OpCopyTo, name, &err)()
-	ctx, cancel, err := r.enter(ctx, ctrgate.OpCopyTo, name, false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpCopyTo, name); err != nil {
 		return err
 	}
 	c, err := r.containerView(ctrgate.OpCopyTo, name)
@@ -48,10 +46,10 @@ func (r *engine) CopyTo(ctx context.Context, name, dstDir string, archive io.Rea
 		if errors.Is(err, fs.ErrNotExist) {
 			kind = ctrgate.ErrNotFound
 		}
-		return engineErr(ctrgate.OpCopyTo, name, kind, fmt.Sprintf("%s: %v", dst, err), nil, c.secrets)
+		return engineErr(ctrgate.OpCopyTo, name, kind, fmt.Sprintf("%s: %v", dst, err), nil)
 	}
 	if !fi.IsDir() {
-		return engineErr(ctrgate.OpCopyTo, name, nil, fmt.Sprintf("%s: not a directory", dst), nil, c.secrets)
+		return engineErr(ctrgate.OpCopyTo, name, nil, fmt.Sprintf("%s: not a directory", dst), nil)
 	}
 	v := *c.view
 	v.forceWrite = true
@@ -60,7 +58,7 @@ func (r *engine) CopyTo(ctx context.Context, name, dstDir string, archive io.Rea
 	select {
 	case err := <-done:
 		if err != nil {
-			return engineErr(ctrgate.OpCopyTo, name, nil, err.Error(), nil, c.secrets)
+			return engineErr(ctrgate.OpCopyTo, name, nil, err.Error(), nil)
 		}
 		return nil
 	case <-ctx.Done():
@@ -72,9 +70,7 @@ func (r *engine) CopyTo(ctx context.Context, name, dstDir string, archive io.Rea
 // from its base name, as "docker cp" does). Missing path: ErrNotFound.
 func (r *engine) CopyFrom(ctx context.Context, name, srcPath string) (_ io.ReadCloser, err error) {
 	defer r.record(ctrgate.OpCopyFrom, name, &err)()
-	_, cancel, err := r.enter(ctx, ctrgate.OpCopyFrom, name, false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpCopyFrom, name); err != nil {
 		return nil, err
 	}
 	c, err := r.containerView(ctrgate.OpCopyFrom, name)
@@ -87,7 +83,7 @@ func (r *engine) CopyFrom(ctx context.Context, name, srcPath string) (_ io.ReadC
 		if errors.Is(err, fs.ErrNotExist) {
 			kind = ctrgate.ErrNotFound
 		}
-		return nil, engineErr(ctrgate.OpCopyFrom, name, kind, fmt.Sprintf("%s: %v", src, err), nil, c.secrets)
+		return nil, engineErr(ctrgate.OpCopyFrom, name, kind, fmt.Sprintf("%s: %v", src, err), nil)
 	}
 	base := path.Base(src)
 	if src == "/" {
@@ -96,10 +92,10 @@ func (r *engine) CopyFrom(ctx context.Context, name, srcPath string) (_ io.ReadC
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	if err := writeTar(c.view, tw, src, base); err != nil {
-		return nil, engineErr(ctrgate.OpCopyFrom, name, nil, err.Error(), nil, c.secrets)
+		return nil, engineErr(ctrgate.OpCopyFrom, name, nil, err.Error(), nil)
 	}
 	if err := tw.Close(); err != nil {
-		return nil, engineErr(ctrgate.OpCopyFrom, name, nil, err.Error(), nil, c.secrets)
+		return nil, engineErr(ctrgate.OpCopyFrom, name, nil, err.Error(), nil)
 	}
 	return io.NopCloser(&buf), nil
 }

@@ -21,9 +21,9 @@ const BackendName = "fake"
 // Version is the engine version the fake reports.
 const Version = "1.0.0"
 
-// DefaultCallTimeout is the per-call timeout applied when a context has no
-// deadline (blocking calls excepted: Wait, Logs with Follow, Events).
-const DefaultCallTimeout = time.Minute
+// DefaultCallTimeout is the per-call timeout the contract layer applies
+// when a context has no deadline (see ctrgate.WithCallTimeout).
+const DefaultCallTimeout = ctrgate.DefaultCallTimeout
 
 // Call is one recorded method call.
 type Call struct {
@@ -49,8 +49,8 @@ func WithCDIDevices(names ...string) Option {
 	}
 }
 
-// WithCallTimeout sets the per-call timeout applied when a context has no
-// deadline (default DefaultCallTimeout).
+// WithCallTimeout sets the per-call timeout the contract layer applies
+// when a context has no deadline (default DefaultCallTimeout).
 func WithCallTimeout(d time.Duration) Option {
 	return func(r *engine) { r.callTimeout = d }
 }
@@ -119,7 +119,7 @@ var _ ctrgate.ContainerRuntime = (*engine)(nil)
 // no GPUs.
 func New(opts ...Option) *Runtime {
 	e := newEngine(opts...)
-	return &Runtime{Runtime: ctrgate.Enforce(BackendName, e), e: e}
+	return &Runtime{Runtime: ctrgate.Enforce(BackendName, e, ctrgate.WithCallTimeout(e.callTimeout)), e: e}
 }
 
 // ExitContainer makes the running container's main process end with code,
@@ -339,31 +339,26 @@ func (r *engine) livePrograms() int { return r.live }
 // engineErr builds the fake's *EngineError. method is the failing method's
 // name, which is the ctrgate.Op constant for a ContainerRuntime method (the
 // same Op every backend reports).
-func engineErr(method, target string, kind error, msg string, err error, secrets []string) error {
-	return ctrgate.NewEngineError(BackendName, method, target, kind, msg, err, secrets)
+func engineErr(method, target string, kind error, msg string, err error) error {
+	return ctrgate.NewEngineError(BackendName, method, target, kind, msg, err, nil)
 }
 
 func unavailable(method, target string) error {
-	return engineErr(method, target, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
+	return engineErr(method, target, ctrgate.ErrEngineUnavailable, "runtime is closed", nil)
 }
 
-// enter is the common prologue after input validation: closed check,
-// default timeout, latency, context check and error injection. The cancel
-// func must be called.
-func (r *engine) enter(ctx context.Context, method, target string, blocking bool, extra time.Duration, secrets []string) (context.Context, context.CancelFunc, error) {
-	cancel := context.CancelFunc(func() {})
-	if _, ok := ctx.Deadline(); !ok && !blocking && r.callTimeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, r.callTimeout+extra)
-	}
+// enter is the common prologue of every call: closed check, latency,
+// context check and error injection.
+func (r *engine) enter(ctx context.Context, method, target string) error {
 	r.mu.Lock()
 	closed := r.closed
 	lat := r.latency[method]
 	r.mu.Unlock()
 	if closed {
-		return ctx, cancel, unavailable(method, target)
+		return unavailable(method, target)
 	}
 	if err := ctx.Err(); err != nil {
-		return ctx, cancel, engineErr(method, target, nil, "", err, secrets)
+		return engineErr(method, target, nil, "", err)
 	}
 	if lat > 0 {
 		t := time.NewTimer(lat)
@@ -371,21 +366,21 @@ func (r *engine) enter(ctx context.Context, method, target string, blocking bool
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return ctx, cancel, engineErr(method, target, nil, "", ctx.Err(), secrets)
+			return engineErr(method, target, nil, "", ctx.Err())
 		case <-r.closeCh:
 			t.Stop()
-			return ctx, cancel, unavailable(method, target)
+			return unavailable(method, target)
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return ctx, cancel, unavailable(method, target)
+		return unavailable(method, target)
 	}
 	if inj := r.takeInjectionLocked(method); inj != nil {
-		return ctx, cancel, wrapInjected(method, target, inj, secrets)
+		return wrapInjected(method, target, inj)
 	}
-	return ctx, cancel, nil
+	return nil
 }
 
 // takeInjectionLocked returns the error to inject into this call of
@@ -405,26 +400,24 @@ func (r *engine) takeInjectionLocked(method string) error {
 	return inj.err
 }
 
-func wrapInjected(method, target string, err error, secrets []string) error {
+func wrapInjected(method, target string, err error) error {
 	var ee *ctrgate.EngineError
 	var ge *ctrgate.GPUConfigError
 	if errors.As(err, &ee) || errors.As(err, &ge) {
 		return err
 	}
-	return engineErr(method, target, nil, "", err, secrets)
+	return engineErr(method, target, nil, "", err)
 }
 
 // ctxErr wraps a context error for method.
 func ctxErr(method, target string, err error) error {
-	return engineErr(method, target, nil, "", err, nil)
+	return engineErr(method, target, nil, "", err)
 }
 
 // Info describes the fake engine.
 func (r *engine) Info(ctx context.Context) (_ *ctrgate.EngineInfo, err error) {
 	defer r.record(ctrgate.OpInfo, "", &err)()
-	ctx, cancel, err := r.enter(ctx, ctrgate.OpInfo, "", false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpInfo, ""); err != nil {
 		return nil, err
 	}
 	_ = ctx
@@ -474,7 +467,7 @@ func (r *engine) Close() (err error) {
 	}
 	var injected error
 	if inj := r.takeInjectionLocked(ctrgate.OpClose); inj != nil {
-		injected = wrapInjected(ctrgate.OpClose, "", inj, nil) // the runtime is closed all the same
+		injected = wrapInjected(ctrgate.OpClose, "", inj) // the runtime is closed all the same
 	}
 	r.closed = true
 	close(r.closeCh)

@@ -82,9 +82,7 @@ func (s *eventStream) Close() error {
 // Events streams the lifecycle events that happen after the call.
 func (r *engine) Events(ctx context.Context, filter ctrgate.EventFilter) (_ ctrgate.EventStream, err error) {
 	defer r.record(ctrgate.OpEvents, filter.NamePrefix, &err)()
-	_, cancel, err := r.enter(ctx, ctrgate.OpEvents, filter.NamePrefix, true, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpEvents, filter.NamePrefix); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()

@@ -42,10 +42,7 @@ func (s *syncBuffer) Bytes() []byte {
 // stderr (as "podman exec" does), not an error.
 func (r *engine) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (_ *ctrgate.ExecResult, err error) {
 	defer r.record(ctrgate.OpExec, name, &err)()
-	secrets := ctrgate.SecretValues(opts.Env)
-	ctx, cancel, err := r.enter(ctx, ctrgate.OpExec, name, false, 0, secrets)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpExec, name); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
@@ -62,9 +59,8 @@ func (r *engine) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions
 	if ru == nil {
 		r.mu.Unlock()
 		return nil, engineErr(ctrgate.OpExec, name, ctrgate.ErrNotRunning,
-			fmt.Sprintf("can only create exec sessions on running containers: container %s is %s: container state improper", c.id, c.state), nil, secrets)
+			fmt.Sprintf("can only create exec sessions on running containers: container %s is %s: container state improper", c.id, c.state), nil)
 	}
-	secrets = append(secrets, c.secrets...)
 	env := mergeEnv(c.environ(), ctrgate.EnvStrings(opts.Env)...)
 	wd := c.workDir()
 	if opts.WorkDir != "" {
@@ -77,7 +73,7 @@ func (r *engine) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions
 	uid, gid, err := lookupUser(c.view, user)
 	if err != nil {
 		r.mu.Unlock()
-		return nil, engineErr(ctrgate.OpExec, name, nil, err.Error(), nil, secrets)
+		return nil, engineErr(ctrgate.OpExec, name, nil, err.Error(), nil)
 	}
 	prog, ok := r.resolveProgramLocked(c, opts.Cmd, env)
 	if !ok {

@@ -115,9 +115,7 @@ func (r *engine) RegisterProgram(p string, prog Program) {
 // ImageExists reports whether ref was added or imported.
 func (r *engine) ImageExists(ctx context.Context, ref string) (ok bool, err error) {
 	defer r.record(ctrgate.OpImageExists, ref, &err)()
-	_, cancel, err := r.enter(ctx, ctrgate.OpImageExists, ref, false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpImageExists, ref); err != nil {
 		return false, err
 	}
 	r.mu.Lock()
@@ -132,9 +130,7 @@ func (r *engine) ImageExists(ctx context.Context, ref string) (ok bool, err erro
 // it a new ID).
 func (r *engine) ListImages(ctx context.Context, filter ctrgate.ImageFilter) (out []ctrgate.Image, err error) {
 	defer r.record(ctrgate.OpListImages, filter.RefPrefix, &err)()
-	_, cancel, err := r.enter(ctx, ctrgate.OpListImages, "", false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpListImages, ""); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
@@ -150,7 +146,7 @@ func (r *engine) ListImages(ctx context.Context, filter ctrgate.ImageFilter) (ou
 // imageMissing is the error for an image the fake does not have.
 func imageMissing(method, ref string) error {
 	return engineErr(method, ref, ctrgate.ErrImageNotFound,
-		fmt.Sprintf("%s: image not known (the fake has no registry: add it with AddImage or ImportImage)", ref), nil, nil)
+		fmt.Sprintf("%s: image not known (the fake has no registry: add it with AddImage or ImportImage)", ref), nil)
 }
 
 // PullImage makes ref available as policy says. Without a registry
@@ -159,9 +155,7 @@ func imageMissing(method, ref string) error {
 // does (see Registry).
 func (r *engine) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) (err error) {
 	defer r.record(ctrgate.OpPullImage, ref, &err)()
-	_, cancel, err := r.enter(ctx, ctrgate.OpPullImage, ref, false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpPullImage, ref); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -176,9 +170,7 @@ func (r *engine) PullImage(ctx context.Context, ref string, policy ctrgate.PullP
 // fails with an *EngineError.
 func (r *engine) ImportImage(ctx context.Context, ref string, rootfs io.Reader, opts ctrgate.ImportOptions) (err error) {
 	defer r.record(ctrgate.OpImportImage, ref, &err)()
-	ctx, cancel, err := r.enter(ctx, ctrgate.OpImportImage, ref, false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpImportImage, ref); err != nil {
 		_, _ = io.Copy(io.Discard, rootfs)
 		return err
 	}
@@ -189,7 +181,7 @@ func (r *engine) ImportImage(ctx context.Context, ref string, rootfs io.Reader, 
 	select {
 	case err := <-done:
 		if err != nil {
-			return engineErr(ctrgate.OpImportImage, ref, nil, err.Error(), nil, nil)
+			return engineErr(ctrgate.OpImportImage, ref, nil, err.Error(), nil)
 		}
 	case <-ctx.Done():
 		// the reader goroutine ends when the caller's reader does
@@ -210,9 +202,7 @@ func (r *engine) ImportImage(ctx context.Context, ref string, rootfs io.Reader, 
 // force the tag goes; existing containers keep their copy.
 func (r *engine) RemoveImage(ctx context.Context, ref string, force bool) (err error) {
 	defer r.record(ctrgate.OpRemoveImage, ref, &err)()
-	_, cancel, err := r.enter(ctx, ctrgate.OpRemoveImage, ref, false, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpRemoveImage, ref); err != nil {
 		return err
 	}
 	r.mu.Lock()
@@ -226,7 +216,7 @@ func (r *engine) RemoveImage(ctx context.Context, ref string, force bool) (err e
 		for _, c := range r.containers {
 			if c.imageID == img.id {
 				return engineErr(ctrgate.OpRemoveImage, ref, ctrgate.ErrRunning,
-					fmt.Sprintf("image used by %s: image is in use by a container", c.id), nil, nil)
+					fmt.Sprintf("image used by %s: image is in use by a container", c.id), nil)
 			}
 		}
 	}

@@ -22,9 +22,7 @@ type logFollower struct {
 // the stored lines, after Since.
 func (r *engine) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (_ ctrgate.LogStream, err error) {
 	defer r.record(ctrgate.OpLogs, name, &err)()
-	_, cancel, err := r.enter(ctx, ctrgate.OpLogs, name, true, 0, nil)
-	defer cancel()
-	if err != nil {
+	if err := r.enter(ctx, ctrgate.OpLogs, name); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()

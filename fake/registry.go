@@ -140,19 +140,19 @@ func (r *engine) resolveLocked(op, ref string, policy ctrgate.PullPolicy) (*imag
 	}
 	if reg == nil {
 		return nil, engineErr(op, ref, ctrgate.ErrRegistryUnavailable,
-			fmt.Sprintf("pinging container registry %s: dial tcp %s: connect: connection refused", host, host), nil, nil)
+			fmt.Sprintf("pinging container registry %s: dial tcp %s: connect: connection refused", host, host), nil)
 	}
 	pushed, found := reg.lookup(ref)
 	if !found {
 		return nil, engineErr(op, ref, ctrgate.ErrImageNotFound,
-			fmt.Sprintf("reading manifest %s: manifest unknown", ref), nil, nil)
+			fmt.Sprintf("reading manifest %s: manifest unknown", ref), nil)
 	}
 	if ok && img.id == pushed.id {
 		return img, nil // the same image: nothing to fetch
 	}
 	fs, err := imageFS(ref, pushed.cfg.Files)
 	if err != nil {
-		return nil, engineErr(op, ref, nil, err.Error(), nil, nil)
+		return nil, engineErr(op, ref, nil, err.Error(), nil)
 	}
 	img = &image{id: pushed.id, ref: ref, cfg: cloneConfig(pushed.cfg), fs: fs, created: time.Now()}
 	r.images[key] = img

@@ -21,12 +21,11 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if err != nil {
 		return "", err
 	}
-	secrets := ctrgate.SecretValues(spec.Env)
 	target := spec.Name
 	if target == "" {
 		target = spec.Image
 	}
-	c, cancel, err := r.call(ctx, ctrgate.OpCreate, target, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpCreate, target)
 	if err != nil {
 		return "", err
 	}
@@ -36,20 +35,20 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	}
 	resp, err := containers.CreateWithSpec(c, g, nil)
 	if err != nil {
-		return "", wrapErr(c, ctrgate.OpCreate, target, err, secrets, spec.GPUs.Requested())
+		return "", wrapErr(c, ctrgate.OpCreate, target, err, spec.GPUs.Requested())
 	}
 	return resp.ID, nil
 }
 
 // Start starts a created or exited container; a running one is left alone.
 func (r *Runtime) Start(ctx context.Context, name string) error {
-	c, cancel, err := r.call(ctx, ctrgate.OpStart, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpStart, name)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	if err := containers.Start(c, name, nil); err != nil {
-		return wrapErr(c, ctrgate.OpStart, name, err, nil, false)
+		return wrapErr(c, ctrgate.OpStart, name, err, false)
 	}
 	return nil
 }
@@ -57,13 +56,7 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 // Stop stops the container (stop signal, then SIGKILL after timeout) and
 // returns once it has exited. See ctrgate.ContainerRuntime.Stop.
 func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
-	if _, ok := ctx.Deadline(); !ok && timeout > 0 {
-		// the default timeout must leave room for the grace period
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, r.timeout+timeout)
-		defer cancel()
-	}
-	c, cancel, err := r.call(ctx, ctrgate.OpStop, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpStop, name)
 	if err != nil {
 		return err
 	}
@@ -83,7 +76,7 @@ func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) 
 			return nil
 		}
 	}
-	return wrapErr(c, ctrgate.OpStop, name, err, nil, false)
+	return wrapErr(c, ctrgate.OpStop, name, err, false)
 }
 
 // Kill sends signal to the container's main process without waiting.
@@ -92,21 +85,21 @@ func (r *Runtime) Kill(ctx context.Context, name string, signal string) error {
 	if err != nil {
 		return err
 	}
-	c, cancel, err := r.call(ctx, ctrgate.OpKill, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpKill, name)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	s := ctrgate.SignalName(sig)
 	if err := containers.Kill(c, name, &containers.KillOptions{Signal: &s}); err != nil {
-		return wrapErr(c, ctrgate.OpKill, name, err, nil, false)
+		return wrapErr(c, ctrgate.OpKill, name, err, false)
 	}
 	return nil
 }
 
 // Remove deletes the container; see ctrgate.ContainerRuntime.Remove.
 func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOptions) error {
-	c, cancel, err := r.call(ctx, ctrgate.OpRemove, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpRemove, name)
 	if err != nil {
 		return err
 	}
@@ -123,11 +116,11 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 	}
 	reports, err := containers.Remove(c, name, o)
 	if err != nil {
-		return wrapErr(c, ctrgate.OpRemove, name, err, nil, false)
+		return wrapErr(c, ctrgate.OpRemove, name, err, false)
 	}
 	for _, rep := range reports {
 		if rep != nil && rep.Err != nil {
-			return wrapErr(c, ctrgate.OpRemove, name, rep.Err, nil, false)
+			return wrapErr(c, ctrgate.OpRemove, name, rep.Err, false)
 		}
 	}
 	return nil
@@ -135,14 +128,14 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 
 // Inspect returns the container's current description.
 func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container, error) {
-	c, cancel, err := r.call(ctx, ctrgate.OpInspect, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpInspect, name)
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
 	d, err := containers.Inspect(c, name, nil)
 	if err != nil {
-		return nil, wrapErr(c, ctrgate.OpInspect, name, err, nil, false)
+		return nil, wrapErr(c, ctrgate.OpInspect, name, err, false)
 	}
 	out := fromInspect(d)
 	return &out, nil
@@ -168,7 +161,7 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 			return nil, &ctrgate.SpecError{Field: "Labels", Reason: "invalid label key " + strconv.Quote(k)}
 		}
 	}
-	c, cancel, err := r.call(ctx, ctrgate.OpList, filter.NamePrefix, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpList, filter.NamePrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +169,7 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 	all := filter.All
 	list, err := containers.List(c, &containers.ListOptions{All: &all, Filters: listFilters(filter)})
 	if err != nil {
-		return nil, wrapErr(c, ctrgate.OpList, filter.NamePrefix, err, nil, false)
+		return nil, wrapErr(c, ctrgate.OpList, filter.NamePrefix, err, false)
 	}
 	out := make([]ctrgate.Container, 0, len(list))
 	for _, lc := range list {
@@ -198,16 +191,14 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 // the event stream), then waits for the exit with the default condition,
 // which returns the recorded code of a container that has already exited.
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
-	c, cancel, err := r.call(ctx, ctrgate.OpWait, name, true)
+	c, cancel, err := r.call(ctx, ctrgate.OpWait, name)
 	if err != nil {
 		return -1, err
 	}
 	defer cancel()
-	ictx, icancel := context.WithTimeout(c, r.timeout)
-	d, err := containers.Inspect(ictx, name, nil)
-	icancel()
+	d, err := containers.Inspect(c, name, nil)
 	if err != nil {
-		return -1, wrapErr(c, ctrgate.OpWait, name, err, nil, false)
+		return -1, wrapErr(c, ctrgate.OpWait, name, err, false)
 	}
 	id, created := d.ID, d.Created
 	if d.State != nil && neverStarted(d.State) {
@@ -230,7 +221,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		if code, ok := r.exitAfterRemoval(c, id, created, err); ok {
 			return code, nil
 		}
-		return -1, wrapErr(c, ctrgate.OpWait, name, err, nil, false)
+		return -1, wrapErr(c, ctrgate.OpWait, name, err, false)
 	}
 	return code, nil
 }
@@ -240,7 +231,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 // else an *EngineError whose Op is op.
 func startErr(c context.Context, op, name string, err error) error {
 	if c.Err() != nil {
-		return wrapErr(c, op, name, c.Err(), nil, false)
+		return wrapErr(c, op, name, c.Err(), false)
 	}
 	if _, ok := err.(*ctrgate.EngineError); ok {
 		return ctrgate.WithOp(err, op)
@@ -264,7 +255,7 @@ func neverStarted(st *define.InspectContainerState) bool {
 // (AutoRemove): the "died" event in the service's event log still has the
 // exit code. ok is false when it cannot be told.
 func (r *Runtime) exitAfterRemoval(ctx context.Context, id string, created time.Time, werr error) (int, bool) {
-	if ctx.Err() != nil || !errors.Is(wrapErr(ctx, ctrgate.OpWait, id, werr, nil, false), ctrgate.ErrNotFound) {
+	if ctx.Err() != nil || !errors.Is(wrapErr(ctx, ctrgate.OpWait, id, werr, false), ctrgate.ErrNotFound) {
 		return 0, false
 	}
 	return r.diedExitCode(ctx, id, created)

@@ -17,7 +17,6 @@ import (
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/gpu"
-	"github.com/ctrgate/ctrgate/redact"
 )
 
 // pastaMinVersion is the first Podman release that knows pasta networking.
@@ -348,7 +347,7 @@ func fromInspect(d *define.InspectContainerData) ctrgate.Container {
 			StartedAt:  nonZeroTime(st.StartedAt),
 			FinishedAt: nonZeroTime(st.FinishedAt),
 			OOMKilled:  st.OOMKilled,
-			Error:      redact.Text(st.Error, nil),
+			Error:      st.Error, // redacted by the contract layer
 		}
 		if st.Running && out.State.Status != ctrgate.StatePaused && out.State.Status != ctrgate.StateStopping {
 			out.State.Status = ctrgate.StateRunning

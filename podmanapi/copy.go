@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
-	"time"
 
 	"github.com/ctrgate/ctrgate"
 )
@@ -17,7 +16,7 @@ import (
 
 // CopyTo extracts the tar stream archive into dstDir in the container.
 func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) error {
-	c, cancel, err := r.call(ctx, ctrgate.OpCopyTo, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpCopyTo, name)
 	if err != nil {
 		return err
 	}
@@ -26,11 +25,11 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 	params.Set("path", dstDir)
 	resp, err := r.client.DoRequest(c, io.NopCloser(archive), http.MethodPut, "/containers/%s/archive", params, nil, name)
 	if err != nil {
-		return wrapErr(c, ctrgate.OpCopyTo, name, err, nil, false)
+		return wrapErr(c, ctrgate.OpCopyTo, name, err, false)
 	}
 	defer resp.Body.Close()
 	if err := resp.Process(nil); err != nil {
-		return wrapErr(c, ctrgate.OpCopyTo, name, err, nil, false)
+		return wrapErr(c, ctrgate.OpCopyTo, name, err, false)
 	}
 	return nil
 }
@@ -46,30 +45,20 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 
 // copyFrom is one CopyFrom request.
 func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
-	base, baseCancel, err := r.call(ctx, ctrgate.OpCopyFrom, name, true)
+	base, baseCancel, err := r.call(ctx, ctrgate.OpCopyFrom, name)
 	if err != nil {
 		return nil, err
 	}
 	c, cancel := context.WithCancelCause(base)
-	var timer *time.Timer
-	if _, ok := ctx.Deadline(); !ok {
-		timer = time.AfterFunc(r.timeout, func() { cancel(context.DeadlineExceeded) })
-	}
 	stopAll := func() {
-		if timer != nil {
-			timer.Stop()
-		}
 		cancel(nil)
 		baseCancel()
 	}
 	params := url.Values{}
 	params.Set("path", srcPath)
 	resp, err := r.client.DoRequest(c, nil, http.MethodGet, "/containers/%s/archive", params, nil, name)
-	if timer != nil {
-		timer.Stop()
-	}
 	if err != nil {
-		werr := wrapErr(c, ctrgate.OpCopyFrom, name, err, nil, false)
+		werr := wrapErr(c, ctrgate.OpCopyFrom, name, err, false)
 		stopAll()
 		return nil, werr
 	}
@@ -79,7 +68,7 @@ func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 		if perr == nil {
 			perr = &statusError{code: resp.StatusCode, msg: resp.Status}
 		}
-		werr := wrapErr(c, ctrgate.OpCopyFrom, name+":"+srcPath, perr, nil, false)
+		werr := wrapErr(c, ctrgate.OpCopyFrom, name+":"+srcPath, perr, false)
 		stopAll()
 		return nil, werr
 	}
@@ -99,7 +88,7 @@ type archiveReader struct {
 func (a *archiveReader) Read(p []byte) (int, error) {
 	n, err := a.body.Read(p)
 	if err != nil && err != io.EOF && a.ctx.Err() != nil {
-		err = wrapErr(a.ctx, ctrgate.OpCopyFrom, a.name, err, nil, false)
+		err = wrapErr(a.ctx, ctrgate.OpCopyFrom, a.name, err, false)
 	}
 	return n, err
 }

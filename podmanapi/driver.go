@@ -28,9 +28,9 @@ import (
 // its errors.
 const BackendName = "podman-api"
 
-// DefaultTimeout is the per-call timeout applied when a call's context has
-// no deadline and Config.DefaultTimeout is zero.
-const DefaultTimeout = 2 * time.Minute
+// DefaultTimeout is the per-call timeout the contract layer applies when a
+// call's context has no deadline and Config.DefaultTimeout is zero.
+const DefaultTimeout = ctrgate.DefaultCallTimeout
 
 // connectTimeout bounds New's ping of the service when ctx has no deadline.
 const connectTimeout = 10 * time.Second
@@ -47,9 +47,9 @@ type Config struct {
 	// Identity is the path of the SSH private key for ssh:// URIs.
 	Identity string
 	// DefaultTimeout bounds every call whose context has no deadline
-	// (2 minutes when zero), an Exec including the run of its command. It
-	// does not apply to the calls that block by design: Wait, Logs with
-	// Follow and Events; Stop adds its grace period to it.
+	// (DefaultTimeout when zero), an Exec including the run of its
+	// command; New gives it to the contract layer, which applies it (see
+	// ctrgate.WithCallTimeout). A driver alone has none.
 	DefaultTimeout time.Duration
 }
 
@@ -62,7 +62,6 @@ type Runtime struct {
 	conn    context.Context // carries the bindings connection (values only)
 	client  *bindings.Connection
 	version *semver.Version // the service's libpod API version
-	timeout time.Duration
 	// local: the service runs on this host (unix socket): its event
 	// timestamps and ours share one clock, its CDI specs are ours.
 	local bool
@@ -90,16 +89,13 @@ func New(ctx context.Context, cfg Config) (*ctrgate.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ctrgate.Enforce(BackendName, d), nil
+	return ctrgate.Enforce(BackendName, d, ctrgate.WithCallTimeout(cfg.DefaultTimeout)), nil
 }
 
 // NewDriver returns the backend's driver alone: it does the engine's work
 // and trusts the contract layer for the rest (arguments are not checked
 // again). For the layer and for tests; programs use New or backend.Open.
 func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
-	if cfg.DefaultTimeout <= 0 {
-		cfg.DefaultTimeout = DefaultTimeout
-	}
 	dest, err := resolveURI(cfg, os.LookupEnv, loadConnection, socketExists)
 	if err != nil {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, err.Error(), nil, nil)
@@ -170,7 +166,6 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 		conn:    res.ctx,
 		client:  client,
 		version: bindings.ServiceVersion(res.ctx),
-		timeout: cfg.DefaultTimeout,
 		local:   local,
 	}, nil
 }
@@ -250,10 +245,10 @@ func (c connCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// call prepares the context of one API call: the connection values, and
-// the default timeout when ctx has no deadline and the call is not
-// blocking by design. It fails with ErrEngineUnavailable after Close.
-func (r *Runtime) call(ctx context.Context, op, target string, blocking bool) (context.Context, context.CancelFunc, error) {
+// call prepares the context of one API call: the caller's, with the
+// connection values, that also ends with Close. It fails with
+// ErrEngineUnavailable after Close.
+func (r *Runtime) call(ctx context.Context, op, target string) (context.Context, context.CancelFunc, error) {
 	if r.closed.Load() {
 		return nil, nil, ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "runtime is closed", nil, nil)
 	}
@@ -262,10 +257,6 @@ func (r *Runtime) call(ctx context.Context, op, target string, blocking bool) (c
 	}
 	c, cancelCause := context.WithCancelCause(connCtx{Context: ctx, conn: r.conn})
 	unhook := context.AfterFunc(r.life, func() { cancelCause(errClosed) })
-	if _, ok := ctx.Deadline(); !ok && !blocking {
-		tc, tcancel := context.WithTimeout(c, r.timeout)
-		return tc, func() { tcancel(); unhook(); cancelCause(nil) }, nil
-	}
 	return c, func() { unhook(); cancelCause(nil) }, nil
 }
 
@@ -280,14 +271,14 @@ func (r *Runtime) atLeast(v string) bool {
 
 // Info describes the engine behind the runtime.
 func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
-	c, cancel, err := r.call(ctx, ctrgate.OpInfo, "", false)
+	c, cancel, err := r.call(ctx, ctrgate.OpInfo, "")
 	if err != nil {
 		return nil, err
 	}
 	defer cancel()
 	info, err := system.Info(c, nil)
 	if err != nil {
-		werr := r.wrap(c, ctrgate.OpInfo, "", err, nil)
+		werr := r.wrap(c, ctrgate.OpInfo, "", err)
 		var ee *ctrgate.EngineError
 		if c.Err() == nil && errors.As(werr, &ee) && ee.Kind == nil {
 			ee.Kind = ctrgate.ErrEngineUnavailable // the engine cannot describe itself

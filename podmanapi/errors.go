@@ -133,12 +133,12 @@ func classify(op string, code int, msg string) error {
 // the caller's context error (wrapped) when ctx is done, ErrEngineUnavailable
 // when the service cannot be reached, *ctrgate.GPUConfigError for a GPU
 // request the engine cannot satisfy, otherwise an *ctrgate.EngineError
-// whose Kind is the matching sentinel. Secrets are redacted everywhere.
-func (r *Runtime) wrap(ctx context.Context, op, target string, err error, secrets []string) error {
-	return wrapErr(ctx, op, target, err, secrets, false)
+// whose Kind is the matching sentinel.
+func (r *Runtime) wrap(ctx context.Context, op, target string, err error) error {
+	return wrapErr(ctx, op, target, err, false)
 }
 
-func wrapErr(ctx context.Context, op, target string, err error, secrets []string, gpu bool) error {
+func wrapErr(ctx context.Context, op, target string, err error, gpu bool) error {
 	if err == nil {
 		return nil
 	}
@@ -148,30 +148,30 @@ func wrapErr(ctx context.Context, op, target string, err error, secrets []string
 		return err
 	}
 	if ctx != nil && ctx.Err() != nil && errors.Is(context.Cause(ctx), errClosed) {
-		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "the runtime was closed", nil, secrets)
+		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "the runtime was closed", nil, nil)
 	}
 	if ctx != nil && ctx.Err() != nil {
 		cause := ctx.Err()
 		if errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
 			cause = context.DeadlineExceeded
 		}
-		return ctrgate.NewEngineError(BackendName, op, target, nil, err.Error(), cause, secrets)
+		return ctrgate.NewEngineError(BackendName, op, target, nil, err.Error(), cause, nil)
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, secrets)
+		return ctrgate.NewEngineError(BackendName, op, target, nil, "", err, nil)
 	}
 	code, msg, ok := apiError(err)
 	if ok && code == http.StatusServiceUnavailable && strings.Contains(msg, unreachableCause) {
-		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, msg, nil, secrets)
+		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, msg, nil, nil)
 	}
 	if !ok {
 		if isConnectionError(err) {
-			return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "", err, secrets)
+			return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "", err, nil)
 		}
 		msg = err.Error()
 	}
 	if (gpu || op == ctrgate.OpCreate || op == ctrgate.OpStart) && ctrgate.IsGPUConfigMessage(msg) {
-		return ctrgate.NewGPUConfigError(BackendName, msg, err, secrets)
+		return ctrgate.NewGPUConfigError(BackendName, msg, err, nil)
 	}
 	kind := classify(op, code, msg)
 	if kind == nil && !ok && op == ctrgate.OpPullImage {
@@ -179,9 +179,9 @@ func wrapErr(ctx context.Context, op, target string, err error, secrets []string
 	}
 	if ok {
 		// the service's answer says it all; keep it as the message only
-		return ctrgate.NewEngineError(BackendName, op, target, kind, msg, nil, secrets)
+		return ctrgate.NewEngineError(BackendName, op, target, kind, msg, nil, nil)
 	}
-	return ctrgate.NewEngineError(BackendName, op, target, kind, "", err, secrets)
+	return ctrgate.NewEngineError(BackendName, op, target, kind, "", err, nil)
 }
 
 // isConnectionError reports whether err means the service could not be

@@ -95,7 +95,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	}, ctrgate.ResumeOptions{
 		Closed: r.closed.Load,
 		CtxError: func(ctx context.Context) error {
-			return wrapErr(ctx, ctrgate.OpEvents, "", ctx.Err(), nil, false)
+			return wrapErr(ctx, ctrgate.OpEvents, "", ctx.Err(), false)
 		},
 	})
 }
@@ -103,7 +103,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 // subscribeEvents opens one event request: from now when since is zero,
 // else from since (events older than since are dropped).
 func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilter, since time.Time) (ctrgate.EventStream, error) {
-	c, cancel, err := r.call(ctx, ctrgate.OpEvents, filter.NamePrefix, true)
+	c, cancel, err := r.call(ctx, ctrgate.OpEvents, filter.NamePrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilte
 	var serr error
 	select {
 	case serr = <-started:
-	case <-time.After(r.timeout):
+	case <-c.Done():
 		stopReq()
 		serr = <-started
 		if serr == nil {
@@ -151,13 +151,13 @@ func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilte
 		if serr == context.DeadlineExceeded {
 			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", nil, "no answer from the service", serr, nil)
 		}
-		return nil, wrapErr(c, ctrgate.OpEvents, "", serr, nil, false)
+		return nil, wrapErr(c, ctrgate.OpEvents, "", serr, false)
 	}
 	// Close ends the request. When ctx is done, Next returns the typed
 	// error of wrapErr, also after the pump has finished.
 	s := pipe.New[ctrgate.Event](ctx, stopReq, pipe.Buffer(64), pipe.CtxErrorFirst(),
 		pipe.CtxError(func(ctx context.Context) error {
-			return wrapErr(ctx, ctrgate.OpEvents, "", ctx.Err(), nil, false)
+			return wrapErr(ctx, ctrgate.OpEvents, "", ctx.Err(), false)
 		}))
 	go func() {
 		defer stopReq()
@@ -170,7 +170,7 @@ func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilte
 		}
 		var err error
 		if errors.Is(context.Cause(c), errClosed) {
-			err = wrapErr(c, ctrgate.OpEvents, "", c.Err(), nil, false)
+			err = wrapErr(c, ctrgate.OpEvents, "", c.Err(), false)
 		} else if ctx.Err() == nil && c.Err() == nil {
 			err = ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", ctrgate.ErrEngineUnavailable, "the service ended the event stream", nil, nil)
 		}

@@ -27,8 +27,7 @@ import (
 // the sockets it opens: concurrent calls never share mutable state, and a
 // done ctx closes the sockets, which ends the attach.
 func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (*ctrgate.ExecResult, error) {
-	secrets := ctrgate.SecretValues(opts.Env)
-	c, cancel, err := r.call(ctx, ctrgate.OpExec, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpExec, name)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +43,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	}}
 	id, err := containers.ExecCreate(c, name, cfg)
 	if err != nil {
-		return nil, wrapErr(c, ctrgate.OpExec, name, err, secrets, false)
+		return nil, wrapErr(c, ctrgate.OpExec, name, err, false)
 	}
 
 	var stdout, stderr bytes.Buffer
@@ -88,14 +87,14 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 		pr.CloseWithError(io.ErrClosedPipe) // ends the bindings' stdin copier
 	}
 	if c.Err() != nil {
-		return nil, wrapErr(c, ctrgate.OpExec, name, c.Err(), secrets, false)
+		return nil, wrapErr(c, ctrgate.OpExec, name, c.Err(), false)
 	}
 	if err != nil {
-		return nil, wrapErr(c, ctrgate.OpExec, name, err, secrets, false)
+		return nil, wrapErr(c, ctrgate.OpExec, name, err, false)
 	}
 	code, err := r.execExitCode(c, id)
 	if err != nil {
-		return nil, wrapErr(c, ctrgate.OpExec, name, err, secrets, false)
+		return nil, wrapErr(c, ctrgate.OpExec, name, err, false)
 	}
 	if r.atLeast("4.8.0") {
 		// Podman < 4.8 has no endpoint for this and drops the sessions of a

@@ -18,7 +18,7 @@ import (
 
 // ImageExists reports whether ref is present in local storage.
 func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
-	c, cancel, err := r.call(ctx, ctrgate.OpImageExists, ref, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpImageExists, ref)
 	if err != nil {
 		return false, err
 	}
@@ -27,7 +27,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	// failed query is an error, never "absent".
 	resp, err := r.client.DoRequest(c, nil, http.MethodGet, "/images/%s/exists", nil, nil, ref)
 	if err != nil {
-		return false, r.wrap(c, ctrgate.OpImageExists, ref, err, nil)
+		return false, r.wrap(c, ctrgate.OpImageExists, ref, err)
 	}
 	defer resp.Body.Close()
 	var ok bool
@@ -37,7 +37,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	case resp.StatusCode == http.StatusNotFound:
 		ok = false
 	default:
-		return false, r.wrap(c, ctrgate.OpImageExists, ref, resp.Process(nil), nil)
+		return false, r.wrap(c, ctrgate.OpImageExists, ref, resp.Process(nil))
 	}
 	return ok, nil
 }
@@ -46,7 +46,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 // filtered by the service where it can, everything checked again on its
 // answer).
 func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([]ctrgate.Image, error) {
-	c, cancel, err := r.call(ctx, ctrgate.OpListImages, "", false)
+	c, cancel, err := r.call(ctx, ctrgate.OpListImages, "")
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([
 		}
 		sums, err := images.List(c, opts)
 		if err != nil {
-			return nil, r.wrap(c, ctrgate.OpListImages, "", err, nil)
+			return nil, r.wrap(c, ctrgate.OpListImages, "", err)
 		}
 		return sums, nil
 	})
@@ -99,14 +99,14 @@ func (r *Runtime) pull(ctx context.Context, ref string, policy ctrgate.PullPolic
 
 // pullImage pulls ref from its registry.
 func (r *Runtime) pullImage(ctx context.Context, ref string) error {
-	c, cancel, err := r.call(ctx, ctrgate.OpPullImage, ref, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpPullImage, ref)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	_, err = images.Pull(c, ref, &images.PullOptions{Quiet: boolPtr(true), Policy: strPtr("always"), ProgressWriter: writerPtr(io.Discard)})
 	if err != nil {
-		return r.wrap(c, ctrgate.OpPullImage, ref, err, nil)
+		return r.wrap(c, ctrgate.OpPullImage, ref, err)
 	}
 	return nil
 }
@@ -117,14 +117,14 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 	if err != nil {
 		return err
 	}
-	c, cancel, err := r.call(ctx, ctrgate.OpImportImage, ref, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpImportImage, ref)
 	if err != nil {
 		return err
 	}
 	defer cancel()
 	_, err = images.Import(c, io.NopCloser(rootfs), &images.ImportOptions{Reference: &ref, Changes: &changes})
 	if err != nil {
-		return r.wrap(c, ctrgate.OpImportImage, ref, err, nil)
+		return r.wrap(c, ctrgate.OpImportImage, ref, err)
 	}
 	return nil
 }
@@ -179,7 +179,7 @@ func importChanges(opts ctrgate.ImportOptions) ([]string, error) {
 
 // RemoveImage deletes ref from local storage.
 func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error {
-	c, cancel, err := r.call(ctx, ctrgate.OpRemoveImage, ref, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpRemoveImage, ref)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 	report, errs := images.Remove(c, []string{ref}, &images.RemoveOptions{Force: &force})
 	if len(errs) > 0 {
 		err := errors.Join(errs...)
-		werr := r.wrap(c, ctrgate.OpRemoveImage, ref, err, nil)
+		werr := r.wrap(c, ctrgate.OpRemoveImage, ref, err)
 		var ee *ctrgate.EngineError
 		if report != nil && errors.As(werr, &ee) && ee.Kind == nil {
 			// podman rmi exit codes: 1 = no such image, 2 = image in use

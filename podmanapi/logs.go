@@ -54,7 +54,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	// A Podman 4.x service ends a followed log of a container that was
 	// never started at once; follow it from its start instead.
 	awaitStart := opts.Follow && ct.State.Status == ctrgate.StateCreated && ct.State.StartedAt.IsZero()
-	c, cancel, err := r.call(ctx, ctrgate.OpLogs, name, opts.Follow)
+	c, cancel, err := r.call(ctx, ctrgate.OpLogs, name)
 	if err != nil {
 		return nil, err
 	}
@@ -106,13 +106,13 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		case lerr == nil:
 			s.Finish(nil)
 		case ctx.Err() != nil:
-			s.Finish(wrapErr(ctx, ctrgate.OpLogs, name, ctx.Err(), nil, false))
+			s.Finish(wrapErr(ctx, ctrgate.OpLogs, name, ctx.Err(), false))
 		case errors.Is(context.Cause(c), errClosed):
-			s.Finish(wrapErr(c, ctrgate.OpLogs, name, lerr, nil, false)) // the runtime was closed
+			s.Finish(wrapErr(c, ctrgate.OpLogs, name, lerr, false)) // the runtime was closed
 		case c.Err() != nil && !isDeadline(c):
 			s.Finish(nil) // closed by the consumer
 		default:
-			s.Finish(wrapErr(c, ctrgate.OpLogs, name, lerr, nil, false))
+			s.Finish(wrapErr(c, ctrgate.OpLogs, name, lerr, false))
 		}
 	}()
 	return s, nil
@@ -206,14 +206,14 @@ func splitTimestamp(frame string) (time.Time, string) {
 // k8s-file log when the service's conmon writes one that this process can
 // read (the service runs on this machine); "" otherwise.
 func (r *Runtime) inspectLog(ctx context.Context, name string) (*ctrgate.Container, string, error) {
-	c, cancel, err := r.call(ctx, ctrgate.OpInspect, name, false)
+	c, cancel, err := r.call(ctx, ctrgate.OpInspect, name)
 	if err != nil {
 		return nil, "", err
 	}
 	defer cancel()
 	d, err := containers.Inspect(c, name, nil)
 	if err != nil {
-		return nil, "", wrapErr(c, ctrgate.OpInspect, name, err, nil, false)
+		return nil, "", wrapErr(c, ctrgate.OpInspect, name, err, false)
 	}
 	out := fromInspect(d)
 	path := ""

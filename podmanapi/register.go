@@ -51,7 +51,11 @@ func openBackend(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRunt
 	if err != nil {
 		return nil, err
 	}
-	return NewDriver(ctx, c)
+	rt, err := New(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return rt, nil
 }
 
 func probeBackend(ctx context.Context, cfg backend.Config) error {

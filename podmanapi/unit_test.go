@@ -69,7 +69,7 @@ func TestErrorMapping(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.op+": "+tc.err.Error(), func(t *testing.T) {
-			err := wrapErr(context.Background(), tc.op, "x", tc.err, nil, false)
+			err := wrapErr(context.Background(), tc.op, "x", tc.err, false)
 			require.Error(t, err)
 			var ee *ctrgate.EngineError
 			require.ErrorAs(t, err, &ee)
@@ -94,36 +94,34 @@ func TestErrorMappingContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
 	defer cancel()
 	<-ctx.Done()
-	err := wrapErr(ctx, ctrgate.OpInspect, "x", errors.New("Get \"http://d/...\": context deadline exceeded"), nil, false)
+	err := wrapErr(ctx, ctrgate.OpInspect, "x", errors.New("Get \"http://d/...\": context deadline exceeded"), false)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 
 	cctx, ccancel := context.WithCancel(context.Background())
 	ccancel()
-	err = wrapErr(cctx, ctrgate.OpInspect, "x", errors.New("canceled"), nil, false)
+	err = wrapErr(cctx, ctrgate.OpInspect, "x", errors.New("canceled"), false)
 	assert.ErrorIs(t, err, context.Canceled)
 	assert.NotErrorIs(t, err, ctrgate.ErrEngineUnavailable)
 }
 
-func TestErrorMappingRedactsSecrets(t *testing.T) {
+func TestErrorMappingRedactsSensitiveKeys(t *testing.T) {
 	const secret = "hunter2-very-secret"
 	err := wrapErr(context.Background(), ctrgate.OpCreate, "x",
-		apiErr(500, "", "invalid environment entry API_TOKEN="+secret+" rejected"), []string{secret}, false)
+		apiErr(500, "", "invalid environment entry API_TOKEN="+secret+" rejected"), false)
 	require.Error(t, err)
-	assert.NotContains(t, err.Error(), secret)
-	err = wrapErr(context.Background(), ctrgate.OpCreate, "x", errors.New("transport said "+secret), []string{secret}, false)
 	assert.NotContains(t, err.Error(), secret)
 }
 
 func TestErrorMappingGPU(t *testing.T) {
 	// what Podman 4.3.1 answers on a machine without CDI specifications
 	err := wrapErr(context.Background(), ctrgate.OpCreate, "x",
-		apiErr(500, "", "setting up CDI devices: unresolvable CDI devices nvidia.com/gpu=all"), nil, true)
+		apiErr(500, "", "setting up CDI devices: unresolvable CDI devices nvidia.com/gpu=all"), true)
 	var ge *ctrgate.GPUConfigError
 	require.ErrorAs(t, err, &ge)
 	assert.Equal(t, ctrgate.GPUHint, ge.Hint)
 	assert.Contains(t, ge.Message, "unresolvable CDI devices")
 	err = wrapErr(context.Background(), ctrgate.OpStart, "x",
-		apiErr(500, "", "setting up CDI devices: unresolvable CDI devices nvidia.com/gpu=0"), nil, false)
+		apiErr(500, "", "setting up CDI devices: unresolvable CDI devices nvidia.com/gpu=0"), false)
 	require.ErrorAs(t, err, &ge)
 }
 

@@ -236,16 +236,15 @@ func TestClassify(t *testing.T) {
 func TestFailureGPUAndRedaction(t *testing.T) {
 	r := &Runtime{}
 	err := r.failure(ctrgate.OpStart, "gpu-1", &result{code: 125,
-		stderr: []byte("Error: setting up CDI devices: unresolvable CDI devices nvidia.com/gpu=all (TOKEN=abc123def)")}, nil)
+		stderr: []byte("Error: setting up CDI devices: unresolvable CDI devices nvidia.com/gpu=all (TOKEN=abc123def)")})
 	var gce *ctrgate.GPUConfigError
 	require.ErrorAs(t, err, &gce)
 	assert.Equal(t, ctrgate.GPUHint, gce.Hint)
 	assert.NotContains(t, err.Error(), "abc123def")
 
-	err = r.failure(ctrgate.OpCreate, "x", &result{code: 125, stderr: []byte("Error: bad value hunter2-secret-value in spec")}, []string{"hunter2-secret-value"})
+	err = r.failure(ctrgate.OpCreate, "x", &result{code: 125, stderr: []byte("Error: bad value in spec")})
 	var ee *ctrgate.EngineError
 	require.ErrorAs(t, err, &ee)
-	assert.NotContains(t, err.Error(), "hunter2-secret-value")
 	assert.Contains(t, err.Error(), "status 125")
 }
 

@@ -19,12 +19,11 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if err != nil {
 		return "", err
 	}
-	secrets := ctrgate.SecretValues(spec.Env)
 	args := createArgs(spec, plan)
 	if len(plan.fileEntries) > 0 {
 		path, cleanup, err := writeEnvFile(plan.fileEntries)
 		if err != nil {
-			return "", ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, nil, "cannot write env file", err, secrets)
+			return "", ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, nil, "cannot write env file", err, nil)
 		}
 		defer cleanup()
 		args = append([]string{"create", "--env-file", path}, args[1:]...)
@@ -33,11 +32,11 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	if target == "" {
 		target = spec.Image
 	}
-	res, err := r.call(ctx, ctrgate.OpCreate, target, args, runOpts{env: plan.childEnv, secrets: secrets, maxStdout: maxIDOutput})
+	res, err := r.call(ctx, ctrgate.OpCreate, target, args, runOpts{env: plan.childEnv, maxStdout: maxIDOutput})
 	if err != nil {
 		return "", err
 	}
-	return containerID(ctrgate.OpCreate, target, res, secrets)
+	return containerID(ctrgate.OpCreate, target, res)
 }
 
 // maxIDOutput bounds what is read of the stdout of a podman command that
@@ -51,21 +50,21 @@ var containerIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // -d): its whole stdout, trimmed, must be one full ID. Anything else (no
 // output, a short ID, other text, more than maxIDOutput bytes) is an
 // *EngineError: a garbage "ID" must never reach the caller.
-func containerID(op, target string, res *result, secrets []string) (string, error) {
+func containerID(op, target string, res *result) (string, error) {
 	out := strings.TrimSpace(string(res.stdout))
 	switch {
 	case res.stdoutOverflow:
 		return "", ctrgate.NewEngineError(BackendName, op, target, nil,
-			fmt.Sprintf("podman printed more than %d bytes where a container ID was expected", maxIDOutput), nil, secrets)
+			fmt.Sprintf("podman printed more than %d bytes where a container ID was expected", maxIDOutput), nil, nil)
 	case out == "":
-		return "", ctrgate.NewEngineError(BackendName, op, target, nil, "podman printed no container ID", nil, secrets)
+		return "", ctrgate.NewEngineError(BackendName, op, target, nil, "podman printed no container ID", nil, nil)
 	case !containerIDPattern.MatchString(out):
 		shown := out
 		if len(shown) > 80 {
 			shown = shown[:80] + "..."
 		}
 		return "", ctrgate.NewEngineError(BackendName, op, target, nil,
-			fmt.Sprintf("podman printed %q where a container ID (64 hex digits) was expected", shown), nil, secrets)
+			fmt.Sprintf("podman printed %q where a container ID (64 hex digits) was expected", shown), nil, nil)
 	}
 	return out, nil
 }
@@ -85,15 +84,11 @@ func (r *Runtime) Start(ctx context.Context, name string) error {
 // Stop stops the container (`podman stop -t N`); see ctrgate.ContainerRuntime.
 func (r *Runtime) Stop(ctx context.Context, name string, timeout time.Duration) error {
 	args := []string{"stop"}
-	extra := time.Duration(0)
 	if timeout >= 0 {
 		args = append(args, "--time", strconv.Itoa(seconds(timeout)))
-		extra = timeout
-	} else {
-		extra = 10 * time.Minute // the container's own stop timeout, unknown here
 	}
 	args = append(args, "--", name)
-	_, err := r.call(ctx, ctrgate.OpStop, name, args, runOpts{extra: extra})
+	_, err := r.call(ctx, ctrgate.OpStop, name, args, runOpts{})
 	return err
 }
 
@@ -140,7 +135,7 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container,
 	if err != nil {
 		return nil, err
 	}
-	cs, err := parseInspect(res.stdout, nil)
+	cs, err := parseInspect(res.stdout)
 	if err != nil {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInspect, name, nil, "", err, nil)
 	}
@@ -159,7 +154,7 @@ func (r *Runtime) inspectLog(ctx context.Context, name string) (*ctrgate.Contain
 	if err != nil {
 		return nil, "", err
 	}
-	cs, err := parseInspect(res.stdout, nil)
+	cs, err := parseInspect(res.stdout)
 	if err != nil {
 		return nil, "", ctrgate.NewEngineError(BackendName, ctrgate.OpInspect, name, nil, "", err, nil)
 	}
@@ -255,9 +250,9 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	var res *result
 	_, err = ctrgate.RetryTransientWait(ctx, func() (int, error) {
 		var err error
-		res, err = r.run(ctx, ctrgate.OpWait, name, []string{"wait", "--", id}, runOpts{noLimit: true})
+		res, err = r.run(ctx, ctrgate.OpWait, name, []string{"wait", "--", id}, runOpts{})
 		if err == nil && res.code != 0 {
-			err = r.failure(ctrgate.OpWait, name, res, nil)
+			err = r.failure(ctrgate.OpWait, name, res)
 		}
 		return 0, err
 	})

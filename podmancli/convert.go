@@ -19,8 +19,6 @@ import (
 	"github.com/ctrgate/ctrgate/rootless"
 )
 
-func redactText(s string, secrets []string) string { return redact.Text(s, secrets) }
-
 // envPlan says how environment entries reach podman: plain ones as
 // "--env K=V" arguments, secret ones as "--env K" with the value in podman's
 // own environment (childEnv), and secret ones whose names would change
@@ -506,8 +504,7 @@ type inspectEntry struct {
 }
 
 // parseInspect decodes `podman container inspect` output (a JSON array).
-// secrets are redacted from the state's error text.
-func parseInspect(out []byte, secrets []string) ([]ctrgate.Container, error) {
+func parseInspect(out []byte) ([]ctrgate.Container, error) {
 	var entries []inspectEntry
 	if err := json.Unmarshal(bytes.TrimSpace(out), &entries); err != nil {
 		return nil, fmt.Errorf("decoding podman inspect output: %w", err)
@@ -533,7 +530,7 @@ func parseInspect(out []byte, secrets []string) ([]ctrgate.Container, error) {
 				StartedAt:  e.State.StartedAt.Time,
 				FinishedAt: e.State.FinishedAt.Time,
 				OOMKilled:  e.State.OOMKilled,
-				Error:      redactText(e.State.Error, secrets),
+				Error:      e.State.Error, // redacted by the contract layer
 			},
 		}
 		if c.Labels == nil {

@@ -33,7 +33,7 @@ func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 	if err := r.checkOpen(ctrgate.OpCopyFrom, name); err != nil {
 		return nil, err
 	}
-	cctx, cancel := r.callCtx(ctx, 0)
+	cctx, cancel := context.WithCancel(ctx)
 	cmd := r.command(cctx, []string{"cp", "--", name + ":" + srcPath, "-"}, nil)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -91,7 +91,7 @@ func (c *copyReader) finish() error {
 		}
 		var ee *exec.ExitError
 		if errors.As(werr, &ee) && ee.ExitCode() != 0 {
-			c.err = c.r.failure(ctrgate.OpCopyFrom, c.name, exited(ee.ProcessState, c.stderr.Bytes()), nil)
+			c.err = c.r.failure(ctrgate.OpCopyFrom, c.name, exited(ee.ProcessState, c.stderr.Bytes()))
 		} else if werr != nil && !errors.Is(werr, exec.ErrWaitDelay) {
 			c.err = ctrgate.NewEngineError(BackendName, ctrgate.OpCopyFrom, c.name, nil, "", werr, nil)
 		}

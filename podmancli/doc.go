@@ -2,11 +2,11 @@
 // binary (os/exec, never a shell) and reading its machine formats (JSON).
 //
 // New gives the driver behind the contract layer (ctrgate.Enforce), which
-// checks every argument first. The driver runs podman with a per-call timeout
-// when the context has none (Config.DefaultTimeout; not for Wait, followed
-// Logs and Events), kills podman's whole process group when the context ends,
-// and reaps every child. Engine failures are mapped to ctrgate's sentinels
-// from podman's exit status and stderr, with secrets redacted.
+// checks every argument first, applies the per-call timeout when the context
+// has none (Config.DefaultTimeout) and redacts secrets from errors. The driver
+// kills podman's whole process group when the context ends and reaps every
+// child. Engine failures are mapped to ctrgate's sentinels from podman's exit
+// status and stderr.
 //
 // Secret environment values never appear on podman's command line: entries
 // that are secret (EnvVar.Secret or a sensitive name) are passed as

@@ -17,9 +17,9 @@ import (
 // BackendName is the name the backend registers under.
 const BackendName = "podman-cli"
 
-// DefaultTimeout is the per-call timeout used when Config.DefaultTimeout is
-// zero.
-const DefaultTimeout = 2 * time.Minute
+// DefaultTimeout is the per-call timeout the contract layer applies when
+// Config.DefaultTimeout is zero.
+const DefaultTimeout = ctrgate.DefaultCallTimeout
 
 // Config configures a Runtime.
 type Config struct {
@@ -38,8 +38,8 @@ type Config struct {
 	// environment points podman at a service.
 	Local bool
 	// DefaultTimeout bounds each call whose context has no deadline; zero
-	// means DefaultTimeout (2 minutes). Wait, followed Logs and Events are
-	// not bounded.
+	// means DefaultTimeout. New gives it to the contract layer, which
+	// applies it (ctrgate.WithCallTimeout); a driver alone has none.
 	DefaultTimeout time.Duration
 }
 
@@ -115,10 +115,9 @@ func ConfigFromMap(options map[string]string) (Config, error) {
 // Runtime is a ctrgate.ContainerRuntime backed by the podman binary. It is
 // safe for concurrent use.
 type Runtime struct {
-	binary  string
-	global  []string
-	env     []string // full environment of every child
-	timeout time.Duration
+	binary string
+	global []string
+	env    []string // full environment of every child
 	// remoteSocket is the unix socket of remote mode (--url unix://...), ""
 	// otherwise: every call first checks that something listens on it.
 	remoteSocket string
@@ -141,7 +140,7 @@ func New(cfg Config) (*ctrgate.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ctrgate.Enforce(BackendName, d), nil
+	return ctrgate.Enforce(BackendName, d, ctrgate.WithCallTimeout(cfg.DefaultTimeout)), nil
 }
 
 // NewDriver returns the backend's driver alone: it does the engine's work
@@ -165,11 +164,7 @@ func NewDriver(cfg Config) (*Runtime, error) {
 	r := &Runtime{
 		binary:  path,
 		global:  append([]string(nil), cfg.GlobalArgs...),
-		timeout: cfg.DefaultTimeout,
 		streams: map[closer]struct{}{},
-	}
-	if r.timeout <= 0 {
-		r.timeout = DefaultTimeout
 	}
 	r.env = childEnv(os.Environ(), cfg.Env, cfg.Local)
 	r.remoteSocket = unixURL(r.global)
@@ -284,14 +279,6 @@ func (r *Runtime) untrack(s closer) {
 	if r.streams != nil {
 		delete(r.streams, s)
 	}
-}
-
-// callCtx applies the default timeout when ctx has no deadline.
-func (r *Runtime) callCtx(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, r.timeout+extra)
 }
 
 // Info describes the engine (`podman info --format json`). Any failure

@@ -10,14 +10,14 @@ import (
 // signal (the OOM killer, a crash, someone's kill) is
 // ctrgate.ErrEngineUnavailable whatever it printed before: the engine
 // process died, the operation's outcome is unknown.
-func (r *Runtime) failure(op, target string, res *result, secrets []string) error {
+func (r *Runtime) failure(op, target string, res *result) error {
 	msg := errorText(res.stderr)
 	cause := exitCause(res)
 	if res.signal != 0 {
-		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, msg, cause, secrets)
+		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, msg, cause, nil)
 	}
 	if ctrgate.IsGPUConfigMessage(msg) && gpuOp(op) {
-		return ctrgate.NewGPUConfigError(BackendName, msg, cause, secrets)
+		return ctrgate.NewGPUConfigError(BackendName, msg, cause, nil)
 	}
 	kind := classify(op, msg)
 	if op == ctrgate.OpCreate && kind == ctrgate.ErrImageNotFound && pulled(msg) {
@@ -25,7 +25,7 @@ func (r *Runtime) failure(op, target string, res *result, secrets []string) erro
 		// "no such image"
 		kind = ctrgate.PullFailureKind(msg)
 	}
-	return ctrgate.NewEngineError(BackendName, op, target, kind, msg, cause, secrets)
+	return ctrgate.NewEngineError(BackendName, op, target, kind, msg, cause, nil)
 }
 
 // pulled reports whether podman's message tells of a pull it tried.

@@ -70,7 +70,7 @@ func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilte
 		case pctx.Err() != nil, err == nil, errors.Is(err, exec.ErrWaitDelay):
 			es.Finish(nil)
 		case errors.As(err, &ee):
-			es.Finish(r.failure(ctrgate.OpEvents, "", exited(ee.ProcessState, stderr.Bytes()), nil))
+			es.Finish(r.failure(ctrgate.OpEvents, "", exited(ee.ProcessState, stderr.Bytes())))
 		default:
 			es.Finish(ctrgate.NewEngineError(BackendName, ctrgate.OpEvents, "", nil, "", err, nil))
 		}

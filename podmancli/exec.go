@@ -13,7 +13,6 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	if err != nil {
 		return nil, err
 	}
-	secrets := ctrgate.SecretValues(opts.Env)
 	args := []string{"exec"}
 	if opts.Stdin != nil {
 		args = append(args, "--interactive")
@@ -21,7 +20,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	if len(plan.fileEntries) > 0 {
 		path, cleanup, err := writeEnvFile(plan.fileEntries)
 		if err != nil {
-			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpExec, name, nil, "cannot write env file", err, secrets)
+			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpExec, name, nil, "cannot write env file", err, nil)
 		}
 		defer cleanup()
 		args = append(args, "--env-file", path)
@@ -35,7 +34,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	}
 	args = append(args, "--", name)
 	args = append(args, opts.Cmd...)
-	res, err := r.run(ctx, ctrgate.OpExec, name, args, runOpts{stdin: opts.Stdin, env: plan.childEnv, secrets: secrets})
+	res, err := r.run(ctx, ctrgate.OpExec, name, args, runOpts{stdin: opts.Stdin, env: plan.childEnv})
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +45,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	case res.code < 0,
 		res.code == 125 && isPodmanError(res.stderr),
 		res.code == 255 && isPodmanError(res.stderr) && classify(ctrgate.OpExec, errorText(res.stderr)) != nil:
-		return nil, r.failure(ctrgate.OpExec, name, res, secrets)
+		return nil, r.failure(ctrgate.OpExec, name, res)
 	}
 	return &ctrgate.ExecResult{ExitCode: res.code, Stdout: res.stdout, Stderr: res.stderr}, nil
 }

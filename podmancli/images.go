@@ -84,7 +84,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 			return false, nil
 		}
 	}
-	return false, r.failure(ctrgate.OpImageExists, ref, res, nil)
+	return false, r.failure(ctrgate.OpImageExists, ref, res)
 }
 
 // PullImage makes ref available according to policy.
@@ -102,7 +102,7 @@ func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 		return err
 	}
 	if res.signal != 0 {
-		return r.failure(ctrgate.OpPullImage, ref, res, nil)
+		return r.failure(ctrgate.OpPullImage, ref, res)
 	}
 	if res.code != 0 {
 		msg := errorText(res.stderr)
@@ -186,7 +186,7 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 		return err
 	}
 	if res.signal != 0 {
-		return r.failure(ctrgate.OpRemoveImage, ref, res, nil)
+		return r.failure(ctrgate.OpRemoveImage, ref, res)
 	}
 	if res.code != 0 {
 		msg := errorText(res.stderr)

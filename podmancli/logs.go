@@ -54,15 +54,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	}
 	args = append(args, "--", c.ID)
 
-	var (
-		pctx context.Context
-		stop context.CancelFunc
-	)
-	if _, ok := ctx.Deadline(); !ok && !opts.Follow {
-		pctx, stop = context.WithTimeout(ctx, r.timeout)
-	} else {
-		pctx, stop = context.WithCancel(ctx)
-	}
+	pctx, stop := context.WithCancel(ctx)
 	s := logstream.New(ctx, BackendName, name, stop)
 	ls := &logStream{Stream: s}
 	if !r.track(ls) {
@@ -154,7 +146,7 @@ func (r *Runtime) runLogs(ctx context.Context, name string, args []string, follo
 	case err == nil, errors.Is(err, exec.ErrWaitDelay):
 		return nil
 	case errors.As(err, &ee):
-		return r.failure(ctrgate.OpLogs, name, exited(ee.ProcessState, errTail.tail), nil)
+		return r.failure(ctrgate.OpLogs, name, exited(ee.ProcessState, errTail.tail))
 	default:
 		return ctrgate.NewEngineError(BackendName, ctrgate.OpLogs, name, ctrgate.ErrEngineUnavailable, "cannot run podman", err, nil)
 	}

@@ -76,9 +76,6 @@ type runOpts struct {
 	// prints beyond it is read and dropped, and result.stdoutOverflow set.
 	maxStdout int
 	env       []string // extra KEY=VALUE entries for this run
-	secrets   []string // values to redact from errors
-	noLimit   bool     // do not apply the default timeout (blocking calls)
-	extra     time.Duration
 }
 
 // command builds an *exec.Cmd that runs podman in its own process group,
@@ -117,11 +114,6 @@ func (r *Runtime) run(ctx context.Context, op, target string, args []string, o r
 	if err := ctx.Err(); err != nil {
 		return nil, ctxError(op, target, err)
 	}
-	if !o.noLimit {
-		var cancel context.CancelFunc
-		ctx, cancel = r.callCtx(ctx, o.extra)
-		defer cancel()
-	}
 	cmd := r.command(ctx, args, o.env)
 	var stderr bytes.Buffer
 	stdout := &cappedBuffer{limit: o.maxStdout}
@@ -136,7 +128,7 @@ func (r *Runtime) run(ctx context.Context, op, target string, args []string, o r
 	cmd.Stderr = &stderr
 	err := cmd.Run()
 	if cerr := ctx.Err(); cerr != nil {
-		return nil, ctrgate.NewEngineError(BackendName, op, target, nil, "", cerr, o.secrets)
+		return nil, ctrgate.NewEngineError(BackendName, op, target, nil, "", cerr, nil)
 	}
 	res := &result{}
 	var ee *exec.ExitError
@@ -150,7 +142,7 @@ func (r *Runtime) run(ctx context.Context, op, target string, args []string, o r
 		res = exited(cmd.ProcessState, nil)
 	default:
 		return nil, ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable,
-			"cannot run podman", err, o.secrets)
+			"cannot run podman", err, nil)
 	}
 	res.stdout, res.stderr, res.stdoutOverflow = stdout.buf.Bytes(), stderr.Bytes(), stdout.overflow
 	return res, nil
@@ -163,7 +155,7 @@ func (r *Runtime) call(ctx context.Context, op, target string, args []string, o 
 		return nil, err
 	}
 	if res.code != 0 {
-		return res, r.failure(op, target, res, o.secrets)
+		return res, r.failure(op, target, res)
 	}
 	return res, nil
 }

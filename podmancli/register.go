@@ -46,7 +46,11 @@ func openBackend(ctx context.Context, cfg backend.Config) (ctrgate.ContainerRunt
 	if err := ctx.Err(); err != nil {
 		return nil, ctxError(ctrgate.OpInfo, "", err)
 	}
-	return NewDriver(c)
+	rt, err := New(c)
+	if err != nil {
+		return nil, err
+	}
+	return rt, nil
 }
 
 // probeBackend is the backend.ProbeFunc of "podman-cli": the binary exists

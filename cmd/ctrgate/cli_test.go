@@ -526,10 +526,10 @@ func TestInfo(t *testing.T) {
 	ji.Options = []jsonOption{}
 	assert.Equal(t, toJSONInfo(want), ji)
 	require.Len(t, opts, 2, "the fake's options: %+v", opts)
-	assert.Equal(t, jsonOption{Key: "timeout", Value: "1m0s", Source: "default", Default: "1m0s",
+	assert.Equal(t, jsonOption{Key: "timeout", Value: "2m0s", Source: "default", Default: "2m0s",
 		Doc: opts[0].Doc}, opts[0])
 	assert.Equal(t, "unset", opts[1].Source)
-	assert.Regexp(t, `(?m)^Options:\s+timeout=1m0s \(default\)$`, e.run("info").stdout)
+	assert.Regexp(t, `(?m)^Options:\s+timeout=2m0s \(default\)$`, e.run("info").stdout)
 }
 
 func TestImageLsIsImages(t *testing.T) {
