@@ -200,7 +200,7 @@ func TestEnforceDefaultTimeoutSpares(t *testing.T) {
 type endless struct{}
 
 func (endless) Next() (ctrgate.LogLine, error) { select {} }
-func (endless) Close() error                  { return nil }
+func (endless) Close() error                   { return nil }
 
 func TestEnforceRedactsSecrets(t *testing.T) {
 	drv := newMock(t)

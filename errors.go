@@ -3,11 +3,8 @@ package ctrgate
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/ctrgate/ctrgate/redact"
 )
@@ -37,43 +34,6 @@ var (
 	// answered that it does not.
 	ErrRegistryUnavailable = errors.New("registry unavailable")
 )
-
-// registryUnreachable are the texts (lower-case) of a pull that did not get
-// an answer from the registry, as Podman (containers/image) and Docker word
-// them.
-var registryUnreachable = []string{
-	"connection refused", "no such host", "i/o timeout", "network is unreachable",
-	"no route to host", "connection reset", "server misbehaving", "temporary failure in name resolution",
-	"tls handshake", "x509:", "http response to https client", "context deadline exceeded (client.timeout",
-}
-
-// registryAnswered are the texts of a registry's own answer that the
-// reference is not there (or not for us), which win over the above when
-// both appear (Podman lists every registry it tried).
-var registryAnswered = []string{
-	"manifest unknown", "name unknown", "not found", "repository does not exist", "pull access denied",
-	"requested access to the resource is denied", "unauthorized", "short-name",
-}
-
-// PullFailureKind returns the sentinel a failed pull maps to, from the
-// engine's error text: ErrImageNotFound when a registry answered that it
-// does not have the reference (or when nothing better is known), and
-// ErrRegistryUnavailable when no registry answered at all. Backends call
-// it for every failed pull, so that the two mean the same on each.
-func PullFailureKind(msg string) error {
-	m := strings.ToLower(msg)
-	for _, s := range registryAnswered {
-		if strings.Contains(m, s) {
-			return ErrImageNotFound
-		}
-	}
-	for _, s := range registryUnreachable {
-		if strings.Contains(m, s) {
-			return ErrRegistryUnavailable
-		}
-	}
-	return ErrImageNotFound
-}
 
 // GPUHint is the advice carried by every *GPUConfigError.
 const GPUHint = "GPUs were requested but the container engine has no usable GPU setup: install the " +
@@ -217,31 +177,6 @@ func (e *GPUConfigError) Error() string {
 // Unwrap returns the underlying error.
 func (e *GPUConfigError) Unwrap() error { return e.Err }
 
-// gpuErrorMarkers are substrings of engine messages that mean "GPUs were
-// requested and the engine's GPU/CDI setup cannot provide them".
-var gpuErrorMarkers = []string{
-	"cdi.k8s.io",
-	"nvidia.com/gpu",
-	"unresolvable cdi devices",
-	"cdi device",
-	"could not select device driver",
-	"nvidia-container-cli",
-	"nvidia-container-runtime",
-}
-
-// IsGPUConfigMessage reports whether an engine message says that requested
-// GPUs cannot be provided (missing CDI specs, no NVIDIA runtime, Docker's
-// "could not select device driver").
-func IsGPUConfigMessage(msg string) bool {
-	m := strings.ToLower(msg)
-	for _, marker := range gpuErrorMarkers {
-		if strings.Contains(m, marker) {
-			return true
-		}
-	}
-	return strings.Contains(msg, "CDI")
-}
-
 // NewGPUConfigError builds a *GPUConfigError with GPUHint, redacting message
 // and the text of err (as NewEngineError does) with the given secrets.
 func NewGPUConfigError(backend, message string, err error, secrets []string) *GPUConfigError {
@@ -290,17 +225,3 @@ func (e *ExitedError) Error() string {
 
 // Is makes errors.Is(err, ErrNotRunning) true.
 func (e *ExitedError) Is(target error) bool { return target == ErrNotRunning }
-
-// IsBrokenConnection reports whether err is a connection to an engine that
-// could not be made or broke under an answer: refused, reset, a broken
-// pipe, a missing socket, an answer cut short (io.ErrUnexpectedEOF) or a
-// closed connection. Backends map it to ErrEngineUnavailable.
-func IsBrokenConnection(err error) bool {
-	for _, e := range []error{syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.ENOENT,
-		io.ErrUnexpectedEOF, net.ErrClosed} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}

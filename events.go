@@ -13,23 +13,6 @@ const (
 	EventRemove EventType = "remove"
 )
 
-// NormaliseEventType maps an engine's event word (Docker's "destroy",
-// Podman's "died", "remove", ...) to an EventType; ok is false for events
-// outside the normalised set (exec, attach, cleanup, init, ...).
-func NormaliseEventType(raw string) (t EventType, ok bool) {
-	switch raw {
-	case "create":
-		return EventCreate, true
-	case "start":
-		return EventStart, true
-	case "die", "died":
-		return EventDie, true
-	case "remove", "destroy":
-		return EventRemove, true
-	}
-	return "", false
-}
-
 // Event is one container lifecycle event.
 type Event struct {
 	Type     EventType

@@ -56,17 +56,3 @@ func Ops() []string {
 	return []string{OpInfo, OpImageExists, OpPullImage, OpImportImage, OpListImages, OpRemoveImage, OpCreate, OpStart,
 		OpStop, OpKill, OpRemove, OpInspect, OpList, OpWait, OpLogs, OpExec, OpCopyTo, OpCopyFrom, OpEvents, OpClose}
 }
-
-// WithOp returns err with the Op of its outermost *EngineError set to op
-// (a copy; err itself is not changed). Backends use it when a method's
-// failure comes from a helper call made for another method (e.g. Logs
-// looking the container up with Inspect). Any other error is returned as it
-// is.
-func WithOp(err error, op string) error {
-	if ee, ok := err.(*EngineError); ok && ee.Op != op {
-		cp := *ee
-		cp.Op = op
-		return &cp
-	}
-	return err
-}

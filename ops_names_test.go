@@ -1,8 +1,6 @@
 package ctrgate_test
 
 import (
-	"errors"
-	"fmt"
 	"reflect"
 	"testing"
 
@@ -23,25 +21,6 @@ func TestOpsAreTheMethodNames(t *testing.T) {
 		_, ok := rt.MethodByName(op)
 		assert.True(t, ok, "%q is a ContainerRuntime method", op)
 	}
-}
-
-func TestWithOp(t *testing.T) {
-	orig := ctrgate.NewEngineError("b", ctrgate.OpInspect, "web", ctrgate.ErrNotFound, "no such container", nil, nil)
-	got := ctrgate.WithOp(orig, ctrgate.OpLogs)
-	var ee *ctrgate.EngineError
-	require.ErrorAs(t, got, &ee)
-	assert.Equal(t, ctrgate.OpLogs, ee.Op)
-	assert.Equal(t, "web", ee.Target)
-	assert.ErrorIs(t, got, ctrgate.ErrNotFound)
-	assert.Equal(t, ctrgate.OpInspect, orig.Op, "the original is not changed")
-
-	assert.NoError(t, ctrgate.WithOp(nil, ctrgate.OpLogs))
-	plain := errors.New("x")
-	assert.Same(t, plain, ctrgate.WithOp(plain, ctrgate.OpLogs))
-	g := ctrgate.NewGPUConfigError("b", "cdi", nil, nil)
-	assert.Same(t, g, ctrgate.WithOp(g, ctrgate.OpStart))
-	wrapped := fmt.Errorf("ctx: %w", orig)
-	assert.Same(t, wrapped, ctrgate.WithOp(wrapped, ctrgate.OpLogs), "only an outermost *EngineError is renamed")
 }
 
 func TestValidateLogOptions(t *testing.T) {

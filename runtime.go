@@ -182,7 +182,7 @@ type ContainerRuntime interface {
 	// rotating its events log, a service or daemon restart), the backend
 	// subscribes again from the last event delivered, so that no event is
 	// lost (as long as the engine still has it) or delivered twice (see
-	// ResumeEvents). Only when the engine stays unreachable (20 s) does the
+	// driver.ResumeEvents). Only when the engine stays unreachable (20 s) does the
 	// stream end, with an error wrapping ErrEngineUnavailable; it never
 	// ends with io.EOF unless closed.
 	Events(ctx context.Context, filter EventFilter) (EventStream, error)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 
@@ -36,7 +38,7 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	}
 	defer cancel()
 	if err := r.ensureImage(ctx, spec.Image, spec.PullPolicy); err != nil {
-		return "", ctrgate.WithOp(err, ctrgate.OpCreate)
+		return "", driver.WithOp(err, ctrgate.OpCreate)
 	}
 	if err := r.checkBindSources(spec); err != nil {
 		return "", err
@@ -275,7 +277,7 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 	if filter.NamePrefix != "" {
 		args.Add("name", listNamePattern(filter.NamePrefix))
 	}
-	for _, l := range ctrgate.LabelFilters(filter.Labels) {
+	for _, l := range driver.LabelFilters(filter.Labels) {
 		args.Add("label", l)
 	}
 	list, err := r.cli.ContainerList(ctx, container.ListOptions{All: filter.All, Filters: args})
@@ -330,7 +332,7 @@ func summaryName(names []string) string {
 
 // Wait blocks until the container's main process exits and returns its exit
 // code. An exited container gives its recorded code at once. For a created
-// container Wait first waits for its start with ctrgate.AwaitStart (on the
+// container Wait first waits for its start with driver.AwaitStart (on the
 // event stream); then Docker's "not-running" wait takes over. (Docker's
 // "not-running" answers at once for a created container, and "next-exit"
 // would miss an exit that happens before the wait is registered.) Missing or
@@ -342,9 +344,9 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	}
 	defer cancel()
 	// Podman's wait can fail while the container is exiting: look again
-	// (ctrgate.RetryTransientWait).
-	return ctrgate.RetryTransientWait(ctx, func() (int, error) {
-		c, err := ctrgate.AwaitStart(ctx, r, name)
+	// (driver.RetryTransientWait).
+	return driver.RetryTransientWait(ctx, func() (int, error) {
+		c, err := driver.AwaitStart(ctx, r, name)
 		if err != nil {
 			return 0, r.startErr(ctx, ctrgate.OpWait, name, err)
 		}
@@ -387,10 +389,10 @@ func (r *Runtime) settleListing(ctx context.Context, id string) {
 	}
 }
 
-// startErr turns an error of ctrgate.AwaitStart into one of op (Op set to
+// startErr turns an error of driver.AwaitStart into one of op (Op set to
 // op, a context error when ctx is done).
 func (r *Runtime) startErr(ctx context.Context, op, name string, err error) error {
-	return ctrgate.WithOp(r.mapErr(ctx, op, name, err), op)
+	return driver.WithOp(r.mapErr(ctx, op, name, err), op)
 }
 
 // waitNotRunning is Docker's "not-running" wait: the exit code of the

@@ -1029,7 +1029,7 @@ func TestWaitRetriesTransientPodmanError(t *testing.T) {
 
 // TestWaitRetriesLongTransientWindow: under load Podman's transient wait
 // failure lasted longer than three quick retries (150 ms); Wait keeps
-// looking for up to ctrgate.TransientWaitFor.
+// looking for up to driver.TransientWaitFor.
 func TestWaitRetriesLongTransientWindow(t *testing.T) {
 	f := podmanFake(t)
 	var mu sync.Mutex

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
 
@@ -69,16 +71,16 @@ var errGPU = errors.New("gpu configuration")
 func classify(op string, err error, msg string) error {
 	m := strings.ToLower(msg)
 	switch {
-	case client.IsErrConnectionFailed(err), ctrgate.IsBrokenConnection(err):
+	case client.IsErrConnectionFailed(err), driver.IsBrokenConnection(err):
 		return ctrgate.ErrEngineUnavailable
-	case (op == ctrgate.OpCreate || op == ctrgate.OpStart) && ctrgate.IsGPUConfigMessage(msg) && gpuish(m):
+	case (op == ctrgate.OpCreate || op == ctrgate.OpStart) && driver.IsGPUConfigMessage(msg) && gpuish(m):
 		return errGPU
 	case op == ctrgate.OpPullImage && !cerrdefs.IsInternal(err) && !cerrdefs.IsUnavailable(err) && cerrdefs.IsNotFound(err):
 		return ctrgate.ErrImageNotFound
 	case op == ctrgate.OpPullImage:
 		// a registry answered "not here" (ErrImageNotFound), or none
 		// answered at all (ErrRegistryUnavailable)
-		return ctrgate.PullFailureKind(msg)
+		return driver.PullFailureKind(msg)
 	}
 	switch {
 	case strings.Contains(m, "no such image"), strings.Contains(m, "image not known"),

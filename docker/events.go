@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 
@@ -27,9 +29,9 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	// ResumeEvents subscribes again from the last event.
 	// When ctx ends, Next's error is an *EngineError of Events wrapping
 	// ctx.Err(), like every other error of the stream.
-	return ctrgate.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
+	return driver.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
 		return r.subscribeEvents(ctx, filter, since)
-	}, ctrgate.ResumeOptions{Closed: r.isClosed, CtxError: func(ctx context.Context) error {
+	}, driver.ResumeOptions{Closed: r.isClosed, CtxError: func(ctx context.Context) error {
 		return eventsCtxErr(ctx, filter)
 	}})
 }
@@ -62,7 +64,7 @@ func (r *Runtime) subscribeEvents(ctx context.Context, filter ctrgate.EventFilte
 		return nil, err
 	}
 	args := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)))
-	for _, l := range ctrgate.LabelFilters(filter.Labels) {
+	for _, l := range driver.LabelFilters(filter.Labels) {
 		args.Add("label", l)
 	}
 	since := start.Add(-time.Millisecond)
@@ -144,7 +146,7 @@ func normaliseEvent(m events.Message) (ctrgate.Event, bool) {
 	// Docker appends details to some actions ("exec_start: sh -c ..."); the
 	// lifecycle ones are plain words.
 	action, _, _ = strings.Cut(action, ":")
-	t, ok := ctrgate.NormaliseEventType(action)
+	t, ok := driver.NormaliseEventType(action)
 	if !ok {
 		return ctrgate.Event{}, false
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
@@ -48,9 +50,9 @@ func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([
 		return nil, err
 	}
 	defer cancel()
-	sums, err := ctrgate.RetryImageListing(ctx, func() ([]image.Summary, error) {
+	sums, err := driver.RetryImageListing(ctx, func() ([]image.Summary, error) {
 		opts := image.ListOptions{}
-		if labels := ctrgate.EngineImageLabelFilters(filter); len(labels) > 0 {
+		if labels := driver.EngineImageLabelFilters(filter); len(labels) > 0 {
 			opts.Filters = filters.NewArgs()
 			for _, l := range labels {
 				opts.Filters.Add("label", l)
@@ -73,7 +75,7 @@ func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([
 		}
 		all = append(all, ctrgate.Image{ID: s.ID, Refs: s.RepoTags, Size: s.Size, Created: created, Labels: s.Labels})
 	}
-	return ctrgate.FilterImages(all, filter), nil
+	return driver.FilterImages(all, filter), nil
 }
 
 // PullImage makes ref available according to policy.
@@ -83,12 +85,12 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.Pull
 		return err
 	}
 	defer cancel()
-	return ctrgate.WithOp(r.ensureImage(ctx, ref, policy), ctrgate.OpPullImage)
+	return driver.WithOp(r.ensureImage(ctx, ref, policy), ctrgate.OpPullImage)
 }
 
 // ensureImage applies a pull policy (ctx is already bounded).
 func (r *Runtime) ensureImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
-	return ctrgate.ApplyPullPolicy(ctx, BackendName, ref, policy, r.imageExists, func(ctx context.Context) error {
+	return driver.ApplyPullPolicy(ctx, BackendName, ref, policy, r.imageExists, func(ctx context.Context) error {
 		return r.pullImage(ctx, ref)
 	})
 }

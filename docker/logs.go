@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -19,7 +21,7 @@ import (
 // ctrgate.ContainerRuntime.Logs). The engine's multiplexed stream is split
 // with stdcopy into stdout and stderr; each frame carries an engine
 // timestamp, which becomes LogLine.Time. Following a created container that
-// has not been started waits for its start with ctrgate.AwaitStart (Docker
+// has not been started waits for its start with driver.AwaitStart (Docker
 // would end the stream at once). A followed stream that ends by itself is
 // completed by logstream.Complete (Docker 20.10 can end it before an
 // unterminated last line written at exit is in the log); on Podman, whose
@@ -57,7 +59,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		exited := func(ctx context.Context) error {
 			_, err := r.Wait(ctx, id)
 			if err != nil && ctx.Err() == nil && !errors.Is(err, ctrgate.ErrNotFound) {
-				return ctrgate.WithOp(err, ctrgate.OpLogs)
+				return driver.WithOp(err, ctrgate.OpLogs)
 			}
 			return err
 		}
@@ -95,7 +97,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 			if created {
 				// Nothing to read before the start: wait for it on the
 				// event stream instead of polling an empty log.
-				if _, err := ctrgate.AwaitStart(sctx, r, name); err != nil {
+				if _, err := driver.AwaitStart(sctx, r, name); err != nil {
 					if sctx.Err() == nil && errors.Is(err, ctrgate.ErrNotFound) {
 						gone = true // removed before it was started: no output
 					} else {
@@ -129,7 +131,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 // itself, catches up with what it missed.
 func (r *Runtime) streamLogs(ctx context.Context, name string, lo container.LogsOptions, body io.ReadCloser, tr *frameTracker, out, errw *frameWriter) error {
 	if body == nil {
-		if _, err := ctrgate.AwaitStart(ctx, r, name); err != nil {
+		if _, err := driver.AwaitStart(ctx, r, name); err != nil {
 			return r.startErr(ctx, ctrgate.OpLogs, name, err)
 		}
 		var err error

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -860,7 +862,7 @@ func TestGPUs(t *testing.T) {
 	var ge *ctrgate.GPUConfigError
 	require.ErrorAs(t, err, &ge)
 	assert.Contains(t, ge.Message, "unresolvable CDI devices nvidia.com/gpu=all")
-	assert.True(t, ctrgate.IsGPUConfigMessage(ge.Message))
+	assert.True(t, driver.IsGPUConfigMessage(ge.Message))
 
 	rt2 := newRT(t, fake.WithCDIDevices("nvidia.com/gpu=0"))
 	_, err = rt2.Create(ctx, s)

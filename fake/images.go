@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/ctrgate/ctrgate"
 )
 
@@ -140,7 +142,7 @@ func (r *engine) ListImages(ctx context.Context, filter ctrgate.ImageFilter) (ou
 		all = append(all, ctrgate.Image{ID: img.id, Refs: []string{key}, Size: img.fs.size(),
 			Created: img.created, Labels: maps.Clone(img.cfg.Labels)})
 	}
-	return ctrgate.FilterImages(all, filter), nil
+	return driver.FilterImages(all, filter), nil
 }
 
 // imageMissing is the error for an image the fake does not have.

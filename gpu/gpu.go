@@ -10,6 +10,8 @@ package gpu
 import (
 	"errors"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/ctrgate/ctrgate"
 )
 
@@ -64,9 +66,9 @@ func Classify(backend string, err error, stderr string, secrets []string) error 
 		return err
 	}
 	switch {
-	case stderr != "" && ctrgate.IsGPUConfigMessage(stderr):
+	case stderr != "" && driver.IsGPUConfigMessage(stderr):
 		return ctrgate.NewGPUConfigError(backend, stderr, err, secrets)
-	case err != nil && ctrgate.IsGPUConfigMessage(err.Error()):
+	case err != nil && driver.IsGPUConfigMessage(err.Error()):
 		return ctrgate.NewGPUConfigError(backend, err.Error(), err, secrets)
 	}
 	return err

@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/ctrgate/ctrgate"
 )
 
@@ -146,7 +148,7 @@ func (c *completer) run(ctx context.Context, cur ctrgate.LogStream, tail int) er
 		case errors.Is(ierr, ctrgate.ErrNotFound):
 			return nil // removed: its log is gone
 		case ierr != nil:
-			return ctrgate.WithOp(ierr, ctrgate.OpLogs)
+			return driver.WithOp(ierr, ctrgate.OpLogs)
 		}
 		if !ct.State.Running() && ct.State.Status != ctrgate.StateCreated {
 			// Exited: the log is complete; read what was not delivered.

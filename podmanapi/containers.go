@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/containers/podman/v5/libpod/define"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 
@@ -31,7 +33,7 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 	}
 	defer cancel()
 	if err := r.pull(c, spec.Image, spec.PullPolicy); err != nil {
-		return "", ctrgate.WithOp(err, ctrgate.OpCreate)
+		return "", driver.WithOp(err, ctrgate.OpCreate)
 	}
 	resp, err := containers.CreateWithSpec(c, g, nil)
 	if err != nil {
@@ -149,7 +151,7 @@ func listFilters(f ctrgate.ListFilter) map[string][]string {
 		filters["name"] = []string{"^" + regexp.QuoteMeta(f.NamePrefix)}
 	}
 	if len(f.Labels) > 0 {
-		filters["label"] = ctrgate.LabelFilters(f.Labels)
+		filters["label"] = driver.LabelFilters(f.Labels)
 	}
 	return filters
 }
@@ -187,7 +189,7 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 // A Podman 4.x service answers a wait on a created, never started
 // container at once with code 0 (it counts "created" as stopped), and its
 // "running" condition polls and misses short runs. Wait therefore waits
-// for the start of a never-started container with ctrgate.AwaitStart (on
+// for the start of a never-started container with driver.AwaitStart (on
 // the event stream), then waits for the exit with the default condition,
 // which returns the recorded code of a container that has already exited.
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
@@ -202,7 +204,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	}
 	id, created := d.ID, d.Created
 	if d.State != nil && neverStarted(d.State) {
-		if _, err := ctrgate.AwaitStart(c, r, id); err != nil {
+		if _, err := driver.AwaitStart(c, r, id); err != nil {
 			if c.Err() == nil && errors.Is(err, ctrgate.ErrNotFound) {
 				if code, ok := r.diedExitCode(c, id, created); ok {
 					return code, nil
@@ -212,8 +214,8 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		}
 	}
 	// Podman's wait can fail while the container is exiting: look again
-	// (ctrgate.RetryTransientWait).
-	code, err := ctrgate.RetryTransientWait(c, func() (int, error) {
+	// (driver.RetryTransientWait).
+	code, err := driver.RetryTransientWait(c, func() (int, error) {
 		code, err := containers.Wait(c, id, nil)
 		return int(code), err
 	})
@@ -226,7 +228,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	return code, nil
 }
 
-// startErr turns an error of ctrgate.AwaitStart (called with the call
+// startErr turns an error of driver.AwaitStart (called with the call
 // context c) into one of op: a context or "closed" error when c is done,
 // else an *EngineError whose Op is op.
 func startErr(c context.Context, op, name string, err error) error {
@@ -234,7 +236,7 @@ func startErr(c context.Context, op, name string, err error) error {
 		return wrapErr(c, op, name, c.Err(), false)
 	}
 	if _, ok := err.(*ctrgate.EngineError); ok {
-		return ctrgate.WithOp(err, op)
+		return driver.WithOp(err, op)
 	}
 	return ctrgate.NewEngineError(BackendName, op, name, nil, "", err, nil)
 }

@@ -21,7 +21,7 @@
 //   - A wait on a created, never started container is answered at once
 //     with 0 (created counts as stopped), and the "running" condition polls
 //     and misses short runs: Wait waits for the start on the event stream
-//     (ctrgate.AwaitStart), then waits for its exit.
+//     (driver.AwaitStart), then waits for its exit.
 //   - Network mode pasta exists from 4.4 on: Create fails with
 //     ctrgate.ErrUnsupported before any engine call on older services.
 //   - Exec sessions cannot be removed before 4.8 (no endpoint); the

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/errorhandling"
 
@@ -70,7 +72,7 @@ func classify(op string, code int, msg string) error {
 	case ctrgate.OpPullImage:
 		// a registry answered "not here" (ErrImageNotFound), or none
 		// answered at all (ErrRegistryUnavailable)
-		return ctrgate.PullFailureKind(msg)
+		return driver.PullFailureKind(msg)
 	case ctrgate.OpRemoveImage:
 		switch {
 		case has("image not known", "no such image", "image not found", "unable to find"):
@@ -170,12 +172,12 @@ func wrapErr(ctx context.Context, op, target string, err error, gpu bool) error 
 		}
 		msg = err.Error()
 	}
-	if (gpu || op == ctrgate.OpCreate || op == ctrgate.OpStart) && ctrgate.IsGPUConfigMessage(msg) {
+	if (gpu || op == ctrgate.OpCreate || op == ctrgate.OpStart) && driver.IsGPUConfigMessage(msg) {
 		return ctrgate.NewGPUConfigError(BackendName, msg, err, nil)
 	}
 	kind := classify(op, code, msg)
 	if kind == nil && !ok && op == ctrgate.OpPullImage {
-		kind = ctrgate.PullFailureKind(msg)
+		kind = driver.PullFailureKind(msg)
 	}
 	if ok {
 		// the service's answer says it all; keep it as the message only
@@ -202,5 +204,5 @@ func isConnectionError(err error) bool {
 	if errors.As(err, &ue) || errors.As(err, &oe) {
 		return true
 	}
-	return ctrgate.IsBrokenConnection(err)
+	return driver.IsBrokenConnection(err)
 }

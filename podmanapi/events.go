@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/containers/podman/v5/pkg/bindings/system"
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
 
@@ -28,7 +30,7 @@ var builtinAttributes = map[string]bool{
 func eventFilters(f ctrgate.EventFilter) map[string][]string {
 	filters := map[string][]string{"type": {"container"}}
 	if len(f.Labels) > 0 {
-		filters["label"] = ctrgate.LabelFilters(f.Labels)
+		filters["label"] = driver.LabelFilters(f.Labels)
 	}
 	return filters
 }
@@ -39,7 +41,7 @@ func toEvent(e types.Event) (ctrgate.Event, bool) {
 	// Action and Actor are set by every libpod API version (4.0 and later);
 	// Status, ID and From are deprecated copies.
 	raw := string(e.Action)
-	t, ok := ctrgate.NormaliseEventType(raw)
+	t, ok := driver.NormaliseEventType(raw)
 	if !ok {
 		return ctrgate.Event{}, false
 	}
@@ -90,9 +92,9 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	// The service's stream may end when Podman rotates its events log or
 	// the service restarts: ResumeEvents subscribes again from the last
 	// event.
-	return ctrgate.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
+	return driver.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
 		return r.subscribeEvents(ctx, filter, since)
-	}, ctrgate.ResumeOptions{
+	}, driver.ResumeOptions{
 		Closed: r.closed.Load,
 		CtxError: func(ctx context.Context) error {
 			return wrapErr(ctx, ctrgate.OpEvents, "", ctx.Err(), false)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/containers/podman/v5/pkg/bindings/images"
 	"github.com/containers/podman/v5/pkg/domain/entities/types"
 
@@ -51,9 +53,9 @@ func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([
 		return nil, err
 	}
 	defer cancel()
-	sums, err := ctrgate.RetryImageListing(c, func() ([]*types.ImageSummary, error) {
+	sums, err := driver.RetryImageListing(c, func() ([]*types.ImageSummary, error) {
 		opts := &images.ListOptions{}
-		if labels := ctrgate.EngineImageLabelFilters(filter); len(labels) > 0 {
+		if labels := driver.EngineImageLabelFilters(filter); len(labels) > 0 {
 			// One label only: Podman 4.3's images endpoint answers nothing
 			// at all for two label filters (the CLI ANDs them).
 			opts.Filters = map[string][]string{"label": labels[:1]}
@@ -75,7 +77,7 @@ func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([
 		all = append(all, ctrgate.Image{ID: s.ID, Refs: append(s.RepoTags, s.Names...), Size: s.Size,
 			Created: unixTime(s.Created), Labels: s.Labels})
 	}
-	return ctrgate.FilterImages(all, filter), nil
+	return driver.FilterImages(all, filter), nil
 }
 
 // unixTime converts seconds since the epoch; 0 is the zero time.
@@ -88,11 +90,11 @@ func unixTime(sec int64) time.Time {
 
 // PullImage makes ref available according to policy.
 func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
-	return ctrgate.WithOp(r.pull(ctx, ref, policy), ctrgate.OpPullImage)
+	return driver.WithOp(r.pull(ctx, ref, policy), ctrgate.OpPullImage)
 }
 
 func (r *Runtime) pull(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
-	return ctrgate.ApplyPullPolicy(ctx, BackendName, ref, policy, r.ImageExists, func(ctx context.Context) error {
+	return driver.ApplyPullPolicy(ctx, BackendName, ref, policy, r.ImageExists, func(ctx context.Context) error {
 		return r.pullImage(ctx, ref)
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/containers/podman/v5/pkg/bindings/containers"
 
 	"github.com/ctrgate/ctrgate"
@@ -34,7 +36,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	// Ask once, so that a missing container fails here and not on Next.
 	ct, logFile, err := r.inspectLog(ctx, name)
 	if err != nil {
-		return nil, ctrgate.WithOp(err, ctrgate.OpLogs)
+		return nil, driver.WithOp(err, ctrgate.OpLogs)
 	}
 	if logFile != "" {
 		// The service runs on this machine and its conmon writes a k8s-file
@@ -43,7 +45,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		exited := func(ctx context.Context) error {
 			_, err := r.Wait(ctx, ct.ID)
 			if err != nil && ctx.Err() == nil && !errors.Is(err, ctrgate.ErrNotFound) {
-				return ctrgate.WithOp(err, ctrgate.OpLogs)
+				return driver.WithOp(err, ctrgate.OpLogs)
 			}
 			return err
 		}
@@ -76,7 +78,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	done := make(chan error, 1)
 	go func() {
 		if awaitStart {
-			if _, err := ctrgate.AwaitStart(c, r, ct.ID); err != nil {
+			if _, err := driver.AwaitStart(c, r, ct.ID); err != nil {
 				done <- startErr(c, ctrgate.OpLogs, name, err)
 				return
 			}

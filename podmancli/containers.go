@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/ctrgate/ctrgate"
 )
 
@@ -188,7 +190,7 @@ func listArgs(f ctrgate.ListFilter) []string {
 // on podman's answer anyway.
 func engineLabelFilters(labels map[string]string) []string {
 	var out []string
-	for _, l := range ctrgate.LabelFilters(labels) {
+	for _, l := range driver.LabelFilters(labels) {
 		if !strings.ContainsAny(l, ",\"\r\n") {
 			out = append(out, l)
 		}
@@ -226,7 +228,7 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 // code. `podman wait` returns at once for a created container (Podman 4.3
 // treats "created" as stopped, and "--condition running" misses a container
 // that runs shorter than its polling interval), so for a created container
-// Wait first waits for its start with ctrgate.AwaitStart (on the event
+// Wait first waits for its start with driver.AwaitStart (on the event
 // stream); then `podman wait` reports the exit code. A container removed on
 // exit (--rm) before podman could read its code is looked up in the event
 // log.
@@ -238,7 +240,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	}
 	id := c.ID
 	if c.State.Status == ctrgate.StateCreated && c.State.StartedAt.IsZero() {
-		if _, err := ctrgate.AwaitStart(ctx, r, id); err != nil {
+		if _, err := driver.AwaitStart(ctx, r, id); err != nil {
 			if ctx.Err() == nil && errors.Is(err, ctrgate.ErrNotFound) {
 				return r.exitFromEvents(ctx, name, id, since)
 			}
@@ -246,9 +248,9 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		}
 	}
 	// Podman's wait can fail while the container is exiting: look again
-	// (ctrgate.RetryTransientWait).
+	// (driver.RetryTransientWait).
 	var res *result
-	_, err = ctrgate.RetryTransientWait(ctx, func() (int, error) {
+	_, err = driver.RetryTransientWait(ctx, func() (int, error) {
 		var err error
 		res, err = r.run(ctx, ctrgate.OpWait, name, []string{"wait", "--", id}, runOpts{})
 		if err == nil && res.code != 0 {
@@ -274,17 +276,17 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 // Wait's.
 func (r *Runtime) inspectForWait(ctx context.Context, name string) (*ctrgate.Container, error) {
 	c, err := r.Inspect(ctx, name)
-	return c, ctrgate.WithOp(err, ctrgate.OpWait)
+	return c, driver.WithOp(err, ctrgate.OpWait)
 }
 
-// startErr turns an error of ctrgate.AwaitStart into one of op: a
+// startErr turns an error of driver.AwaitStart into one of op: a
 // context error when ctx is done, else an *EngineError whose Op is op.
 func startErr(ctx context.Context, op, name string, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return ctxError(op, name, cerr)
 	}
 	if _, ok := err.(*ctrgate.EngineError); ok {
-		return ctrgate.WithOp(err, op)
+		return driver.WithOp(err, op)
 	}
 	return ctrgate.NewEngineError(BackendName, op, name, nil, "", err, nil)
 }

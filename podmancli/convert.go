@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/gpu"
 	"github.com/ctrgate/ctrgate/logstream"
@@ -657,7 +659,7 @@ func parseEvent(line []byte) (ev ctrgate.Event, ok bool, err error) {
 	if raw == "" {
 		raw = d.Action
 	}
-	t, ok := ctrgate.NormaliseEventType(strings.ToLower(raw))
+	t, ok := driver.NormaliseEventType(strings.ToLower(raw))
 	if !ok {
 		return ctrgate.Event{}, false, nil
 	}

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"sync"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/ctrgate/ctrgate"
 )
 
@@ -25,7 +27,7 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
 	// Podman answers with an empty archive while a container that has just
 	// exited is being cleaned up: open it again then.
-	return ctrgate.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { return r.copyFrom(ctx, name, srcPath) })
+	return driver.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { return r.copyFrom(ctx, name, srcPath) })
 }
 
 // copyFrom is one CopyFrom request.

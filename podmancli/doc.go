@@ -22,7 +22,7 @@
 // Podman behaviours the backend adapts to (measured on 4.3.1):
 //   - `podman wait` returns at once for a created container, and
 //     "--condition running" misses short runs: Wait waits for the start on the
-//     event stream (ctrgate.AwaitStart), then runs `podman wait`.
+//     event stream (driver.AwaitStart), then runs `podman wait`.
 //   - `podman rm --force` of a missing container exits 0 and prints nothing:
 //     Remove reports ErrNotFound from the empty output.
 //   - exec on a stopped container exits 255 locally and 125 remotely, each

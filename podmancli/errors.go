@@ -3,6 +3,8 @@ package podmancli
 import (
 	"strings"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/ctrgate/ctrgate"
 )
 
@@ -16,14 +18,14 @@ func (r *Runtime) failure(op, target string, res *result) error {
 	if res.signal != 0 {
 		return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, msg, cause, nil)
 	}
-	if ctrgate.IsGPUConfigMessage(msg) && gpuOp(op) {
+	if driver.IsGPUConfigMessage(msg) && gpuOp(op) {
 		return ctrgate.NewGPUConfigError(BackendName, msg, cause, nil)
 	}
 	kind := classify(op, msg)
 	if op == ctrgate.OpCreate && kind == ctrgate.ErrImageNotFound && pulled(msg) {
 		// create --pull tried a registry: one that did not answer is not
 		// "no such image"
-		kind = ctrgate.PullFailureKind(msg)
+		kind = driver.PullFailureKind(msg)
 	}
 	return ctrgate.NewEngineError(BackendName, op, target, kind, msg, cause, nil)
 }

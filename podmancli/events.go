@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/pipe"
 )
@@ -25,9 +27,9 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	// log (file logger): ResumeEvents runs it again from the last event.
 	// When ctx ends, Next's error is an *EngineError of Events wrapping
 	// ctx.Err(), like every other error of the stream.
-	return ctrgate.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
+	return driver.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
 		return r.subscribeEvents(ctx, filter, since)
-	}, ctrgate.ResumeOptions{Closed: r.isClosed, CtxError: func(ctx context.Context) error {
+	}, driver.ResumeOptions{Closed: r.isClosed, CtxError: func(ctx context.Context) error {
 		return ctxError(ctrgate.OpEvents, "", ctx.Err())
 	}})
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/ctrgate/ctrgate"
 )
 
@@ -31,7 +33,7 @@ func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([
 	for _, l := range engineLabelFilters(filter.Labels) {
 		args = append(args, "--filter", "label="+l)
 	}
-	res, err := ctrgate.RetryImageListing(ctx, func() (*result, error) {
+	res, err := driver.RetryImageListing(ctx, func() (*result, error) {
 		return r.call(ctx, ctrgate.OpListImages, "", args, runOpts{})
 	})
 	if err != nil {
@@ -41,7 +43,7 @@ func (r *Runtime) ListImages(ctx context.Context, filter ctrgate.ImageFilter) ([
 	if err != nil {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpListImages, "", nil, "", err, nil)
 	}
-	return ctrgate.FilterImages(all, filter), nil
+	return driver.FilterImages(all, filter), nil
 }
 
 // parseImages parses `podman images --format json`. Empty output is an
@@ -89,7 +91,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 
 // PullImage makes ref available according to policy.
 func (r *Runtime) PullImage(ctx context.Context, ref string, policy ctrgate.PullPolicy) error {
-	return ctrgate.ApplyPullPolicy(ctx, BackendName, ref, policy, r.ImageExists, func(ctx context.Context) error {
+	return driver.ApplyPullPolicy(ctx, BackendName, ref, policy, r.ImageExists, func(ctx context.Context) error {
 		return r.pullImage(ctx, ref)
 	})
 }
@@ -109,7 +111,7 @@ func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 		kind := classify(ctrgate.OpPullImage, msg)
 		if kind == nil || kind == ctrgate.ErrImageNotFound {
 			// a registry answered "not here", or none answered at all
-			kind = ctrgate.PullFailureKind(msg)
+			kind = driver.PullFailureKind(msg)
 		}
 		return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, kind, msg, exitCause(res), nil)
 	}

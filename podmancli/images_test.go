@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -14,7 +16,7 @@ func TestParseImages431(t *testing.T) {
 	raw, err := parseImages(fixture(t, "podman-4.3.1", "images.json"))
 	require.NoError(t, err)
 	require.Len(t, raw, 4, "podman 4.3 lists a twice-tagged image twice")
-	imgs := ctrgate.FilterImages(raw, ctrgate.ImageFilter{})
+	imgs := driver.FilterImages(raw, ctrgate.ImageFilter{})
 	require.Len(t, imgs, 3, "one entry per ID")
 	byID := map[string]ctrgate.Image{}
 	for _, im := range imgs {
@@ -28,7 +30,7 @@ func TestParseImages431(t *testing.T) {
 	assert.Equal(t, []string{"localhost/ctrgate-fx/dangling:v1"}, byID["f5302c3f8661"].Refs)
 	assert.Empty(t, byID["15b79ca6c159"].Refs, "an untagged image has no refs")
 
-	got := ctrgate.FilterImages(raw, ctrgate.ImageFilter{Labels: map[string]string{"tier": "fx"}})
+	got := driver.FilterImages(raw, ctrgate.ImageFilter{Labels: map[string]string{"tier": "fx"}})
 	require.Len(t, got, 1)
 	assert.Equal(t, tagged.ID, got[0].ID)
 }
@@ -36,7 +38,7 @@ func TestParseImages431(t *testing.T) {
 func TestParseImages542(t *testing.T) {
 	raw, err := parseImages(fixture(t, "podman-5.4.2", "images.json"))
 	require.NoError(t, err)
-	imgs := ctrgate.FilterImages(raw, ctrgate.ImageFilter{})
+	imgs := driver.FilterImages(raw, ctrgate.ImageFilter{})
 	require.Len(t, imgs, 1)
 	assert.Equal(t, []string{"localhost/hello:1"}, imgs[0].Refs)
 	assert.Regexp(t, `^4abc12323b66[0-9a-f]{52}$`, imgs[0].ID)

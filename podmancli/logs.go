@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
+
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/logstream"
 )
@@ -28,7 +30,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions
 func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 	c, logFile, err := r.inspectLog(ctx, name) // ErrNotFound now, and the state
 	if err != nil {
-		return nil, ctrgate.WithOp(err, ctrgate.OpLogs)
+		return nil, driver.WithOp(err, ctrgate.OpLogs)
 	}
 	if logFile != "" {
 		// conmon's k8s-file log on this machine: read it directly (exact,
@@ -66,7 +68,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		defer r.untrack(ls)
 		defer stop()
 		if waitStart {
-			if _, err := ctrgate.AwaitStart(pctx, r, c.ID); err != nil {
+			if _, err := driver.AwaitStart(pctx, r, c.ID); err != nil {
 				switch {
 				case pctx.Err() != nil:
 					s.Finish(ctxError(ctrgate.OpLogs, name, pctx.Err())) // after Close, Next says EOF
@@ -93,7 +95,7 @@ func (r *Runtime) fileLogs(ctx context.Context, name, id, path string, opts ctrg
 	exited := func(ctx context.Context) error {
 		_, err := r.Wait(ctx, id)
 		if err != nil && ctx.Err() == nil && !errors.Is(err, ctrgate.ErrNotFound) {
-			return ctrgate.WithOp(err, ctrgate.OpLogs)
+			return driver.WithOp(err, ctrgate.OpLogs)
 		}
 		return err
 	}

@@ -1,4 +1,4 @@
-package ctrgate_test
+package driver_test
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ctrgate/ctrgate/driver"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,7 +67,7 @@ func TestResumeEventsAcrossEndsWithoutLossOrRepeats(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := ctrgate.ResumeEvents(ctx, sub, ctrgate.ResumeOptions{})
+	st, err := driver.ResumeEvents(ctx, sub, driver.ResumeOptions{})
 	require.NoError(t, err)
 	var got []ctrgate.EventType
 	for len(got) < 4 {
@@ -93,7 +95,7 @@ func TestResumeEventsEndsWhenTheEngineStaysAway(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := ctrgate.ResumeEvents(ctx, sub, ctrgate.ResumeOptions{Window: 500 * time.Millisecond})
+	st, err := driver.ResumeEvents(ctx, sub, driver.ResumeOptions{Window: 500 * time.Millisecond})
 	require.NoError(t, err)
 	defer st.Close()
 	_, err = st.Next()
@@ -112,7 +114,7 @@ func TestResumeEventsStopsAtOnce(t *testing.T) {
 			}
 			return nil, ctrgate.ErrInvalidSpec
 		}
-		st, err := ctrgate.ResumeEvents(ctx, sub, ctrgate.ResumeOptions{})
+		st, err := driver.ResumeEvents(ctx, sub, driver.ResumeOptions{})
 		require.NoError(t, err)
 		defer st.Close()
 		_, err = st.Next()
@@ -122,7 +124,7 @@ func TestResumeEventsStopsAtOnce(t *testing.T) {
 		sub := func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
 			return &sliceEvents{ctx: ctx, end: io.EOF}, nil
 		}
-		st, err := ctrgate.ResumeEvents(ctx, sub, ctrgate.ResumeOptions{Closed: func() bool { return true }})
+		st, err := driver.ResumeEvents(ctx, sub, driver.ResumeOptions{Closed: func() bool { return true }})
 		require.NoError(t, err)
 		defer st.Close()
 		_, err = st.Next()
@@ -133,7 +135,7 @@ func TestResumeEventsStopsAtOnce(t *testing.T) {
 		sub := func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
 			return &sliceEvents{ctx: ctx, hold: true}, nil
 		}
-		st, err := ctrgate.ResumeEvents(cctx, sub, ctrgate.ResumeOptions{})
+		st, err := driver.ResumeEvents(cctx, sub, driver.ResumeOptions{})
 		require.NoError(t, err)
 		defer st.Close()
 		time.AfterFunc(50*time.Millisecond, ccancel)

@@ -1,4 +1,4 @@
-package ctrgate
+package driver
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/ctrgate/ctrgate"
 )
 
 // Backoff of AwaitStart's polling fallback (only used when Events is
@@ -50,7 +52,7 @@ const (
 // returned as the runtime reported them (an *EngineError keeps the Op of
 // the failing call, e.g. OpInspect); callers that report them as their own
 // set the Op with WithOp.
-func AwaitStart(ctx context.Context, rt ContainerRuntime, name string) (*Container, error) {
+func AwaitStart(ctx context.Context, rt ctrgate.ContainerRuntime, name string) (*ctrgate.Container, error) {
 	c, err := rt.Inspect(ctx, name)
 	if err != nil {
 		return nil, awaitStartErr(ctx, name, err)
@@ -65,7 +67,7 @@ func AwaitStart(ctx context.Context, rt ContainerRuntime, name string) (*Contain
 		switch {
 		case err == nil && ended == nil:
 			return started, nil
-		case errors.Is(err, ErrUnsupported):
+		case errors.Is(err, ctrgate.ErrUnsupported):
 			return awaitStartPolling(ctx, rt, name, id)
 		case err != nil:
 			return nil, awaitStartErr(ctx, name, err)
@@ -92,12 +94,12 @@ type streamEnd struct {
 // It returns the started container; or ended when the stream ended by
 // itself with the container still not started; or an error (ErrUnsupported
 // from Events included).
-func awaitStartEvents(ctx context.Context, rt ContainerRuntime, name string, c *Container) (*Container, *streamEnd, error) {
+func awaitStartEvents(ctx context.Context, rt ctrgate.ContainerRuntime, name string, c *ctrgate.Container) (*ctrgate.Container, *streamEnd, error) {
 	id, cname := c.ID, c.Name
 	ectx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opened := time.Now()
-	es, err := rt.Events(ectx, EventFilter{NamePrefix: cname})
+	es, err := rt.Events(ectx, ctrgate.EventFilter{NamePrefix: cname})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -119,7 +121,7 @@ func awaitStartEvents(ctx context.Context, rt ContainerRuntime, name string, c *
 					return nil, nil, err
 				}
 				if errors.Is(err, io.EOF) {
-					err = fmt.Errorf("ctrgate: the event stream for %s ended: %w", name, ErrEngineUnavailable)
+					err = fmt.Errorf("ctrgate: the event stream for %s ended: %w", name, ctrgate.ErrEngineUnavailable)
 				}
 				// The engine ended the stream. Look once more: the runtime
 				// may be closed, the container gone or started.
@@ -141,7 +143,7 @@ func awaitStartEvents(ctx context.Context, rt ContainerRuntime, name string, c *
 
 // awaitStartPolling is AwaitStart for runtimes without Events: Inspect
 // with backoff.
-func awaitStartPolling(ctx context.Context, rt ContainerRuntime, name, id string) (*Container, error) {
+func awaitStartPolling(ctx context.Context, rt ctrgate.ContainerRuntime, name, id string) (*ctrgate.Container, error) {
 	for delay := awaitStartPoll; ; delay = min(delay*2, awaitStartPollMax) {
 		c, err := rt.Inspect(ctx, id)
 		if err != nil {
@@ -161,8 +163,8 @@ func awaitStartPolling(ctx context.Context, rt ContainerRuntime, name, id string
 }
 
 // hasStarted reports whether c is no longer "created and never started".
-func hasStarted(c *Container) bool {
-	return c.State.Status != StateCreated || !c.State.StartedAt.IsZero()
+func hasStarted(c *ctrgate.Container) bool {
+	return c.State.Status != ctrgate.StateCreated || !c.State.StartedAt.IsZero()
 }
 
 // awaitStartErr returns err, making sure it wraps ctx.Err() when ctx is

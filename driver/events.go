@@ -1,4 +1,4 @@
-package ctrgate
+package driver
 
 import (
 	"context"
@@ -9,14 +9,32 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/pipe"
 )
+
+// NormaliseEventType maps an engine's event word (Docker's "destroy",
+// Podman's "died", "remove", ...) to an EventType; ok is false for events
+// outside the normalised set (exec, attach, cleanup, init, ...).
+func NormaliseEventType(raw string) (t ctrgate.EventType, ok bool) {
+	switch raw {
+	case "create":
+		return ctrgate.EventCreate, true
+	case "start":
+		return ctrgate.EventStart, true
+	case "die", "died":
+		return ctrgate.EventDie, true
+	case "remove", "destroy":
+		return ctrgate.EventRemove, true
+	}
+	return "", false
+}
 
 // EventSubscriber opens one subscription to an engine's container events:
 // the events at or after since, or, when since is zero, those that happen
 // after the call. ResumeEvents calls it again, with the time of the last
 // event delivered, when a subscription ends.
-type EventSubscriber func(ctx context.Context, since time.Time) (EventStream, error)
+type EventSubscriber func(ctx context.Context, since time.Time) (ctrgate.EventStream, error)
 
 // ResumeOptions configures ResumeEvents.
 type ResumeOptions struct {
@@ -65,7 +83,7 @@ const (
 // Errors that are not ErrEngineUnavailable (an invalid filter, a refusal)
 // end it at once. The first subscription's error is returned by
 // ResumeEvents itself.
-func ResumeEvents(ctx context.Context, subscribe EventSubscriber, opts ResumeOptions) (EventStream, error) {
+func ResumeEvents(ctx context.Context, subscribe EventSubscriber, opts ResumeOptions) (ctrgate.EventStream, error) {
 	if opts.Window <= 0 {
 		opts.Window = ResumeWindow
 	}
@@ -83,7 +101,7 @@ func ResumeEvents(ctx context.Context, subscribe EventSubscriber, opts ResumeOpt
 		cancel()
 		return nil, err
 	}
-	p := pipe.New[Event](ctx, cancel, pipe.Buffer(64), pipe.CtxErrorFirst(), pipe.CtxError(ctxErr))
+	p := pipe.New[ctrgate.Event](ctx, cancel, pipe.Buffer(64), pipe.CtxErrorFirst(), pipe.CtxError(ctxErr))
 	rs := &resumedEvents{Pipe: p, done: make(chan struct{})}
 	go func() {
 		defer close(rs.done)
@@ -96,7 +114,7 @@ func ResumeEvents(ctx context.Context, subscribe EventSubscriber, opts ResumeOpt
 // resumedEvents is the stream of ResumeEvents; Close waits for its
 // goroutine.
 type resumedEvents struct {
-	*pipe.Pipe[Event]
+	*pipe.Pipe[ctrgate.Event]
 	done chan struct{}
 	once sync.Once
 }
@@ -110,7 +128,7 @@ func (s *resumedEvents) Close() error {
 }
 
 // eventKey identifies an event across subscriptions.
-func eventKey(e Event) string {
+func eventKey(e ctrgate.Event) string {
 	return strconv.FormatInt(e.Time.UnixNano(), 10) + "|" + e.ID + "|" + string(e.Type) + "|" + e.Raw + "|" + strconv.Itoa(e.ExitCode)
 }
 
@@ -138,7 +156,7 @@ func (r *recentKeys) add(k string) {
 
 // resume pumps cur into p, resubscribing when it ends, and returns the
 // stream's final error (nil when ctx is done or p closed).
-func resume(ctx context.Context, p *pipe.Pipe[Event], cur EventStream, subscribe EventSubscriber, opts ResumeOptions, called time.Time) error {
+func resume(ctx context.Context, p *pipe.Pipe[ctrgate.Event], cur ctrgate.EventStream, subscribe EventSubscriber, opts ResumeOptions, called time.Time) error {
 	defer func() { _ = cur.Close() }()
 	var (
 		seen    recentKeys
@@ -185,7 +203,7 @@ func resume(ctx context.Context, p *pipe.Pipe[Event], cur EventStream, subscribe
 					lastErr = errors.New("the engine ended every event stream at once")
 				}
 				return fmt.Errorf("ctrgate: event stream: the engine stayed unreachable for %v: %w (%w)",
-					opts.Window, ErrEngineUnavailable, lastErr)
+					opts.Window, ctrgate.ErrEngineUnavailable, lastErr)
 			}
 			if attempt > 0 || time.Since(opened) < resumeHealthy {
 				delay := min(100*time.Millisecond<<min(attempt, 4), time.Second)
@@ -218,13 +236,13 @@ func resumeFatal(ctx context.Context, err error, opts ResumeOptions) error {
 	case ctx.Err() != nil:
 		return nil
 	case opts.Closed():
-		if errors.Is(err, ErrEngineUnavailable) {
+		if errors.Is(err, ctrgate.ErrEngineUnavailable) {
 			return err
 		}
-		return fmt.Errorf("ctrgate: event stream: runtime is closed: %w", ErrEngineUnavailable)
-	case errors.Is(err, io.EOF), errors.Is(err, ErrEngineUnavailable):
+		return fmt.Errorf("ctrgate: event stream: runtime is closed: %w", ctrgate.ErrEngineUnavailable)
+	case errors.Is(err, io.EOF), errors.Is(err, ctrgate.ErrEngineUnavailable):
 		return nil
-	case errors.Is(err, ErrInvalidSpec), errors.Is(err, ErrUnsupported):
+	case errors.Is(err, ctrgate.ErrInvalidSpec), errors.Is(err, ctrgate.ErrUnsupported):
 		return err
 	}
 	return nil // anything else (a broken connection, an engine error): try again

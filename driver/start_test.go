@@ -1,12 +1,16 @@
-package ctrgate_test
+package driver_test
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ctrgate/ctrgate/driver"
+	"github.com/ctrgate/ctrgate/fake"
 
 	"github.com/ctrgate/ctrgate"
 )
@@ -20,7 +24,7 @@ type awaitResult struct {
 func awaitStartAsync(ctx context.Context, rt ctrgate.ContainerRuntime, name string) <-chan awaitResult {
 	ch := make(chan awaitResult, 1)
 	go func() {
-		c, err := ctrgate.AwaitStart(ctx, rt, name)
+		c, err := driver.AwaitStart(ctx, rt, name)
 		ch <- awaitResult{c, err}
 	}()
 	return ch
@@ -129,7 +133,7 @@ func TestAwaitStartRemovedWhileWaiting(t *testing.T) {
 func TestAwaitStartMissing(t *testing.T) {
 	rt := newExampleRuntime()
 	defer rt.Close()
-	_, err := ctrgate.AwaitStart(context.Background(), rt, "never-created")
+	_, err := driver.AwaitStart(context.Background(), rt, "never-created")
 	if !errors.Is(err, ctrgate.ErrNotFound) {
 		t.Fatalf("got %v, want ErrNotFound", err)
 	}
@@ -147,7 +151,7 @@ func TestAwaitStartDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	began := time.Now()
-	_, err := ctrgate.AwaitStart(ctx, rt, "idle")
+	_, err := driver.AwaitStart(ctx, rt, "idle")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want context.DeadlineExceeded", err)
 	}
@@ -180,7 +184,7 @@ func TestAwaitStartAlreadyStarted(t *testing.T) {
 	}
 	rt.ResetCalls()
 	for _, name := range []string{"up", "done"} {
-		c, err := ctrgate.AwaitStart(ctx, rt, name)
+		c, err := driver.AwaitStart(ctx, rt, name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,7 +227,7 @@ func TestAwaitStartEventsUnsupported(t *testing.T) {
 	if _, err := rt.Create(ctx, ctrgate.ContainerSpec{Name: "failing", Image: "example.com/job:1"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ctrgate.AwaitStart(ctx, rt, "failing"); !errors.Is(err, boom) {
+	if _, err := driver.AwaitStart(ctx, rt, "failing"); !errors.Is(err, boom) {
 		t.Fatalf("got %v, want the Events error", err)
 	}
 }
@@ -283,11 +287,40 @@ func TestAwaitStartStreamEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt = &endingEvents{ContainerRuntime: frt, ends: 100}
-	_, err := ctrgate.AwaitStart(ctx, rt, "broken")
+	_, err := driver.AwaitStart(ctx, rt, "broken")
 	if !errors.Is(err, ctrgate.ErrEngineUnavailable) {
 		t.Fatalf("got %v, want ErrEngineUnavailable", err)
 	}
 	if n := rt.eventsCalls(); n != 3 {
 		t.Errorf("%d Events calls, want 3", n)
 	}
+}
+
+// newExampleRuntime is a fake with image example.com/job:1, whose program
+// prints its arguments and "ready", then serves until stopped ("serve"),
+// fails with code 3 ("fail" second) or exits 0.
+func newExampleRuntime() *fake.Runtime {
+	rt := fake.New()
+	rt.RegisterProgram("/job", func(p *fake.Process) int {
+		args := p.Args()[1:]
+		fmt.Fprintln(p.Stdout(), "args:", args)
+		fmt.Fprintln(p.Stdout(), "ready")
+		if len(args) > 0 && args[0] == "serve" {
+			select {
+			case <-p.Signals():
+				return 0
+			case <-p.Done():
+				return 137
+			}
+		}
+		if len(args) > 1 && args[1] == "fail" {
+			fmt.Fprintln(p.Stderr(), "failing on purpose")
+			return 3
+		}
+		return 0
+	})
+	if err := rt.AddImage("example.com/job:1", fake.ImageConfig{Entrypoint: []string{"/job"}}); err != nil {
+		panic(err)
+	}
+	return rt
 }
