@@ -34,6 +34,25 @@
 # socket directory /run/containerd/s, whose names are hashed per containerd
 # address, so nothing collides.
 #
+# More instances side by side: CTRGATE_DOCKER_INSTANCE=NAME (lower-case
+# letters and digits, up to 8) gives an instance of its own: state directory
+# ${CTRGATE_STATE_DIR}/docker-NAME (so its own socket, pid files, data and exec
+# roots, containerd with its own socket, root and state), bridge ctgdk-NAME,
+# subnet 172.30.X.0/24 (X in 100..249, derived from NAME; never the default
+# instance's 99 nor Podman's 10.89.0.0/16), cgroup parent /ctrgate-docker-NAME;
+# CTRGATE_DOCKER_BRIDGE and CTRGATE_DOCKER_BIP apply to the default instance
+# only. Its `env` prints CTRGATE_DOCKER_NAME_HOST and CTRGATE_DOCKER_NAME_STATE
+# (NAME in upper case) instead of DOCKER_HOST, so that it never replaces the
+# default instance in a shell that evaluates both (the fault tests use an
+# instance "fault": CTRGATE_DOCKER_FAULT_STATE). `up`, `down` and `status` of
+# one instance touch nothing of another. Neither instance changes iptables.
+#
+# `down` leaves nothing running or mounted: after dockerd (which stops its
+# containers) and containerd, any process still in the instance's cgroups and
+# any containerd shim of its containerd is killed, the mounts under the state
+# directory are released, the bridge deleted and the instance's (empty)
+# cgroups under its cgroup parent removed.
+#
 # Needs root (dockerd does). If you already have a Docker engine, you do not
 # need this script: set DOCKER_HOST (e.g. unix:///var/run/docker.sock,
 # tcp://host:2376 with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH) and the docker
@@ -41,18 +60,41 @@
 set -euo pipefail
 
 STATE_DIR=${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}
-S=$STATE_DIR/docker
+INSTANCE=${CTRGATE_DOCKER_INSTANCE:-}
+if [[ -n $INSTANCE ]]; then
+	[[ $INSTANCE =~ ^[a-z0-9]{1,8}$ ]] || { echo "docker.sh: CTRGATE_DOCKER_INSTANCE must be 1-8 lower-case letters or digits" >&2; exit 2; }
+	S=$STATE_DIR/docker-$INSTANCE
+	BRIDGE=ctgdk-$INSTANCE # at most 14 characters (IFNAMSIZ is 16 with the NUL)
+	# 172.30.100.0/24 .. 172.30.249.0/24, never the default instance's 99
+	OCTET=$((100 + $(printf %s "$INSTANCE" | cksum | cut -d' ' -f1) % 150))
+	BIP=172.30.$OCTET.1/24
+	CGROUP_PARENT=/ctrgate-docker-$INSTANCE
+	ENV_PREFIX=CTRGATE_DOCKER_${INSTANCE^^}
+else
+	S=$STATE_DIR/docker
+	BRIDGE=${CTRGATE_DOCKER_BRIDGE:-ctrgate0}
+	BIP=${CTRGATE_DOCKER_BIP:-172.30.99.1/24}
+	CGROUP_PARENT=/ctrgate-docker
+	ENV_PREFIX=
+fi
 SOCK=$S/docker.sock
 CTRD=$S/containerd
 CTRD_SOCK=$CTRD/containerd.sock
-BRIDGE=${CTRGATE_DOCKER_BRIDGE:-ctrgate0}
-BIP=${CTRGATE_DOCKER_BIP:-172.30.99.1/24}
 START_TIMEOUT=${CTRGATE_DOCKER_START_TIMEOUT:-60}
 
-die() { echo "docker.sh: $*" >&2; exit 1; }
-log() { echo "docker.sh: $*" >&2; }
+die() { echo "docker.sh${INSTANCE:+ ($INSTANCE)}: $*" >&2; exit 1; }
+log() { echo "docker.sh${INSTANCE:+ ($INSTANCE)}: $*" >&2; }
 
 client() { DOCKER_HOST="unix://$SOCK" docker "$@"; }
+
+# running PID: the process exists and is not a zombie (a daemon that was
+# killed stays one until the init process reaps it, which may take a while).
+running() {
+	local st
+	st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	st=${st##*) }
+	[[ -n $st && ${st%% *} != Z ]]
+}
 
 # pid_alive FILE NAME: the pid in FILE is a live process whose command is NAME.
 pid_alive() {
@@ -61,10 +103,24 @@ pid_alive() {
 	pid=$(<"$f")
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	[[ -r /proc/$pid/comm ]] || return 1
-	[[ $(</proc/"$pid"/comm) == "$name" ]]
+	[[ $(</proc/"$pid"/comm) == "$name" ]] && running "$pid"
 }
 
 answers() { [[ -S $SOCK ]] && timeout 5 env DOCKER_HOST="unix://$SOCK" docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# close_inherited_fds closes every descriptor above stderr in this
+# (sub)shell, before it execs a daemon: a daemon must not keep what its
+# caller had open, e.g. the instance's test.lock when `up` runs under
+# flock(1), which would hold the lock for the daemon's whole life.
+close_inherited_fds() {
+	local fd
+	for fd in /proc/"$BASHPID"/fd/*; do
+		fd=${fd##*/}
+		if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then
+			eval "exec $fd>&-" 2>/dev/null || true
+		fi
+	done
+}
 
 ensure_installed() {
 	if command -v dockerd >/dev/null && command -v containerd >/dev/null && command -v docker >/dev/null; then
@@ -79,6 +135,11 @@ ensure_installed() {
 }
 
 ensure_bridge() {
+	# another interface (the other instance's bridge, Podman's, the host's)
+	# on this subnet would make both unreachable: refuse rather than share it
+	local net=${BIP%.*}. other
+	other=$(ip -4 -o addr show | awk -v b="$BRIDGE" -v n="$net" '$2 != b && index($4, n) == 1 { print $2 " " $4 }')
+	[[ -z $other ]] || die "subnet of $BIP already used by another interface: $other"
 	if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
 		ip link add name "$BRIDGE" type bridge || die "cannot create bridge $BRIDGE"
 	fi
@@ -110,12 +171,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   path = "$CTRD/opt"
 EOF
 	rm -f "$CTRD_SOCK" "$CTRD_SOCK.ttrpc"
-	setsid containerd --config "$CTRD/containerd.toml" >>"$S/containerd.log" 2>&1 </dev/null &
+	(
+		close_inherited_fds
+		exec setsid containerd --config "$CTRD/containerd.toml"
+	) >>"$S/containerd.log" 2>&1 </dev/null &
 	echo $! >"$CTRD/containerd.pid"
 	local i
 	for ((i = 0; i < START_TIMEOUT * 10; i++)); do
 		[[ -S $CTRD_SOCK ]] && return
-		kill -0 "$(<"$CTRD/containerd.pid")" 2>/dev/null || die "containerd exited at start; see $S/containerd.log:
+		running "$(<"$CTRD/containerd.pid")" || die "containerd exited at start; see $S/containerd.log:
 $(tail -n 20 "$S/containerd.log")"
 		sleep 0.1
 	done
@@ -139,18 +203,20 @@ cmd_up() {
 		start_containerd
 		[[ -s $S/daemon.json ]] || echo '{}' >"$S/daemon.json"
 		rm -f "$SOCK" "$S/docker.pid"
-		setsid dockerd \
-			--config-file "$S/daemon.json" \
-			--host "unix://$SOCK" \
-			--data-root "$S/data" \
-			--exec-root "$S/exec" \
-			--pidfile "$S/docker.pid" \
-			--containerd "$CTRD_SOCK" \
-			--bridge "$BRIDGE" \
-			--iptables=false --ip-forward=false --ip-masq=false --ip6tables=false \
-			--cgroup-parent /ctrgate-docker \
-			${CTRGATE_DOCKER_STORAGE_DRIVER:+--storage-driver "$CTRGATE_DOCKER_STORAGE_DRIVER"} \
-			>>"$S/dockerd.log" 2>&1 </dev/null &
+		(
+			close_inherited_fds
+			exec setsid dockerd \
+				--config-file "$S/daemon.json" \
+				--host "unix://$SOCK" \
+				--data-root "$S/data" \
+				--exec-root "$S/exec" \
+				--pidfile "$S/docker.pid" \
+				--containerd "$CTRD_SOCK" \
+				--bridge "$BRIDGE" \
+				--iptables=false --ip-forward=false --ip-masq=false --ip6tables=false \
+				--cgroup-parent "$CGROUP_PARENT" \
+				${CTRGATE_DOCKER_STORAGE_DRIVER:+--storage-driver "$CTRGATE_DOCKER_STORAGE_DRIVER"}
+		) >>"$S/dockerd.log" 2>&1 </dev/null &
 		echo $! >"$S/dockerd.start.pid"
 	fi
 	local i
@@ -159,7 +225,7 @@ cmd_up() {
 			log "dockerd $(client version --format '{{.Server.Version}}') running (pid $(<"$S/docker.pid")) on unix://$SOCK"
 			return
 		fi
-		if ! kill -0 "$(<"$S/dockerd.start.pid")" 2>/dev/null; then
+		if ! running "$(<"$S/dockerd.start.pid")"; then
 			stop_pid "$CTRD/containerd.pid" containerd 20
 			cleanup_mounts
 			die "dockerd exited at start; see $S/dockerd.log:
@@ -187,13 +253,61 @@ stop_pid() {
 	pid=$(<"$f")
 	kill -TERM "$pid" 2>/dev/null || true
 	for ((i = 0; i < secs * 10; i++)); do
-		[[ -d /proc/$pid ]] || { rm -f "$f"; return 0; }
+		running "$pid" || { rm -f "$f"; return 0; }
 		sleep 0.1
 	done
 	log "$name (pid $pid) did not stop within ${secs}s; killing it"
 	kill -KILL "$pid" 2>/dev/null || true
 	sleep 0.2
 	rm -f "$f"
+}
+
+# cgroup_dirs: the instance's cgroup parent in every cgroup hierarchy
+# (v1: one per controller; v2: one), where it exists.
+cgroup_dirs() {
+	local d
+	for d in /sys/fs/cgroup"$CGROUP_PARENT" /sys/fs/cgroup/*"$CGROUP_PARENT"; do
+		[[ -d $d ]] && readlink -f "$d"
+	done | sort -u # cpu and cpuacct may be links to one hierarchy
+}
+
+# kill_leftovers: SIGKILL what survived dockerd and containerd: processes
+# in the instance's cgroups (containers of a dockerd that was killed) and
+# the shims of its containerd (their sockets in /run/containerd/s with them).
+kill_leftovers() {
+	local pids=() alive=() p d i inodes
+	while read -r d; do
+		while read -r p; do [[ -n $p ]] && pids+=("$p"); done < <(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null)
+	done < <(cgroup_dirs)
+	for p in /proc/[0-9]*; do
+		[[ $(cat "$p/comm" 2>/dev/null) == containerd-shim* ]] || continue
+		tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -qxF -- "$CTRD_SOCK" || continue
+		pids+=("${p#/proc/}")
+		# the shim's listening socket: removed by the shim on a clean exit only
+		inodes=$(find "$p/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | tr -dc '0-9\n' | sort -u | paste -sd'|')
+		if [[ -n $inodes ]]; then
+			awk -v re="^($inodes)\$" '$7 ~ re && $8 ~ "^/run/containerd/s/" { print $8 }' /proc/net/unix | sort -u | xargs -r rm -f
+		fi
+	done
+	((${#pids[@]})) || return 0
+	mapfile -t pids < <(printf '%s\n' "${pids[@]}" | sort -un)
+	log "killing ${#pids[@]} leftover process(es): ${pids[*]}"
+	kill -KILL "${pids[@]}" 2>/dev/null || true
+	for ((i = 0; i < 50; i++)); do
+		alive=()
+		for p in "${pids[@]}"; do running "$p" && alive+=("$p"); done
+		((${#alive[@]})) || return 0
+		sleep 0.1
+	done
+	log "still running after SIGKILL: ${alive[*]}"
+}
+
+# remove_cgroups: the instance's cgroups, deepest first (they are empty now).
+remove_cgroups() {
+	local d
+	while read -r d; do
+		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || log "could not remove cgroup $d"
+	done < <(cgroup_dirs)
 }
 
 cmd_down() {
@@ -203,15 +317,22 @@ cmd_down() {
 		stop_pid "$S/dockerd.start.pid" dockerd 5
 		stop_pid "$CTRD/containerd.pid" containerd 20
 		rm -f "$SOCK"
+		kill_leftovers
 		cleanup_mounts
 	fi
 	if ip link show "$BRIDGE" >/dev/null 2>&1; then
 		ip link del "$BRIDGE" 2>/dev/null || log "could not delete bridge $BRIDGE"
 	fi
+	remove_cgroups
 	log "stopped"
 }
 
 cmd_env() {
+	if [[ -n $ENV_PREFIX ]]; then
+		printf 'export %s_HOST=%q\n' "$ENV_PREFIX" "unix://$SOCK"
+		printf 'export %s_STATE=%q\n' "$ENV_PREFIX" "$S"
+		return
+	fi
 	echo "export DOCKER_HOST=unix://$SOCK"
 }
 

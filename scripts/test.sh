@@ -15,6 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TAGS=containers_image_openpgp,exclude_graphdriver_btrfs
+# the instance names below are given per command; none may leak in
+unset CTRGATE_PODMAN_INSTANCE CTRGATE_DOCKER_INSTANCE
 export CTRGATE_STATE_DIR=${CTRGATE_STATE_DIR:-/var/tmp/ctrgate}
 mkdir -p "$CTRGATE_STATE_DIR"
 log=$CTRGATE_STATE_DIR/go-test.log
@@ -25,6 +27,7 @@ cleanup() {
   scripts/docker.sh down || true
   scripts/podman.sh down || true
   CTRGATE_PODMAN_INSTANCE=rot scripts/podman.sh down || true
+  CTRGATE_DOCKER_INSTANCE=fault scripts/docker.sh down || true
   scripts/registry.sh down || true
 }
 trap cleanup EXIT
@@ -38,6 +41,12 @@ scripts/docker.sh up
 # event streams across rotations and service restarts (TestEventsAcrossRotation*).
 CTRGATE_PODMAN_INSTANCE=rot CTRGATE_PODMAN_EVENTS_MAX_SIZE=20k scripts/podman.sh up
 export CTRGATE_PODMAN_ROTATE_STATE=$CTRGATE_STATE_DIR/podman-rot
+# A second dockerd (its own containerd, bridge, subnet and cgroup parent),
+# which the fault tests stop, kill and restart (TestDeadlineAgainstStoppedEngine,
+# TestRefusedConnection, TestEngineKilledMidStream); they import the test
+# image into it themselves. Exports CTRGATE_DOCKER_FAULT_STATE/_HOST.
+CTRGATE_DOCKER_INSTANCE=fault scripts/docker.sh up
+eval "$(CTRGATE_DOCKER_INSTANCE=fault scripts/docker.sh env)"
 eval "$(scripts/podman.sh env)"
 eval "$(scripts/docker.sh env)"
 eval "$(scripts/registry.sh env)"

@@ -25,55 +25,130 @@ import (
 	"github.com/ctrgate/ctrgate/podmancli"
 )
 
-// TestDeadlineAgainstStoppedEngine stops (SIGSTOP) a Podman service of its
-// own, the second instance scripts/test.sh starts (the events-log rotation
-// one, taken alone with its lock), and checks on every backend that talks
-// to a service (podman-api, docker on Podman's compat API, podman-cli in
-// remote mode) that a call with a 2 s deadline returns at the deadline
-// with the context's error, an *EngineError of the method, and that the
-// same runtime works again once the engine runs again. The time past the
+// TestDeadlineAgainstStoppedEngine stops (SIGSTOP) an engine of its own
+// and checks on every backend that talks to it that a call with a 2 s
+// deadline returns at the deadline with the context's error, an
+// *EngineError of the method, and that the same runtime works again once
+// the engine runs again. The engines: the second Podman service
+// scripts/test.sh starts (the events-log rotation one, taken alone with its
+// lock) for podman-api, docker on Podman's compat API and podman-cli in
+// remote mode; the private dockerd scripts/test.sh starts (instance
+// "fault", taken alone with its lock) for docker. The time past the
 // deadline is logged (the contract layer returns at ctx.Done; the bound
 // asserted leaves room for a loaded CI machine).
 func TestDeadlineAgainstStoppedEngine(t *testing.T) {
-	rot := conformance.RotatingPodmanFromEnv(t)
-	rot.Lock(t)
-	pid := servicePid(t, rot.State)
-
-	backends := serviceBackends(t, rot.Socket())
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			_, err := b.rt.Info(ctx)
-			require.NoError(t, err, "the engine answers before it is stopped")
-
-			require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
-			resume := sync.OnceFunc(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
-			t.Cleanup(resume) // never leave the service stopped
-			dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
-			began := time.Now()
-			_, err = b.rt.List(dctx, ctrgate.ListFilter{NamePrefix: "ctg-stopped-", All: true})
-			took := time.Since(began)
-			dcancel()
-			resume()
-			t.Logf("%s: List with a 2 s deadline against a stopped engine returned after %v (%v past the deadline)",
-				b.name, took.Round(time.Millisecond), (took - 2*time.Second).Round(time.Millisecond))
-			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			var ee *ctrgate.EngineError
-			if assert.ErrorAs(t, err, &ee) {
-				assert.Equal(t, ctrgate.OpList, ee.Op)
+	for _, e := range faultEngines() {
+		t.Run(e.name, func(t *testing.T) {
+			e := e.open(t)
+			pid := e.pid(t)
+			for _, b := range e.backends {
+				t.Run(b.name, func(t *testing.T) { deadlineAgainstStopped(t, pid, b) })
 			}
-			assert.Less(t, took, 2500*time.Millisecond, "the call returns at its deadline")
-
-			_, err = b.rt.Info(ctx)
-			assert.NoError(t, err, "the same runtime works again once the engine runs")
 		})
 	}
 }
 
+func deadlineAgainstStopped(t *testing.T, pid int, b namedRuntime) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := b.rt.Info(ctx)
+	require.NoError(t, err, "the engine answers before it is stopped")
+
+	require.NoError(t, syscall.Kill(pid, syscall.SIGSTOP))
+	resume := sync.OnceFunc(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	t.Cleanup(resume) // never leave the engine stopped
+	dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
+	began := time.Now()
+	_, err = b.rt.List(dctx, ctrgate.ListFilter{NamePrefix: "ctg-stopped-", All: true})
+	took := time.Since(began)
+	dcancel()
+	resume()
+	t.Logf("%s: List with a 2 s deadline against a stopped engine returned after %v (%v past the deadline)",
+		b.name, took.Round(time.Millisecond), (took - 2*time.Second).Round(time.Millisecond))
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	var ee *ctrgate.EngineError
+	if assert.ErrorAs(t, err, &ee) {
+		assert.Equal(t, ctrgate.OpList, ee.Op)
+	}
+	assert.Less(t, took, 2500*time.Millisecond, "the call returns at its deadline")
+
+	_, err = b.rt.Info(ctx)
+	assert.NoError(t, err, "the same runtime works again once the engine runs")
+}
+
+// faultEngine is an engine of the fault tests' own, taken alone, with the
+// backends that talk to it.
+type faultEngine struct {
+	backends []namedRuntime
+	// pid is the process that serves the API (SIGSTOP, SIGKILL).
+	pid func(t testing.TB) int
+	// socket is the unix socket path the backends connect to.
+	socket string
+	// stop stops the engine (its socket is gone); start starts it again.
+	stop, start func(ctx context.Context) error
+	// recover brings the engine back after its API process was killed.
+	recover func(ctx context.Context) error
+}
+
+// faultEngines are the engines of the fault tests, each opened (skipped,
+// or failed under CI=true, when it is not provisioned) in a subtest of its
+// name.
+func faultEngines() []struct {
+	name string
+	open func(t *testing.T) faultEngine
+} {
+	return []struct {
+		name string
+		open func(t *testing.T) faultEngine
+	}{
+		{"podman-service", func(t *testing.T) faultEngine {
+			rot := conformance.RotatingPodmanFromEnv(t)
+			rot.Lock(t)
+			return faultEngine{
+				backends: serviceBackends(t, rot.Socket()),
+				pid:      func(t testing.TB) int { return servicePid(t, rot.State) },
+				socket:   strings.TrimPrefix(rot.Socket(), "unix://"),
+				stop:     rot.Stop,
+				start:    rot.Start,
+				recover: func(ctx context.Context) error {
+					if err := rot.Stop(ctx); err != nil { // the pid and socket files of the dead service
+						return err
+					}
+					return rot.Start(ctx)
+				},
+			}
+		}},
+		{"dockerd", func(t *testing.T) faultEngine {
+			d := conformance.FaultDockerFromEnv(t)
+			d.Lock(t)
+			return faultEngine{
+				backends: dockerBackends(t, d.Host()),
+				pid:      d.Pid,
+				socket:   strings.TrimPrefix(d.Host(), "unix://"),
+				stop:     d.Stop,
+				start:    d.Start,
+				// dockerd alone, as a supervisor restarts it: its
+				// containerd (and the container's shim) outlived it.
+				recover: d.Start,
+			}
+		}},
+	}
+}
+
+// dockerBackends opens the docker backend on the dockerd at host.
+func dockerBackends(t *testing.T, host string) []namedRuntime {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rt, err := docker.New(ctx, docker.Config{Host: host})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rt.Close() })
+	return []namedRuntime{{"docker", rt}}
+}
+
 // servicePid is the pid of the API service of the Podman instance whose
 // state directory is state (scripts/podman.sh writes it).
-func servicePid(t *testing.T, state string) int {
+func servicePid(t testing.TB, state string) int {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(state, "service.pid"))
 	require.NoError(t, err, "the service's pid file")
@@ -85,38 +160,41 @@ func servicePid(t *testing.T, state string) int {
 	return pid
 }
 
-// TestRefusedConnection closes the rotation Podman's service and leaves a
-// socket file that refuses connections in its place, then checks on every
-// backend that talks to a service that a call without a deadline fails at
-// once with ErrEngineUnavailable (no retries with sleeps: the Podman
-// bindings and podman itself wait 600 ms), and that the same runtime works
-// again once the service is back.
+// TestRefusedConnection stops each engine of its own (the rotation
+// Podman's service; the private dockerd) and leaves a socket file that
+// refuses connections in its place, then checks on every backend that
+// talks to it that a call without a deadline fails at once with
+// ErrEngineUnavailable (no retries with sleeps: the Podman bindings and
+// podman itself wait 600 ms), and that the same runtime works again once
+// the engine is back.
 func TestRefusedConnection(t *testing.T) {
-	rot := conformance.RotatingPodmanFromEnv(t)
-	rot.Lock(t)
-	backends := serviceBackends(t, rot.Socket())
+	for _, e := range faultEngines() {
+		t.Run(e.name, func(t *testing.T) { refusedConnection(t, e.open(t)) })
+	}
+}
+
+func refusedConnection(t *testing.T, e faultEngine) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	for _, b := range backends {
+	for _, b := range e.backends {
 		_, err := b.rt.Info(ctx)
-		require.NoError(t, err, "%s answers before the service is stopped", b.name)
+		require.NoError(t, err, "%s answers before the engine is stopped", b.name)
 	}
 
-	require.NoError(t, rot.Stop(ctx))
+	require.NoError(t, e.stop(ctx))
 	restarted := false
-	sock := strings.TrimPrefix(rot.Socket(), "unix://")
 	t.Cleanup(func() { // never leave the instance down
 		if !restarted {
-			_ = os.Remove(sock)
-			_ = rot.Start(context.Background())
+			_ = os.Remove(e.socket)
+			_ = e.start(context.Background())
 		}
 	})
-	l, err := net.Listen("unix", sock)
+	l, err := net.Listen("unix", e.socket)
 	require.NoError(t, err)
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	require.NoError(t, l.Close()) // the file stays: connections are refused
 
-	for _, b := range backends {
+	for _, b := range e.backends {
 		began := time.Now()
 		_, err := b.rt.Info(context.Background())
 		took := time.Since(began)
@@ -125,12 +203,12 @@ func TestRefusedConnection(t *testing.T) {
 		assert.Less(t, took, 500*time.Millisecond, "%s: a refused connection fails at once", b.name)
 	}
 
-	require.NoError(t, os.Remove(sock))
-	require.NoError(t, rot.Start(ctx))
+	require.NoError(t, os.Remove(e.socket))
+	require.NoError(t, e.start(ctx))
 	restarted = true
-	for _, b := range backends {
+	for _, b := range e.backends {
 		_, err := b.rt.Info(ctx)
-		assert.NoError(t, err, "%s works again once the service is back", b.name)
+		assert.NoError(t, err, "%s works again once the engine is back", b.name)
 	}
 }
 
@@ -163,33 +241,40 @@ func serviceBackends(t *testing.T, socket string) []namedRuntime {
 // killedImage is the test image as TestEngineKilledMidStream imports it.
 const killedImage = "localhost/ctrgate/testprog:crossbackend-killed"
 
-// TestEngineKilledMidStream kills (SIGKILL) the rotation Podman's service
-// while every backend that talks to it follows a running container's logs,
-// and checks that each followed stream ends with ErrEngineUnavailable (not
-// a clean end: the container still runs under conmon) soon after, with the
-// time it took logged; then that the same runtimes work again once the
-// service is back. (An Events stream, by its contract, waits up to
-// ctrgate.ResumeWindow for the engine to come back: a restart is not an
-// end; that is tested by the rotation tests.)
+// TestEngineKilledMidStream kills (SIGKILL) the API process of each engine
+// of its own (the rotation Podman's service; the private dockerd) while
+// every backend that talks to it follows a running container's logs, and
+// checks that each followed stream ends with ErrEngineUnavailable (not a
+// clean end: the container still runs, under conmon or under containerd's
+// shim) soon after, with the time it took logged; then that the same
+// runtimes work again once the engine is back (whether the container
+// survived the restart is the engine's business: it is not looked at).
+// (An Events stream, by its contract, waits up to driver.ResumeWindow for
+// the engine to come back: a restart is not an end; that is tested by the
+// rotation tests.)
 func TestEngineKilledMidStream(t *testing.T) {
-	rot := conformance.RotatingPodmanFromEnv(t)
-	rot.Lock(t)
-	backends := serviceBackends(t, rot.Socket())
+	for _, e := range faultEngines() {
+		t.Run(e.name, func(t *testing.T) { engineKilledMidStream(t, e.open(t)) })
+	}
+}
+
+func engineKilledMidStream(t *testing.T, e faultEngine) {
+	backends := e.backends
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	api := backends[0].rt
-	require.NoError(t, api.ImportImage(ctx, killedImage, bytes.NewReader(conformance.TestImageTar(t)),
+	rt := backends[0].rt
+	require.NoError(t, rt.ImportImage(ctx, killedImage, bytes.NewReader(conformance.TestImageTar(t)),
 		ctrgate.ImportOptions{Entrypoint: []string{conformance.TestProgPath}}))
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	name := "ctg-k-" + hex.EncodeToString(b)
-	_, err := ctrgate.Run(ctx, api, ctrgate.ContainerSpec{Name: name, Image: killedImage, PullPolicy: ctrgate.PullNever,
+	_, err := ctrgate.Run(ctx, rt, ctrgate.ContainerSpec{Name: name, Image: killedImage, PullPolicy: ctrgate.PullNever,
 		Command: []string{"marker", "ready", "0s", ";", "sleep", "600s"}})
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
 		defer ccancel()
-		assert.NoError(t, ctrgate.FirstError(ctrgate.RemoveAll(cctx, api, []string{name})))
+		assert.NoError(t, ctrgate.FirstError(ctrgate.RemoveAll(cctx, rt, []string{name})))
 	})
 
 	type ended struct {
@@ -215,12 +300,12 @@ func TestEngineKilledMidStream(t *testing.T) {
 		}()
 	}
 
-	pid := servicePid(t, rot.State)
+	pid := e.pid(t)
 	restarted := false
 	t.Cleanup(func() {
 		if !restarted {
-			_ = rot.Stop(context.Background())
-			_ = rot.Start(context.Background())
+			_ = e.stop(context.Background())
+			_ = e.start(context.Background())
 		}
 	})
 	killed := time.Now()
@@ -236,11 +321,12 @@ func TestEngineKilledMidStream(t *testing.T) {
 		}
 	}
 
-	require.NoError(t, rot.Stop(ctx)) // the pid and socket files of the dead service
-	require.NoError(t, rot.Start(ctx))
+	began := time.Now()
+	require.NoError(t, e.recover(ctx))
 	restarted = true
+	t.Logf("the engine was back %v after the restart began", time.Since(began).Round(time.Millisecond))
 	for _, b := range backends {
 		_, err := b.rt.Info(ctx)
-		assert.NoError(t, err, "%s works again once the service is back", b.name)
+		assert.NoError(t, err, "%s works again once the engine is back", b.name)
 	}
 }
