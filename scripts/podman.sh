@@ -270,12 +270,15 @@ cmd_up() {
 	fi
 	rm -f "$PIDFILE"
 	# setsid may fork; the shell records its own pid and execs podman, so the
-	# pid file always names the service process itself.
+	# pid file always names the service process itself. It first closes
+	# every descriptor above stderr: the service must not keep what its
+	# caller had open (the instance's test.lock when `up` runs under
+	# flock(1) would stay locked for the service's whole life).
 	# shellcheck disable=SC2016
 	# The service writes upload files (api_load.tar*) to TMPDIR and 4.3 does
 	# not always remove them: keep them in a directory that down empties.
 	mkdir -p "$STATE/tmp/service"
-	podman_env env TMPDIR="$STATE/tmp/service" setsid sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$PIDFILE" \
+	podman_env env TMPDIR="$STATE/tmp/service" setsid bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi; done; echo $$ >"$1"; shift; exec "$@"' bash "$PIDFILE" \
 		podman system service --time=0 "unix://$SOCK" </dev/null >>"$LOG" 2>&1 &
 	for _ in $(seq 1 50); do [ -s "$PIDFILE" ] && break; sleep 0.1; done
 	[ -s "$PIDFILE" ] || die "podman system service did not start; see $LOG"
