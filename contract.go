@@ -60,9 +60,10 @@ type EnforceOption func(*Runtime)
 // WithCallTimeout sets the default per-call timeout: a call whose context
 // has no deadline fails after d with context.DeadlineExceeded (an
 // *EngineError of the method), whatever the driver does. Wait has none (it
-// waits for an exit by design); for Logs, Events and CopyFrom d bounds the
-// opening of the stream, not its reading; Stop gets its grace period on
-// top. 0 means DefaultCallTimeout; a negative d turns the default off.
+// waits for an exit by design); for a followed Logs, Events and CopyFrom d
+// bounds the opening of the stream, not its reading, while a log that is
+// not followed must be read to its end within d; Stop gets its grace
+// period on top. 0 means DefaultCallTimeout; a negative d turns the default off.
 func WithCallTimeout(d time.Duration) EnforceOption {
 	return func(r *Runtime) {
 		switch {
@@ -137,6 +138,7 @@ type callInfo struct {
 	op, target string
 	check      error         // the arguments' validation error, if any
 	unbounded  bool          // no default timeout (Wait)
+	whole      bool          // the default timeout bounds the stream's whole life (Logs without Follow)
 	extra      time.Duration // added to the default timeout (Stop's grace)
 	secrets    []string      // values to redact besides those known for target
 }
@@ -149,8 +151,8 @@ type callInfo struct {
 // caller has gone is passed to undo (a created container removed, a
 // stream closed), so nothing the caller never saw is left behind. When
 // keep is not nil, the result is a stream that outlives the call: the
-// default timeout bounds its opening only, and keep ties the release of
-// the call's context to the stream's Close.
+// default timeout bounds its opening only (its whole life with c.whole),
+// and keep ties the release of the call's context to the stream's Close.
 func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Context) (T, error), undo func(T), keep func(T, func()) T) (T, error) {
 	var zero T
 	if c.check != nil {
@@ -177,7 +179,11 @@ func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Con
 	dctx, release := ctx, func() {}
 	var timer *time.Timer
 	limit := r.timeout + c.extra
-	if _, ok := ctx.Deadline(); !ok && r.timeout > 0 && !c.unbounded {
+	if _, ok := ctx.Deadline(); ok || r.timeout <= 0 || c.unbounded {
+		// the caller's context alone
+	} else if c.whole || keep == nil {
+		dctx, release = context.WithTimeout(ctx, limit)
+	} else { // a stream's opening only: a timer that its opening stops
 		var cancel context.CancelCauseFunc
 		dctx, cancel = context.WithCancelCause(ctx)
 		release = func() { cancel(nil) }
@@ -220,9 +226,12 @@ func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Con
 			release()
 			return zero, r.timeoutErr(c.op, c.target, limit)
 		}
-		if res.err != nil || keep == nil || timer == nil {
+		if res.err != nil || keep == nil {
 			release()
 			return res.v, r.finish(c.op, c.target, res.err, secrets)
+		}
+		if dctx == ctx { // nothing to release
+			return res.v, nil
 		}
 		return keep(res.v, release), nil
 	}
@@ -435,7 +444,7 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts LogOptions) (LogSt
 	if check == nil {
 		check = ValidateLogOptions(opts)
 	}
-	return call(r, ctx, callInfo{op: OpLogs, target: name, check: check}, func(ctx context.Context) (LogStream, error) {
+	return call(r, ctx, callInfo{op: OpLogs, target: name, check: check, whole: !opts.Follow}, func(ctx context.Context) (LogStream, error) {
 		return r.drv.Logs(ctx, name, opts)
 	}, func(s LogStream) { _ = s.Close() }, func(s LogStream, release func()) LogStream {
 		return &releasingLogStream{LogStream: s, release: release}

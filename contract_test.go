@@ -191,6 +191,20 @@ func TestEnforceDefaultTimeoutSpares(t *testing.T) {
 	assert.NoError(t, streamCtx.Err(), "the stream's context outlives the call timeout")
 	require.NoError(t, ls.Close())
 	assert.Error(t, streamCtx.Err(), "Close releases the stream's context")
+	// A log that is not followed must be read to its end within the timeout.
+	drv.EXPECT().Logs(gomock.Any(), "c", ctrgate.LogOptions{}).DoAndReturn(func(ctx context.Context, _ string, _ ctrgate.LogOptions) (ctrgate.LogStream, error) {
+		streamCtx = ctx
+		return endless{}, nil
+	})
+	ls, err = rt.Logs(context.Background(), "c", ctrgate.LogOptions{})
+	require.NoError(t, err)
+	select {
+	case <-streamCtx.Done():
+		assert.ErrorIs(t, streamCtx.Err(), context.DeadlineExceeded)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the context of a log that is not followed outlived the call timeout")
+	}
+	require.NoError(t, ls.Close())
 
 	drv.EXPECT().Close().Return(nil)
 	require.NoError(t, rt.Close())

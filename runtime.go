@@ -182,7 +182,8 @@ type ContainerRuntime interface {
 	// rotating its events log, a service or daemon restart), the backend
 	// subscribes again from the last event delivered, so that no event is
 	// lost (as long as the engine still has it) or delivered twice (see
-	// driver.ResumeEvents). Only when the engine stays unreachable (20 s) does the
+	// driver.ResumeEvents). Only when the engine stays unreachable for the
+	// backend's resume window (1 s; option "events_resume_window") does the
 	// stream end, with an error wrapping ErrEngineUnavailable; it never
 	// ends with io.EOF unless closed.
 	Events(ctx context.Context, filter EventFilter) (EventStream, error)

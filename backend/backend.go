@@ -72,13 +72,14 @@ const (
 // options it reads in its table, see Options; a key it does not declare is
 // an error).
 const (
-	OptBinary       = "binary"        // podman-cli: podman executable
-	OptURL          = "url"           // podman-api: service URL (CONTAINER_HOST)
-	OptConnection   = "connection"    // podman-api: named connection (CONTAINER_CONNECTION)
-	OptSocket       = "socket"        // podman-api / podman-cli remote: service socket
-	OptHost         = "host"          // docker: engine address (DOCKER_HOST)
-	OptTimeout      = "timeout"       // every backend: default per-call timeout, a Go duration
-	OptProbeTimeout = "probe_timeout" // auto: per-backend probe timeout, a Go duration
+	OptBinary       = "binary"               // podman-cli: podman executable
+	OptURL          = "url"                  // podman-api: service URL (CONTAINER_HOST)
+	OptConnection   = "connection"           // podman-api: named connection (CONTAINER_CONNECTION)
+	OptSocket       = "socket"               // podman-api / podman-cli remote: service socket
+	OptHost         = "host"                 // docker: engine address (DOCKER_HOST)
+	OptTimeout      = "timeout"              // every backend: default per-call timeout, a Go duration
+	OptResumeWindow = "events_resume_window" // engine backends: how long Events waits for the engine to come back
+	OptProbeTimeout = "probe_timeout"        // auto: per-backend probe timeout, a Go duration
 )
 
 // DefaultProbeTimeout bounds each probe of auto-detection.

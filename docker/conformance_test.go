@@ -150,11 +150,15 @@ func TestConformanceDockerOnPodman(t *testing.T) {
 // TestEventsAcrossRotationOnPodman reads events through Podman's
 // Docker-compatible API while the rotating Podman instance
 // (conformance.RotatingPodman) rotates its events log, and across a
-// restart of its service.
+// restart of its service, with a resume window (30 s) that rides out a
+// restart on a loaded machine.
 func TestEventsAcrossRotationOnPodman(t *testing.T) {
 	p := conformance.RotatingPodmanFromEnv(t)
 	p.Lock(t)
-	rt := newRuntime(t, p.Socket())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rt, err := docker.New(ctx, docker.Config{Host: p.Socket(), ResumeWindow: 30 * time.Second})
+	require.NoError(t, err)
 	defer rt.Close()
 	conformance.EventsAcrossRotation(t, rt, conformance.RotationOptions{Image: "localhost/ctrgate/testprog:conformance-docker-on-podman",
 		EventsLog: p.EventsLog(), Restart: p.Restart})

@@ -49,14 +49,19 @@ type Config struct {
 	// PingTimeout bounds the reachability check New makes; 0 means
 	// DefaultPingTimeout.
 	PingTimeout time.Duration
+	// ResumeWindow is how long an Events stream waits for an engine that
+	// went away to come back before it ends with ErrEngineUnavailable; 0
+	// means driver.ResumeWindow.
+	ResumeWindow time.Duration
 }
 
 // Runtime is a ctrgate.ContainerRuntime on a Docker-compatible engine. It is
 // safe for concurrent use.
 type Runtime struct {
-	cli   *client.Client
-	host  string
-	local bool // the engine is on this machine (a unix socket): it sees this file system
+	cli    *client.Client
+	host   string
+	local  bool          // the engine is on this machine (a unix socket): it sees this file system
+	window time.Duration // Config.ResumeWindow
 
 	// what New learnt about the engine
 	podman     bool   // the engine is Podman's Docker-compatible service
@@ -136,7 +141,7 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, "bad engine address "+redactURL(host), err, nil)
 	}
 	life, kill := context.WithCancel(context.Background())
-	r := &Runtime{cli: cli, host: redactURL(host), local: strings.HasPrefix(host, "unix://"),
+	r := &Runtime{cli: cli, window: cfg.ResumeWindow, host: redactURL(host), local: strings.HasPrefix(host, "unix://"),
 		life: life, kill: kill, sshClean: sshClean}
 
 	pctx, cancel := context.WithTimeout(ctx, cfg.PingTimeout)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/backend"
+	"github.com/ctrgate/ctrgate/driver"
 )
 
 // OptAPIVersion is the backend option that pins the API version ("1.41");
@@ -27,6 +28,7 @@ var Options = []backend.OptionSpec{
 	{Key: OptContext, Env: "DOCKER_CONTEXT", Doc: "a docker CLI context to take the engine address and TLS material from (else the CLI's current context)"},
 	{Key: OptAPIVersion, Env: "DOCKER_API_VERSION", Doc: "pin the API version (e.g. 1.41); unset negotiates with the engine"},
 	{Key: backend.OptTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
+	{Key: backend.OptResumeWindow, Default: driver.ResumeWindow.String(), Doc: "how long an Events stream waits for an engine that went away to come back (a restart) before it ends with ErrEngineUnavailable"},
 }
 
 // configFromBackend builds a Config from resolved backend options.
@@ -35,7 +37,11 @@ func configFromBackend(cfg backend.Config) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout}
+	window, err := cfg.Duration(backend.OptResumeWindow, 0)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout, ResumeWindow: window}
 	switch cfg.First(backend.OptHost, OptContext) {
 	case backend.OptHost:
 		c.Host = cfg.Option(backend.OptHost)

@@ -52,8 +52,13 @@ type ResumeOptions struct {
 
 // Defaults of ResumeEvents.
 const (
-	// ResumeWindow is the default ResumeOptions.Window.
-	ResumeWindow = 20 * time.Second
+	// ResumeWindow is the default ResumeOptions.Window: long enough for a
+	// quick service or daemon restart (0.4-0.5 s for the project's Podman
+	// service, 0.3-0.5 s for its dockerd), short enough that the stream of
+	// an engine that died ends with ErrEngineUnavailable within about a
+	// second. Backends take it as their option "events_resume_window"; a
+	// program that must ride out slower restarts sets a longer one.
+	ResumeWindow = time.Second
 	// resumeOverlap is how far before the last delivered event a new
 	// subscription starts: engines stamp events with their own clock and
 	// may write them slightly out of order.
@@ -78,7 +83,7 @@ const (
 // engine still has it.
 //
 // Only when no subscription can be made, or every new one ends at once
-// without an event, for opts.Window (20 s by default) does the stream end,
+// without an event, for opts.Window (ResumeWindow by default) does the stream end,
 // with an error wrapping ErrEngineUnavailable (and the last error seen).
 // Errors that are not ErrEngineUnavailable (an invalid filter, a refusal)
 // end it at once. The first subscription's error is returned by
@@ -206,7 +211,10 @@ func resume(ctx context.Context, p *pipe.Pipe[ctrgate.Event], cur ctrgate.EventS
 					opts.Window, ctrgate.ErrEngineUnavailable, lastErr)
 			}
 			if attempt > 0 || time.Since(opened) < resumeHealthy {
-				delay := min(100*time.Millisecond<<min(attempt, 4), time.Second)
+				// back off, but never past the end of the window: a dead
+				// engine's stream ends when the window does
+				left := opts.Window - time.Since(healthy) + time.Millisecond
+				delay := max(min(100*time.Millisecond<<min(attempt, 4), time.Second, left), 0)
 				t := time.NewTimer(delay)
 				select {
 				case <-ctx.Done():

@@ -90,11 +90,15 @@ func TestConformance(t *testing.T) {
 
 // TestEventsAcrossRotation reads events while the rotating Podman instance
 // (conformance.RotatingPodman) rotates its events log, and across a
-// restart of its service.
+// restart of its service, with a resume window (30 s) that rides out a
+// restart on a loaded machine.
 func TestEventsAcrossRotation(t *testing.T) {
 	p := conformance.RotatingPodmanFromEnv(t)
 	p.Lock(t)
-	rt := newRuntime(t, p.Socket())
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rt, err := podmanapi.New(ctx, podmanapi.Config{URI: p.Socket(), ResumeWindow: 30 * time.Second})
+	require.NoError(t, err)
 	defer rt.Close()
 	conformance.EventsAcrossRotation(t, rt, conformance.RotationOptions{Image: testImage, EventsLog: p.EventsLog(), Restart: p.Restart})
 }

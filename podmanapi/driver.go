@@ -51,6 +51,10 @@ type Config struct {
 	// command; New gives it to the contract layer, which applies it (see
 	// ctrgate.WithCallTimeout). A driver alone has none.
 	DefaultTimeout time.Duration
+	// ResumeWindow is how long an Events stream waits for a service that
+	// went away to come back before it ends with ErrEngineUnavailable; 0
+	// means driver.ResumeWindow.
+	ResumeWindow time.Duration
 }
 
 // Runtime is a ctrgate.ContainerRuntime backed by Podman's REST API. It is

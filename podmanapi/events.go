@@ -96,6 +96,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 		return r.subscribeEvents(ctx, filter, since)
 	}, driver.ResumeOptions{
 		Closed: r.closed.Load,
+		Window: r.cfg.ResumeWindow,
 		CtxError: func(ctx context.Context) error {
 			return wrapErr(ctx, ctrgate.OpEvents, "", ctx.Err(), false)
 		},

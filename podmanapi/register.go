@@ -6,6 +6,7 @@ import (
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/backend"
+	"github.com/ctrgate/ctrgate/driver"
 )
 
 // init registers this package as backend "podman-api" (options: Options).
@@ -24,6 +25,7 @@ var Options = []backend.OptionSpec{
 	{Key: backend.OptSocket, Env: EnvSocket, Doc: "the service socket: a path or a unix:// URL"},
 	{Key: "identity", Env: EnvContainerSSHKey, Doc: "the SSH private key of an ssh:// URL"},
 	{Key: backend.OptTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
+	{Key: backend.OptResumeWindow, Default: driver.ResumeWindow.String(), Doc: "how long an Events stream waits for an engine that went away to come back (a restart) before it ends with ErrEngineUnavailable"},
 }
 
 func backendConfig(cfg backend.Config) (Config, error) {
@@ -31,7 +33,11 @@ func backendConfig(cfg backend.Config) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Identity: cfg.Option("identity"), DefaultTimeout: d}
+	window, err := cfg.Duration(backend.OptResumeWindow, 0)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Identity: cfg.Option("identity"), DefaultTimeout: d, ResumeWindow: window}
 	switch cfg.First(backend.OptURL, backend.OptConnection, backend.OptSocket) {
 	case backend.OptURL:
 		c.URI = cfg.Option(backend.OptURL)

@@ -623,7 +623,7 @@ func TestCallsHonourDeadlinesAndClose(t *testing.T) {
 	drv, err := NewDriver(context.Background(), Config{URI: uri, DefaultTimeout: 300 * time.Millisecond})
 	require.NoError(t, err)
 	assert.Equal(t, "4.3.1", drv.ServerAPIVersion())
-	rt := ctrgate.Enforce(BackendName, drv)
+	rt := ctrgate.Enforce(BackendName, drv, ctrgate.WithCallTimeout(300*time.Millisecond))
 
 	// the caller's deadline
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)

@@ -41,6 +41,10 @@ type Config struct {
 	// means DefaultTimeout. New gives it to the contract layer, which
 	// applies it (ctrgate.WithCallTimeout); a driver alone has none.
 	DefaultTimeout time.Duration
+	// ResumeWindow is how long an Events stream waits for an engine that
+	// went away (remote mode's service) to come back before it ends with
+	// ErrEngineUnavailable; 0 means driver.ResumeWindow.
+	ResumeWindow time.Duration
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -68,9 +72,9 @@ func ConfigFromEnv() (Config, error) {
 }
 
 // ConfigFromMap is ConfigFromEnv with options taking precedence over the
-// environment. Keys: "binary", "args", "timeout", "remote", "socket" and
-// "env" (extra KEY=VALUE entries separated by newlines), for a backend
-// registry that passes options as a map.
+// environment. Keys: "binary", "args", "timeout", "remote", "socket",
+// "events_resume_window" and "env" (extra KEY=VALUE entries separated by
+// newlines), for a backend registry that passes options as a map.
 func ConfigFromMap(options map[string]string) (Config, error) {
 	get := func(key, env string) string {
 		if v, ok := options[key]; ok {
@@ -86,6 +90,13 @@ func ConfigFromMap(options map[string]string) (Config, error) {
 			return Config{}, &ctrgate.SpecError{Field: "timeout", Reason: fmt.Sprintf("%q is not a duration", t)}
 		}
 		cfg.DefaultTimeout = d
+	}
+	if w := options["events_resume_window"]; w != "" {
+		d, err := time.ParseDuration(w)
+		if err != nil || d < 0 {
+			return Config{}, &ctrgate.SpecError{Field: "events_resume_window", Reason: fmt.Sprintf("%q is not a duration", w)}
+		}
+		cfg.ResumeWindow = d
 	}
 	switch strings.ToLower(get("remote", EnvRemote)) {
 	case "", "0", "false", "no":
@@ -117,7 +128,8 @@ func ConfigFromMap(options map[string]string) (Config, error) {
 type Runtime struct {
 	binary string
 	global []string
-	env    []string // full environment of every child
+	env    []string      // full environment of every child
+	window time.Duration // Config.ResumeWindow
 	// remoteSocket is the unix socket of remote mode (--url unix://...), ""
 	// otherwise: every call first checks that something listens on it.
 	remoteSocket string
@@ -165,6 +177,7 @@ func NewDriver(cfg Config) (*Runtime, error) {
 		binary:  path,
 		global:  append([]string(nil), cfg.GlobalArgs...),
 		streams: map[closer]struct{}{},
+		window:  cfg.ResumeWindow,
 	}
 	r.env = childEnv(os.Environ(), cfg.Env, cfg.Local)
 	r.remoteSocket = unixURL(r.global)

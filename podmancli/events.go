@@ -29,7 +29,7 @@ func (r *Runtime) Events(ctx context.Context, filter ctrgate.EventFilter) (ctrga
 	// ctx.Err(), like every other error of the stream.
 	return driver.ResumeEvents(ctx, func(ctx context.Context, since time.Time) (ctrgate.EventStream, error) {
 		return r.subscribeEvents(ctx, filter, since)
-	}, driver.ResumeOptions{Closed: r.isClosed, CtxError: func(ctx context.Context) error {
+	}, driver.ResumeOptions{Closed: r.isClosed, Window: r.window, CtxError: func(ctx context.Context) error {
 		return ctxError(ctrgate.OpEvents, "", ctx.Err())
 	}})
 }

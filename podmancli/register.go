@@ -5,6 +5,7 @@ import (
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/backend"
+	"github.com/ctrgate/ctrgate/driver"
 )
 
 func init() {
@@ -19,6 +20,7 @@ var Options = []backend.OptionSpec{
 	{Key: backend.OptSocket, Env: EnvSocket, Doc: "the service socket or URL of remote mode (else CONTAINER_HOST); given by code or file, it selects remote mode"},
 	{Key: backend.OptTimeout, Env: EnvTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
 	{Key: "env", Doc: "extra environment of every podman process, one KEY=VALUE per line"},
+	{Key: backend.OptResumeWindow, Default: driver.ResumeWindow.String(), Doc: "how long an Events stream waits for an engine that went away to come back (a restart) before it ends with ErrEngineUnavailable"},
 }
 
 // backendConfig builds a Config from resolved backend options (see

@@ -243,15 +243,14 @@ const killedImage = "localhost/ctrgate/testprog:crossbackend-killed"
 
 // TestEngineKilledMidStream kills (SIGKILL) the API process of each engine
 // of its own (the rotation Podman's service; the private dockerd) while
-// every backend that talks to it follows a running container's logs, and
-// checks that each followed stream ends with ErrEngineUnavailable (not a
-// clean end: the container still runs, under conmon or under containerd's
-// shim) soon after, with the time it took logged; then that the same
-// runtimes work again once the engine is back (whether the container
-// survived the restart is the engine's business: it is not looked at).
-// (An Events stream, by its contract, waits up to driver.ResumeWindow for
-// the engine to come back: a restart is not an end; that is tested by the
-// rotation tests.)
+// every backend that talks to it follows a running container's logs and
+// its events, and checks that each stream ends with ErrEngineUnavailable
+// (not a clean end: the container still runs, under conmon or under
+// containerd's shim) soon after, with the time it took logged (an Events
+// stream first waits its resume window, 1 s by default, for the engine to
+// come back); then that the same runtimes work again once the engine is
+// back (whether the container survived the restart is the engine's
+// business: it is not looked at).
 func TestEngineKilledMidStream(t *testing.T) {
 	for _, e := range faultEngines() {
 		t.Run(e.name, func(t *testing.T) { engineKilledMidStream(t, e.open(t)) })
@@ -278,11 +277,11 @@ func engineKilledMidStream(t *testing.T, e faultEngine) {
 	})
 
 	type ended struct {
-		name string
-		err  error
-		at   time.Time
+		name, stream string
+		err          error
+		at           time.Time
 	}
-	ends := make(chan ended, len(backends))
+	ends := make(chan ended, 2*len(backends))
 	for _, b := range backends {
 		st, err := b.rt.Logs(ctx, name, ctrgate.LogOptions{Follow: true})
 		require.NoError(t, err, b.name)
@@ -293,7 +292,18 @@ func engineKilledMidStream(t *testing.T, e faultEngine) {
 			defer st.Close()
 			for {
 				if _, err := st.Next(); err != nil {
-					ends <- ended{b.name, err, time.Now()}
+					ends <- ended{b.name, "Logs", err, time.Now()}
+					return
+				}
+			}
+		}()
+		es, err := b.rt.Events(ctx, ctrgate.EventFilter{NamePrefix: name})
+		require.NoError(t, err, b.name)
+		go func() {
+			defer es.Close()
+			for {
+				if _, err := es.Next(); err != nil {
+					ends <- ended{b.name, "Events", err, time.Now()}
 					return
 				}
 			}
@@ -310,14 +320,14 @@ func engineKilledMidStream(t *testing.T, e faultEngine) {
 	})
 	killed := time.Now()
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
-	for range backends {
+	for range 2 * len(backends) {
 		select {
 		case e := <-ends:
-			t.Logf("%s: the followed Logs stream ended %v after the engine was killed: %v", e.name, e.at.Sub(killed).Round(time.Millisecond), e.err)
-			assert.ErrorIs(t, e.err, ctrgate.ErrEngineUnavailable, "%s: the stream ends with an error, never io.EOF", e.name)
-			assert.Less(t, e.at.Sub(killed), 5*time.Second, e.name)
+			t.Logf("%s: the %s stream ended %v after the engine was killed: %v", e.name, e.stream, e.at.Sub(killed).Round(time.Millisecond), e.err)
+			assert.ErrorIs(t, e.err, ctrgate.ErrEngineUnavailable, "%s %s: the stream ends with an error, never io.EOF", e.name, e.stream)
+			assert.Less(t, e.at.Sub(killed), 5*time.Second, "%s %s", e.name, e.stream)
 		case <-time.After(30 * time.Second):
-			t.Fatal("a followed Logs stream did not end within 30 s of the engine's death")
+			t.Fatal("a followed Logs or an Events stream did not end within 30 s of the engine's death")
 		}
 	}
 
