@@ -191,6 +191,7 @@ func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Con
 	}
 	if dctx.Done() == nil { // it cannot end: run f here
 		defer r.calls.Done()
+		defer release() // nothing to release: dctx is ctx
 		v, err := f(dctx)
 		return v, r.finish(c.op, c.target, err, secrets)
 	}
