@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ctrgate/ctrgate/internal/podmanhost"
+	"github.com/ctrgate/ctrgate/internal/libpod"
 
 	"github.com/blang/semver/v4"
 	"github.com/containers/podman/v5/pkg/bindings"
@@ -312,8 +312,8 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 		out.RootlessNetworkMode = rootlessNetworkMode(out.Rootless, info.Host.RootlessNetworkCmd)
 	}
 	if r.local {
-		out.CDIDevices = podmanhost.CDIDevices(podmanhost.CDISpecDirs)
-		out.CDIGPUs = podmanhost.HasGPU(out.CDIDevices)
+		out.CDIDevices = libpod.CDIDevices(libpod.CDISpecDirs)
+		out.CDIGPUs = libpod.HasGPU(out.CDIDevices)
 	}
 	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/ctrgate/ctrgate/driver"
+	"github.com/ctrgate/ctrgate/internal/libpod"
 
 	"github.com/containers/podman/v5/pkg/bindings"
 	"github.com/containers/podman/v5/pkg/errorhandling"
@@ -56,65 +57,18 @@ type statusError struct {
 
 func (e *statusError) Error() string { return e.msg }
 
-// classify maps a service error (status code and message) of operation op
-// to a ctrgate sentinel, or nil when none fits.
+// classify maps a service error of operation op to a ctrgate sentinel, or
+// nil when none fits: its message as libpod.Classify reads it (the same
+// texts the podman command prints), else its HTTP status.
 func classify(op string, code int, msg string) error {
-	m := strings.ToLower(msg)
-	has := func(subs ...string) bool {
-		for _, s := range subs {
-			if strings.Contains(m, s) {
-				return true
-			}
-		}
-		return false
-	}
-	switch op {
-	case ctrgate.OpPullImage:
-		// a registry answered "not here" (ErrImageNotFound), or none
-		// answered at all (ErrRegistryUnavailable)
-		return driver.PullFailureKind(msg)
-	case ctrgate.OpRemoveImage:
-		switch {
-		case has("image not known", "no such image", "image not found", "unable to find"):
-			return ctrgate.ErrImageNotFound
-		case has("image is in use", "in use by", "used by", "being used", "has dependent"):
-			return ctrgate.ErrRunning
-		}
-		if code == http.StatusNotFound {
-			return ctrgate.ErrImageNotFound
-		}
-		if code == http.StatusConflict {
-			return ctrgate.ErrRunning
-		}
-		return nil
-	}
-	switch {
-	case has("no such container", "no container with name or id"):
-		return ctrgate.ErrNotFound
-	case has("image not known", "no such image", "image not found", "unable to find image"):
-		return ctrgate.ErrImageNotFound
-	case has("name is in use", "name is already in use", "already in use", "already exists"):
-		return ctrgate.ErrAlreadyExists
-	}
-	switch op {
-	case ctrgate.OpRemove:
-		if has("as it is running", "running or paused containers cannot be removed", "container state improper",
-			"cannot remove container") {
-			return ctrgate.ErrRunning
-		}
-	case ctrgate.OpKill, ctrgate.OpExec:
-		if has("container state improper", "is not running", "can only kill running", "can only create exec sessions on running",
-			"not running") {
-			return ctrgate.ErrNotRunning
-		}
-	case ctrgate.OpCopyFrom, ctrgate.OpCopyTo:
-		if has("no such file or directory", "could not find", "not exist", "enoent") {
-			return ctrgate.ErrNotFound
-		}
+	if kind := libpod.Classify(op, msg); kind != nil {
+		return kind
 	}
 	switch code {
 	case http.StatusNotFound:
 		switch op {
+		case ctrgate.OpRemoveImage:
+			return ctrgate.ErrImageNotFound
 		case ctrgate.OpCopyFrom, ctrgate.OpCopyTo, ctrgate.OpStart, ctrgate.OpStop, ctrgate.OpKill, ctrgate.OpRemove, ctrgate.OpInspect, ctrgate.OpWait, ctrgate.OpLogs, ctrgate.OpExec:
 			return ctrgate.ErrNotFound
 		}
@@ -122,7 +76,7 @@ func classify(op string, code int, msg string) error {
 		switch op {
 		case ctrgate.OpKill, ctrgate.OpExec:
 			return ctrgate.ErrNotRunning
-		case ctrgate.OpRemove:
+		case ctrgate.OpRemove, ctrgate.OpRemoveImage:
 			return ctrgate.ErrRunning
 		case ctrgate.OpCreate:
 			return ctrgate.ErrAlreadyExists

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/backend"
+	"github.com/ctrgate/ctrgate/internal/libpod"
 )
 
 func intp(i int) *int { return &i }
@@ -228,7 +229,7 @@ func TestClassify(t *testing.T) {
 		{ctrgate.OpInfo, "Error: unable to connect to Podman socket: Get \"http://d/v4.3.1/libpod/_ping\": dial unix /x/podman.sock: connect: no such file or directory", ctrgate.ErrEngineUnavailable},
 		{ctrgate.OpCreate, "Error: mount /nonexistent: no such file or directory", nil},
 	} {
-		got := classify(tc.op, errorText([]byte(tc.stderr)))
+		got := libpod.Classify(tc.op, errorText([]byte(tc.stderr)))
 		assert.Equal(t, tc.want, got, "%s: %s", tc.op, tc.stderr)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ctrgate/ctrgate"
-	"github.com/ctrgate/ctrgate/internal/podmanhost"
+	"github.com/ctrgate/ctrgate/internal/libpod"
 )
 
 // BackendName is the name the backend registers under.
@@ -309,8 +309,8 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 	if err != nil {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, "", err, nil)
 	}
-	info.CDIDevices = podmanhost.CDIDevices(podmanhost.CDISpecDirs)
-	info.CDIGPUs = podmanhost.HasGPU(info.CDIDevices)
+	info.CDIDevices = libpod.CDIDevices(libpod.CDISpecDirs)
+	info.CDIGPUs = libpod.HasGPU(info.CDIDevices)
 	return info, nil
 }
 

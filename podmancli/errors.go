@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/ctrgate/ctrgate/driver"
+	"github.com/ctrgate/ctrgate/internal/libpod"
 
 	"github.com/ctrgate/ctrgate"
 )
@@ -21,7 +22,7 @@ func (r *Runtime) failure(op, target string, res *result) error {
 	if driver.IsGPUConfigMessage(msg) && gpuOp(op) {
 		return ctrgate.NewGPUConfigError(BackendName, msg, cause, nil)
 	}
-	kind := classify(op, msg)
+	kind := libpod.Classify(op, msg)
 	if op == ctrgate.OpCreate && kind == ctrgate.ErrImageNotFound && pulled(msg) {
 		// create --pull tried a registry: one that did not answer is not
 		// "no such image"
@@ -63,43 +64,6 @@ func errorText(stderr []byte) string {
 		out = append(out, strings.TrimPrefix(l, "Error: "))
 	}
 	return strings.Join(out, "; ")
-}
-
-// classify maps podman's error text for op to a ctrgate sentinel, or nil.
-func classify(op, msg string) error {
-	m := strings.ToLower(msg)
-	has := func(subs ...string) bool {
-		for _, s := range subs {
-			if strings.Contains(m, s) {
-				return true
-			}
-		}
-		return false
-	}
-	switch {
-	case has("cannot connect to podman", "unable to connect to podman", "connect: no such file or directory",
-		"podman.sock: connect", "database is locked by another", "cannot open database"):
-		return ctrgate.ErrEngineUnavailable
-	case has("cannot remove container") && has("running"),
-		has("image is in use", "image used by"):
-		return ctrgate.ErrRunning
-	case has("no such container", "no container with name or id", "no container with id",
-		"no container with name"):
-		return ctrgate.ErrNotFound
-	case (op == ctrgate.OpCopyTo || op == ctrgate.OpCopyFrom) && has("does not exist", "could not be found on container", "no such file or directory"):
-		return ctrgate.ErrNotFound
-	case has("already in use", "is already in use"):
-		return ctrgate.ErrAlreadyExists
-	case has("image not known", "no such image", "image not found", "manifest unknown", "name unknown",
-		"repository does not exist", "requested access to the resource is denied",
-		"initializing source", "pinging container registry", "reading manifest",
-		"unable to find image", "short-name resolution", "failed to resolve image name"):
-		return ctrgate.ErrImageNotFound
-	case has("is not running", "container state improper", "can only kill running",
-		"can only create exec sessions on running"):
-		return ctrgate.ErrNotRunning
-	}
-	return nil
 }
 
 // ctxError wraps a context error for op.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/internal/libpod"
 )
 
 // Exec runs a command in the running container (`podman exec`).
@@ -44,7 +45,7 @@ func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOption
 	switch {
 	case res.code < 0,
 		res.code == 125 && isPodmanError(res.stderr),
-		res.code == 255 && isPodmanError(res.stderr) && classify(ctrgate.OpExec, errorText(res.stderr)) != nil:
+		res.code == 255 && isPodmanError(res.stderr) && libpod.Classify(ctrgate.OpExec, errorText(res.stderr)) != nil:
 		return nil, r.failure(ctrgate.OpExec, name, res)
 	}
 	return &ctrgate.ExecResult{ExitCode: res.code, Stdout: res.stdout, Stderr: res.stderr}, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ctrgate/ctrgate/driver"
+	"github.com/ctrgate/ctrgate/internal/libpod"
 
 	"github.com/ctrgate/ctrgate"
 )
@@ -108,11 +109,7 @@ func (r *Runtime) pullImage(ctx context.Context, ref string) error {
 	}
 	if res.code != 0 {
 		msg := errorText(res.stderr)
-		kind := classify(ctrgate.OpPullImage, msg)
-		if kind == nil || kind == ctrgate.ErrImageNotFound {
-			// a registry answered "not here", or none answered at all
-			kind = driver.PullFailureKind(msg)
-		}
+		kind := libpod.Classify(ctrgate.OpPullImage, msg)
 		return ctrgate.NewEngineError(BackendName, ctrgate.OpPullImage, ref, kind, msg, exitCause(res), nil)
 	}
 	return nil
@@ -192,10 +189,7 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 	}
 	if res.code != 0 {
 		msg := errorText(res.stderr)
-		kind := classify(ctrgate.OpRemoveImage, msg)
-		if kind == ctrgate.ErrNotFound {
-			kind = ctrgate.ErrImageNotFound
-		}
+		kind := libpod.Classify(ctrgate.OpRemoveImage, msg)
 		return ctrgate.NewEngineError(BackendName, ctrgate.OpRemoveImage, ref, kind, msg, exitCause(res), nil)
 	}
 	if force && strings.TrimSpace(string(res.stdout)) == "" {

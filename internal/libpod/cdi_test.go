@@ -1,4 +1,4 @@
-package podmanhost
+package libpod
 
 import (
 	"os"

@@ -1,7 +1,9 @@
-// Package podmanhost holds what both Podman backends (podmancli and
-// podmanapi) learn from the host the engine runs on, the same way: the CDI
-// devices its specifications declare.
-package podmanhost
+// Package libpod holds what both Podman backends (podmancli and podmanapi)
+// know of libpod, the engine behind both, so that they know it the same
+// way: what its error texts mean (Classify: the podman command prints the
+// same texts the service answers with) and the CDI devices its host
+// declares (CDIDevices, read with the CDI library Podman itself uses).
+package libpod
 
 import (
 	"sort"
