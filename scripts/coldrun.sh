@@ -46,6 +46,7 @@ scripts/docker.sh down >/dev/null 2>&1 || true
 scripts/podman.sh down >/dev/null 2>&1 || true
 CTRGATE_PODMAN_INSTANCE=rot scripts/podman.sh down >/dev/null 2>&1 || true
 CTRGATE_DOCKER_INSTANCE=fault scripts/docker.sh down >/dev/null 2>&1 || true
+if [ -x scripts/remote.sh ]; then scripts/remote.sh down >/dev/null 2>&1 || true; fi
 if [ -x scripts/registry.sh ]; then scripts/registry.sh down >/dev/null 2>&1 || true; fi
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -q podman buildah runc conmon crun containernetworking-plugins \
 	netavark catatonit slirp4netns uidmap fuse-overlayfs docker.io containerd tini docker-registry \

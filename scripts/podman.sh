@@ -274,12 +274,17 @@ cmd_up() {
 	# every descriptor above stderr: the service must not keep what its
 	# caller had open (the instance's test.lock when `up` runs under
 	# flock(1) would stay locked for the service's whole life).
-	# shellcheck disable=SC2016
 	# The service writes upload files (api_load.tar*) to TMPDIR and 4.3 does
 	# not always remove them: keep them in a directory that down empties.
 	mkdir -p "$STATE/tmp/service"
-	podman_env env TMPDIR="$STATE/tmp/service" setsid bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi; done; echo $$ >"$1"; shift; exec "$@"' bash "$PIDFILE" \
-		podman system service --time=0 "unix://$SOCK" </dev/null >>"$LOG" 2>&1 &
+	# The background subshell execs too (podman_env's environment, spelled
+	# out): no shell of this script stays behind as the service's parent
+	# holding what the script inherited.
+	# shellcheck disable=SC2016
+	(exec env -u CONTAINER_HOST -u CONTAINER_CONNECTION CONTAINERS_CONF="$CONF" CONTAINERS_STORAGE_CONF="$STORAGE_CONF" \
+		CONTAINERS_REGISTRIES_CONF="$REGISTRIES_CONF" TMPDIR="$STATE/tmp/service" \
+		setsid bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; if [[ $fd =~ ^[0-9]+$ ]] && ((fd > 2)); then eval "exec $fd>&-" 2>/dev/null || true; fi; done; echo $$ >"$1"; shift; exec "$@"' bash "$PIDFILE" \
+		podman system service --time=0 "unix://$SOCK") </dev/null >>"$LOG" 2>&1 &
 	for _ in $(seq 1 50); do [ -s "$PIDFILE" ] && break; sleep 0.1; done
 	[ -s "$PIDFILE" ] || die "podman system service did not start; see $LOG"
 	local i

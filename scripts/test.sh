@@ -28,6 +28,7 @@ cleanup() {
   scripts/podman.sh down || true
   CTRGATE_PODMAN_INSTANCE=rot scripts/podman.sh down || true
   CTRGATE_DOCKER_INSTANCE=fault scripts/docker.sh down || true
+  scripts/remote.sh down || true
   scripts/registry.sh down || true
 }
 trap cleanup EXIT
@@ -47,6 +48,11 @@ export CTRGATE_PODMAN_ROTATE_STATE=$CTRGATE_STATE_DIR/podman-rot
 # image into it themselves. Exports CTRGATE_DOCKER_FAULT_STATE/_HOST.
 CTRGATE_DOCKER_INSTANCE=fault scripts/docker.sh up
 eval "$(CTRGATE_DOCKER_INSTANCE=fault scripts/docker.sh env)"
+# Two remote "hosts" (network namespaces with sshd, a Podman service each,
+# and on h1 a dockerd on ssh and on tcp+TLS) for the tests of remote
+# engines (internal/remote). Exports CTRGATE_REMOTE_*.
+scripts/remote.sh up
+eval "$(scripts/remote.sh env)"
 eval "$(scripts/podman.sh env)"
 eval "$(scripts/docker.sh env)"
 eval "$(scripts/registry.sh env)"
