@@ -31,6 +31,10 @@ func unsupported(field, why string) error {
 
 // toCreateConfig converts a validated spec into the Docker API's create
 // request. It fails with ErrUnsupported for what the engine cannot express.
+// The steps after the process's own settings are those of every backend's
+// conversion (podmanapi's toSpecGen, podmancli's createArgs), in the same
+// order: mounts, ports, network, user namespace, devices, security,
+// resources.
 func toCreateConfig(spec ctrgate.ContainerSpec, f engineFeatures) (*container.Config, *container.HostConfig, *network.NetworkingConfig, error) {
 	cfg := &container.Config{
 		Image:      spec.Image,
@@ -57,18 +61,7 @@ func toCreateConfig(spec ctrgate.ContainerSpec, f engineFeatures) (*container.Co
 		secs := durationSeconds(spec.StopTimeout)
 		cfg.StopTimeout = &secs
 	}
-
-	hc := &container.HostConfig{
-		AutoRemove:     spec.AutoRemove,
-		CapAdd:         append([]string(nil), spec.CapAdd...),
-		CapDrop:        append([]string(nil), spec.CapDrop...),
-		SecurityOpt:    append([]string(nil), spec.SecurityOpt...),
-		ReadonlyRootfs: spec.ReadOnlyRootfs,
-		Runtime:        spec.OCIRuntime,
-	}
-	if spec.NoNewPrivileges {
-		hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges")
-	}
+	hc := &container.HostConfig{AutoRemove: spec.AutoRemove, Runtime: spec.OCIRuntime}
 	if spec.Init {
 		t := true
 		hc.Init = &t
@@ -80,9 +73,27 @@ func toCreateConfig(spec ctrgate.ContainerSpec, f engineFeatures) (*container.Co
 		hc.Annotations = copyMap(spec.Annotations)
 	}
 
-	// Mounts: the Mounts API for everything except relabelled binds, which
-	// only the legacy Binds syntax ("src:dst:z") can express.
-	for _, m := range spec.Mounts {
+	setMounts(hc, spec.Mounts)
+	setPorts(cfg, hc, spec.Ports)
+	if err := setNetwork(hc, spec, f); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := setUserNS(hc, spec.UserNS, f); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := setDevices(hc, spec.GPUs, f); err != nil {
+		return nil, nil, nil, err
+	}
+	setSecurity(hc, spec)
+	setResources(hc, spec)
+	return cfg, hc, nil, nil
+}
+
+// setMounts converts the mounts: the Mounts API for everything except
+// relabelled binds, which only the legacy Binds syntax ("src:dst:z") can
+// express.
+func setMounts(hc *container.HostConfig, mounts []ctrgate.Mount) {
+	for _, m := range mounts {
 		switch m.Type {
 		case ctrgate.MountBind:
 			if m.Relabel != ctrgate.RelabelNone {
@@ -109,28 +120,33 @@ func toCreateConfig(spec ctrgate.ContainerSpec, f engineFeatures) (*container.Co
 			hc.Mounts = append(hc.Mounts, mm)
 		}
 	}
+}
 
-	// Ports.
-	if len(spec.Ports) > 0 {
-		cfg.ExposedPorts = nat.PortSet{}
-		hc.PortBindings = nat.PortMap{}
-		for _, p := range spec.Ports {
-			proto := p.Protocol
-			if proto == "" {
-				proto = "tcp"
-			}
-			port := nat.Port(fmt.Sprintf("%d/%s", p.ContainerPort, proto))
-			cfg.ExposedPorts[port] = struct{}{}
-			b := nat.PortBinding{HostIP: p.HostIP}
-			if p.HostPort != 0 {
-				b.HostPort = strconv.Itoa(p.HostPort)
-			}
-			hc.PortBindings[port] = append(hc.PortBindings[port], b)
-		}
+// setPorts converts the published ports (exposed and bound).
+func setPorts(cfg *container.Config, hc *container.HostConfig, ports []ctrgate.PortMapping) {
+	if len(ports) == 0 {
+		return
 	}
+	cfg.ExposedPorts = nat.PortSet{}
+	hc.PortBindings = nat.PortMap{}
+	for _, p := range ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		port := nat.Port(fmt.Sprintf("%d/%s", p.ContainerPort, proto))
+		cfg.ExposedPorts[port] = struct{}{}
+		b := nat.PortBinding{HostIP: p.HostIP}
+		if p.HostPort != 0 {
+			b.HostPort = strconv.Itoa(p.HostPort)
+		}
+		hc.PortBindings[port] = append(hc.PortBindings[port], b)
+	}
+}
 
-	// Network.
-	var nc *network.NetworkingConfig
+// setNetwork converts the network mode (Podman's user-mode networks only
+// on Podman's compatibility API) and the extra hosts.
+func setNetwork(hc *container.HostConfig, spec ctrgate.ContainerSpec, f engineFeatures) error {
 	switch spec.Network.Mode {
 	case ctrgate.NetworkDefault:
 	case ctrgate.NetworkNone, ctrgate.NetworkHost:
@@ -142,7 +158,7 @@ func toCreateConfig(spec ctrgate.ContainerSpec, f engineFeatures) (*container.Co
 		}
 	case ctrgate.NetworkSlirp4netns, ctrgate.NetworkPasta:
 		if !f.podman {
-			return nil, nil, nil, unsupported("Network.Mode", fmt.Sprintf("%q is a Podman network mode; Docker has no user-mode networking", spec.Network.Mode))
+			return unsupported("Network.Mode", fmt.Sprintf("%q is a Podman network mode; Docker has no user-mode networking", spec.Network.Mode))
 		}
 		mode := string(spec.Network.Mode)
 		if len(spec.Network.Options) > 0 {
@@ -151,45 +167,68 @@ func toCreateConfig(spec ctrgate.ContainerSpec, f engineFeatures) (*container.Co
 		hc.NetworkMode = container.NetworkMode(mode)
 	}
 	if len(spec.Network.Options) > 0 && spec.Network.Mode != ctrgate.NetworkSlirp4netns && spec.Network.Mode != ctrgate.NetworkPasta {
-		return nil, nil, nil, unsupported("Network.Options", "network options are only understood for slirp4netns and pasta")
+		return unsupported("Network.Options", "network options are only understood for slirp4netns and pasta")
 	}
 	for _, h := range spec.ExtraHosts {
 		hc.ExtraHosts = append(hc.ExtraHosts, h.Host+":"+h.IP)
 	}
+	return nil
+}
 
-	// User namespace.
-	switch spec.UserNS.Mode {
+// setUserNS converts the user namespace mode (keep-id and auto only on
+// Podman's compatibility API).
+func setUserNS(hc *container.HostConfig, ns ctrgate.UserNSSpec, f engineFeatures) error {
+	switch ns.Mode {
 	case ctrgate.UserNSDefault:
 	case ctrgate.UserNSHost:
 		hc.UsernsMode = "host"
 	case ctrgate.UserNSKeepID, ctrgate.UserNSAuto:
 		if !f.podman {
-			return nil, nil, nil, unsupported("UserNS.Mode", fmt.Sprintf("%q is a Podman user namespace mode; Docker only has the daemon-wide userns-remap", spec.UserNS.Mode))
+			return unsupported("UserNS.Mode", fmt.Sprintf("%q is a Podman user namespace mode; Docker only has the daemon-wide userns-remap", ns.Mode))
 		}
-		mode := string(spec.UserNS.Mode)
+		mode := string(ns.Mode)
 		var o []string
-		if spec.UserNS.UID != nil {
-			o = append(o, "uid="+strconv.Itoa(*spec.UserNS.UID))
+		if ns.UID != nil {
+			o = append(o, "uid="+strconv.Itoa(*ns.UID))
 		}
-		if spec.UserNS.GID != nil {
-			o = append(o, "gid="+strconv.Itoa(*spec.UserNS.GID))
+		if ns.GID != nil {
+			o = append(o, "gid="+strconv.Itoa(*ns.GID))
 		}
 		if len(o) > 0 {
 			mode += ":" + strings.Join(o, ",")
 		}
 		hc.UsernsMode = container.UsernsMode(mode)
 	}
+	return nil
+}
 
-	// GPUs.
-	if spec.GPUs.Requested() {
-		dr, err := gpuRequest(spec.GPUs, f.cdi)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		hc.DeviceRequests = dr
+// setDevices converts the GPU request into device requests.
+func setDevices(hc *container.HostConfig, g ctrgate.GPURequest, f engineFeatures) error {
+	if !g.Requested() {
+		return nil
 	}
+	dr, err := gpuRequest(g, f.cdi)
+	if err != nil {
+		return err
+	}
+	hc.DeviceRequests = dr
+	return nil
+}
 
-	// Resources.
+// setSecurity converts capabilities, security options, no-new-privileges
+// and the read-only root file system.
+func setSecurity(hc *container.HostConfig, spec ctrgate.ContainerSpec) {
+	hc.CapAdd = append([]string(nil), spec.CapAdd...)
+	hc.CapDrop = append([]string(nil), spec.CapDrop...)
+	hc.SecurityOpt = append([]string(nil), spec.SecurityOpt...)
+	if spec.NoNewPrivileges {
+		hc.SecurityOpt = append(hc.SecurityOpt, "no-new-privileges")
+	}
+	hc.ReadonlyRootfs = spec.ReadOnlyRootfs
+}
+
+// setResources converts the resource limits and ulimits.
+func setResources(hc *container.HostConfig, spec ctrgate.ContainerSpec) {
 	hc.Memory = spec.Resources.MemoryBytes
 	if spec.Resources.CPUs > 0 {
 		hc.NanoCPUs = int64(math.Round(spec.Resources.CPUs * 1e9))
@@ -201,7 +240,6 @@ func toCreateConfig(spec ctrgate.ContainerSpec, f engineFeatures) (*container.Co
 	for _, u := range spec.Ulimits {
 		hc.Ulimits = append(hc.Ulimits, &container.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
 	}
-	return cfg, hc, nc, nil
 }
 
 // gpuRequest converts a GPU request into device requests: CDI requests when

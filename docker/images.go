@@ -27,6 +27,20 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 }
 
 func (r *Runtime) imageExists(ctx context.Context, ref string) (bool, error) {
+	ok, err := r.inspectImage(ctx, ref)
+	if err == nil && !ok && r.podman {
+		// Podman answers "no such image" for a moment while another client
+		// rewrites its image store (a pull that retags, a removal): the
+		// image listed a moment before is asked for once more.
+		if sleepCtx(ctx, 100*time.Millisecond) == nil {
+			ok, err = r.inspectImage(ctx, ref)
+		}
+	}
+	return ok, err
+}
+
+// inspectImage is one image lookup: true when the engine has ref.
+func (r *Runtime) inspectImage(ctx context.Context, ref string) (bool, error) {
 	_, err := r.cli.ImageInspect(ctx, ref)
 	if err == nil {
 		return true, nil

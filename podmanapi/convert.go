@@ -28,7 +28,11 @@ const cpuPeriod = 100000
 // toSpecGen converts a validated spec into the libpod create request.
 // server is the service's API version (nil: assume the newest); features
 // the service lacks fail with ctrgate.ErrUnsupported, options this backend
-// cannot express with ctrgate.ErrInvalidSpec, before any engine call.
+// cannot express with ctrgate.ErrInvalidSpec, before any engine call. The
+// steps after the process's own settings are those of every backend's
+// conversion (docker's toCreateConfig, podmancli's createArgs), in the same
+// order: mounts, ports, network, user namespace, devices, security,
+// resources.
 func toSpecGen(s ctrgate.ContainerSpec, server *semver.Version) (*specgen.SpecGenerator, error) {
 	g := specgen.NewSpecGenerator(s.Image, false)
 	g.Name = s.Name
@@ -51,71 +55,9 @@ func toSpecGen(s ctrgate.ContainerSpec, server *semver.Version) (*specgen.SpecGe
 	if len(s.Annotations) > 0 {
 		g.Annotations = copyMap(s.Annotations)
 	}
-	if err := setMounts(g, s.Mounts); err != nil {
-		return nil, err
-	}
-	for _, p := range s.Ports {
-		proto := p.Protocol
-		if proto == "" {
-			proto = "tcp"
-		}
-		g.PortMappings = append(g.PortMappings, nettypes.PortMapping{
-			HostIP:        p.HostIP,
-			HostPort:      uint16(p.HostPort),
-			ContainerPort: uint16(p.ContainerPort),
-			Protocol:      proto,
-			Range:         1,
-		})
-	}
-	if err := setNetwork(g, s.Network, server); err != nil {
-		return nil, err
-	}
-	for _, h := range s.ExtraHosts {
-		g.HostAdd = append(g.HostAdd, h.Host+":"+h.IP)
-	}
 	g.User = s.User
-	switch s.UserNS.Mode {
-	case ctrgate.UserNSDefault:
-	case ctrgate.UserNSHost:
-		g.UserNS = specgen.Namespace{NSMode: specgen.Host}
-	case ctrgate.UserNSAuto:
-		g.UserNS = specgen.Namespace{NSMode: specgen.Auto}
-	case ctrgate.UserNSKeepID:
-		var opts []string
-		if s.UserNS.UID != nil {
-			opts = append(opts, "uid="+strconv.Itoa(*s.UserNS.UID))
-		}
-		if s.UserNS.GID != nil {
-			opts = append(opts, "gid="+strconv.Itoa(*s.UserNS.GID))
-		}
-		g.UserNS = specgen.Namespace{NSMode: specgen.KeepID, Value: strings.Join(opts, ",")}
-	}
 	g.WorkDir = s.WorkDir
 	g.Hostname = s.Hostname
-	if s.GPUs.Requested() {
-		for _, d := range s.GPUs.CDIDevices() {
-			g.Devices = append(g.Devices, spec.LinuxDevice{Path: d})
-		}
-	}
-	g.CapAdd = append([]string(nil), s.CapAdd...)
-	g.CapDrop = append([]string(nil), s.CapDrop...)
-	if err := setSecurityOpts(g, s.SecurityOpt); err != nil {
-		return nil, err
-	}
-	if s.NoNewPrivileges {
-		g.NoNewPrivileges = boolPtr(true)
-	}
-	if s.ReadOnlyRootfs {
-		g.ReadOnlyFilesystem = boolPtr(true)
-	}
-	setResources(g, s.Resources)
-	for _, u := range s.Ulimits {
-		g.Rlimits = append(g.Rlimits, spec.POSIXRlimit{
-			Type: "RLIMIT_" + strings.ToUpper(u.Name),
-			Soft: uint64(u.Soft),
-			Hard: uint64(u.Hard),
-		})
-	}
 	if s.Init {
 		g.Init = boolPtr(true)
 	}
@@ -135,6 +77,20 @@ func toSpecGen(s ctrgate.ContainerSpec, server *semver.Version) (*specgen.SpecGe
 	}
 	g.OCIRuntime = s.OCIRuntime
 	g.Terminal = boolPtr(false)
+
+	if err := setMounts(g, s.Mounts); err != nil {
+		return nil, err
+	}
+	setPorts(g, s.Ports)
+	if err := setNetwork(g, s, server); err != nil {
+		return nil, err
+	}
+	setUserNS(g, s.UserNS)
+	setDevices(g, s.GPUs)
+	if err := setSecurity(g, s); err != nil {
+		return nil, err
+	}
+	setResources(g, s)
 	return g, nil
 }
 
@@ -146,6 +102,8 @@ func durationSeconds(d time.Duration) uint {
 	return uint((d + time.Second - 1) / time.Second)
 }
 
+// setMounts converts the mounts: binds and tmpfs as OCI mounts, volumes as
+// named volumes.
 func setMounts(g *specgen.SpecGenerator, mounts []ctrgate.Mount) error {
 	for i, m := range mounts {
 		switch m.Type {
@@ -185,7 +143,30 @@ func setMounts(g *specgen.SpecGenerator, mounts []ctrgate.Mount) error {
 	return nil
 }
 
-func setNetwork(g *specgen.SpecGenerator, n ctrgate.NetworkSpec, server *semver.Version) error {
+// setPorts converts the published ports.
+func setPorts(g *specgen.SpecGenerator, ports []ctrgate.PortMapping) {
+	for _, p := range ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		g.PortMappings = append(g.PortMappings, nettypes.PortMapping{
+			HostIP:        p.HostIP,
+			HostPort:      uint16(p.HostPort),
+			ContainerPort: uint16(p.ContainerPort),
+			Protocol:      proto,
+			Range:         1,
+		})
+	}
+}
+
+// setNetwork converts the network mode and its options (pasta only from
+// Podman pastaMinVersion on) and the extra hosts.
+func setNetwork(g *specgen.SpecGenerator, s ctrgate.ContainerSpec, server *semver.Version) error {
+	for _, h := range s.ExtraHosts {
+		g.HostAdd = append(g.HostAdd, h.Host+":"+h.IP)
+	}
+	n := s.Network
 	switch n.Mode {
 	case ctrgate.NetworkDefault:
 		if len(n.Options) > 0 {
@@ -225,6 +206,53 @@ func setNetwork(g *specgen.SpecGenerator, n ctrgate.NetworkSpec, server *semver.
 		}
 	default:
 		return &ctrgate.SpecError{Field: "Network.Mode", Reason: fmt.Sprintf("unknown network mode %q", n.Mode)}
+	}
+	return nil
+}
+
+// setUserNS converts the user namespace mode.
+func setUserNS(g *specgen.SpecGenerator, ns ctrgate.UserNSSpec) {
+	switch ns.Mode {
+	case ctrgate.UserNSDefault:
+	case ctrgate.UserNSHost:
+		g.UserNS = specgen.Namespace{NSMode: specgen.Host}
+	case ctrgate.UserNSAuto:
+		g.UserNS = specgen.Namespace{NSMode: specgen.Auto}
+	case ctrgate.UserNSKeepID:
+		var opts []string
+		if ns.UID != nil {
+			opts = append(opts, "uid="+strconv.Itoa(*ns.UID))
+		}
+		if ns.GID != nil {
+			opts = append(opts, "gid="+strconv.Itoa(*ns.GID))
+		}
+		g.UserNS = specgen.Namespace{NSMode: specgen.KeepID, Value: strings.Join(opts, ",")}
+	}
+}
+
+// setDevices converts the GPU request into CDI devices.
+func setDevices(g *specgen.SpecGenerator, gpus ctrgate.GPURequest) {
+	if !gpus.Requested() {
+		return
+	}
+	for _, d := range gpus.CDIDevices() {
+		g.Devices = append(g.Devices, spec.LinuxDevice{Path: d})
+	}
+}
+
+// setSecurity converts capabilities, security options, no-new-privileges
+// and the read-only root file system.
+func setSecurity(g *specgen.SpecGenerator, s ctrgate.ContainerSpec) error {
+	g.CapAdd = append([]string(nil), s.CapAdd...)
+	g.CapDrop = append([]string(nil), s.CapDrop...)
+	if err := setSecurityOpts(g, s.SecurityOpt); err != nil {
+		return err
+	}
+	if s.NoNewPrivileges {
+		g.NoNewPrivileges = boolPtr(true)
+	}
+	if s.ReadOnlyRootfs {
+		g.ReadOnlyFilesystem = boolPtr(true)
 	}
 	return nil
 }
@@ -298,7 +326,16 @@ func setSecurityOpts(g *specgen.SpecGenerator, opts []string) error {
 	return nil
 }
 
-func setResources(g *specgen.SpecGenerator, r ctrgate.Resources) {
+// setResources converts the resource limits and ulimits.
+func setResources(g *specgen.SpecGenerator, s ctrgate.ContainerSpec) {
+	for _, u := range s.Ulimits {
+		g.Rlimits = append(g.Rlimits, spec.POSIXRlimit{
+			Type: "RLIMIT_" + strings.ToUpper(u.Name),
+			Soft: uint64(u.Soft),
+			Hard: uint64(u.Hard),
+		})
+	}
+	r := s.Resources
 	if r.MemoryBytes == 0 && r.CPUs == 0 && r.PidsLimit == 0 {
 		return
 	}

@@ -108,7 +108,11 @@ func seconds(d time.Duration) int {
 }
 
 // createArgs builds `podman create` arguments for a validated spec; the
-// environment comes from plan. The image and command follow "--".
+// environment comes from plan. The image and command follow "--". The
+// steps after the process's own settings are those of every backend's
+// conversion (docker's toCreateConfig, podmanapi's toSpecGen), in the same
+// order: mounts, ports, network, user namespace, devices, security,
+// resources.
 func createArgs(spec ctrgate.ContainerSpec, plan envPlan) []string {
 	a := []string{"create"}
 	if spec.Name != "" {
@@ -128,80 +132,20 @@ func createArgs(spec ctrgate.ContainerSpec, plan envPlan) []string {
 		}
 	}
 	a = append(a, plan.args...)
-	if spec.GPUs.Requested() {
-		for _, d := range spec.GPUs.CDIDevices() {
-			a = append(a, "--device", d)
-		}
-		set := map[string]bool{}
-		for _, e := range spec.Env {
-			set[e.Name] = true
-		}
-		for _, e := range gpu.Env(spec.GPUs) {
-			if !set[e.Name] {
-				a = append(a, "--env", e.Name+"="+e.Value)
-			}
-		}
-	}
 	for _, k := range sortedKeys(spec.Labels) {
 		a = append(a, "--label", k+"="+spec.Labels[k])
 	}
 	for _, k := range sortedKeys(spec.Annotations) {
 		a = append(a, "--annotation", k+"="+spec.Annotations[k])
 	}
-	for _, m := range spec.Mounts {
-		a = append(a, "--mount", mountArg(m))
-	}
-	for _, p := range spec.Ports {
-		a = append(a, "--publish", portArg(p))
-	}
-	if nv := rootless.NetworkValue(spec.Network); nv != "" {
-		a = append(a, "--network", nv)
-	}
-	for _, h := range spec.ExtraHosts {
-		a = append(a, "--add-host", h.Host+":"+h.IP)
-	}
 	if spec.User != "" {
 		a = append(a, "--user", spec.User)
-	}
-	switch spec.UserNS.Mode {
-	case ctrgate.UserNSDefault:
-	case ctrgate.UserNSKeepID:
-		a = append(a, "--userns", rootless.KeepIDValue(spec.UserNS.UID, spec.UserNS.GID))
-	default:
-		a = append(a, "--userns", string(spec.UserNS.Mode))
 	}
 	if spec.WorkDir != "" {
 		a = append(a, "--workdir", spec.WorkDir)
 	}
 	if spec.Hostname != "" {
 		a = append(a, "--hostname", spec.Hostname)
-	}
-	for _, c := range spec.CapAdd {
-		a = append(a, "--cap-add", c)
-	}
-	for _, c := range spec.CapDrop {
-		a = append(a, "--cap-drop", c)
-	}
-	for _, o := range spec.SecurityOpt {
-		a = append(a, "--security-opt", o)
-	}
-	if spec.NoNewPrivileges {
-		a = append(a, "--security-opt", "no-new-privileges")
-	}
-	if spec.ReadOnlyRootfs {
-		a = append(a, "--read-only")
-	}
-	if spec.Resources.MemoryBytes > 0 {
-		a = append(a, "--memory", strconv.FormatInt(spec.Resources.MemoryBytes, 10)+"b")
-	}
-	if spec.Resources.CPUs > 0 {
-		a = append(a, "--cpus", strconv.FormatFloat(spec.Resources.CPUs, 'f', -1, 64))
-	}
-	if spec.Resources.PidsLimit > 0 {
-		a = append(a, "--pids-limit", strconv.FormatInt(spec.Resources.PidsLimit, 10))
-	}
-	for _, u := range spec.Ulimits {
-		a = append(a, "--ulimit", fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard))
 	}
 	if spec.Init {
 		a = append(a, "--init")
@@ -219,8 +163,119 @@ func createArgs(spec ctrgate.ContainerSpec, plan envPlan) []string {
 	if spec.OCIRuntime != "" {
 		a = append(a, "--runtime", spec.OCIRuntime)
 	}
+	a = append(a, mountArgs(spec.Mounts)...)
+	a = append(a, portArgs(spec.Ports)...)
+	a = append(a, networkArgs(spec)...)
+	a = append(a, userNSArgs(spec.UserNS)...)
+	a = append(a, deviceArgs(spec)...)
+	a = append(a, securityArgs(spec)...)
+	a = append(a, resourceArgs(spec)...)
 	a = append(a, "--", spec.Image)
 	return append(a, spec.Command...)
+}
+
+// mountArgs converts the mounts.
+func mountArgs(mounts []ctrgate.Mount) []string {
+	var a []string
+	for _, m := range mounts {
+		a = append(a, "--mount", mountArg(m))
+	}
+	return a
+}
+
+// portArgs converts the published ports.
+func portArgs(ports []ctrgate.PortMapping) []string {
+	var a []string
+	for _, p := range ports {
+		a = append(a, "--publish", portArg(p))
+	}
+	return a
+}
+
+// networkArgs converts the network mode and its options and the extra
+// hosts.
+func networkArgs(spec ctrgate.ContainerSpec) []string {
+	var a []string
+	if nv := rootless.NetworkValue(spec.Network); nv != "" {
+		a = append(a, "--network", nv)
+	}
+	for _, h := range spec.ExtraHosts {
+		a = append(a, "--add-host", h.Host+":"+h.IP)
+	}
+	return a
+}
+
+// userNSArgs converts the user namespace mode.
+func userNSArgs(ns ctrgate.UserNSSpec) []string {
+	switch ns.Mode {
+	case ctrgate.UserNSDefault:
+		return nil
+	case ctrgate.UserNSKeepID:
+		return []string{"--userns", rootless.KeepIDValue(ns.UID, ns.GID)}
+	}
+	return []string{"--userns", string(ns.Mode)}
+}
+
+// deviceArgs converts the GPU request into CDI devices, with the GPU
+// environment the spec does not set itself.
+func deviceArgs(spec ctrgate.ContainerSpec) []string {
+	if !spec.GPUs.Requested() {
+		return nil
+	}
+	var a []string
+	for _, d := range spec.GPUs.CDIDevices() {
+		a = append(a, "--device", d)
+	}
+	set := map[string]bool{}
+	for _, e := range spec.Env {
+		set[e.Name] = true
+	}
+	for _, e := range gpu.Env(spec.GPUs) {
+		if !set[e.Name] {
+			a = append(a, "--env", e.Name+"="+e.Value)
+		}
+	}
+	return a
+}
+
+// securityArgs converts capabilities, security options, no-new-privileges
+// and the read-only root file system.
+func securityArgs(spec ctrgate.ContainerSpec) []string {
+	var a []string
+	for _, c := range spec.CapAdd {
+		a = append(a, "--cap-add", c)
+	}
+	for _, c := range spec.CapDrop {
+		a = append(a, "--cap-drop", c)
+	}
+	for _, o := range spec.SecurityOpt {
+		a = append(a, "--security-opt", o)
+	}
+	if spec.NoNewPrivileges {
+		a = append(a, "--security-opt", "no-new-privileges")
+	}
+	if spec.ReadOnlyRootfs {
+		a = append(a, "--read-only")
+	}
+	return a
+}
+
+// resourceArgs converts the resource limits and ulimits.
+func resourceArgs(spec ctrgate.ContainerSpec) []string {
+	var a []string
+	if spec.Resources.MemoryBytes > 0 {
+		a = append(a, "--memory", strconv.FormatInt(spec.Resources.MemoryBytes, 10)+"b")
+	}
+	if spec.Resources.CPUs > 0 {
+		a = append(a, "--cpus", strconv.FormatFloat(spec.Resources.CPUs, 'f', -1, 64))
+	}
+	if spec.Resources.PidsLimit > 0 {
+		a = append(a, "--pids-limit", strconv.FormatInt(spec.Resources.PidsLimit, 10))
+	}
+	for _, u := range spec.Ulimits {
+		a = append(a, "--ulimit", fmt.Sprintf("%s=%d:%d", u.Name, u.Soft, u.Hard))
+	}
+	return a
 }
 
 func sortedKeys(m map[string]string) []string {
