@@ -132,6 +132,18 @@ func (c Config) Duration(key string, def time.Duration) (time.Duration, error) {
 	return d, nil
 }
 
+// Bool parses option key as a boolean (true/false, yes/no, 1/0); unset
+// gives false. A bad value fails with ctrgate.ErrInvalidSpec.
+func (c Config) Bool(key string) (bool, error) {
+	switch strings.ToLower(c.Options[key]) {
+	case "", "0", "false", "no":
+		return false, nil
+	case "1", "true", "yes":
+		return true, nil
+	}
+	return false, &ctrgate.SpecError{Field: "Options[" + key + "]", Reason: fmt.Sprintf("%q is not true or false", c.Options[key])}
+}
+
 // clone returns a deep copy.
 func (c Config) clone() Config {
 	return Config{Backend: c.Backend, Options: maps.Clone(c.Options), FileOptions: maps.Clone(c.FileOptions),

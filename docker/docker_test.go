@@ -1161,3 +1161,15 @@ func TestBrokenConnectionIsEngineUnavailable(t *testing.T) {
 		assert.ErrorIs(t, got, ctrgate.ErrEngineUnavailable, "%v", err)
 	}
 }
+
+func TestPlainTCPRefused(t *testing.T) {
+	t.Setenv("DOCKER_CERT_PATH", "")
+	_, err := New(context.Background(), Config{Host: "tcp://192.0.2.7:2375", PingTimeout: time.Millisecond})
+	require.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "refused before any connection")
+	assert.Contains(t, err.Error(), "allow_plain_tcp")
+	_, err = New(context.Background(), Config{Host: "tcp://192.0.2.7:2375", PingTimeout: time.Millisecond, AllowPlainTCP: true})
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable, "allowed: it is tried (and nothing answers there)")
+	_, err = backend.Open(context.Background(), backend.Config{Backend: backend.Docker,
+		Options: map[string]string{backend.OptHost: "tcp://192.0.2.7:2375", "allow_plain_tcp": "maybe"}})
+	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec)
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/driver"
 )
 
 // BackendName is the name of this backend in EngineInfo and errors.
@@ -53,6 +54,10 @@ type Config struct {
 	// went away to come back before it ends with ErrEngineUnavailable; 0
 	// means driver.ResumeWindow.
 	ResumeWindow time.Duration
+	// AllowPlainTCP accepts a plain tcp:// address (no TLS) that is not on
+	// this machine's loopback; without it New refuses one with
+	// ctrgate.ErrInvalidSpec (see driver.CheckPlainTCP).
+	AllowPlainTCP bool
 }
 
 // Runtime is a ctrgate.ContainerRuntime on a Docker-compatible engine. It is
@@ -100,6 +105,7 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	// client.FromEnv, minus DOCKER_HOST, which is handled here so that ssh://
 	// works too.
 	opts := []client.Opt{client.WithTLSClientConfigFromEnv(), client.WithVersionFromEnv()}
+	tls := getenv("DOCKER_CERT_PATH") != "" // what WithTLSClientConfigFromEnv reads
 	host := cfg.Host
 	if host == "" && cfg.Context == "" {
 		// an explicit context wins over DOCKER_HOST, as docker --context does
@@ -112,9 +118,13 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 		host = ep.Host
 		opts = append(opts, ep.tlsOpts()...)
+		tls = tls || ep.TLS != ""
 	}
 	if host == "" {
 		host = client.DefaultDockerHost
+	}
+	if err := driver.CheckPlainTCP("host", host, tls, cfg.AllowPlainTCP); err != nil {
+		return nil, err
 	}
 	var sshClean func()
 	if strings.HasPrefix(host, "ssh://") {

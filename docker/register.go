@@ -28,6 +28,7 @@ var Options = []backend.OptionSpec{
 	{Key: OptContext, Env: "DOCKER_CONTEXT", Doc: "a docker CLI context to take the engine address and TLS material from (else the CLI's current context)"},
 	{Key: OptAPIVersion, Env: "DOCKER_API_VERSION", Doc: "pin the API version (e.g. 1.41); unset negotiates with the engine"},
 	{Key: backend.OptTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
+	{Key: driver.OptAllowPlainTCP, Default: "false", Doc: "true: accept a plain tcp:// engine address (no TLS) that is not on this machine's loopback (whoever reaches that port is root on the engine's host)"},
 	{Key: backend.OptResumeWindow, Default: driver.ResumeWindow.String(), Doc: "how long an Events stream waits for an engine that went away to come back (a restart) before it ends with ErrEngineUnavailable"},
 }
 
@@ -41,7 +42,11 @@ func configFromBackend(cfg backend.Config) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout, ResumeWindow: window}
+	plain, err := cfg.Bool(driver.OptAllowPlainTCP)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout, ResumeWindow: window, AllowPlainTCP: plain}
 	switch cfg.First(backend.OptHost, OptContext) {
 	case backend.OptHost:
 		c.Host = cfg.Option(backend.OptHost)

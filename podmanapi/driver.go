@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ctrgate/ctrgate/driver"
 	"github.com/ctrgate/ctrgate/internal/libpod"
 
 	"github.com/blang/semver/v4"
@@ -55,6 +56,10 @@ type Config struct {
 	// went away to come back before it ends with ErrEngineUnavailable; 0
 	// means driver.ResumeWindow.
 	ResumeWindow time.Duration
+	// AllowPlainTCP accepts a plain tcp:// URI (no TLS) that is not on this
+	// machine's loopback; without it New refuses one with
+	// ctrgate.ErrInvalidSpec (see driver.CheckPlainTCP).
+	AllowPlainTCP bool
 }
 
 // Runtime is a ctrgate.ContainerRuntime backed by Podman's REST API. It is
@@ -122,6 +127,9 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 		var cancel context.CancelFunc
 		cctx, cancel = context.WithTimeout(ctx, connectTimeout)
 		defer cancel()
+	}
+	if err := driver.CheckPlainTCP("URI", dest.URI, dest.TLSCert != "" || dest.TLSCA != "", cfg.AllowPlainTCP); err != nil {
+		return nil, err
 	}
 	opts := bindings.Options{URI: dest.URI, Identity: dest.Identity, TLSCertFile: dest.TLSCert, TLSKeyFile: dest.TLSKey, TLSCAFile: dest.TLSCA}
 	type result struct {

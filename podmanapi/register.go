@@ -25,6 +25,7 @@ var Options = []backend.OptionSpec{
 	{Key: backend.OptSocket, Env: EnvSocket, Doc: "the service socket: a path or a unix:// URL"},
 	{Key: "identity", Env: EnvContainerSSHKey, Doc: "the SSH private key of an ssh:// URL"},
 	{Key: backend.OptTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
+	{Key: driver.OptAllowPlainTCP, Default: "false", Doc: "true: accept a plain tcp:// engine address (no TLS) that is not on this machine's loopback (whoever reaches that port is root on the engine's host)"},
 	{Key: backend.OptResumeWindow, Default: driver.ResumeWindow.String(), Doc: "how long an Events stream waits for an engine that went away to come back (a restart) before it ends with ErrEngineUnavailable"},
 }
 
@@ -37,7 +38,11 @@ func backendConfig(cfg backend.Config) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Identity: cfg.Option("identity"), DefaultTimeout: d, ResumeWindow: window}
+	plain, err := cfg.Bool(driver.OptAllowPlainTCP)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Identity: cfg.Option("identity"), DefaultTimeout: d, ResumeWindow: window, AllowPlainTCP: plain}
 	switch cfg.First(backend.OptURL, backend.OptConnection, backend.OptSocket) {
 	case backend.OptURL:
 		c.URI = cfg.Option(backend.OptURL)

@@ -26,6 +26,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/backend"
 	"github.com/ctrgate/ctrgate/logstream"
 )
 
@@ -728,4 +729,13 @@ func TestTCPService(t *testing.T) {
 	assert.False(t, c.State.StartedAt.IsZero())
 	assert.Equal(t, []ctrgate.PortMapping{{HostPort: 40000, ContainerPort: 8080, Protocol: "tcp"}}, c.Ports)
 	assert.Equal(t, uri, rt.URI())
+}
+
+func TestPlainTCPRefused(t *testing.T) {
+	_, err := New(context.Background(), Config{URI: "tcp://192.0.2.7:8888"})
+	require.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "refused before any connection")
+	assert.Contains(t, err.Error(), "allow_plain_tcp")
+	c, err := backendConfig(backend.Config{Options: map[string]string{"allow_plain_tcp": "yes"}})
+	require.NoError(t, err)
+	assert.True(t, c.AllowPlainTCP)
 }

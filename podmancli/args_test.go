@@ -528,3 +528,17 @@ func TestRemoteModeRefusedAtOnce(t *testing.T) {
 	_, serr := os.Stat(filepath.Join(dir, "called"))
 	assert.True(t, os.IsNotExist(serr), "podman was not run for a socket that takes no connection")
 }
+
+func TestPlainTCPRefused(t *testing.T) {
+	bin := fakePodman(t, "exit 0\n")
+	_, err := New(Config{Binary: bin, GlobalArgs: []string{"--url", "tcp://192.0.2.7:8888"}})
+	require.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "refused before podman runs")
+	assert.Contains(t, err.Error(), "allow_plain_tcp")
+	_, err = New(Config{Binary: bin, GlobalArgs: []string{"--url=tcp://192.0.2.7:8888"}, AllowPlainTCP: true})
+	assert.NoError(t, err)
+	_, err = New(Config{Binary: bin, GlobalArgs: []string{"--url", "tcp://127.0.0.1:8888"}})
+	assert.NoError(t, err, "loopback")
+	cfg, err := ConfigFromMap(map[string]string{"allow_plain_tcp": "true"})
+	require.NoError(t, err)
+	assert.True(t, cfg.AllowPlainTCP)
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/driver"
 	"github.com/ctrgate/ctrgate/internal/libpod"
 )
 
@@ -45,6 +46,10 @@ type Config struct {
 	// went away (remote mode's service) to come back before it ends with
 	// ErrEngineUnavailable; 0 means driver.ResumeWindow.
 	ResumeWindow time.Duration
+	// AllowPlainTCP accepts a plain tcp:// --url that is not on this
+	// machine's loopback; without it New refuses one with
+	// ctrgate.ErrInvalidSpec (see driver.CheckPlainTCP).
+	AllowPlainTCP bool
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -90,6 +95,13 @@ func ConfigFromMap(options map[string]string) (Config, error) {
 			return Config{}, &ctrgate.SpecError{Field: "timeout", Reason: fmt.Sprintf("%q is not a duration", t)}
 		}
 		cfg.DefaultTimeout = d
+	}
+	switch strings.ToLower(options[driver.OptAllowPlainTCP]) {
+	case "", "0", "false", "no":
+	case "1", "true", "yes":
+		cfg.AllowPlainTCP = true
+	default:
+		return Config{}, &ctrgate.SpecError{Field: driver.OptAllowPlainTCP, Reason: fmt.Sprintf("%q is not true or false", options[driver.OptAllowPlainTCP])}
 	}
 	if w := options["events_resume_window"]; w != "" {
 		d, err := time.ParseDuration(w)
@@ -168,6 +180,9 @@ func NewDriver(cfg Config) (*Runtime, error) {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable,
 			fmt.Sprintf("podman binary %q not found", bin), err, nil)
 	}
+	if err := driver.CheckPlainTCP("GlobalArgs[--url]", urlArg(cfg.GlobalArgs), false, cfg.AllowPlainTCP); err != nil {
+		return nil, err
+	}
 	for _, e := range cfg.Env {
 		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
 			return nil, &ctrgate.SpecError{Field: "Config.Env", Reason: "entries must be KEY=VALUE"}
@@ -187,20 +202,21 @@ func NewDriver(cfg Config) (*Runtime, error) {
 // unixURL returns the socket path of a --url unix://PATH among podman's
 // global arguments, or "".
 func unixURL(global []string) string {
+	if p, ok := strings.CutPrefix(urlArg(global), "unix://"); ok {
+		return p
+	}
+	return ""
+}
+
+// urlArg returns the value of podman's --url in global, or "".
+func urlArg(global []string) string {
 	for i, a := range global {
-		var u string
 		switch {
 		case a == "--url" && i+1 < len(global):
-			u = global[i+1]
+			return global[i+1]
 		case strings.HasPrefix(a, "--url="):
-			u = strings.TrimPrefix(a, "--url=")
-		default:
-			continue
+			return strings.TrimPrefix(a, "--url=")
 		}
-		if p, ok := strings.CutPrefix(u, "unix://"); ok {
-			return p
-		}
-		return ""
 	}
 	return ""
 }
