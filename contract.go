@@ -274,7 +274,7 @@ func (r *Runtime) ctxErr(ctx context.Context, op, target string) error {
 
 // stamp makes every error of the driver an *EngineError of op on the
 // layer's backend; the package's other error types (*SpecError,
-// *GPUConfigError, *ExitedError) stay what they are.
+// *GPUConfigError, *ExitedError, *HostKeyError) stay what they are.
 func (r *Runtime) stamp(op, target string, err error) error {
 	if err == nil {
 		return nil
@@ -283,7 +283,8 @@ func (r *Runtime) stamp(op, target string, err error) error {
 	var se *SpecError
 	var ge *GPUConfigError
 	var xe *ExitedError
-	if errors.As(err, &ee) || errors.As(err, &se) || errors.As(err, &ge) || errors.As(err, &xe) {
+	var he *HostKeyError
+	if errors.As(err, &ee) || errors.As(err, &se) || errors.As(err, &ge) || errors.As(err, &xe) || errors.As(err, &he) {
 		return err
 	}
 	return NewEngineError(r.backend, op, target, nil, "", err, nil)

@@ -225,3 +225,27 @@ func (e *ExitedError) Error() string {
 
 // Is makes errors.Is(err, ErrNotRunning) true.
 func (e *ExitedError) Is(target error) bool { return target == ErrNotRunning }
+
+// HostKeyError reports an SSH engine address whose host key the client
+// does not trust: unknown (not in the known_hosts file) or changed (the
+// file has another key for the host). The connection is refused; nothing
+// was sent. It matches ErrEngineUnavailable.
+type HostKeyError struct {
+	Backend     string // backend name
+	Host        string // the host as known_hosts names it, e.g. "[10.0.0.2]:2222"
+	Changed     bool   // the file has another key for the host (else: none)
+	Fingerprint string // the key the host offered, SHA256:...
+	KnownHosts  string // the known_hosts file consulted
+}
+
+func (e *HostKeyError) Error() string {
+	if e.Changed {
+		return fmt.Sprintf("%s: the host key of %s changed (it offered %s, %s holds another key): refusing to connect; "+
+			"if the host was reinstalled, remove its old line from %s", e.Backend, e.Host, e.Fingerprint, e.KnownHosts, e.KnownHosts)
+	}
+	return fmt.Sprintf("%s: the host key of %s (%s) is not in %s: refusing to connect; add it after checking it "+
+		"(ssh-keyscan), or set ssh_accept_new_host_keys=true to trust a host's first key", e.Backend, e.Host, e.Fingerprint, e.KnownHosts)
+}
+
+// Is makes errors.Is(err, ErrEngineUnavailable) true.
+func (e *HostKeyError) Is(target error) bool { return target == ErrEngineUnavailable }

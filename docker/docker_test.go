@@ -836,7 +836,7 @@ func TestSSHHost(t *testing.T) {
 
 	args, err := os.ReadFile(filepath.Join(dir, "args"))
 	require.NoError(t, err)
-	assert.Contains(t, string(args), "-o BatchMode=yes -l deploy -p 2222 -- build-host docker system dial-stdio")
+	assert.Contains(t, string(args), "-o BatchMode=yes -o StrictHostKeyChecking=yes -l deploy -p 2222 -- build-host docker system dial-stdio")
 }
 
 func TestLayerRedactsMarkedSecrets(t *testing.T) {
@@ -1172,4 +1172,34 @@ func TestPlainTCPRefused(t *testing.T) {
 	_, err = backend.Open(context.Background(), backend.Config{Backend: backend.Docker,
 		Options: map[string]string{backend.OptHost: "tcp://192.0.2.7:2375", "allow_plain_tcp": "maybe"}})
 	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec)
+}
+
+func TestSSHHostKeyRefusal(t *testing.T) {
+	dir := t.TempDir()
+	// an ssh that refuses the host key as OpenSSH does, and says why
+	script := "#!/bin/sh\necho \"$@\" > " + filepath.Join(dir, "args") + "\n" +
+		"echo '@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@' >&2\n" +
+		"echo '@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @' >&2\n" +
+		"echo 'The fingerprint for the ED25519 key sent by the remote host is' >&2\n" +
+		"echo 'SHA256:Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg' >&2\n" +
+		"echo 'Host key verification failed.' >&2\nexit 255\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "ssh"), []byte(script), 0o755))
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	known := filepath.Join(dir, "known_hosts")
+	_, err := New(context.Background(), Config{Host: "ssh://root@build-host:2222", KnownHosts: known, PingTimeout: 5 * time.Second})
+	var hke *ctrgate.HostKeyError
+	require.ErrorAs(t, err, &hke)
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable)
+	assert.True(t, hke.Changed)
+	assert.Equal(t, "[build-host]:2222", hke.Host)
+	assert.Equal(t, known, hke.KnownHosts)
+	assert.Equal(t, "SHA256:Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg", hke.Fingerprint)
+	args, err := os.ReadFile(filepath.Join(dir, "args"))
+	require.NoError(t, err)
+	assert.Contains(t, string(args), "-o StrictHostKeyChecking=yes -o UserKnownHostsFile="+known)
+
+	_, _ = New(context.Background(), Config{Host: "ssh://root@build-host", AcceptNewHostKeys: true, PingTimeout: 5 * time.Second})
+	args, err = os.ReadFile(filepath.Join(dir, "args"))
+	require.NoError(t, err)
+	assert.Contains(t, string(args), "-o StrictHostKeyChecking=accept-new")
 }

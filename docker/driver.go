@@ -54,6 +54,15 @@ type Config struct {
 	// went away to come back before it ends with ErrEngineUnavailable; 0
 	// means driver.ResumeWindow.
 	ResumeWindow time.Duration
+	// KnownHosts is the known_hosts file an ssh:// host's key is checked
+	// against ("" means ssh's own files); ssh refuses an unknown or changed
+	// key (StrictHostKeyChecking=yes) and the backend says so with a
+	// *ctrgate.HostKeyError.
+	KnownHosts string
+	// AcceptNewHostKeys trusts and records the key of a host the file does
+	// not know yet (StrictHostKeyChecking=accept-new); a changed key is
+	// refused.
+	AcceptNewHostKeys bool
 	// AllowPlainTCP accepts a plain tcp:// address (no TLS) that is not on
 	// this machine's loopback; without it New refuses one with
 	// ctrgate.ErrInvalidSpec (see driver.CheckPlainTCP).
@@ -75,11 +84,11 @@ type Runtime struct {
 	cdi        bool   // the engine takes CDI device requests
 	noGPU      string // why the engine cannot take GPU requests at all ("" = it can)
 
-	life     context.Context // cancelled by Close
-	kill     context.CancelFunc
-	closeMu  sync.Mutex
-	closed   bool
-	sshClean func()
+	life       context.Context // cancelled by Close
+	kill       context.CancelFunc
+	closeMu    sync.Mutex
+	closed     bool
+	sshHostKey func() error // the last host key refusal of the ssh dialer (nil: not ssh)
 }
 
 var _ ctrgate.ContainerRuntime = (*Runtime)(nil)
@@ -126,13 +135,13 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := driver.CheckPlainTCP("host", host, tls, cfg.AllowPlainTCP); err != nil {
 		return nil, err
 	}
-	var sshClean func()
+	var sshHostKey func() error
 	if strings.HasPrefix(host, "ssh://") {
-		dialer, clean, err := sshDialer(host)
+		dialer, hostKeyErr, err := sshDialer(host, driver.HostKeyPolicy{KnownHosts: cfg.KnownHosts, AcceptNew: cfg.AcceptNewHostKeys})
 		if err != nil {
 			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, err.Error(), err, nil)
 		}
-		sshClean = clean
+		sshHostKey = hostKeyErr
 		// The host name is irrelevant for the HTTP layer; the dialer does the work.
 		opts = append(opts, client.WithHost("http://docker.example.com"), client.WithDialContext(dialer))
 	} else {
@@ -145,19 +154,19 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	cli, err := client.NewClientWithOpts(opts...)
 	if err != nil {
-		if sshClean != nil {
-			sshClean()
-		}
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable, "bad engine address "+redactURL(host), err, nil)
 	}
 	life, kill := context.WithCancel(context.Background())
 	r := &Runtime{cli: cli, window: cfg.ResumeWindow, host: redactURL(host), local: strings.HasPrefix(host, "unix://"),
-		life: life, kill: kill, sshClean: sshClean}
+		life: life, kill: kill, sshHostKey: sshHostKey}
 
 	pctx, cancel := context.WithTimeout(ctx, cfg.PingTimeout)
 	defer cancel()
 	if _, err := cli.Ping(pctx); err != nil {
 		_ = r.Close()
+		if sshHostKey != nil && sshHostKey() != nil {
+			return nil, sshHostKey()
+		}
 		if ctx.Err() != nil {
 			return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err)
 		}
@@ -233,9 +242,6 @@ func (r *Runtime) Close() error {
 	r.closed = true
 	r.kill()
 	err := r.cli.Close()
-	if r.sshClean != nil {
-		r.sshClean()
-	}
 	return err
 }
 

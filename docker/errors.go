@@ -39,6 +39,10 @@ func (r *Runtime) mapErr(ctx context.Context, op, target string, err error) erro
 	if errors.As(err, &ge) {
 		return err
 	}
+	var hke *ctrgate.HostKeyError
+	if errors.As(err, &hke) {
+		return hke
+	}
 	if ctx != nil && ctx.Err() != nil {
 		cause := context.Cause(ctx)
 		if r != nil && r.life.Err() != nil && !errors.Is(cause, context.DeadlineExceeded) {

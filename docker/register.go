@@ -28,6 +28,8 @@ var Options = []backend.OptionSpec{
 	{Key: OptContext, Env: "DOCKER_CONTEXT", Doc: "a docker CLI context to take the engine address and TLS material from (else the CLI's current context)"},
 	{Key: OptAPIVersion, Env: "DOCKER_API_VERSION", Doc: "pin the API version (e.g. 1.41); unset negotiates with the engine"},
 	{Key: backend.OptTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
+	{Key: driver.OptKnownHosts, Doc: "the known_hosts file that ssh:// engine hosts are checked against (default: ssh's own, ~/.ssh/known_hosts); an unknown or changed host key is refused"},
+	{Key: driver.OptAcceptNewHostKeys, Default: "false", Doc: "true: trust the key of an ssh:// host the known_hosts file does not know yet, and record it (trust on first use); a changed key is refused all the same"},
 	{Key: driver.OptAllowPlainTCP, Default: "false", Doc: "true: accept a plain tcp:// engine address (no TLS) that is not on this machine's loopback (whoever reaches that port is root on the engine's host)"},
 	{Key: backend.OptResumeWindow, Default: driver.ResumeWindow.String(), Doc: "how long an Events stream waits for an engine that went away to come back (a restart) before it ends with ErrEngineUnavailable"},
 }
@@ -46,7 +48,12 @@ func configFromBackend(cfg backend.Config) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout, ResumeWindow: window, AllowPlainTCP: plain}
+	acceptNew, err := cfg.Bool(driver.OptAcceptNewHostKeys)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout, ResumeWindow: window, AllowPlainTCP: plain,
+		KnownHosts: cfg.Option(driver.OptKnownHosts), AcceptNewHostKeys: acceptNew}
 	switch cfg.First(backend.OptHost, OptContext) {
 	case backend.OptHost:
 		c.Host = cfg.Option(backend.OptHost)

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,8 +10,14 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/driver"
 )
 
 // getenv is os.Getenv, replaceable in tests.
@@ -18,8 +25,13 @@ var getenv = os.Getenv
 
 // sshDialer returns a dialer that reaches the Docker engine on an ssh://
 // host by running "docker system dial-stdio" there, as the docker CLI does.
-// Each connection is one ssh process; closing the connection ends it.
-func sshDialer(host string) (func(ctx context.Context, network, addr string) (net.Conn, error), func(), error) {
+// Each connection is one ssh process; closing the connection ends it. The
+// host key is checked by ssh itself, strictly (StrictHostKeyChecking=yes,
+// or accept-new with the policy's AcceptNew; the policy's KnownHosts file
+// when set, else ssh's own); a connection that ssh refused for its host key
+// fails with a *ctrgate.HostKeyError, which hostKeyErr also returns (the
+// last one seen).
+func sshDialer(host string, policy driver.HostKeyPolicy) (dial func(ctx context.Context, network, addr string) (net.Conn, error), hostKeyErr func() error, err error) {
 	u, err := url.Parse(host)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bad ssh address: %w", err)
@@ -33,7 +45,15 @@ func sshDialer(host string) (func(ctx context.Context, network, addr string) (ne
 	if _, err := exec.LookPath("ssh"); err != nil {
 		return nil, nil, fmt.Errorf("ssh:// engine address needs an ssh client: %w", err)
 	}
-	args := []string{"-o", "BatchMode=yes"}
+	args := []string{"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"}
+	if policy.AcceptNew {
+		args[3] = "StrictHostKeyChecking=accept-new"
+	}
+	known := "the ssh client's known_hosts files"
+	if policy.KnownHosts != "" {
+		args = append(args, "-o", "UserKnownHostsFile="+policy.KnownHosts)
+		known = policy.KnownHosts
+	}
 	if u.User != nil && u.User.Username() != "" {
 		args = append(args, "-l", u.User.Username())
 	}
@@ -41,24 +61,73 @@ func sshDialer(host string) (func(ctx context.Context, network, addr string) (ne
 		args = append(args, "-p", p)
 	}
 	args = append(args, "--", u.Hostname(), "docker", "system", "dial-stdio")
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return newCommandConn(ctx, "ssh", args...)
+	shownHost := u.Hostname()
+	if p := u.Port(); p != "" && p != "22" {
+		shownHost = "[" + u.Hostname() + "]:" + p
 	}
-	return dial, func() {}, nil
+	var last atomic.Pointer[ctrgate.HostKeyError]
+	refused := func(stderr string) error {
+		if !strings.Contains(stderr, "Host key verification failed") {
+			return nil
+		}
+		e := &ctrgate.HostKeyError{Backend: BackendName, Host: shownHost, KnownHosts: known,
+			Changed:     strings.Contains(stderr, "REMOTE HOST IDENTIFICATION HAS CHANGED"),
+			Fingerprint: sshFingerprint.FindString(stderr)}
+		last.Store(e)
+		return e
+	}
+	dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return newCommandConn(ctx, refused, "ssh", args...)
+	}
+	return dial, func() error {
+		if e := last.Load(); e != nil {
+			return e
+		}
+		return nil
+	}, nil
 }
+
+// sshFingerprint finds the key fingerprint in ssh's messages.
+var sshFingerprint = regexp.MustCompile(`SHA256:[A-Za-z0-9+/]+`)
 
 // commandConn is a net.Conn over a child process's stdin and stdout.
 type commandConn struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout io.ReadCloser
-	once   sync.Once
-	waited chan struct{}
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	stdout  io.ReadCloser
+	stderr  *cappedBuffer // what the process said (ssh's reasons)
+	refused func(stderr string) error
+	once    sync.Once
+	waited  chan struct{}
 }
 
-func newCommandConn(ctx context.Context, name string, args ...string) (net.Conn, error) {
+// cappedBuffer keeps the first 64 kB written to it.
+type cappedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := 64<<10 - b.buf.Len(); room > 0 {
+		b.buf.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+func (b *cappedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newCommandConn starts name with args; when its output ends, refused
+// (nil: none) may turn what it said on stderr into the read's error.
+func newCommandConn(ctx context.Context, refused func(stderr string) error, name string, args ...string) (net.Conn, error) {
 	cmd := exec.Command(name, args...)
-	cmd.Stderr = io.Discard
+	stderr := &cappedBuffer{}
+	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -73,7 +142,7 @@ func newCommandConn(ctx context.Context, name string, args ...string) (net.Conn,
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	c := &commandConn{cmd: cmd, stdin: stdin, stdout: stdout, waited: make(chan struct{})}
+	c := &commandConn{cmd: cmd, stdin: stdin, stdout: stdout, stderr: stderr, refused: refused, waited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(c.waited)
@@ -81,7 +150,19 @@ func newCommandConn(ctx context.Context, name string, args ...string) (net.Conn,
 	return c, nil
 }
 
-func (c *commandConn) Read(p []byte) (int, error)  { return c.stdout.Read(p) }
+func (c *commandConn) Read(p []byte) (int, error) {
+	n, err := c.stdout.Read(p)
+	if err != nil && c.refused != nil {
+		select { // the process's last words, once it has ended
+		case <-c.waited:
+		case <-time.After(time.Second):
+		}
+		if rerr := c.refused(c.stderr.String()); rerr != nil {
+			return n, rerr
+		}
+	}
+	return n, err
+}
 func (c *commandConn) Write(p []byte) (int, error) { return c.stdin.Write(p) }
 
 // CloseWrite closes the process's stdin (half-close, used by hijacked

@@ -56,6 +56,14 @@ type Config struct {
 	// went away to come back before it ends with ErrEngineUnavailable; 0
 	// means driver.ResumeWindow.
 	ResumeWindow time.Duration
+	// KnownHosts is the known_hosts file an ssh:// URI's host key is
+	// checked against ("" means ~/.ssh/known_hosts, which is also the file
+	// Podman's SSH client reads); an unknown or changed key is refused
+	// with a *ctrgate.HostKeyError before anything is sent.
+	KnownHosts string
+	// AcceptNewHostKeys trusts and records the key of a host KnownHosts
+	// does not know yet (trust on first use); a changed key is refused.
+	AcceptNewHostKeys bool
 	// AllowPlainTCP accepts a plain tcp:// URI (no TLS) that is not on this
 	// machine's loopback; without it New refuses one with
 	// ctrgate.ErrInvalidSpec (see driver.CheckPlainTCP).
@@ -130,6 +138,22 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	if err := driver.CheckPlainTCP("URI", dest.URI, dest.TLSCert != "" || dest.TLSCA != "", cfg.AllowPlainTCP); err != nil {
 		return nil, err
+	}
+	if u, perr := url.Parse(dest.URI); perr == nil && u.Scheme == "ssh" {
+		// The bindings' SSH client trusts an unknown host silently (and
+		// records it): the host key is checked here first.
+		port := u.Port()
+		if port == "" {
+			port = "22"
+		}
+		policy := driver.HostKeyPolicy{KnownHosts: cfg.KnownHosts, AcceptNew: cfg.AcceptNewHostKeys}
+		if err := driver.VerifyHostKey(cctx, BackendName, net.JoinHostPort(u.Hostname(), port), policy); err != nil {
+			var hke *ctrgate.HostKeyError
+			if errors.As(err, &hke) {
+				return nil, err
+			}
+			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable, "", err, nil)
+		}
 	}
 	opts := bindings.Options{URI: dest.URI, Identity: dest.Identity, TLSCertFile: dest.TLSCert, TLSKeyFile: dest.TLSKey, TLSCAFile: dest.TLSCA}
 	type result struct {

@@ -25,6 +25,8 @@ var Options = []backend.OptionSpec{
 	{Key: backend.OptSocket, Env: EnvSocket, Doc: "the service socket: a path or a unix:// URL"},
 	{Key: "identity", Env: EnvContainerSSHKey, Doc: "the SSH private key of an ssh:// URL"},
 	{Key: backend.OptTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
+	{Key: driver.OptKnownHosts, Doc: "the known_hosts file that ssh:// engine hosts are checked against (default ~/.ssh/known_hosts); an unknown or changed host key is refused"},
+	{Key: driver.OptAcceptNewHostKeys, Default: "false", Doc: "true: trust the key of an ssh:// host the known_hosts file does not know yet, and record it (trust on first use); a changed key is refused all the same"},
 	{Key: driver.OptAllowPlainTCP, Default: "false", Doc: "true: accept a plain tcp:// engine address (no TLS) that is not on this machine's loopback (whoever reaches that port is root on the engine's host)"},
 	{Key: backend.OptResumeWindow, Default: driver.ResumeWindow.String(), Doc: "how long an Events stream waits for an engine that went away to come back (a restart) before it ends with ErrEngineUnavailable"},
 }
@@ -42,7 +44,12 @@ func backendConfig(cfg backend.Config) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{Identity: cfg.Option("identity"), DefaultTimeout: d, ResumeWindow: window, AllowPlainTCP: plain}
+	acceptNew, err := cfg.Bool(driver.OptAcceptNewHostKeys)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{Identity: cfg.Option("identity"), DefaultTimeout: d, ResumeWindow: window, AllowPlainTCP: plain,
+		KnownHosts: cfg.Option(driver.OptKnownHosts), AcceptNewHostKeys: acceptNew}
 	switch cfg.First(backend.OptURL, backend.OptConnection, backend.OptSocket) {
 	case backend.OptURL:
 		c.URI = cfg.Option(backend.OptURL)

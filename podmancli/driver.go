@@ -2,12 +2,15 @@ package podmancli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ctrgate/ctrgate"
@@ -46,6 +49,14 @@ type Config struct {
 	// went away (remote mode's service) to come back before it ends with
 	// ErrEngineUnavailable; 0 means driver.ResumeWindow.
 	ResumeWindow time.Duration
+	// KnownHosts is the known_hosts file an ssh:// --url's host key is
+	// checked against before podman first connects ("" means
+	// ~/.ssh/known_hosts, which podman reads too); an unknown or changed
+	// key is refused with a *ctrgate.HostKeyError.
+	KnownHosts string
+	// AcceptNewHostKeys trusts and records the key of a host KnownHosts
+	// does not know yet (trust on first use); a changed key is refused.
+	AcceptNewHostKeys bool
 	// AllowPlainTCP accepts a plain tcp:// --url that is not on this
 	// machine's loopback; without it New refuses one with
 	// ctrgate.ErrInvalidSpec (see driver.CheckPlainTCP).
@@ -78,7 +89,8 @@ func ConfigFromEnv() (Config, error) {
 
 // ConfigFromMap is ConfigFromEnv with options taking precedence over the
 // environment. Keys: "binary", "args", "timeout", "remote", "socket",
-// "events_resume_window" and "env" (extra KEY=VALUE entries separated by
+// "events_resume_window", "ssh_known_hosts", "ssh_accept_new_host_keys",
+// "allow_plain_tcp" and "env" (extra KEY=VALUE entries separated by
 // newlines), for a backend registry that passes options as a map.
 func ConfigFromMap(options map[string]string) (Config, error) {
 	get := func(key, env string) string {
@@ -96,13 +108,16 @@ func ConfigFromMap(options map[string]string) (Config, error) {
 		}
 		cfg.DefaultTimeout = d
 	}
-	switch strings.ToLower(options[driver.OptAllowPlainTCP]) {
-	case "", "0", "false", "no":
-	case "1", "true", "yes":
-		cfg.AllowPlainTCP = true
-	default:
-		return Config{}, &ctrgate.SpecError{Field: driver.OptAllowPlainTCP, Reason: fmt.Sprintf("%q is not true or false", options[driver.OptAllowPlainTCP])}
+	for key, set := range map[string]*bool{driver.OptAllowPlainTCP: &cfg.AllowPlainTCP, driver.OptAcceptNewHostKeys: &cfg.AcceptNewHostKeys} {
+		switch strings.ToLower(options[key]) {
+		case "", "0", "false", "no":
+		case "1", "true", "yes":
+			*set = true
+		default:
+			return Config{}, &ctrgate.SpecError{Field: key, Reason: fmt.Sprintf("%q is not true or false", options[key])}
+		}
 	}
+	cfg.KnownHosts = options[driver.OptKnownHosts]
 	if w := options["events_resume_window"]; w != "" {
 		d, err := time.ParseDuration(w)
 		if err != nil || d < 0 {
@@ -145,6 +160,12 @@ type Runtime struct {
 	// remoteSocket is the unix socket of remote mode (--url unix://...), ""
 	// otherwise: every call first checks that something listens on it.
 	remoteSocket string
+	// sshAddr is the host:port of an ssh:// --url, whose host key is
+	// checked (hostKeys) before podman first connects; hostKeyOK once it
+	// passed.
+	sshAddr   string
+	hostKeys  driver.HostKeyPolicy
+	hostKeyOK atomic.Bool
 
 	mu      sync.Mutex
 	closed  bool
@@ -196,6 +217,14 @@ func NewDriver(cfg Config) (*Runtime, error) {
 	}
 	r.env = childEnv(os.Environ(), cfg.Env, cfg.Local)
 	r.remoteSocket = unixURL(r.global)
+	if u, err := url.Parse(urlArg(r.global)); err == nil && u.Scheme == "ssh" {
+		port := u.Port()
+		if port == "" {
+			port = "22"
+		}
+		r.sshAddr = net.JoinHostPort(u.Hostname(), port)
+		r.hostKeys = driver.HostKeyPolicy{KnownHosts: cfg.KnownHosts, AcceptNew: cfg.AcceptNewHostKeys}
+	}
 	return r, nil
 }
 
@@ -275,10 +304,27 @@ func (r *Runtime) checkOpen(op, target string) error {
 	return r.checkRemote(op, target)
 }
 
+// hostKeyTimeout bounds the host key check of an ssh:// --url.
+const hostKeyTimeout = 30 * time.Second
+
 // checkRemote fails at once with ErrEngineUnavailable when remote mode's
 // unix socket takes no connection: podman itself would try three times
 // with sleeps (600 ms) before it says so.
 func (r *Runtime) checkRemote(op, target string) error {
+	if r.sshAddr != "" && !r.hostKeyOK.Load() {
+		// podman's SSH client trusts an unknown host silently: the host
+		// key is checked here before podman first connects
+		ctx, cancel := context.WithTimeout(context.Background(), hostKeyTimeout)
+		defer cancel()
+		if err := driver.VerifyHostKey(ctx, BackendName, r.sshAddr, r.hostKeys); err != nil {
+			var hke *ctrgate.HostKeyError
+			if errors.As(err, &hke) {
+				return err
+			}
+			return ctrgate.NewEngineError(BackendName, op, target, ctrgate.ErrEngineUnavailable, "", err, nil)
+		}
+		r.hostKeyOK.Store(true)
+	}
 	if r.remoteSocket == "" {
 		return nil
 	}

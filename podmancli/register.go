@@ -20,6 +20,8 @@ var Options = []backend.OptionSpec{
 	{Key: backend.OptSocket, Env: EnvSocket, Doc: "the service socket or URL of remote mode (else CONTAINER_HOST); given by code or file, it selects remote mode"},
 	{Key: backend.OptTimeout, Env: EnvTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
 	{Key: "env", Doc: "extra environment of every podman process, one KEY=VALUE per line"},
+	{Key: driver.OptKnownHosts, Doc: "the known_hosts file that ssh:// engine hosts are checked against (default ~/.ssh/known_hosts); an unknown or changed host key is refused"},
+	{Key: driver.OptAcceptNewHostKeys, Default: "false", Doc: "true: trust the key of an ssh:// host the known_hosts file does not know yet, and record it (trust on first use); a changed key is refused all the same"},
 	{Key: driver.OptAllowPlainTCP, Default: "false", Doc: "true: accept a plain tcp:// engine address (no TLS) that is not on this machine's loopback (whoever reaches that port is root on the engine's host)"},
 	{Key: backend.OptResumeWindow, Default: driver.ResumeWindow.String(), Doc: "how long an Events stream waits for an engine that went away to come back (a restart) before it ends with ErrEngineUnavailable"},
 }
