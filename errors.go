@@ -234,7 +234,7 @@ type HostKeyError struct {
 	Backend     string // backend name
 	Host        string // the host as known_hosts names it, e.g. "[10.0.0.2]:2222"
 	Changed     bool   // the file has another key for the host (else: none)
-	Fingerprint string // the key the host offered, SHA256:...
+	Fingerprint string // the key the host offered, SHA256:... ("" when the ssh client did not say)
 	KnownHosts  string // the known_hosts file consulted
 }
 
@@ -243,8 +243,12 @@ func (e *HostKeyError) Error() string {
 		return fmt.Sprintf("%s: the host key of %s changed (it offered %s, %s holds another key): refusing to connect; "+
 			"if the host was reinstalled, remove its old line from %s", e.Backend, e.Host, e.Fingerprint, e.KnownHosts, e.KnownHosts)
 	}
-	return fmt.Sprintf("%s: the host key of %s (%s) is not in %s: refusing to connect; add it after checking it "+
-		"(ssh-keyscan), or set ssh_accept_new_host_keys=true to trust a host's first key", e.Backend, e.Host, e.Fingerprint, e.KnownHosts)
+	key := ""
+	if e.Fingerprint != "" {
+		key = " (" + e.Fingerprint + ")"
+	}
+	return fmt.Sprintf("%s: the host key of %s%s is not in %s: refusing to connect; add it after checking it "+
+		"(ssh-keyscan), or set ssh_accept_new_host_keys=true to trust a host's first key", e.Backend, e.Host, key, e.KnownHosts)
 }
 
 // Is makes errors.Is(err, ErrEngineUnavailable) true.

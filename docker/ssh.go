@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -53,6 +54,11 @@ func sshDialer(host string, policy driver.HostKeyPolicy) (dial func(ctx context.
 	if policy.KnownHosts != "" {
 		args = append(args, "-o", "UserKnownHostsFile="+policy.KnownHosts)
 		known = policy.KnownHosts
+		if policy.AcceptNew { // ssh records a new key only where the directory exists
+			if err := os.MkdirAll(filepath.Dir(policy.KnownHosts), 0o700); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	if u.User != nil && u.User.Username() != "" {
 		args = append(args, "-l", u.User.Username())
