@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ctrgate/ctrgate"
@@ -176,4 +177,58 @@ func ExampleEnforce() {
 	// Output:
 	// invalid: true driver calls: 0
 	// true Wait fake
+}
+
+// One program drives engines on two hosts at once: a runtime per host
+// (here two fakes; in production backend.Open with each host's address,
+// e.g. podman-api on ssh://deploy@host-a/run/podman/podman.sock or docker
+// on tcp://host-b:2376 with TLS), containers spread over both, and their
+// states gathered from both. Nothing is shared between the runtimes: a host
+// that fails fails only its own calls.
+func ExampleStatesByPrefix_twoHosts() {
+	ctx := context.Background()
+	hosts := []struct {
+		name string
+		rt   ctrgate.ContainerRuntime
+	}{{"host-a", newExampleRuntime()}, {"host-b", newExampleRuntime()}}
+	for _, h := range hosts {
+		defer h.rt.Close()
+	}
+
+	// four jobs, round robin over the hosts; the last one fails
+	for i := range 4 {
+		h := hosts[i%len(hosts)]
+		cmd := []string{"once"}
+		if i == 3 {
+			cmd = append(cmd, "fail")
+		}
+		if _, err := ctrgate.Run(ctx, h.rt, ctrgate.ContainerSpec{Name: fmt.Sprintf("job-%d", i), Image: "example.com/job:1",
+			Command: cmd}); err != nil {
+			fmt.Println(h.name, err)
+			return
+		}
+	}
+	// every host's states, each host asked once
+	var lines []string
+	for _, h := range hosts {
+		states, err := ctrgate.StatesByPrefix(ctx, h.rt, "job-")
+		if err != nil {
+			fmt.Println(h.name, err) // that host is down: the others still answer
+			continue
+		}
+		for name := range states {
+			code, err := h.rt.Wait(ctx, name)
+			lines = append(lines, fmt.Sprintln(h.name, name, "exit", code, err))
+		}
+		fmt.Println(h.name, "removed:", ctrgate.FirstError(ctrgate.RemoveAll(ctx, h.rt, []string{"job-0", "job-1", "job-2", "job-3"})))
+	}
+	sort.Strings(lines)
+	fmt.Print(strings.Join(lines, ""))
+	// Output:
+	// host-a removed: <nil>
+	// host-b removed: <nil>
+	// host-a job-0 exit 0 <nil>
+	// host-a job-2 exit 0 <nil>
+	// host-b job-1 exit 0 <nil>
+	// host-b job-3 exit 3 <nil>
 }
