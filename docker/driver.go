@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -115,6 +116,9 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	// works too.
 	opts := []client.Opt{client.WithTLSClientConfigFromEnv(), client.WithVersionFromEnv()}
 	tls := getenv("DOCKER_CERT_PATH") != "" // what WithTLSClientConfigFromEnv reads
+	if tls {
+		driver.WarnLooseKeyFile(BackendName, "TLS client key", filepath.Join(getenv("DOCKER_CERT_PATH"), "key.pem"))
+	}
 	host := cfg.Host
 	if host == "" && cfg.Context == "" {
 		// an explicit context wins over DOCKER_HOST, as docker --context does
@@ -127,7 +131,10 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 		host = ep.Host
 		opts = append(opts, ep.tlsOpts()...)
-		tls = tls || ep.TLS != ""
+		if ep.TLS != "" {
+			tls = true
+			driver.WarnLooseKeyFile(BackendName, "TLS client key", filepath.Join(ep.TLS, "key.pem"))
+		}
 	}
 	if host == "" {
 		host = client.DefaultDockerHost

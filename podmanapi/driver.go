@@ -139,6 +139,8 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := driver.CheckPlainTCP("URI", dest.URI, dest.TLSCert != "" || dest.TLSCA != "", cfg.AllowPlainTCP); err != nil {
 		return nil, err
 	}
+	driver.WarnLooseKeyFile(BackendName, "SSH identity", dest.Identity)
+	driver.WarnLooseKeyFile(BackendName, "TLS client key", dest.TLSKey)
 	if u, perr := url.Parse(dest.URI); perr == nil && u.Scheme == "ssh" {
 		// The bindings' SSH client trusts an unknown host silently (and
 		// records it): the host key is checked here first.

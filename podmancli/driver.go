@@ -204,6 +204,7 @@ func NewDriver(cfg Config) (*Runtime, error) {
 	if err := driver.CheckPlainTCP("GlobalArgs[--url]", urlArg(cfg.GlobalArgs), false, cfg.AllowPlainTCP); err != nil {
 		return nil, err
 	}
+	driver.WarnLooseKeyFile(BackendName, "SSH identity", flagValue(cfg.GlobalArgs, "--identity"))
 	for _, e := range cfg.Env {
 		if k, _, ok := strings.Cut(e, "="); !ok || k == "" {
 			return nil, &ctrgate.SpecError{Field: "Config.Env", Reason: "entries must be KEY=VALUE"}
@@ -238,13 +239,17 @@ func unixURL(global []string) string {
 }
 
 // urlArg returns the value of podman's --url in global, or "".
-func urlArg(global []string) string {
+func urlArg(global []string) string { return flagValue(global, "--url") }
+
+// flagValue returns the value of the global flag name ("--url") in global,
+// given as "--url V" or "--url=V", or "".
+func flagValue(global []string, name string) string {
 	for i, a := range global {
 		switch {
-		case a == "--url" && i+1 < len(global):
+		case a == name && i+1 < len(global):
 			return global[i+1]
-		case strings.HasPrefix(a, "--url="):
-			return strings.TrimPrefix(a, "--url=")
+		case strings.HasPrefix(a, name+"="):
+			return strings.TrimPrefix(a, name+"=")
 		}
 	}
 	return ""
