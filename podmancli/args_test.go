@@ -542,3 +542,12 @@ func TestPlainTCPRefused(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, cfg.AllowPlainTCP)
 }
+
+func TestPlainTCPRefusedFromTheEnvironment(t *testing.T) {
+	bin := fakePodman(t, "exit 0\n")
+	t.Setenv("CONTAINER_HOST", "tcp://192.0.2.7:8888")
+	_, err := New(Config{Binary: bin, Local: false})
+	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec, "podman would use CONTAINER_HOST")
+	_, err = New(Config{Binary: bin, Local: true})
+	assert.NoError(t, err, "local mode drops CONTAINER_HOST")
+}

@@ -201,7 +201,11 @@ func NewDriver(cfg Config) (*Runtime, error) {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable,
 			fmt.Sprintf("podman binary %q not found", bin), err, nil)
 	}
-	if err := driver.CheckPlainTCP("GlobalArgs[--url]", urlArg(cfg.GlobalArgs), false, cfg.AllowPlainTCP); err != nil {
+	engineURL := urlArg(cfg.GlobalArgs)
+	if engineURL == "" && !cfg.Local {
+		engineURL = os.Getenv("CONTAINER_HOST") // podman's own choice then
+	}
+	if err := driver.CheckPlainTCP("GlobalArgs[--url]", engineURL, false, cfg.AllowPlainTCP); err != nil {
 		return nil, err
 	}
 	driver.WarnLooseKeyFile(BackendName, "SSH identity", flagValue(cfg.GlobalArgs, "--identity"))
@@ -218,7 +222,7 @@ func NewDriver(cfg Config) (*Runtime, error) {
 	}
 	r.env = childEnv(os.Environ(), cfg.Env, cfg.Local)
 	r.remoteSocket = unixURL(r.global)
-	if u, err := url.Parse(urlArg(r.global)); err == nil && u.Scheme == "ssh" {
+	if u, err := url.Parse(engineURL); err == nil && u.Scheme == "ssh" {
 		port := u.Port()
 		if port == "" {
 			port = "22"
