@@ -102,14 +102,23 @@ func isTransientWaitErr(err error) bool {
 // doubling): Podman answers a copy from a container that has just exited
 // with an empty archive while its exit cleanup unmounts the container's
 // root file system, and an existing path always archives at least itself.
-// The returned stream starts at the archive's first byte; errors of open
-// are returned as they are.
+// The same race can fail the copy instead ("mounting storage for
+// container ...: no such file or directory", seen on rootless Podman 4.3):
+// that error is retried the same way. The returned stream starts at the
+// archive's first byte; other errors of open are returned as they are.
 func RetryEmptyArchive(ctx context.Context, open func() (io.ReadCloser, error)) (io.ReadCloser, error) {
 	pause := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		rc, err := open()
 		if err != nil {
-			return nil, err
+			if !strings.Contains(err.Error(), "mounting storage for container") || attempt == 4 || ctx.Err() != nil {
+				return nil, err
+			}
+			if serr := sleepCtx(ctx, pause); serr != nil {
+				return nil, err
+			}
+			pause *= 2
+			continue
 		}
 		br := bufio.NewReaderSize(rc, 1024)
 		block, perr := br.Peek(512)
@@ -130,5 +139,17 @@ func RetryEmptyArchive(ctx context.Context, open func() (io.ReadCloser, error)) 
 		case <-t.C:
 		}
 		pause *= 2
+	}
+}
+
+// sleepCtx sleeps for d or until ctx ends (its error then).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

@@ -90,8 +90,28 @@ func TestRetryEmptyArchive(t *testing.T) {
 	assert.Equal(t, 5, calls, "bounded: the last answer is returned")
 
 	boom := errors.New("boom")
-	_, err = driver.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { return nil, boom })
+	calls = 0
+	_, err = driver.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { calls++; return nil, boom })
 	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, 1, calls, "another error is not retried")
+
+	// the same cleanup race as an error (rootless Podman 4.3)
+	race := errors.New(`"/data" could not be found on container c: mounting storage for container 1f2e: lstat /s/overlay/9a/merged: no such file or directory`)
+	calls = 0
+	rc, err = driver.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) {
+		calls++
+		if calls < 3 {
+			return nil, race
+		}
+		return io.NopCloser(bytes.NewReader(full.Bytes())), nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, rc.Close())
+	assert.Equal(t, 3, calls)
+	calls = 0
+	_, err = driver.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { calls++; return nil, race })
+	assert.ErrorIs(t, err, race)
+	assert.Equal(t, 5, calls, "bounded")
 }
 
 func TestRetryTransientWait(t *testing.T) {
