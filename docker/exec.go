@@ -14,9 +14,10 @@ import (
 
 // Exec runs a command in a running container and waits for it: exec create,
 // attach (output demultiplexed with stdcopy), then exec inspect for the exit
-// code, which is never turned into an error. The default timeout applies
-// when ctx has no deadline. opts.Stdin is copied to the command and its end
-// closes the command's standard input.
+// code, which is never turned into an error. ctx bounds the whole run (the
+// contract layer gives it the default timeout when it has no deadline).
+// opts.Stdin is copied to the command and its end closes the command's
+// standard input.
 func (r *Runtime) Exec(ctx context.Context, name string, opts ctrgate.ExecOptions) (*ctrgate.ExecResult, error) {
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpExec, name)
 	if err != nil {

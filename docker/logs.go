@@ -27,7 +27,7 @@ import (
 // unterminated last line written at exit is in the log); on Podman, whose
 // followed stream loses lines in the middle, following is done by polling
 // plain reads once the container has started (see podmanFollow). Without
-// Follow the default timeout bounds the whole read.
+// Follow the contract layer's default timeout bounds the whole read.
 func (r *Runtime) Logs(ctx context.Context, name string, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 	return logstream.Complete(ctx, r, BackendName, name, opts, func(ctx context.Context, opts ctrgate.LogOptions) (ctrgate.LogStream, error) {
 		return r.logs(ctx, name, opts)

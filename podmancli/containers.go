@@ -272,8 +272,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	return code, nil
 }
 
-// inspectForWait is Inspect with the default timeout; its errors are
-// Wait's.
+// inspectForWait is Inspect for Wait: its errors are Wait's.
 func (r *Runtime) inspectForWait(ctx context.Context, name string) (*ctrgate.Container, error) {
 	c, err := r.Inspect(ctx, name)
 	return c, driver.WithOp(err, ctrgate.OpWait)

@@ -140,7 +140,7 @@ func (r *Runtime) runLogs(ctx context.Context, name string, args []string, follo
 	_ = out.Close() // a final line without a newline
 	_ = errw.Close()
 	if cerr := ctx.Err(); cerr != nil {
-		// cancelled, closed (Next then says EOF) or the default timeout
+		// cancelled, closed (Next then says EOF) or the layer's default timeout
 		return ctxError(ctrgate.OpLogs, name, cerr)
 	}
 	var ee *exec.ExitError
