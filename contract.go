@@ -219,8 +219,10 @@ func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Con
 		}
 	}()
 	outcome := func(res result) (T, error) {
-		if fired := timer != nil && !timer.Stop(); fired && ctx.Err() == nil && (res.err != nil || keep != nil) {
-			// The default timeout ended the call (or the stream it opened).
+		// The default timeout ended the call (or the stream it opened):
+		// its error says so, whether the driver gave up first or not.
+		fired := (timer != nil && !timer.Stop()) || (timer == nil && dctx != ctx && dctx.Err() != nil)
+		if fired && ctx.Err() == nil && (res.err != nil || keep != nil) {
 			if res.err == nil && undo != nil {
 				undo(res.v)
 			}

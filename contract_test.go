@@ -158,6 +158,19 @@ func TestEnforceDefaultTimeout(t *testing.T) {
 	assert.Less(t, took, time.Second, "returned after %v", took)
 	require.NoError(t, rt.Close())
 
+	// a driver that honours its context: the same error
+	drv2 := newMock(t)
+	drv2.EXPECT().Inspect(gomock.Any(), "c").DoAndReturn(func(ctx context.Context, _ string) (*ctrgate.Container, error) {
+		<-ctx.Done()
+		return nil, ctrgate.NewEngineError("mock", ctrgate.OpInspect, "c", nil, "", ctx.Err(), nil)
+	})
+	drv2.EXPECT().Close().Return(nil)
+	rt2 := ctrgate.Enforce("mock", drv2, ctrgate.WithCallTimeout(50*time.Millisecond))
+	_, err = rt2.Inspect(context.Background(), "c")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Contains(t, err.Error(), "call timeout (50ms)")
+	require.NoError(t, rt2.Close())
+
 	assert.Equal(t, ctrgate.DefaultCallTimeout, ctrgate.Enforce("mock", newMock(t)).CallTimeout())
 	assert.Zero(t, ctrgate.Enforce("mock", newMock(t), ctrgate.WithCallTimeout(-1)).CallTimeout())
 }
