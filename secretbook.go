@@ -2,6 +2,7 @@ package ctrgate
 
 import (
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/ctrgate/ctrgate/redact"
@@ -92,7 +93,7 @@ func (b *secretBook) redactState(c *Container) {
 	if c.State.Error == "" {
 		return
 	}
-	c.State.Error = redact.Text(c.State.Error, append(b.of(c.ID), b.of(c.Name)...))
+	c.State.Error = redact.Text(c.State.Error, slices.Concat(b.of(c.ID), b.of(c.Name)))
 }
 
 // redactError returns err with secrets (and what package redact masks on
