@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -94,13 +93,4 @@ func (d PrivateDocker) script(ctx context.Context, verb string) error {
 // Lock gives the calling test the instance alone (tests of several
 // packages run in parallel, and the fault tests stop and kill the engine)
 // until the test ends.
-func (d PrivateDocker) Lock(t testing.TB) {
-	t.Helper()
-	f, err := os.OpenFile(filepath.Join(d.State, "test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	require.NoError(t, err)
-	require.NoError(t, syscall.Flock(int(f.Fd()), syscall.LOCK_EX))
-	t.Cleanup(func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		_ = f.Close()
-	})
-}
+func (d PrivateDocker) Lock(t testing.TB) { t.Helper(); lockInstance(t, d.State) }

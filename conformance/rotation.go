@@ -98,9 +98,13 @@ func (p RotatingPodman) script(ctx context.Context, verb string) error {
 // Lock gives the calling test the instance alone (tests of several
 // packages run in parallel and one of them restarts the service) until the
 // test ends.
-func (p RotatingPodman) Lock(t testing.TB) {
+func (p RotatingPodman) Lock(t testing.TB) { t.Helper(); lockInstance(t, p.State) }
+
+// lockInstance takes the test.lock of an engine instance's state directory
+// (flock, across test processes) until the test ends.
+func lockInstance(t testing.TB, state string) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(p.State, "test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(state, "test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	require.NoError(t, err)
 	require.NoError(t, syscall.Flock(int(f.Fd()), syscall.LOCK_EX))
 	t.Cleanup(func() {
