@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,6 +39,8 @@ type Runtime struct {
 	calls  sync.WaitGroup // driver calls in flight, abandoned ones included
 
 	secrets secretBook // the secret values of the containers it created
+
+	live liveness // the probe of the engine while long calls are open
 }
 
 // CloseWait bounds how long Close waits for driver calls that their
@@ -54,12 +57,17 @@ const DefaultCallTimeout = 2 * time.Minute
 // layer does not know.
 const unknownStopGrace = 10 * time.Minute
 
+// DefaultLivenessInterval is how often the layer checks that the engine
+// still answers while a long call is open (see WithLivenessProbe).
+const DefaultLivenessInterval = 10 * time.Second
+
 // EnforceOption configures the contract layer.
 type EnforceOption func(*Runtime)
 
 // WithCallTimeout sets the default per-call timeout: a call whose context
-// has no deadline fails after d with context.DeadlineExceeded (an
-// *EngineError of the method), whatever the driver does. Wait has none (it
+// has no deadline fails after d with an *EngineError of the method that is
+// both ErrEngineUnavailable and context.DeadlineExceeded ("no answer within
+// the call timeout"), whatever the driver does. Wait has none (it
 // waits for an exit by design); for a followed Logs, Events and CopyFrom d
 // bounds the opening of the stream, not its reading, while a log that is
 // not followed must be read to its end within d; Stop gets its grace
@@ -77,6 +85,42 @@ func WithCallTimeout(d time.Duration) EnforceOption {
 	}
 }
 
+// WithLivenessProbe sets how often the layer checks that the engine still
+// answers while a long call is open: a Wait, or a followed Logs, an Events
+// or a CopyFrom stream, none of which the default timeout bounds. Each
+// probe is the driver's Ping (see Pinger), or Info, bounded by every. When
+// two probes in a row get no answer (they time out, or fail with
+// ErrEngineUnavailable: a cut link, a killed or frozen engine), every long
+// call open then ends with an *EngineError that is ErrEngineUnavailable
+// ("the engine stopped answering"): a Wait returns it, a stream's Next
+// returns it (never a clean end of stream). So a long call on an engine
+// that went away ends within about three intervals, where a connection
+// that nothing travels on could otherwise hang for good. Probes run only
+// while long calls are open, one at a time per runtime however many calls
+// there are. 0 means DefaultLivenessInterval; a negative every turns the
+// probe off.
+func WithLivenessProbe(every time.Duration) EnforceOption {
+	return func(r *Runtime) {
+		switch {
+		case every == 0:
+			r.live.every = DefaultLivenessInterval
+		case every < 0:
+			r.live.every = 0
+		default:
+			r.live.every = every
+		}
+	}
+}
+
+// Pinger is implemented by a driver that has a cheap way to check that its
+// engine answers (an API's ping); the layer's liveness probe uses it
+// rather than Info.
+type Pinger interface {
+	// Ping returns nil when the engine answered; ErrEngineUnavailable (or
+	// the context's error) when it did not.
+	Ping(ctx context.Context) error
+}
+
 // Enforce returns drv behind the contract layer, its errors stamped with
 // backend (the name backend.Open knows it by). Of a runtime that has a
 // layer already (see Layer) it returns that layer, options ignored.
@@ -84,8 +128,10 @@ func WithCallTimeout(d time.Duration) EnforceOption {
 // The layer alone, for every backend: checks every argument before the
 // driver is called (*SpecError, ErrInvalidSpec); refuses calls after Close
 // with ErrEngineUnavailable; bounds a call whose context has no deadline
-// with the default per-call timeout (WithCallTimeout); returns at the
-// caller's deadline or cancellation even when the driver's work lingers;
+// with the default per-call timeout (WithCallTimeout); ends the long calls
+// (Wait, open streams) on an engine that stopped answering
+// (WithLivenessProbe); returns at the caller's deadline or cancellation
+// even when the driver's work lingers;
 // stamps the method (Op) and backend on every error; and redacts from every
 // error, and from a container's State.Error, the secret values it has seen
 // (ContainerSpec.Env and ExecOptions.Env entries that are Secret or have a
@@ -95,6 +141,7 @@ func Enforce(backend string, drv Driver, opts ...EnforceOption) *Runtime {
 		return l
 	}
 	r := &Runtime{backend: backend, drv: drv, timeout: DefaultCallTimeout}
+	r.live.every = DefaultLivenessInterval
 	for _, o := range opts {
 		o(r)
 	}
@@ -137,7 +184,7 @@ func (r *Runtime) CallTimeout() time.Duration { return r.timeout }
 type callInfo struct {
 	op, target string
 	check      error         // the arguments' validation error, if any
-	unbounded  bool          // no default timeout (Wait)
+	unbounded  bool          // no default timeout (Wait); watched by the liveness probe
 	whole      bool          // the default timeout bounds the stream's whole life (Logs without Follow)
 	extra      time.Duration // added to the default timeout (Stop's grace)
 	secrets    []string      // values to redact besides those known for target
@@ -152,8 +199,10 @@ type callInfo struct {
 // stream closed), so nothing the caller never saw is left behind. When
 // keep is not nil, the result is a stream that outlives the call: the
 // default timeout bounds its opening only (its whole life with c.whole),
-// and keep ties the release of the call's context to the stream's Close.
-func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Context) (T, error), undo func(T), keep func(T, func()) T) (T, error) {
+// and keep ties the release of the call's context to the stream's Close
+// and maps the stream's errors with mapErr (the liveness probe's verdict
+// replaces the error, or the end, of a stream it ended).
+func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Context) (T, error), undo func(T), keep func(v T, release func(), mapErr func(error) error) T) (T, error) {
 	var zero T
 	if c.check != nil {
 		return zero, c.check
@@ -175,19 +224,37 @@ func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Con
 	secrets := slices.Concat(c.secrets, r.secrets.of(c.target))
 
 	// dctx is the driver's context: ctx, ended after the default timeout
-	// when ctx has no deadline.
+	// when ctx has no deadline (tctx), and, for a long call, when the
+	// liveness probe finds the engine gone.
 	dctx, release := ctx, func() {}
 	var timer *time.Timer
+	var tctx context.Context // the default timeout's context, if it has one
 	limit := r.timeout + c.extra
 	if _, ok := ctx.Deadline(); ok || r.timeout <= 0 || c.unbounded {
 		// the caller's context alone
 	} else if c.whole || keep == nil {
 		dctx, release = context.WithTimeout(ctx, limit)
+		tctx = dctx
 	} else { // a stream's opening only: a timer that its opening stops
 		var cancel context.CancelCauseFunc
 		dctx, cancel = context.WithCancelCause(ctx)
 		release = func() { cancel(nil) }
 		timer = time.AfterFunc(limit, func() { cancel(context.DeadlineExceeded) })
+	}
+	var gone func() error // the liveness probe's verdict, for a watched call
+	if (c.unbounded || (keep != nil && !c.whole)) && r.live.every > 0 {
+		var cancel context.CancelCauseFunc
+		dctx, cancel = context.WithCancelCause(dctx)
+		unwatch := r.live.watch(r, cancel)
+		inner, wctx := release, dctx
+		release = func() { unwatch(); cancel(nil); inner() }
+		gone = func() error {
+			var ge *engineGoneError
+			if errors.As(context.Cause(wctx), &ge) {
+				return r.goneErr(c.op, c.target, ge)
+			}
+			return nil
+		}
 	}
 	if dctx.Done() == nil { // it cannot end: run f here
 		defer r.calls.Done()
@@ -219,9 +286,19 @@ func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Con
 		}
 	}()
 	outcome := func(res result) (T, error) {
+		// The liveness probe ended the call: the engine is gone.
+		if gone != nil && ctx.Err() == nil {
+			if err := gone(); err != nil {
+				if res.err == nil && undo != nil {
+					undo(res.v)
+				}
+				release()
+				return zero, err
+			}
+		}
 		// The default timeout ended the call (or the stream it opened):
 		// its error says so, whether the driver gave up first or not.
-		fired := (timer != nil && !timer.Stop()) || (timer == nil && dctx != ctx && dctx.Err() != nil)
+		fired := (timer != nil && !timer.Stop()) || (tctx != nil && tctx.Err() != nil)
 		if fired && ctx.Err() == nil && (res.err != nil || keep != nil) {
 			if res.err == nil && undo != nil {
 				undo(res.v)
@@ -236,7 +313,14 @@ func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Con
 		if dctx == ctx { // nothing to release
 			return res.v, nil
 		}
-		return keep(res.v, release), nil
+		return keep(res.v, release, func(err error) error {
+			if gone != nil && err != nil && ctx.Err() == nil {
+				if gerr := gone(); gerr != nil {
+					return gerr
+				}
+			}
+			return err
+		}), nil
 	}
 	select {
 	case res := <-done:
@@ -249,8 +333,15 @@ func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Con
 			return outcome(res)
 		default:
 			abandoned = true
+			var gerr error
+			if gone != nil && ctx.Err() == nil {
+				gerr = gone()
+			}
 			release()
-			if ctx.Err() == nil {
+			switch {
+			case gerr != nil:
+				return zero, gerr
+			case ctx.Err() == nil:
 				return zero, r.timeoutErr(c.op, c.target, limit)
 			}
 			return zero, r.ctxErr(ctx, c.op, c.target)
@@ -258,9 +349,11 @@ func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Con
 	}
 }
 
-// timeoutErr is the error of a call that the default timeout ended.
+// timeoutErr is the error of a call that the default timeout ended: the
+// engine gave no answer in time, so it is ErrEngineUnavailable as well as
+// context.DeadlineExceeded.
 func (r *Runtime) timeoutErr(op, target string, limit time.Duration) error {
-	return NewEngineError(r.backend, op, target, nil, "",
+	return NewEngineError(r.backend, op, target, ErrEngineUnavailable, "",
 		fmt.Errorf("%s: no answer within the call timeout (%v): %w", op, limit, context.DeadlineExceeded), nil)
 }
 
@@ -450,8 +543,8 @@ func (r *Runtime) Logs(ctx context.Context, name string, opts LogOptions) (LogSt
 	}
 	return call(r, ctx, callInfo{op: OpLogs, target: name, check: check, whole: !opts.Follow}, func(ctx context.Context) (LogStream, error) {
 		return r.drv.Logs(ctx, name, opts)
-	}, func(s LogStream) { _ = s.Close() }, func(s LogStream, release func()) LogStream {
-		return &releasingLogStream{LogStream: s, release: release}
+	}, func(s LogStream) { _ = s.Close() }, func(s LogStream, release func(), mapErr func(error) error) LogStream {
+		return &releasingLogStream{LogStream: s, streamEnd: streamEnd{release: release, mapErr: mapErr}}
 	})
 }
 
@@ -487,8 +580,8 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 	}
 	return call(r, ctx, callInfo{op: OpCopyFrom, target: name, check: check}, func(ctx context.Context) (io.ReadCloser, error) {
 		return r.drv.CopyFrom(ctx, name, srcPath)
-	}, func(rc io.ReadCloser) { _ = rc.Close() }, func(rc io.ReadCloser, release func()) io.ReadCloser {
-		return &releasingReadCloser{ReadCloser: rc, release: release}
+	}, func(rc io.ReadCloser) { _ = rc.Close() }, func(rc io.ReadCloser, release func(), mapErr func(error) error) io.ReadCloser {
+		return &releasingReadCloser{ReadCloser: rc, streamEnd: streamEnd{release: release, mapErr: mapErr}}
 	})
 }
 
@@ -496,8 +589,8 @@ func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCl
 func (r *Runtime) Events(ctx context.Context, filter EventFilter) (EventStream, error) {
 	return call(r, ctx, callInfo{op: OpEvents, target: filter.NamePrefix, check: ValidatePrefix(filter.NamePrefix)}, func(ctx context.Context) (EventStream, error) {
 		return r.drv.Events(ctx, filter)
-	}, func(s EventStream) { _ = s.Close() }, func(s EventStream, release func()) EventStream {
-		return &releasingEventStream{EventStream: s, release: release}
+	}, func(s EventStream) { _ = s.Close() }, func(s EventStream, release func(), mapErr func(error) error) EventStream {
+		return &releasingEventStream{EventStream: s, streamEnd: streamEnd{release: release, mapErr: mapErr}}
 	})
 }
 
@@ -522,26 +615,67 @@ func (r *Runtime) Close() error {
 	return err
 }
 
-// releasingLogStream releases its call's context on Close.
+// streamEnd is what the layer's stream wrappers share: the release of the
+// call's context on Close, and the mapping of the stream's errors (the
+// liveness probe's verdict) until then.
+type streamEnd struct {
+	release func()
+	mapErr  func(error) error
+	closed  atomic.Bool
+}
+
+func (s *streamEnd) mapped(err error) error {
+	if err == nil || s.closed.Load() {
+		return err
+	}
+	return s.mapErr(err)
+}
+
+func (s *streamEnd) closeWith(closeStream func() error) error {
+	s.closed.Store(true)
+	err := closeStream()
+	s.release()
+	return err
+}
+
+// releasingLogStream releases its call's context on Close and maps its
+// errors.
 type releasingLogStream struct {
 	LogStream
-	release func()
+	streamEnd
 }
 
-func (s *releasingLogStream) Close() error { err := s.LogStream.Close(); s.release(); return err }
+func (s *releasingLogStream) Next() (LogLine, error) {
+	l, err := s.LogStream.Next()
+	return l, s.mapped(err)
+}
 
-// releasingEventStream releases its call's context on Close.
+func (s *releasingLogStream) Close() error { return s.closeWith(s.LogStream.Close) }
+
+// releasingEventStream releases its call's context on Close and maps its
+// errors.
 type releasingEventStream struct {
 	EventStream
-	release func()
+	streamEnd
 }
 
-func (s *releasingEventStream) Close() error { err := s.EventStream.Close(); s.release(); return err }
+func (s *releasingEventStream) Next() (Event, error) {
+	e, err := s.EventStream.Next()
+	return e, s.mapped(err)
+}
 
-// releasingReadCloser releases its call's context on Close.
+func (s *releasingEventStream) Close() error { return s.closeWith(s.EventStream.Close) }
+
+// releasingReadCloser releases its call's context on Close and maps its
+// errors.
 type releasingReadCloser struct {
 	io.ReadCloser
-	release func()
+	streamEnd
 }
 
-func (s *releasingReadCloser) Close() error { err := s.ReadCloser.Close(); s.release(); return err }
+func (s *releasingReadCloser) Read(p []byte) (int, error) {
+	n, err := s.ReadCloser.Read(p)
+	return n, s.mapped(err)
+}
+
+func (s *releasingReadCloser) Close() error { return s.closeWith(s.ReadCloser.Close) }

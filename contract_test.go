@@ -153,6 +153,7 @@ func TestEnforceDefaultTimeout(t *testing.T) {
 	took := time.Since(began)
 	close(release)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable, "no answer in time: the engine is unavailable")
 	assertOp(t, err, ctrgate.OpInspect)
 	assert.Contains(t, err.Error(), "call timeout (100ms)")
 	assert.Less(t, took, time.Second, "returned after %v", took)

@@ -72,14 +72,15 @@ const (
 // options it reads in its table, see Options; a key it does not declare is
 // an error).
 const (
-	OptBinary       = "binary"               // podman-cli: podman executable
-	OptURL          = "url"                  // podman-api: service URL (CONTAINER_HOST)
-	OptConnection   = "connection"           // podman-api: named connection (CONTAINER_CONNECTION)
-	OptSocket       = "socket"               // podman-api / podman-cli remote: service socket
-	OptHost         = "host"                 // docker: engine address (DOCKER_HOST)
-	OptTimeout      = "timeout"              // every backend: default per-call timeout, a Go duration
-	OptResumeWindow = "events_resume_window" // engine backends: how long Events waits for the engine to come back
-	OptProbeTimeout = "probe_timeout"        // auto: per-backend probe timeout, a Go duration
+	OptBinary        = "binary"               // podman-cli: podman executable
+	OptURL           = "url"                  // podman-api: service URL (CONTAINER_HOST)
+	OptConnection    = "connection"           // podman-api: named connection (CONTAINER_CONNECTION)
+	OptSocket        = "socket"               // podman-api / podman-cli remote: service socket
+	OptHost          = "host"                 // docker: engine address (DOCKER_HOST)
+	OptTimeout       = "timeout"              // every backend: default per-call timeout, a Go duration
+	OptResumeWindow  = "events_resume_window" // engine backends: how long Events waits for the engine to come back
+	OptLivenessProbe = "liveness_probe"       // every backend: the interval of the layer's liveness probe (ctrgate.WithLivenessProbe)
+	OptProbeTimeout  = "probe_timeout"        // auto: per-backend probe timeout, a Go duration
 )
 
 // DefaultProbeTimeout bounds each probe of auto-detection.
@@ -130,6 +131,15 @@ func (c Config) Duration(key string, def time.Duration) (time.Duration, error) {
 		return 0, &ctrgate.SpecError{Field: "Options[" + key + "]", Reason: fmt.Sprintf("%q is not a duration", v)}
 	}
 	return d, nil
+}
+
+// DurationOrOff is Duration where the value "off" gives -1 (an interval
+// turned off, as ctrgate.WithLivenessProbe takes it).
+func (c Config) DurationOrOff(key string) (time.Duration, error) {
+	if strings.EqualFold(c.Options[key], "off") {
+		return -1, nil
+	}
+	return c.Duration(key, 0)
 }
 
 // Bool parses option key as a boolean (true/false, yes/no, 1/0); unset

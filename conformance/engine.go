@@ -21,6 +21,10 @@ type Engine struct {
 	// `podman info --format json` or `docker info`), which Info must match;
 	// nil when there is none.
 	Report func(ctx context.Context) (EngineReport, error)
+	// PortAddr is the address at which this process reaches the ports the
+	// engine publishes: "" means 127.0.0.1 (an engine on this machine); a
+	// remote engine's host address otherwise (the suite publishes on it).
+	PortAddr string
 }
 
 // EngineReport holds the facts an engine reports about itself that
@@ -39,10 +43,16 @@ const (
 	EnvEngineGID = "CTRGATE_ENGINE_GID"
 )
 
+// EnvEnginePortAddr names the address of a remote engine's host, at which
+// its published ports are reached (Engine.PortAddr; scripts/remote.sh
+// lane-env sets it).
+const EnvEnginePortAddr = "CTRGATE_ENGINE_PORT_ADDR"
+
 // EngineFromEnv returns an Engine with UID/GID from CTRGATE_ENGINE_UID and
-// CTRGATE_ENGINE_GID (when set) and the given report.
+// CTRGATE_ENGINE_GID, PortAddr from CTRGATE_ENGINE_PORT_ADDR (when set) and
+// the given report.
 func EngineFromEnv(report func(ctx context.Context) (EngineReport, error)) Engine {
-	e := Engine{Report: report}
+	e := Engine{Report: report, PortAddr: os.Getenv(EnvEnginePortAddr)}
 	if v, err := strconv.Atoi(os.Getenv(EnvEngineUID)); err == nil {
 		e.UID = &v
 	}
@@ -50,6 +60,14 @@ func EngineFromEnv(report func(ctx context.Context) (EngineReport, error)) Engin
 		e.GID = &v
 	}
 	return e
+}
+
+// portAddr is PortAddr, or 127.0.0.1.
+func (e Engine) portAddr() string {
+	if e.PortAddr != "" {
+		return e.PortAddr
+	}
+	return "127.0.0.1"
 }
 
 func (e Engine) uid() int {

@@ -20,7 +20,7 @@ func portsGroup() group {
 			ctx := s.ctx(t)
 			name := s.name(t, "ports-tcp")
 			spec := s.spec(name, "serve-tcp", "8080")
-			spec.Ports = []ctrgate.PortMapping{{HostIP: "127.0.0.1", HostPort: 0, ContainerPort: 8080, Protocol: "tcp"}}
+			spec.Ports = []ctrgate.PortMapping{{HostIP: s.h.Engine.portAddr(), HostPort: 0, ContainerPort: 8080, Protocol: "tcp"}}
 			s.run(t, ctx, spec)
 			s.waitReady(t, ctx, name, "listening on")
 
@@ -35,7 +35,7 @@ func portsGroup() group {
 				assert.Equal(t, hostPort, findHostPort(cs[0].Ports, 8080), "List shows the same host port: %+v", cs[0].Ports)
 			}
 
-			addr := net.JoinHostPort("127.0.0.1", itoa(hostPort))
+			addr := net.JoinHostPort(s.h.Engine.portAddr(), itoa(hostPort))
 			var conn net.Conn
 			// Port forwarders may need a moment after the program listens.
 			require.Eventually(t, func() bool {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -237,12 +238,26 @@ func (s *suite) runGroups(t *testing.T, groups []group) {
 	}
 }
 
-// image returns the reference the test image is imported as.
+// EnvImageSuffix names a suffix for the test image's tag (letters, digits,
+// '-', '_', '.'): lanes of one backend that share an engine (docker over
+// ssh and over TLS on one remote dockerd) each import their own tag, so
+// that neither removes or replaces the other's image.
+const EnvImageSuffix = "CTRGATE_TEST_IMAGE_SUFFIX"
+
+var imageSuffixPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// image returns the reference the test image is imported as: Image (or
+// DefaultImage), its tag extended by "-" and $CTRGATE_TEST_IMAGE_SUFFIX
+// when that is set and valid.
 func (h Harness) image() string {
-	if h.Image == "" {
-		return DefaultImage
+	ref := h.Image
+	if ref == "" {
+		ref = DefaultImage
 	}
-	return h.Image
+	if sfx := os.Getenv(EnvImageSuffix); imageSuffixPattern.MatchString(sfx) {
+		ref += "-" + sfx
+	}
+	return ref
 }
 
 // importTestImage imports tarball (TestImageTar) as ref with rt's own

@@ -55,6 +55,11 @@ type Config struct {
 	// went away to come back before it ends with ErrEngineUnavailable; 0
 	// means driver.ResumeWindow.
 	ResumeWindow time.Duration
+	// LivenessProbe is how often the contract layer checks that the engine
+	// still answers while a Wait or a followed stream is open
+	// (ctrgate.WithLivenessProbe); 0 means ctrgate.DefaultLivenessInterval,
+	// a negative value turns the probe off.
+	LivenessProbe time.Duration
 	// KnownHosts is the known_hosts file an ssh:// host's key is checked
 	// against ("" means ssh's own files); ssh refuses an unknown or changed
 	// key (StrictHostKeyChecking=yes) and the backend says so with a
@@ -102,7 +107,7 @@ func New(ctx context.Context, cfg Config) (*ctrgate.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ctrgate.Enforce(BackendName, d, ctrgate.WithCallTimeout(cfg.DefaultTimeout)), nil
+	return ctrgate.Enforce(BackendName, d, ctrgate.WithCallTimeout(cfg.DefaultTimeout), ctrgate.WithLivenessProbe(cfg.LivenessProbe)), nil
 }
 
 // NewDriver returns the backend's driver alone: it does the engine's work
@@ -153,6 +158,9 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 		opts = append(opts, client.WithHost("http://docker.example.com"), client.WithDialContext(dialer))
 	} else {
 		opts = append(opts, client.WithHost(host))
+		if strings.HasPrefix(host, "tcp://") {
+			opts = append(opts, client.WithDialContext(tcpKeepAliveDialer().DialContext))
+		}
 	}
 	if cfg.APIVersion != "" {
 		opts = append(opts, client.WithVersion(cfg.APIVersion))
@@ -269,6 +277,22 @@ func (r *Runtime) begin(ctx context.Context, op, target string) (context.Context
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(r.life, cancel)
 	return ctx, func() { stop(); cancel() }, nil
+}
+
+var _ ctrgate.Pinger = (*Runtime)(nil)
+
+// Ping asks the engine's /_ping: the contract layer's liveness probe
+// (ctrgate.Pinger).
+func (r *Runtime) Ping(ctx context.Context) error {
+	ctx, cancel, err := r.begin(ctx, ctrgate.OpInfo, "")
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	if _, err := r.cli.Ping(ctx); err != nil {
+		return r.mapErr(ctx, ctrgate.OpInfo, "", err)
+	}
+	return nil
 }
 
 // Info describes the engine.

@@ -31,7 +31,8 @@ var getenv = os.Getenv
 // or accept-new with the policy's AcceptNew; the policy's KnownHosts file
 // when set, else ssh's own); a connection that ssh refused for its host key
 // fails with a *ctrgate.HostKeyError, which hostKeyErr also returns (the
-// last one seen).
+// last one seen). ssh's keepalive (ServerAliveInterval 5 s, 2 missed)
+// closes a connection whose server stopped answering.
 func sshDialer(host string, policy driver.HostKeyPolicy) (dial func(ctx context.Context, network, addr string) (net.Conn, error), hostKeyErr func() error, err error) {
 	u, err := url.Parse(host)
 	if err != nil {
@@ -46,7 +47,10 @@ func sshDialer(host string, policy driver.HostKeyPolicy) (dial func(ctx context.
 	if _, err := exec.LookPath("ssh"); err != nil {
 		return nil, nil, fmt.Errorf("ssh:// engine address needs an ssh client: %w", err)
 	}
-	args := []string{"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"}
+	args := []string{"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+		// a server that stops answering (a cut link) ends the connection
+		// within about 15 s, failing what runs on it, instead of hanging it
+		"-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2"}
 	if policy.AcceptNew {
 		args[3] = "StrictHostKeyChecking=accept-new"
 	}

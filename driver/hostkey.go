@@ -56,17 +56,25 @@ var hostKeyMu sync.Mutex
 // are. It is what the Podman backends run before they let Podman's own SSH
 // client connect, which would trust an unknown host silently.
 func VerifyHostKey(ctx context.Context, backend, addr string, p HostKeyPolicy) error {
+	_, err := VerifiedHostKey(ctx, backend, addr, p)
+	return err
+}
+
+// VerifiedHostKey is VerifyHostKey that returns the host key it accepted,
+// for a backend's own SSH client to accept that key only
+// (ssh.FixedHostKey).
+func VerifiedHostKey(ctx context.Context, backend, addr string, p HostKeyPolicy) (ssh.PublicKey, error) {
 	file := p.KnownHosts
 	if file == "" {
 		file = DefaultKnownHosts()
 	}
 	key, remote, err := hostKey(ctx, addr, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	check, err := knownHostsCallback(file)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	host := knownhosts.Normalize(addr)
 	err = check(addr, remote, key)
@@ -79,22 +87,25 @@ func VerifyHostKey(ctx context.Context, backend, addr string, p HostKeyPolicy) e
 			algos = append(algos, k.Key.Type())
 		}
 		if key, remote, err = hostKey(ctx, addr, algos); err != nil {
-			return err
+			return nil, err
 		}
 		err = check(addr, remote, key)
 	}
 	if err == nil {
-		return nil
+		return key, nil
 	}
 	if !errors.As(err, &ke) {
-		return fmt.Errorf("checking the host key of %s against %s: %w", host, file, err)
+		return nil, fmt.Errorf("checking the host key of %s against %s: %w", host, file, err)
 	}
 	hke := &ctrgate.HostKeyError{Backend: backend, Host: host, Changed: len(ke.Want) > 0,
 		Fingerprint: ssh.FingerprintSHA256(key), KnownHosts: file}
 	if hke.Changed || !p.AcceptNew {
-		return hke
+		return nil, hke
 	}
-	return addKnownHost(file, host, key)
+	if err := addKnownHost(file, host, key); err != nil {
+		return nil, err
+	}
+	return key, nil
 }
 
 // knownHostsCallback reads file; a missing file knows no host.

@@ -55,6 +55,14 @@ func WithCallTimeout(d time.Duration) Option {
 	return func(r *engine) { r.callTimeout = d }
 }
 
+// WithLivenessProbe sets how often the contract layer checks that the
+// engine answers while a Wait or a followed stream is open
+// (ctrgate.WithLivenessProbe); the fake's probe is its Info, so
+// SetLatency("Info", ...) makes an engine that stopped answering.
+func WithLivenessProbe(every time.Duration) Option {
+	return func(r *engine) { r.liveness = every }
+}
+
 // WithProgramGrace sets how long Close waits for programs to return after
 // closing their Done channels (default 5 s).
 func WithProgramGrace(d time.Duration) Option {
@@ -89,6 +97,7 @@ type Runtime struct {
 // contract layer for the checks of arguments.
 type engine struct {
 	callTimeout  time.Duration
+	liveness     time.Duration
 	programGrace time.Duration
 	cdi          map[string]bool
 	registries   []*Registry
@@ -119,7 +128,7 @@ var _ ctrgate.ContainerRuntime = (*engine)(nil)
 // no GPUs.
 func New(opts ...Option) *Runtime {
 	e := newEngine(opts...)
-	return &Runtime{Runtime: ctrgate.Enforce(BackendName, e, ctrgate.WithCallTimeout(e.callTimeout)), e: e}
+	return &Runtime{Runtime: ctrgate.Enforce(BackendName, e, ctrgate.WithCallTimeout(e.callTimeout), ctrgate.WithLivenessProbe(e.liveness)), e: e}
 }
 
 // ExitContainer makes the running container's main process end with code,

@@ -1056,3 +1056,82 @@ func TestCloseInjectedErrorStillCloses(t *testing.T) {
 	require.Len(t, calls, 1, "a second Close is answered by the contract layer, not the engine")
 	assert.ErrorIs(t, calls[0].Err, boom)
 }
+
+// TestLivenessProbeEndsLongCalls: while a Wait, a followed Logs and an
+// Events stream are open, the layer probes the engine (the fake's Info);
+// when the engine stops answering (Info hangs), every one of them ends with
+// ErrEngineUnavailable within about three probe intervals, never with a
+// clean end of stream; a call that is not long is untouched, and once the
+// engine answers again the same runtime works.
+func TestLivenessProbeEndsLongCalls(t *testing.T) {
+	const every = 100 * time.Millisecond
+	rt := newRT(t, fake.WithLivenessProbe(every))
+	ctx := ctxT(t)
+	run(t, rt, spec("live", "sleep", "1h"))
+
+	logs, err := rt.Logs(ctx, "live", ctrgate.LogOptions{Follow: true})
+	require.NoError(t, err)
+	defer logs.Close()
+	events, err := rt.Events(ctx, ctrgate.EventFilter{NamePrefix: "live"})
+	require.NoError(t, err)
+	defer events.Close()
+	type ended struct {
+		what string
+		err  error
+		when time.Time
+	}
+	out := make(chan ended, 3)
+	go func() { _, err := rt.Wait(ctx, "live"); out <- ended{"Wait", err, time.Now()} }()
+	go func() {
+		for {
+			if _, err := logs.Next(); err != nil {
+				out <- ended{"Logs", err, time.Now()}
+				return
+			}
+		}
+	}()
+	go func() {
+		for {
+			if _, err := events.Next(); err != nil {
+				out <- ended{"Events", err, time.Now()}
+				return
+			}
+		}
+	}()
+	// a healthy engine: the probes answer and nothing ends
+	time.Sleep(5 * every)
+	select {
+	case e := <-out:
+		t.Fatalf("%s ended while the engine answered: %v", e.what, e.err)
+	default:
+	}
+
+	rt.SetLatency("Info", time.Hour) // the engine stops answering
+	cut := time.Now()
+	for range 3 {
+		select {
+		case e := <-out:
+			assert.ErrorIs(t, e.err, ctrgate.ErrEngineUnavailable, "%s", e.what)
+			assert.NotErrorIs(t, e.err, io.EOF, "%s: an error, not a clean end", e.what)
+			assert.Contains(t, e.err.Error(), "the engine stopped answering", e.what)
+			var ee *ctrgate.EngineError
+			if assert.ErrorAs(t, e.err, &ee, e.what) {
+				assert.Equal(t, e.what, ee.Op)
+			}
+			at := e.when.Sub(cut)
+			t.Logf("%s: ended %v after the engine stopped answering: %v", e.what, at.Round(time.Millisecond), e.err)
+		case <-time.After(5 * time.Second):
+			t.Fatal("a long call did not end on an engine that stopped answering")
+		}
+	}
+	// calls that are not long keep their own rules (Inspect answers here)
+	_, err = rt.Inspect(ctx, "live")
+	require.NoError(t, err)
+
+	rt.SetLatency("Info", 0) // back
+	code := make(chan int, 1)
+	go func() { c, err := rt.Wait(ctx, "live"); assert.NoError(t, err); code <- c }()
+	time.Sleep(3 * every)
+	require.NoError(t, rt.ExitContainer("live", 3))
+	assert.Equal(t, 3, <-code, "Wait on the same runtime once the engine answers again")
+}

@@ -39,13 +39,15 @@ func serviceURI(t testing.TB) string {
 	return uri
 }
 
-// newRuntime connects to the provisioned service; a service that does not
-// answer fails the test (it was announced, so it must be there).
+// newRuntime connects to the provisioned service (over ssh:// with the
+// identity of CONTAINER_SSHKEY, as podman-remote does: the remote lanes of
+// scripts/lanes.sh); a service that does not answer fails the test (it was
+// announced, so it must be there).
 func newRuntime(t testing.TB, uri string) *ctrgate.Runtime {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rt, err := podmanapi.New(ctx, podmanapi.Config{URI: uri})
+	rt, err := podmanapi.New(ctx, podmanapi.Config{URI: uri, Identity: os.Getenv(podmanapi.EnvContainerSSHKey)})
 	require.NoError(t, err, "podman-api runtime on %s", uri)
 	return rt
 }

@@ -56,6 +56,11 @@ type Config struct {
 	// went away to come back before it ends with ErrEngineUnavailable; 0
 	// means driver.ResumeWindow.
 	ResumeWindow time.Duration
+	// LivenessProbe is how often the contract layer checks that the engine
+	// still answers while a Wait or a followed stream is open
+	// (ctrgate.WithLivenessProbe); 0 means ctrgate.DefaultLivenessInterval,
+	// a negative value turns the probe off.
+	LivenessProbe time.Duration
 	// KnownHosts is the known_hosts file an ssh:// URI's host key is
 	// checked against ("" means ~/.ssh/known_hosts, which is also the file
 	// Podman's SSH client reads); an unknown or changed key is refused
@@ -82,6 +87,8 @@ type Runtime struct {
 	// local: the service runs on this host (unix socket): its event
 	// timestamps and ours share one clock, its CDI specs are ours.
 	local bool
+	// ssh is the backend's own SSH transport (ssh.go) of an ssh:// URI.
+	ssh *sshTransport
 
 	inner *http.Transport // the transport requests really go through (see answerUnreachableDials); nil if not replaced
 
@@ -106,7 +113,7 @@ func New(ctx context.Context, cfg Config) (*ctrgate.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ctrgate.Enforce(BackendName, d, ctrgate.WithCallTimeout(cfg.DefaultTimeout)), nil
+	return ctrgate.Enforce(BackendName, d, ctrgate.WithCallTimeout(cfg.DefaultTimeout), ctrgate.WithLivenessProbe(cfg.LivenessProbe)), nil
 }
 
 // NewDriver returns the backend's driver alone: it does the engine's work
@@ -141,23 +148,34 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	driver.WarnLooseKeyFile(BackendName, "SSH identity", dest.Identity)
 	driver.WarnLooseKeyFile(BackendName, "TLS client key", dest.TLSKey)
+	opts := bindings.Options{URI: dest.URI, Identity: dest.Identity, TLSCertFile: dest.TLSCert, TLSKeyFile: dest.TLSKey, TLSCAFile: dest.TLSCA}
+	var tr *sshTransport
 	if u, perr := url.Parse(dest.URI); perr == nil && u.Scheme == "ssh" {
-		// The bindings' SSH client trusts an unknown host silently (and
-		// records it): the host key is checked here first.
-		port := u.Port()
-		if port == "" {
-			port = "22"
-		}
+		// The backend's own SSH transport (ssh.go), not the bindings':
+		// the host key is checked first, and the bindings reach the
+		// service through a private socket for their first ping only.
 		policy := driver.HostKeyPolicy{KnownHosts: cfg.KnownHosts, AcceptNew: cfg.AcceptNewHostKeys}
-		if err := driver.VerifyHostKey(cctx, BackendName, net.JoinHostPort(u.Hostname(), port), policy); err != nil {
+		if tr, err = newSSHTransport(cctx, u, dest.Identity, policy); err != nil {
 			var hke *ctrgate.HostKeyError
 			if errors.As(err, &hke) {
 				return nil, err
 			}
 			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable, "", err, nil)
 		}
+		fl, err := newForwardListener(tr)
+		if err != nil {
+			tr.Close()
+			return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable, "", err, nil)
+		}
+		defer fl.Close()
+		opts.URI, opts.Identity = fl.URI(), ""
 	}
-	opts := bindings.Options{URI: dest.URI, Identity: dest.Identity, TLSCertFile: dest.TLSCert, TLSKeyFile: dest.TLSKey, TLSCAFile: dest.TLSCA}
+	fail := func(err error) error {
+		if tr != nil {
+			tr.Close()
+		}
+		return err
+	}
 	type result struct {
 		ctx context.Context
 		err error
@@ -182,15 +200,22 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 				}
 			}
 		}()
-		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable,
-			"no answer from the Podman service", cctx.Err(), nil)
+		return nil, fail(ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable,
+			"no answer from the Podman service", cctx.Err(), nil))
 	}
 	if res.err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable, "", res.err, nil)
+		return nil, fail(ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable, "", res.err, nil))
 	}
 	client, err := bindings.GetClient(res.ctx)
 	if err != nil {
-		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable, "", err, nil)
+		return nil, fail(ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, shown, ctrgate.ErrEngineUnavailable, "", err, nil))
+	}
+	if tr != nil {
+		// from now on every connection is a channel of the SSH transport
+		if t, ok := client.Client.Transport.(*http.Transport); ok {
+			t.DialContext = tr.DialContext
+		}
+		client.Client.CloseIdleConnections()
 	}
 	inner := answerUnreachableDials(client)
 	life, kill := context.WithCancelCause(context.Background())
@@ -205,6 +230,7 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 		client:  client,
 		version: bindings.ServiceVersion(res.ctx),
 		local:   local,
+		ssh:     tr,
 	}, nil
 }
 
@@ -225,6 +251,9 @@ func (r *Runtime) Close() error {
 		r.client.Client.CloseIdleConnections()
 		if r.inner != nil {
 			r.inner.CloseIdleConnections()
+		}
+		if r.ssh != nil {
+			r.ssh.Close()
 		}
 	})
 	return nil
@@ -305,6 +334,28 @@ func (r *Runtime) atLeast(v string) bool {
 		return false
 	}
 	return r.version.GE(want)
+}
+
+var _ ctrgate.Pinger = (*Runtime)(nil)
+
+// Ping asks the service's /_ping: the contract layer's liveness probe
+// (ctrgate.Pinger).
+func (r *Runtime) Ping(ctx context.Context) error {
+	c, cancel, err := r.call(ctx, ctrgate.OpInfo, "")
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	resp, err := r.client.DoRequest(c, nil, http.MethodGet, "/_ping", nil, nil)
+	if err != nil {
+		return r.wrap(c, ctrgate.OpInfo, "", err)
+	}
+	defer resp.Body.Close()
+	if !resp.IsSuccess() {
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable,
+			"the service's ping answered "+resp.Status, nil, nil)
+	}
+	return nil
 }
 
 // Info describes the engine behind the runtime.

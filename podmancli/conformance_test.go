@@ -19,20 +19,26 @@ import (
 
 // engineConfig returns the configuration for the real engine provisioned
 // by scripts/podman.sh (eval "$(scripts/podman.sh env)"), with podman on
-// local storage. Without it the test fails when CI is set and is skipped
-// loudly otherwise.
+// local storage, or, when CTRGATE_PODMAN_REMOTE=true (the remote lanes of
+// scripts/lanes.sh), podman as a client of the service of
+// CTRGATE_PODMAN_SOCKET or CONTAINER_HOST. Without it the test fails when
+// CI is set and is skipped loudly otherwise.
 func engineConfig(t testing.TB) podmancli.Config {
 	t.Helper()
+	if os.Getenv(podmancli.EnvRemote) == "true" {
+		return engineConfigMode(t, "true")
+	}
 	return engineConfigMode(t, "false")
 }
 
 // engineConfigMode is engineConfig with remote "true" (podman --url
-// $CTRGATE_PODMAN_SOCKET, through the API service) or "false" (local).
+// $CTRGATE_PODMAN_SOCKET or $CONTAINER_HOST, through the API service) or
+// "false" (local).
 func engineConfigMode(t testing.TB, remote string) podmancli.Config {
 	t.Helper()
 	missing := os.Getenv("CONTAINERS_CONF") == ""
 	if remote == "true" {
-		missing = os.Getenv(podmancli.EnvSocket) == ""
+		missing = os.Getenv(podmancli.EnvSocket) == "" && os.Getenv("CONTAINER_HOST") == ""
 	}
 	if missing {
 		msg := "podman is not provisioned for the tests: run scripts/podman.sh up and " +

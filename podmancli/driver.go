@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/backend"
 	"github.com/ctrgate/ctrgate/driver"
 	"github.com/ctrgate/ctrgate/internal/libpod"
 )
@@ -49,6 +50,11 @@ type Config struct {
 	// went away (remote mode's service) to come back before it ends with
 	// ErrEngineUnavailable; 0 means driver.ResumeWindow.
 	ResumeWindow time.Duration
+	// LivenessProbe is how often the contract layer checks that the engine
+	// still answers while a Wait or a followed stream is open
+	// (ctrgate.WithLivenessProbe); 0 means ctrgate.DefaultLivenessInterval,
+	// a negative value turns the probe off.
+	LivenessProbe time.Duration
 	// KnownHosts is the known_hosts file an ssh:// --url's host key is
 	// checked against before podman first connects ("" means
 	// ~/.ssh/known_hosts, which podman reads too); an unknown or changed
@@ -89,7 +95,7 @@ func ConfigFromEnv() (Config, error) {
 
 // ConfigFromMap is ConfigFromEnv with options taking precedence over the
 // environment. Keys: "binary", "args", "timeout", "remote", "socket",
-// "events_resume_window", "ssh_known_hosts", "ssh_accept_new_host_keys",
+// "events_resume_window", "liveness_probe", "ssh_known_hosts", "ssh_accept_new_host_keys",
 // "allow_plain_tcp" and "env" (extra KEY=VALUE entries separated by
 // newlines), for a backend registry that passes options as a map.
 func ConfigFromMap(options map[string]string) (Config, error) {
@@ -124,6 +130,15 @@ func ConfigFromMap(options map[string]string) (Config, error) {
 			return Config{}, &ctrgate.SpecError{Field: "events_resume_window", Reason: fmt.Sprintf("%q is not a duration", w)}
 		}
 		cfg.ResumeWindow = d
+	}
+	if w := options[backend.OptLivenessProbe]; strings.EqualFold(w, "off") {
+		cfg.LivenessProbe = -1
+	} else if w != "" {
+		d, err := time.ParseDuration(w)
+		if err != nil || d < 0 {
+			return Config{}, &ctrgate.SpecError{Field: backend.OptLivenessProbe, Reason: fmt.Sprintf("%q is not a duration", w)}
+		}
+		cfg.LivenessProbe = d
 	}
 	switch strings.ToLower(get("remote", EnvRemote)) {
 	case "", "0", "false", "no":
@@ -185,7 +200,7 @@ func New(cfg Config) (*ctrgate.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ctrgate.Enforce(BackendName, d, ctrgate.WithCallTimeout(cfg.DefaultTimeout)), nil
+	return ctrgate.Enforce(BackendName, d, ctrgate.WithCallTimeout(cfg.DefaultTimeout), ctrgate.WithLivenessProbe(cfg.LivenessProbe)), nil
 }
 
 // NewDriver returns the backend's driver alone: it does the engine's work
@@ -363,6 +378,22 @@ func (r *Runtime) untrack(s closer) {
 	if r.streams != nil {
 		delete(r.streams, s)
 	}
+}
+
+var _ ctrgate.Pinger = (*Runtime)(nil)
+
+// Ping runs `podman version`, which in remote mode asks the service: the
+// contract layer's liveness probe (ctrgate.Pinger).
+func (r *Runtime) Ping(ctx context.Context) error {
+	res, err := r.run(ctx, ctrgate.OpInfo, "", []string{"version", "--format", "json"}, runOpts{})
+	if err != nil {
+		return err
+	}
+	if res.code != 0 {
+		return ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, "", ctrgate.ErrEngineUnavailable,
+			errorText(res.stderr), exitCause(res), nil)
+	}
+	return nil
 }
 
 // Info describes the engine (`podman info --format json`). Any failure

@@ -24,6 +24,7 @@ var Options = []backend.OptionSpec{
 	{Key: driver.OptAcceptNewHostKeys, Default: "false", Doc: "true: trust the key of an ssh:// host the known_hosts file does not know yet, and record it (trust on first use); a changed key is refused all the same"},
 	{Key: driver.OptAllowPlainTCP, Default: "false", Doc: "true: accept a plain tcp:// engine address (no TLS) that is not on this machine's loopback (whoever reaches that port is root on the engine's host)"},
 	{Key: backend.OptResumeWindow, Default: driver.ResumeWindow.String(), Doc: "how long an Events stream waits for an engine that went away to come back (a restart) before it ends with ErrEngineUnavailable"},
+	{Key: backend.OptLivenessProbe, Default: ctrgate.DefaultLivenessInterval.String(), Doc: "how often the engine is checked while a Wait or a followed stream is open; two checks in a row without an answer end them with ErrEngineUnavailable (a cut link, a frozen engine); \"off\" turns it off"},
 }
 
 // backendConfig builds a Config from resolved backend options (see

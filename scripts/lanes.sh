@@ -3,13 +3,17 @@
 # of the matrix (scripts/matrix.sh): podman-cli, podman-api and
 # docker-on-podman on rootless Podman 4.3, Podman 5.4 and rootless Podman
 # 5.4; docker on Docker 26. (Root Podman 4.3 and Docker 20.10 are the lanes
-# of the `go test ./...` step of scripts/test.sh.)
+# of the `go test ./...` step of scripts/test.sh.) And over the network, on
+# the remote hosts of scripts/remote.sh: podman-api over ssh (h1), podman-cli
+# over ssh (h2), docker over ssh and over tcp+TLS (h1), each configured as a
+# user would (CONTAINER_HOST + CONTAINER_SSHKEY, DOCKER_HOST and
+# DOCKER_TLS_VERIFY/DOCKER_CERT_PATH; `scripts/remote.sh lane-env PATH`).
 #
 # Usage: scripts/lanes.sh [LANE...]     (default: every lane; e.g. rl5/podman-cli)
 #
 # Each backend's test binary is compiled once (go test -c -race); every lane
 # runs it with -test.run for its conformance test and the environment of
-# `scripts/matrix.sh env ENGINE`, CTRGATE_LANES_PARALLEL (2) lanes at a time,
+# `scripts/matrix.sh env ENGINE` (or remote.sh lane-env), CTRGATE_LANES_PARALLEL (2) lanes at a time,
 # each into its own log under $M/lanes. The test process of a lane runs in
 # the engine's network namespace (nsenter --net) when the engine has one, so
 # 127.0.0.1 in the tests is the engine's host loopback; for a rootless engine
@@ -46,26 +50,15 @@ ALL_LANES=(
 	"p5/docker-on-podman|p5|docker|docker.test|^TestConformanceDockerOnPodman$"
 	"rl5/docker-on-podman|rl5|docker|docker.test|^TestConformanceDockerOnPodman$"
 	"rl43/docker-on-podman|rl43|docker|docker.test|^TestConformanceDockerOnPodman$"
+	# over the network (scripts/remote.sh): engine remote:PATH, the
+	# environment of `scripts/remote.sh lane-env PATH`
+	"h1/podman-api-ssh|remote:podman-api-ssh|podmanapi|podmanapi.test|^TestConformance$"
+	"h2/podman-cli-ssh|remote:podman-cli-ssh|podmancli|podmancli.test|^TestConformance$"
+	"h1/docker-ssh|remote:docker-ssh|docker|docker.test|^TestConformanceDocker$"
+	"h1/docker-tls|remote:docker-tls|docker|docker.test|^TestConformanceDocker$"
 )
 
 say() { echo "lanes.sh: $*" >&2; }
-
-t0=$SECONDS
-if ! scripts/matrix.sh up; then
-	if [ "${CI:-}" = true ]; then
-		say "FAIL: the engine matrix could not be provisioned (see above); CI=true, so every lane fails"
-		exit 1
-	fi
-	say "SKIPPING the engine matrix lanes: it could not be provisioned (see above)"
-	exit 0
-fi
-# The project's registry (scripts/registry.sh), when it runs: the lanes'
-# pull tests push to it and the engines pull from it (test.sh exports this
-# already; a lanes.sh run of its own finds it here).
-if [ -z "${CTRGATE_REGISTRY:-}" ] && scripts/registry.sh status >/dev/null 2>&1; then
-	eval "$(scripts/registry.sh env)"
-fi
-say "engines up in $((SECONDS - t0)) s"
 
 want=("$@")
 lanes=()
@@ -77,6 +70,33 @@ for l in "${ALL_LANES[@]}"; do
 	for w in "${want[@]}"; do [ "${l%%|*}" = "$w" ] && lanes+=("$l"); done
 done
 [ ${#lanes[@]} -gt 0 ] || { say "no lane matches: $*"; exit 2; }
+need_matrix=false need_remote=false
+for l in "${lanes[@]}"; do
+	IFS='|' read -r _ engine _ _ _ <<<"$l"
+	case $engine in remote:*) need_remote=true ;; *) need_matrix=true ;; esac
+done
+
+t0=$SECONDS
+# The engines: the matrix (scripts/matrix.sh) and the remote hosts
+# (scripts/remote.sh; scripts/test.sh has started them already).
+up_ok=true
+if $need_matrix && ! scripts/matrix.sh up; then up_ok=false; fi
+if $up_ok && $need_remote && ! scripts/remote.sh up; then up_ok=false; fi
+if ! $up_ok; then
+	if [ "${CI:-}" = true ]; then
+		say "FAIL: the engine matrix or the remote hosts could not be provisioned (see above); CI=true, so every lane fails"
+		exit 1
+	fi
+	say "SKIPPING the engine matrix lanes: the engines could not be provisioned (see above)"
+	exit 0
+fi
+# The project's registry (scripts/registry.sh), when it runs: the lanes'
+# pull tests push to it and the engines pull from it (test.sh exports this
+# already; a lanes.sh run of its own finds it here).
+if [ -z "${CTRGATE_REGISTRY:-}" ] && scripts/registry.sh status >/dev/null 2>&1; then
+	eval "$(scripts/registry.sh env)"
+fi
+say "engines up in $((SECONDS - t0)) s"
 
 mkdir -p "$L/bin"
 rm -f "$L"/*.log "$L"/*.rc "$L"/*.secs "$L/totals"
@@ -97,12 +117,23 @@ run_lane() {
 	local id engine pkg bin run
 	IFS='|' read -r id engine pkg bin run <<<"$1"
 	local f=$L/${id//\//_} start=$SECONDS rc=0 envs ns
-	envs=$(scripts/matrix.sh env "$engine")
+	case $engine in
+	remote:*) envs=$(scripts/remote.sh lane-env "${engine#remote:}" 2>&1) || rc=$? ;;
+	*) envs=$(scripts/matrix.sh env "$engine" 2>&1) || rc=$? ;;
+	esac
+	if [ "$rc" != 0 ]; then
+		echo "the lane's environment: $envs" >"$f.log"
+		echo "$rc" >"$f.rc"
+		echo 0 >"$f.secs"
+		say "lane $id: no environment (exit $rc): $envs"
+		return
+	fi
 	ns=$(eval "$envs"; echo "${CTRGATE_NETNS:-}")
 	(
 		cd "$pkg"
 		# none of the base engines' settings leak into a lane
-		unset DOCKER_HOST CONTAINER_HOST CONTAINERS_CONF CONTAINERS_STORAGE_CONF CTRGATE_PODMAN_SOCKET \
+		unset DOCKER_HOST DOCKER_TLS_VERIFY DOCKER_CERT_PATH CONTAINER_HOST CONTAINER_SSHKEY CTRGATE_PODMAN_REMOTE \
+			CTRGATE_ENGINE_PORT_ADDR CTRGATE_TEST_IMAGE_SUFFIX CONTAINERS_CONF CONTAINERS_STORAGE_CONF CTRGATE_PODMAN_SOCKET \
 			CTRGATE_PODMAN_BINARY CTRGATE_ENGINE_UID CTRGATE_ENGINE_GID CTRGATE_NETNS
 		eval "$envs"
 		export CTRGATE_TESTPROG_BINARY=$L/bin/testprog

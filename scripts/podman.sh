@@ -62,8 +62,9 @@ if [ -z "$EVENTS_MAX_SIZE" ] && [ -r "$STATE/events_max_size" ]; then EVENTS_MAX
 CONF=$STATE/containers.conf
 STORAGE_CONF=$STATE/storage.conf
 REGISTRIES_CONF=$STATE/registries.conf
-# the project's registry (scripts/registry.sh), when it runs
-PROJECT_REGISTRIES_CONF=$STATE_ROOT/registry/registries.conf
+# the project's registry (scripts/registry.sh), when it runs; an instance
+# whose state root is elsewhere (scripts/remote.sh's hosts) is told its path
+PROJECT_REGISTRIES_CONF=${CTRGATE_REGISTRIES_CONF:-$STATE_ROOT/registry/registries.conf}
 SOCK=$STATE/podman.sock
 PIDFILE=$STATE/service.pid
 LOG=$STATE/service.log

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/remote.sh — two remote "hosts" for ctrgate's tests of remote engines.
 #
-# Usage: scripts/remote.sh up|down [--purge]|env|status
+# Usage: scripts/remote.sh up|down [--purge]|env|lane-env PATH|status
 #        scripts/remote.sh link-down|link-up|kill-sshd|start-sshd h1|h2
 #
 #   up          start (idempotently) the two hosts and everything on them, then
@@ -17,6 +17,10 @@
 #               directory for the next `up` (--purge removes the directory).
 #               A no-op success when nothing is up.
 #   env         print `export` lines for the tests (see below).
+#   lane-env PATH
+#               print the environment of the conformance lane over the
+#               network PATH (podman-api-ssh, podman-cli-ssh, docker-ssh,
+#               docker-tls) for scripts/lanes.sh.
 #   status      say what runs (exit 0 when everything does, 1 otherwise).
 #   link-down HOST / link-up HOST
 #               set the host's network interface (its end of the veth pair,
@@ -513,7 +517,8 @@ podman_sh() {
 	(
 		close_inherited_fds
 		exec nsenter --net="/run/netns/$(ns "$h")" env -u CTRGATE_PODMAN_EVENTS_MAX_SIZE -u CONTAINER_HOST -u CONTAINER_CONNECTION \
-			CTRGATE_STATE_DIR="$R" CTRGATE_PODMAN_INSTANCE="$h" bash "$SCRIPTS/podman.sh" "$@"
+			CTRGATE_STATE_DIR="$R" CTRGATE_PODMAN_INSTANCE="$h" CTRGATE_REGISTRIES_CONF="$STATE_ROOT/registry/registries.conf" \
+			bash "$SCRIPTS/podman.sh" "$@"
 	)
 }
 
@@ -755,6 +760,11 @@ cmd_up() {
 	ensure_keys
 	ensure_certs
 	for h in "${HOSTS[@]}"; do start_sshd "$h"; done
+	# the project's registry (scripts/registry.sh), when it runs, at the same
+	# address inside each host (the engines there pull from it)
+	if "$SCRIPTS/registry.sh" status >/dev/null 2>&1; then
+		for h in "${HOSTS[@]}"; do "$SCRIPTS/registry.sh" up-netns "$(ns "$h")" 9>&-; done
+	fi
 	start_dockerd
 	# the two Podman services start side by side
 	for h in "${HOSTS[@]}"; do
@@ -801,6 +811,7 @@ cmd_down() {
 	kill_leftovers
 	for h in "${HOSTS[@]}"; do
 		n=$(ns "$h")
+		"$SCRIPTS/registry.sh" down-netns "$n" >/dev/null 2>&1 || true
 		if [[ -e /run/netns/$n ]]; then
 			ip netns del "$n" 2>/dev/null || log "could not delete network namespace $n"
 		fi
@@ -838,6 +849,44 @@ cmd_env() {
 	printf 'export CTRGATE_REMOTE_DOCKER_BAD_CERT_PATH=%q\n' "$BADTLSDIR"
 }
 
+# cmd_lane_env PATH: the environment of a conformance lane over the network
+# (scripts/lanes.sh): the variables a user of that way to a remote engine
+# sets, the client home whose .ssh/known_hosts is the script's, where the
+# engine's published ports are reached, and a test image tag of the lane's
+# own (the two docker lanes share h1's dockerd).
+#   podman-api-ssh  podman-api, CONTAINER_HOST=ssh://root@h1/... + CONTAINER_SSHKEY
+#   podman-cli-ssh  podman-cli in remote mode, the same on h2
+#   docker-ssh      docker, DOCKER_HOST=ssh://root@h1 (the system ssh of the wrapper)
+#   docker-tls      docker, DOCKER_HOST=tcp://h1:2376, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH
+cmd_lane_env() {
+	[[ -s $KEY && -s $KNOWN ]] || die "not provisioned: run scripts/remote.sh up first"
+	local h
+	case ${1:-} in
+	podman-api-ssh | docker-ssh | docker-tls) h=h1 ;;
+	podman-cli-ssh) h=h2 ;;
+	*) die "lane-env podman-api-ssh|podman-cli-ssh|docker-ssh|docker-tls" ;;
+	esac
+	printf 'export HOME=%q\n' "$CHOME"
+	printf 'export CTRGATE_ENGINE_PORT_ADDR=%q\n' "$(addr "$h")"
+	printf 'export CTRGATE_TEST_IMAGE_SUFFIX=%q\n' "$1"
+	case $1 in
+	podman-*)
+		printf 'export CONTAINER_HOST=%q\n' "$(podman_url "$h")"
+		printf 'export CONTAINER_SSHKEY=%q\n' "$KEY"
+		if [[ $1 == podman-cli-ssh ]]; then printf 'export CTRGATE_PODMAN_REMOTE=true\n'; fi
+		;;
+	docker-ssh)
+		printf 'export DOCKER_HOST=%q\n' "ssh://root@$(addr h1)"
+		printf 'export PATH=%q\n' "$WRAPDIR:$PATH"
+		;;
+	docker-tls)
+		printf 'export DOCKER_HOST=%q\n' "tcp://$(addr h1):$DOCKER_PORT"
+		printf 'export DOCKER_TLS_VERIFY=1\n'
+		printf 'export DOCKER_CERT_PATH=%q\n' "$TLSDIR"
+		;;
+	esac
+}
+
 cmd_status() {
 	local h ok=0 d
 	d=$(docker_dir h1)
@@ -869,6 +918,7 @@ case ${1:-} in
 up) cmd_up ;;
 down) cmd_down "${2:-}" ;;
 env) cmd_env ;;
+lane-env) cmd_lane_env "${2:-}" ;;
 status) cmd_status ;;
 link-down | link-up)
 	check_host "${2:-}"
@@ -887,7 +937,7 @@ start-sshd)
 	log "sshd of $2 running (pid $(<"$(sshd_pidfile "$2")"))"
 	;;
 *)
-	echo "usage: $0 up|down [--purge]|env|status|link-down HOST|link-up HOST|kill-sshd HOST|start-sshd HOST (HOST: h1 or h2)" >&2
+	echo "usage: $0 up|down [--purge]|env|lane-env PATH|status|link-down HOST|link-up HOST|kill-sshd HOST|start-sshd HOST (HOST: h1 or h2)" >&2
 	exit 2
 	;;
 esac
