@@ -27,6 +27,14 @@ func Classify(op, msg string) error {
 		"podman.sock: connect", "database is locked by another", "cannot open database") {
 		return ctrgate.ErrEngineUnavailable
 	}
+	// podman as a remote client: its connection to the host could not be
+	// made ("failed to connect: dial tcp h:22: connect: connection refused",
+	// an ssh handshake), or broke during a request to the service (whose
+	// URLs podman-remote writes as http://d/v<version>/...)
+	if has("failed to connect: dial", "ssh: handshake failed") ||
+		(has(`"http://d/v`) && has(`": eof`, "unexpected eof", "connection reset by peer", "broken pipe")) {
+		return ctrgate.ErrEngineUnavailable
+	}
 	switch op {
 	case ctrgate.OpPullImage:
 		// a registry answered "not here" (ErrImageNotFound), or none

@@ -31,6 +31,11 @@ func TestClassify(t *testing.T) {
 		{ctrgate.OpCopyFrom, `"/nosuch" could not be found on container x: no such file or directory`, ctrgate.ErrNotFound},
 		{ctrgate.OpCopyTo, `container "nosuch" does not exist`, ctrgate.ErrNotFound},
 		{ctrgate.OpInfo, "unable to connect to Podman socket: dial unix /x/podman.sock: connect: no such file or directory", ctrgate.ErrEngineUnavailable},
+		// podman as a remote client over ssh (measured: sshd killed, link cut)
+		{ctrgate.OpInspect, "failed to connect: dial tcp 10.203.2.2:22: connect: connection refused", ctrgate.ErrEngineUnavailable},
+		{ctrgate.OpInspect, "failed to connect: dial tcp 10.203.2.2:22: connect: no route to host", ctrgate.ErrEngineUnavailable},
+		{ctrgate.OpWait, `Post "http://d/v4.3.1/libpod/containers/a2f2/wait?interval=250ms": EOF`, ctrgate.ErrEngineUnavailable},
+		{ctrgate.OpLogs, `Get "http://d/v5.4.2/libpod/containers/a2f2/logs": read: connection reset by peer`, ctrgate.ErrEngineUnavailable},
 		{ctrgate.OpCreate, "mount /nonexistent: no such file or directory", nil},
 	} {
 		assert.Equal(t, tc.want, Classify(tc.op, tc.msg), "%s: %s", tc.op, tc.msg)
