@@ -157,7 +157,7 @@ func TestEventsAcrossRotationOnPodman(t *testing.T) {
 	p.Lock(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rt, err := docker.New(ctx, docker.Config{Host: p.Socket(), ResumeWindow: 30 * time.Second})
+	rt, err := docker.New(ctx, docker.Config{Host: p.Socket(), ResumeWindow: 30 * time.Second, LivenessProbe: 30 * time.Second})
 	require.NoError(t, err)
 	defer rt.Close()
 	conformance.EventsAcrossRotation(t, rt, conformance.RotationOptions{Image: "localhost/ctrgate/testprog:conformance-docker-on-podman",

@@ -99,7 +99,7 @@ func TestEventsAcrossRotation(t *testing.T) {
 	p.Lock(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rt, err := podmanapi.New(ctx, podmanapi.Config{URI: p.Socket(), ResumeWindow: 30 * time.Second})
+	rt, err := podmanapi.New(ctx, podmanapi.Config{URI: p.Socket(), ResumeWindow: 30 * time.Second, LivenessProbe: 30 * time.Second})
 	require.NoError(t, err)
 	defer rt.Close()
 	conformance.EventsAcrossRotation(t, rt, conformance.RotationOptions{Image: testImage, EventsLog: p.EventsLog(), Restart: p.Restart})
