@@ -525,11 +525,15 @@ func TestInfo(t *testing.T) {
 	opts := ji.Options
 	ji.Options = []jsonOption{}
 	assert.Equal(t, toJSONInfo(want), ji)
-	require.Len(t, opts, 2, "the fake's options: %+v", opts)
+	require.Len(t, opts, 3, "the fake's options: %+v", opts)
 	assert.Equal(t, jsonOption{Key: "timeout", Value: "2m0s", Source: "default", Default: "2m0s",
 		Doc: opts[0].Doc}, opts[0])
-	assert.Equal(t, "unset", opts[1].Source)
-	assert.Regexp(t, `(?m)^Options:\s+timeout=2m0s \(default\)$`, e.run("info").stdout)
+	assert.Equal(t, jsonOption{Key: "liveness_probe", Value: "10s", Source: "default", Default: "10s",
+		Doc: opts[1].Doc}, opts[1])
+	assert.Equal(t, "unset", opts[2].Source)
+	human := e.run("info").stdout
+	assert.Regexp(t, `(?m)^Options:\s+timeout=2m0s \(default\)$`, human)
+	assert.Regexp(t, `(?m)^\s+liveness_probe=10s \(default\)$`, human)
 }
 
 func TestImageLsIsImages(t *testing.T) {

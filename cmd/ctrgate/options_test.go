@@ -79,7 +79,7 @@ func TestInfoListsOptions(t *testing.T) {
 	for _, o := range ji.Options {
 		got[o.Key] = o.Value + " (" + o.Source + ")"
 	}
-	assert.Equal(t, map[string]string{"cdi_devices": "nvidia.com/gpu=0 (file)", "timeout": "3s (file)"}, got)
+	assert.Equal(t, map[string]string{"cdi_devices": "nvidia.com/gpu=0 (file)", "liveness_probe": "10s (default)", "timeout": "3s (file)"}, got)
 
 	require.NoError(t, os.WriteFile(cfgFile, []byte(`{"backend": "fake", "options": {"cdi_device": "x"}}`), 0o600))
 	out.Reset()

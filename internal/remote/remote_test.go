@@ -85,19 +85,22 @@ const smokeImage = "localhost/ctrgate/testprog:remote-smoke"
 // scripts/remote.sh provides, calls Info (the round trip is logged), imports
 // the test image and runs one container (`echo hi`) to its end:
 //   - podman-api on ssh://root@h1:22/...podman.sock and on h2 (the
-//     bindings' Go ssh client, identity file, known_hosts of $HOME/.ssh);
+//     backend's own SSH transport, identity file, known_hosts of
+//     $HOME/.ssh);
 //   - podman-cli with --url ssh://... --identity KEY on h1 (the podman
-//     binary as a remote client, the same Go ssh client);
+//     binary as a remote client, Podman's Go ssh client);
 //   - docker with Host ssh://root@h1 (the system ssh through the wrapper
 //     first in PATH: identity, known_hosts and StrictHostKeyChecking of the
 //     script's ssh_config; `docker system dial-stdio` on the host);
 //   - docker with Host tcp://h1:2376 and TLS (DOCKER_TLS_VERIFY,
 //     DOCKER_CERT_PATH: a client certificate of the engine's CA).
 //
-// Podman's Go ssh client reads $HOME/.ssh/known_hosts (and appends the key
-// of a host it does not know there), with HOME as it was when the process
-// started: go.podman.io/storage/pkg/unshare.HomeDir reads it once, and a
-// package variable of go.podman.io/image/v5/openshift calls it at init. So
+// The podman binary's Go ssh client (podman-cli) reads
+// $HOME/.ssh/known_hosts (and appends the key of a host it does not know
+// there), and podman-api's default known_hosts is $HOME/.ssh's too, with
+// HOME as it was when the process started (go.podman.io/storage's
+// unshare.HomeDir reads it once, and a package variable of
+// go.podman.io/image/v5/openshift calls it at init). So
 // the test runs itself again in a process whose HOME is the script's client
 // home (CTRGATE_REMOTE_HOME, where .ssh/known_hosts is the script's
 // known_hosts), never touching the user's ~/.ssh.
