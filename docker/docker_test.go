@@ -836,7 +836,7 @@ func TestSSHHost(t *testing.T) {
 
 	args, err := os.ReadFile(filepath.Join(dir, "args"))
 	require.NoError(t, err)
-	assert.Contains(t, string(args), "-o BatchMode=yes -o StrictHostKeyChecking=yes -l deploy -p 2222 -- build-host docker system dial-stdio")
+	assert.Contains(t, string(args), "-o BatchMode=yes -o StrictHostKeyChecking=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=2 -l deploy -p 2222 -- build-host docker system dial-stdio")
 }
 
 func TestLayerRedactsMarkedSecrets(t *testing.T) {
@@ -1196,7 +1196,7 @@ func TestSSHHostKeyRefusal(t *testing.T) {
 	assert.Equal(t, "SHA256:Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg", hke.Fingerprint)
 	args, err := os.ReadFile(filepath.Join(dir, "args"))
 	require.NoError(t, err)
-	assert.Contains(t, string(args), "-o StrictHostKeyChecking=yes -o UserKnownHostsFile="+known)
+	assert.Contains(t, string(args), "-o StrictHostKeyChecking=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=2 -o UserKnownHostsFile="+known)
 
 	_, _ = New(context.Background(), Config{Host: "ssh://root@build-host", AcceptNewHostKeys: true, PingTimeout: 5 * time.Second})
 	args, err = os.ReadFile(filepath.Join(dir, "args"))
