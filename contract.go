@@ -605,6 +605,7 @@ func (r *Runtime) Close() error {
 	}
 	r.closed = true
 	r.mu.Unlock()
+	r.live.stop()
 	err := r.drv.Close()
 	ended := make(chan struct{})
 	go func() { r.calls.Wait(); close(ended) }()

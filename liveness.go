@@ -21,7 +21,10 @@ type liveness struct {
 	mu      sync.Mutex
 	watched map[*watchEntry]struct{}
 	running bool
-	kick    chan struct{} // wakes the prober when the last call is released
+	stopped bool               // the runtime was closed
+	kick    chan struct{}      // wakes the prober when the last call is released
+	cancel  context.CancelFunc // ends the probe in flight (and the prober's context)
+	wg      sync.WaitGroup     // the prober
 }
 
 type watchEntry struct{ cancel context.CancelCauseFunc }
@@ -51,8 +54,9 @@ func (l *liveness) watch(r *Runtime, cancel context.CancelCauseFunc) func() {
 		l.kick = make(chan struct{}, 1)
 	}
 	l.watched[e] = struct{}{}
-	if !l.running {
+	if !l.running && !l.stopped {
 		l.running = true
+		l.wg.Add(1)
 		go l.run(r)
 	}
 	l.mu.Unlock()
@@ -62,21 +66,45 @@ func (l *liveness) watch(r *Runtime, cancel context.CancelCauseFunc) func() {
 			l.mu.Lock()
 			delete(l.watched, e)
 			idle := len(l.watched) == 0
+			if idle && l.cancel != nil {
+				l.cancel() // no probe is needed any more
+			}
 			l.mu.Unlock()
 			if idle {
-				select {
-				case l.kick <- struct{}{}:
-				default:
-				}
+				l.wake()
 			}
 		})
 	}
 }
 
+func (l *liveness) wake() {
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+}
+
+// stop ends the prober for good (the runtime's Close) and waits for it.
+func (l *liveness) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	clear(l.watched)
+	if l.cancel != nil {
+		l.cancel()
+	}
+	l.mu.Unlock()
+	if l.kick != nil {
+		l.wake()
+	}
+	l.wg.Wait()
+}
+
 // run probes every l.every while calls are watched; after livenessFailures
 // probes in a row without an answer it cancels every watched call with an
-// *engineGoneError. It returns when no call is watched any more.
+// *engineGoneError. It returns when no call is watched any more (the
+// probe in flight is cancelled then) or the runtime closed.
 func (l *liveness) run(r *Runtime) {
+	defer l.wg.Done()
 	timer := time.NewTimer(l.every)
 	defer timer.Stop()
 	failures := 0
@@ -86,14 +114,22 @@ func (l *liveness) run(r *Runtime) {
 		case <-l.kick:
 		}
 		l.mu.Lock()
-		if len(l.watched) == 0 {
+		if len(l.watched) == 0 || l.stopped {
 			l.running = false
 			l.mu.Unlock()
 			return
 		}
+		ctx, cancel := context.WithTimeout(context.Background(), l.every)
+		l.cancel = cancel
 		l.mu.Unlock()
 		began := time.Now()
-		err := r.probe(l.every)
+		err := r.probe(ctx)
+		cancelled := errors.Is(ctx.Err(), context.Canceled)
+		cancel()
+		if cancelled { // no call is watched any more, or the runtime closed
+			timer.Reset(0)
+			continue
+		}
 		if err == nil || !noAnswer(err) {
 			failures = 0
 			timer.Reset(l.every)
@@ -124,8 +160,8 @@ func noAnswer(err error) bool {
 }
 
 // probe asks the engine whether it answers: the driver's Ping, or Info,
-// within d. It counts as a call in flight, which Close waits for.
-func (r *Runtime) probe(d time.Duration) error {
+// while ctx lasts. It counts as a call in flight, which Close waits for.
+func (r *Runtime) probe(ctx context.Context) error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -133,8 +169,6 @@ func (r *Runtime) probe(d time.Duration) error {
 	}
 	r.calls.Add(1)
 	r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		defer r.calls.Done()

@@ -1134,4 +1134,12 @@ func TestLivenessProbeEndsLongCalls(t *testing.T) {
 	time.Sleep(3 * every)
 	require.NoError(t, rt.ExitContainer("live", 3))
 	assert.Equal(t, 3, <-code, "Wait on the same runtime once the engine answers again")
+
+	// a stream left open: the runtime's Close ends the prober too (the
+	// package's goleak check would find it otherwise)
+	run(t, rt, spec("left-open", "sleep", "1h"))
+	_, err = rt.Logs(ctx, "left-open", ctrgate.LogOptions{Follow: true})
+	require.NoError(t, err)
+	time.Sleep(2 * every)
+	require.NoError(t, rt.Close())
 }
