@@ -252,7 +252,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	var res *result
 	_, err = driver.RetryTransientWait(ctx, func() (int, error) {
 		var err error
-		res, err = r.run(ctx, ctrgate.OpWait, name, []string{"wait", "--", id}, runOpts{})
+		res, err = r.run(ctx, ctrgate.OpWait, name, []string{"wait", "--interval", waitInterval, "--", id}, runOpts{})
 		if err == nil && res.code != 0 {
 			err = r.failure(ctrgate.OpWait, name, res)
 		}
@@ -271,6 +271,10 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	}
 	return code, nil
 }
+
+// waitInterval is how often `podman wait` looks at the container (its
+// default: 250 ms); Podman itself learns of an exit only by looking.
+const waitInterval = "10ms"
 
 // inspectForWait is Inspect for Wait: its errors are Wait's.
 func (r *Runtime) inspectForWait(ctx context.Context, name string) (*ctrgate.Container, error) {
