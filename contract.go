@@ -121,6 +121,15 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// RunDriver is implemented by a driver that creates and starts a
+// container in one step (podman run --detach); ctrgate.Run then takes
+// that step. Run's contract is ctrgate.Run's: the new container's ID, or an
+// error, with no container of this call left behind; a failure to start
+// is an error of OpStart, one to create of OpCreate.
+type RunDriver interface {
+	Run(ctx context.Context, spec ContainerSpec) (string, error)
+}
+
 // Enforce returns drv behind the contract layer, its errors stamped with
 // backend (the name backend.Open knows it by). Of a runtime that has a
 // layer already (see Layer) it returns that layer, options ignored.
@@ -452,6 +461,29 @@ func (r *Runtime) Create(ctx context.Context, spec ContainerSpec) (string, error
 	id, err := call(r, ctx, callInfo{op: OpCreate, target: spec.Name, check: ValidateSpec(spec), secrets: secrets},
 		func(ctx context.Context) (string, error) {
 			return r.drv.Create(ctx, spec)
+		}, func(id string) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = r.drv.Remove(ctx, id, RemoveOptions{Force: true, Volumes: true})
+		}, nil)
+	if err == nil {
+		r.secrets.add(secrets, id, spec.Name)
+	}
+	return id, err
+}
+
+// Run creates and starts a container, as ctrgate.Run does: in one step
+// when the driver has one (RunDriver), else Create, Start and, when the
+// start fails, Remove.
+func (r *Runtime) Run(ctx context.Context, spec ContainerSpec) (string, error) {
+	rd, ok := r.drv.(RunDriver)
+	if !ok {
+		return runInSteps(ctx, r, spec)
+	}
+	secrets := SecretValues(spec.Env)
+	id, err := call(r, ctx, callInfo{op: OpCreate, target: spec.Name, check: ValidateSpec(spec), secrets: secrets},
+		func(ctx context.Context) (string, error) {
+			return rd.Run(ctx, spec)
 		}, func(id string) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()

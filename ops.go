@@ -49,8 +49,18 @@ func (f ImageFilter) Matches(refs []string, labels map[string]string) bool {
 
 // Run creates and starts a container. If Start fails, the container is
 // removed again (best effort, with a short grace context) so nothing is
-// left behind, and Start's error is returned.
+// left behind, and Start's error is returned. On a runtime whose driver
+// does both in one step (ctrgate.RunDriver: podman-cli's `podman run
+// --detach`), that is one engine call.
 func Run(ctx context.Context, rt ContainerRuntime, spec ContainerSpec) (string, error) {
+	if l := Layer(rt); l != nil {
+		return l.Run(ctx, spec)
+	}
+	return runInSteps(ctx, rt, spec)
+}
+
+// runInSteps is Run as Create, Start and, when the start fails, Remove.
+func runInSteps(ctx context.Context, rt ContainerRuntime, spec ContainerSpec) (string, error) {
 	id, err := rt.Create(ctx, spec)
 	if err != nil {
 		return "", err

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,25 +19,62 @@ import (
 
 // Create creates a container from spec (`podman create`) and returns its ID.
 func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
+	return r.createOrRun(ctx, spec, "create")
+}
+
+var _ ctrgate.RunDriver = (*Runtime)(nil)
+
+// Run creates and starts the container with one podman process, `podman
+// run --detach` (ctrgate.RunDriver; ctrgate.Run uses it). A container
+// that was created but failed to start is removed (podman writes its ID
+// to the --cidfile before it starts it), and the error is Start's.
+func (r *Runtime) Run(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
+	return r.createOrRun(ctx, spec, "run")
+}
+
+// createOrRun is Create (verb "create") or Run (verb "run").
+func (r *Runtime) createOrRun(ctx context.Context, spec ctrgate.ContainerSpec, verb string) (string, error) {
 	plan, err := planEnv(spec.Env)
 	if err != nil {
 		return "", err
 	}
 	args := createArgs(spec, plan)
+	pre := []string{verb}
 	if len(plan.fileEntries) > 0 {
 		path, cleanup, err := writeEnvFile(plan.fileEntries)
 		if err != nil {
 			return "", ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, nil, "cannot write env file", err, nil)
 		}
 		defer cleanup()
-		args = append([]string{"create", "--env-file", path}, args[1:]...)
+		pre = append(pre, "--env-file", path)
 	}
+	var cidfile string
+	if verb == "run" {
+		dir, err := os.MkdirTemp("", "ctrgate-run-")
+		if err != nil {
+			return "", ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, nil, "cannot make a temporary directory", err, nil)
+		}
+		defer os.RemoveAll(dir)
+		cidfile = filepath.Join(dir, "cid")
+		pre = append(pre, "--detach", "--cidfile", cidfile)
+	}
+	args = append(pre, args[1:]...)
 	target := spec.Name
 	if target == "" {
 		target = spec.Image
 	}
 	res, err := r.call(ctx, ctrgate.OpCreate, target, args, runOpts{env: plan.childEnv, maxStdout: maxIDOutput})
 	if err != nil {
+		if cidfile != "" {
+			if b, rerr := os.ReadFile(cidfile); rerr == nil && containerIDPattern.Match(bytes.TrimSpace(b)) {
+				// created, not started: removed, and the error is Start's
+				id := string(bytes.TrimSpace(b))
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				_ = r.Remove(rctx, id, ctrgate.RemoveOptions{Force: true, Volumes: true})
+				return "", driver.WithOp(err, ctrgate.OpStart)
+			}
+		}
 		return "", err
 	}
 	return containerID(ctrgate.OpCreate, target, res)

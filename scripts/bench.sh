@@ -9,7 +9,9 @@
 # benchmarks one after the other), prints the output and then a table of
 # ms/op (backend × benchmark), and stops only the engines it started. A
 # backend whose engine is missing is skipped by its benchmark ("-" in the
-# table). The raw output is kept in $CTRGATE_STATE_DIR/bench.log.
+# table). The raw output is kept in $CTRGATE_STATE_DIR/bench.log. Then
+# the side-by-side table: every operation beside its raw client
+# (internal/sidebyside), with medians, p10-p90 and pairwise ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,4 +73,16 @@ awk '
     }
     printf "%-22s ctrgate median %8s p90 %8s   engine median %8s p90 %8s\n", be (index($1, "OnPodman") ? " (docker-on-podman)" : ""), med, p90, rmed, rp90
   }' "$log"
+
+# Side by side: each operation beside the raw client it replaces, in one
+# loop, order alternating (internal/sidebyside, -tags ctrgate_bench);
+# CTRGATE_BENCH_N pairs per row (default 20). The table is kept in
+# $CTRGATE_STATE_DIR/sidebyside.md (BENCHMARKS.md records one).
+echo "== side by side with the raw clients (${CTRGATE_BENCH_N:-20} pairs per row; log: $log)"
+table=$CTRGATE_STATE_DIR/sidebyside.md
+set +e
+CTRGATE_BENCH_TABLE=$table go test -tags "$TAGS,ctrgate_bench" -count 1 -timeout 60m -run '^TestSideBySide$' -v \
+  ./internal/sidebyside/ >>"$log" 2>&1 || rc=1
+set -e
+if [ -s "$table" ]; then cat "$table"; else echo "no table: see $log"; rc=1; fi
 exit "$rc"

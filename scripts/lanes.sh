@@ -39,7 +39,11 @@ L=$M/lanes
 PAR=${CTRGATE_LANES_PARALLEL:-2}
 
 # lane id | engine | package dir | test binary | -test.run
+# (the longest first: two at a time, they then end close together; the
+# h1/ and h2/ lanes are over the network, engine remote:PATH, with the
+# environment of `scripts/remote.sh lane-env PATH`)
 ALL_LANES=(
+	"h2/podman-cli-ssh|remote:podman-cli-ssh|podmancli|podmancli.test|^TestConformance$"
 	"p5/podman-cli|p5|podmancli|podmancli.test|^TestConformance$"
 	"rl5/podman-cli|rl5|podmancli|podmancli.test|^TestConformance$"
 	"rl43/podman-cli|rl43|podmancli|podmancli.test|^TestConformance$"
@@ -50,10 +54,7 @@ ALL_LANES=(
 	"p5/docker-on-podman|p5|docker|docker.test|^TestConformanceDockerOnPodman$"
 	"rl5/docker-on-podman|rl5|docker|docker.test|^TestConformanceDockerOnPodman$"
 	"rl43/docker-on-podman|rl43|docker|docker.test|^TestConformanceDockerOnPodman$"
-	# over the network (scripts/remote.sh): engine remote:PATH, the
-	# environment of `scripts/remote.sh lane-env PATH`
 	"h1/podman-api-ssh|remote:podman-api-ssh|podmanapi|podmanapi.test|^TestConformance$"
-	"h2/podman-cli-ssh|remote:podman-cli-ssh|podmancli|podmancli.test|^TestConformance$"
 	"h1/docker-ssh|remote:docker-ssh|docker|docker.test|^TestConformanceDocker$"
 	"h1/docker-tls|remote:docker-tls|docker|docker.test|^TestConformanceDocker$"
 )
