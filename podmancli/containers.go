@@ -29,7 +29,11 @@ var _ ctrgate.RunDriver = (*Runtime)(nil)
 // that was created but failed to start is removed (podman writes its ID
 // to the --cidfile before it starts it), and the error is Start's.
 func (r *Runtime) Run(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
-	return r.createOrRun(ctx, spec, "run")
+	id, err := r.createOrRun(ctx, spec, "run")
+	if err == nil && !spec.AutoRemove {
+		r.known.started(id, spec.Name)
+	}
+	return id, err
 }
 
 // createOrRun is Create (verb "create") or Run (verb "run").
@@ -119,6 +123,9 @@ func lastLine(out []byte) string {
 // Start starts the container (`podman start`).
 func (r *Runtime) Start(ctx context.Context, name string) error {
 	_, err := r.call(ctx, ctrgate.OpStart, name, []string{"start", "--", name}, runOpts{})
+	if err == nil {
+		r.known.restarted(name)
+	}
 	return err
 }
 
@@ -151,9 +158,13 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 		// Podman leaves a container whose `podman stop` was interrupted
 		// "stopping"; `rm --force` then deletes the container and leaves the
 		// process running. A kill first ends the process in every state
-		// (a failure only means there is nothing to kill).
-		_, _ = r.run(ctx, ctrgate.OpRemove, name, []string{"kill", "--signal", "KILL", "--", name}, runOpts{})
+		// (a failure only means there is nothing to kill); not needed for
+		// a container whose exit this runtime saw.
+		if k, ok := r.known.lookup(name); !ok || !k.exited {
+			_, _ = r.run(ctx, ctrgate.OpRemove, name, []string{"kill", "--signal", "KILL", "--", name}, runOpts{})
+		}
 	}
+	defer r.known.forget(name)
 	if opts.Volumes {
 		args = append(args, "--volumes")
 	}
@@ -273,6 +284,18 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 // log.
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	since := time.Now().Add(-time.Second)
+	if k, ok := r.known.lookup(name); ok {
+		// started here: `podman wait` at once, no inspect first
+		code, err := r.podmanWait(ctx, name, k.id)
+		if err == nil {
+			r.known.exited(name)
+			return code, nil
+		}
+		if !errors.Is(err, ctrgate.ErrNotFound) {
+			return 0, err
+		}
+		r.known.forget(name) // gone or replaced: look it up
+	}
 	c, err := r.inspectForWait(ctx, name)
 	if err != nil {
 		return 0, err
@@ -286,10 +309,20 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 			return 0, startErr(ctx, ctrgate.OpWait, name, err)
 		}
 	}
+	code, err := r.podmanWait(ctx, name, id)
+	if errors.Is(err, ctrgate.ErrNotFound) && ctx.Err() == nil {
+		return r.exitFromEvents(ctx, name, id, since)
+	}
+	return code, err
+}
+
+// podmanWait runs `podman wait` on container id (name in errors) and
+// returns its exit code.
+func (r *Runtime) podmanWait(ctx context.Context, name, id string) (int, error) {
 	// Podman's wait can fail while the container is exiting: look again
 	// (driver.RetryTransientWait).
 	var res *result
-	_, err = driver.RetryTransientWait(ctx, func() (int, error) {
+	_, err := driver.RetryTransientWait(ctx, func() (int, error) {
 		var err error
 		res, err = r.run(ctx, ctrgate.OpWait, name, []string{"wait", "--interval", waitInterval, "--", id}, runOpts{})
 		if err == nil && res.code != 0 {
@@ -298,9 +331,6 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		return 0, err
 	})
 	if err != nil {
-		if res != nil && res.code != 0 && errors.Is(err, ctrgate.ErrNotFound) {
-			return r.exitFromEvents(ctx, name, id, since)
-		}
 		return 0, err
 	}
 	code, err := strconv.Atoi(lastLine(res.stdout))

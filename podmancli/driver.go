@@ -182,6 +182,8 @@ type Runtime struct {
 	hostKeys  driver.HostKeyPolicy
 	hostKeyOK atomic.Bool
 
+	known knownContainers // containers started here (see known.go)
+
 	mu      sync.Mutex
 	closed  bool
 	streams map[closer]struct{} // open log and event streams

@@ -76,12 +76,13 @@ awk '
 
 # Side by side: each operation beside the raw client it replaces, in one
 # loop, order alternating (internal/sidebyside, -tags ctrgate_bench);
-# CTRGATE_BENCH_N pairs per row (default 20). The table is kept in
+# CTRGATE_BENCH_N pairs per row (default 20), StatesByPrefix also over
+# CTRGATE_BENCH_SCALE containers (default 1000). The table is kept in
 # $CTRGATE_STATE_DIR/sidebyside.md (BENCHMARKS.md records one).
 echo "== side by side with the raw clients (${CTRGATE_BENCH_N:-20} pairs per row; log: $log)"
 table=$CTRGATE_STATE_DIR/sidebyside.md
 set +e
-CTRGATE_BENCH_TABLE=$table go test -tags "$TAGS,ctrgate_bench" -count 1 -timeout 60m -run '^TestSideBySide$' -v \
+CTRGATE_BENCH_SCALE=${CTRGATE_BENCH_SCALE:-1000} CTRGATE_BENCH_TABLE=$table go test -tags "$TAGS,ctrgate_bench" -count 1 -timeout 60m -run '^TestSideBySide$' -v \
   ./internal/sidebyside/ >>"$log" 2>&1 || rc=1
 set -e
 if [ -s "$table" ]; then cat "$table"; else echo "no table: see $log"; rc=1; fi

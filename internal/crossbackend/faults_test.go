@@ -88,18 +88,41 @@ func listAgainstStopped(ctx context.Context, pid int, b namedRuntime) (took time
 		return 0, false, err
 	}
 	defer func() { _ = syscall.Kill(pid, syscall.SIGCONT) }() // never leave the engine stopped
+	// SIGSTOP is delivered to each thread in its time: the call waits
+	// until every thread is stopped (a call made at once was answered, 3 ms
+	// later, by a thread the stop had not reached yet)
+	for i := 0; !threadsStopped(pid) && i < 200; i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
 	dctx, dcancel := context.WithTimeout(ctx, 2*time.Second)
 	defer dcancel()
 	began := time.Now()
 	_, err = b.rt.List(dctx, ctrgate.ListFilter{NamePrefix: "ctg-stopped-", All: true})
 	took = time.Since(began)
-	return took, processState(pid) == "T", err
+	return took, threadsStopped(pid), err
 }
 
-// processState is the state letter of process pid (R, S, T, ...), "" when
-// it cannot be read.
-func processState(pid int) string {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+// threadsStopped reports whether every thread of process pid is stopped
+// (state T; a thread that is exiting, Z or X, runs no more either).
+func threadsStopped(pid int) bool {
+	tasks, err := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*"))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		switch processState(pid, filepath.Base(task)) {
+		case "T", "Z", "X":
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// processState is the state letter of thread tid of process pid (R, S,
+// T, ...), "" when it cannot be read.
+func processState(pid int, tid string) string {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "task", tid, "stat"))
 	if err != nil {
 		return ""
 	}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -137,27 +138,45 @@ func TestSideBySide(t *testing.T) {
 			timed(func() error { return s.raw.inspect(ctx, sleeper) }))
 		add(r, err)
 
-		const many = 100
-		listPrefix := prefix + "list-"
-		for i := range many {
-			_, err := s.rt.Create(ctx, spec(listPrefix+strconv.Itoa(i), "exit", "0"))
-			require.NoError(t, err)
+		// StatesByPrefix over 100 containers, and over CTRGATE_BENCH_SCALE
+		// (e.g. 1000) when set: the time and the memory a call allocates
+		// grow with the result; each is one engine round trip (one List).
+		sizes := []int{100}
+		if sc := envInt("CTRGATE_BENCH_SCALE", 0); sc > 100 {
+			sizes = append(sizes, sc)
 		}
-		r = row{backend: s.name, op: fmt.Sprintf("StatesByPrefix, %d containers", many), raw: s.raw.what() + " list"}
-		r.pairs, err = interleave(n, timed(func() error {
-			st, err := ctrgate.StatesByPrefix(ctx, s.rt, listPrefix)
-			if err == nil && len(st) != many {
-				err = fmt.Errorf("%d states, want %d", len(st), many)
+		made := 0
+		listPrefix := prefix + "list-"
+		for _, many := range sizes {
+			for ; made < many; made++ {
+				_, err := s.rt.Create(ctx, spec(listPrefix+strconv.Itoa(made), "exit", "0"))
+				require.NoError(t, err)
 			}
-			return err
-		}), timed(func() error {
-			k, err := s.raw.list(ctx, listPrefix)
-			if err == nil && k != many {
-				err = fmt.Errorf("%d containers, want %d", k, many)
+			var allocs []uint64
+			r := row{backend: s.name, op: fmt.Sprintf("StatesByPrefix, %d containers", many), raw: s.raw.what() + " list"}
+			r.pairs, err = interleave(n, timed(func() error {
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				st, err := ctrgate.StatesByPrefix(ctx, s.rt, listPrefix)
+				runtime.ReadMemStats(&after)
+				allocs = append(allocs, after.TotalAlloc-before.TotalAlloc)
+				if err == nil && len(st) != many {
+					err = fmt.Errorf("%d states, want %d", len(st), many)
+				}
+				return err
+			}), timed(func() error {
+				k, err := s.raw.list(ctx, listPrefix)
+				if err == nil && k != many {
+					err = fmt.Errorf("%d containers, want %d", k, many)
+				}
+				return err
+			}))
+			slices.Sort(allocs)
+			if len(allocs) > 0 {
+				r.note = fmt.Sprintf("ctrgate allocates %d KB per call", allocs[len(allocs)/2]/1024)
 			}
-			return err
-		}))
-		add(r, err)
+			add(r, err)
+		}
 
 		r = row{backend: s.name, op: "Exec `echo x`", raw: s.raw.what()}
 		r.pairs, err = interleave(n, timed(func() error {
