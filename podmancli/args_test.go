@@ -258,6 +258,8 @@ func TestNewMissingBinary(t *testing.T) {
 
 func TestConfigFromMap(t *testing.T) {
 	t.Setenv(EnvRemote, "")
+	t.Setenv("CONTAINER_HOST", "")
+	t.Setenv("CONTAINER_CONNECTION", "")
 	t.Setenv(EnvArgs, "--log-level error")
 	cfg, err := ConfigFromMap(map[string]string{"binary": "/usr/bin/podman", "timeout": "30s", "env": "A=1\nB=2"})
 	require.NoError(t, err)
@@ -274,6 +276,38 @@ func TestConfigFromMap(t *testing.T) {
 
 	_, err = ConfigFromMap(map[string]string{"timeout": "soon"})
 	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec)
+}
+
+// TestConfigFollowsPodmansEnvironment: with "remote" unset or auto,
+// podman-cli does what podman does with CONTAINER_HOST or
+// CONTAINER_CONNECTION (a remote client); "false" stays local.
+func TestConfigFollowsPodmansEnvironment(t *testing.T) {
+	t.Setenv(EnvRemote, "")
+	t.Setenv(EnvArgs, "")
+	t.Setenv("CONTAINER_CONNECTION", "")
+	t.Setenv("CONTAINER_HOST", "ssh://core@h/run/podman/podman.sock")
+	for _, remote := range []string{"", "auto"} {
+		cfg, err := ConfigFromMap(map[string]string{"remote": remote})
+		require.NoError(t, err)
+		assert.False(t, cfg.Local, "remote=%q", remote)
+		assert.Equal(t, []string{"--url", "ssh://core@h/run/podman/podman.sock"}, cfg.GlobalArgs, "remote=%q", remote)
+	}
+	cfg, err := ConfigFromMap(map[string]string{"remote": "false"})
+	require.NoError(t, err)
+	assert.True(t, cfg.Local, "false: local, CONTAINER_HOST dropped")
+	assert.Empty(t, cfg.GlobalArgs)
+
+	t.Setenv("CONTAINER_HOST", "")
+	t.Setenv("CONTAINER_CONNECTION", "prod")
+	cfg, err = ConfigFromMap(nil)
+	require.NoError(t, err)
+	assert.False(t, cfg.Local)
+	assert.Equal(t, []string{"--connection", "prod"}, cfg.GlobalArgs)
+
+	t.Setenv("CONTAINER_CONNECTION", "")
+	cfg, err = ConfigFromMap(nil)
+	require.NoError(t, err)
+	assert.True(t, cfg.Local, "nothing named: local")
 }
 
 func TestChildEnvLocalDropsContainerHost(t *testing.T) {
@@ -459,6 +493,8 @@ func TestRemoveForceMissing(t *testing.T) {
 
 func TestBackendConfig(t *testing.T) {
 	t.Setenv(EnvRemote, "")
+	t.Setenv("CONTAINER_HOST", "")
+	t.Setenv("CONTAINER_CONNECTION", "")
 	c, err := backendConfig(backend.Config{Backend: BackendName, Options: map[string]string{"socket": "unix:///s.sock", "timeout": "5s"}})
 	require.NoError(t, err)
 	assert.False(t, c.Local)

@@ -32,7 +32,8 @@
 //     when conmon's k8s-file log is readable on this machine, Logs reads it
 //     directly (logstream.K8sFile: exact, with every line's time); otherwise
 //     it runs `podman logs` without --timestamps (LogLine.Time zero).
-//   - CONTAINER_HOST in the environment turns podman into a remote client:
-//     Config.Local (set by ConfigFromEnv) drops it; remote mode is chosen
-//     explicitly with "--url" (CTRGATE_PODMAN_REMOTE=1).
+//   - CONTAINER_HOST (or CONTAINER_CONNECTION) in the environment turns
+//     podman into a remote client: ConfigFromEnv does as podman does
+//     ("remote" auto: --url CONTAINER_HOST, --connection NAME); with
+//     remote "false", Config.Local drops both from podman's environment.
 package podmancli

@@ -86,8 +86,11 @@ const (
 
 // ConfigFromEnv builds a Config from the environment: CTRGATE_PODMAN_BINARY,
 // CTRGATE_PODMAN_ARGS, CTRGATE_PODMAN_TIMEOUT and CTRGATE_PODMAN_REMOTE
-// (with CTRGATE_PODMAN_SOCKET). Without CTRGATE_PODMAN_REMOTE podman works
-// locally (Local is set). CONTAINERS_CONF and CONTAINERS_STORAGE_CONF are
+// (with CTRGATE_PODMAN_SOCKET). Without CTRGATE_PODMAN_REMOTE (or with
+// "auto") podman chooses as it does itself: a remote client of
+// CONTAINER_HOST or CONTAINER_CONNECTION when one is set, else local
+// (Local is set: podman's children never see them); "false" is local
+// whatever the environment says. CONTAINERS_CONF and CONTAINERS_STORAGE_CONF are
 // inherited by podman as they are.
 func ConfigFromEnv() (Config, error) {
 	return ConfigFromMap(nil)
@@ -141,7 +144,18 @@ func ConfigFromMap(options map[string]string) (Config, error) {
 		cfg.LivenessProbe = d
 	}
 	switch strings.ToLower(get("remote", EnvRemote)) {
-	case "", "0", "false", "no":
+	case "", "auto":
+		// podman's own choice: a remote client when the environment
+		// names a service (CONTAINER_HOST) or a connection
+		// (CONTAINER_CONNECTION), else local
+		if h := os.Getenv("CONTAINER_HOST"); h != "" {
+			cfg.Local = false
+			cfg.GlobalArgs = append([]string{"--url", h}, cfg.GlobalArgs...)
+		} else if c := os.Getenv("CONTAINER_CONNECTION"); c != "" {
+			cfg.Local = false
+			cfg.GlobalArgs = append([]string{"--connection", c}, cfg.GlobalArgs...)
+		}
+	case "0", "false", "no":
 	case "1", "true", "yes":
 		cfg.Local = false
 		sock := get("socket", EnvSocket)
@@ -153,7 +167,7 @@ func ConfigFromMap(options map[string]string) (Config, error) {
 		}
 		cfg.GlobalArgs = append([]string{"--url", sock}, cfg.GlobalArgs...)
 	default:
-		return Config{}, &ctrgate.SpecError{Field: "remote", Reason: "want true or false"}
+		return Config{}, &ctrgate.SpecError{Field: "remote", Reason: "want auto, true or false"}
 	}
 	if e := options["env"]; e != "" {
 		for _, l := range strings.Split(e, "\n") {

@@ -16,7 +16,7 @@ func init() {
 var Options = []backend.OptionSpec{
 	{Key: backend.OptBinary, Env: EnvBinary, Default: "podman", Doc: "the podman executable: a name on PATH or a path"},
 	{Key: "args", Env: EnvArgs, Doc: "global arguments before every podman command, split at spaces (e.g. --root /srv/containers)"},
-	{Key: "remote", Env: EnvRemote, Default: "false", Doc: "true: run podman --url SOCKET, through the API service (podman-remote)"},
+	{Key: "remote", Env: EnvRemote, Default: "auto", Doc: "auto: as podman chooses, a client of the service of CONTAINER_HOST or the connection of CONTAINER_CONNECTION when one is set, else local; true: run podman --url SOCKET, through the API service (podman-remote); false: local, whatever the environment says"},
 	{Key: backend.OptSocket, Env: EnvSocket, Doc: "the service socket or URL of remote mode (else CONTAINER_HOST); given by code or file, it selects remote mode"},
 	{Key: backend.OptTimeout, Env: EnvTimeout, Default: DefaultTimeout.String(), Doc: "per-call timeout for calls whose context has no deadline"},
 	{Key: "env", Doc: "extra environment of every podman process, one KEY=VALUE per line"},

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -42,14 +43,27 @@ type raw interface {
 // ---------------------------------------------------------------- podman CLI
 
 // podmanCLI is the podman binary, as exec.Command("podman", ...) users
-// call it (with this process's environment: CONTAINERS_CONF of
-// scripts/podman.sh).
+// call it, on local storage (this process's environment: CONTAINERS_CONF
+// of scripts/podman.sh; CONTAINER_HOST and CONTAINER_CONNECTION left out).
 type podmanCLI struct{ args []string }
+
+// localEnv is this process's environment without what makes podman a
+// remote client.
+func localEnv() []string {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "CONTAINER_HOST=") && !strings.HasPrefix(e, "CONTAINER_CONNECTION=") {
+			env = append(env, e)
+		}
+	}
+	return env
+}
 
 func (p podmanCLI) what() string { return "podman CLI" }
 
 func (p podmanCLI) run(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "podman", append(append([]string(nil), p.args...), args...)...)
+	cmd.Env = localEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -63,7 +63,9 @@ func randHex(n int) string {
 func subjects(ctx context.Context, t *testing.T) []subject {
 	var out []subject
 	if os.Getenv("CONTAINERS_CONF") != "" {
-		rt, err := podmancli.New(podmancli.Config{})
+		cfg, err := podmancli.ConfigFromMap(map[string]string{"remote": "false"}) // local, as the raw CLI
+		require.NoError(t, err)
+		rt, err := podmancli.New(cfg)
 		require.NoError(t, err)
 		out = append(out, subject{name: "podman-cli", rt: rt, raw: podmanCLI{}, engineCLI: []string{"podman", "ps"}})
 	} else {
@@ -230,9 +232,13 @@ func TestSideBySide(t *testing.T) {
 
 		r = row{backend: s.name, op: "CLI start-up: `ps`", raw: s.engineCLI[0] + " ps"}
 		r.pairs, err = interleave(n, timed(func() error {
-			return exec.CommandContext(ctx, ctgBin, "--backend", s.name, "ps").Run()
+			cmd := exec.CommandContext(ctx, ctgBin, "--backend", s.name, "ps")
+			cmd.Env = append(localEnv(), podmancli.EnvRemote+"=false")
+			return cmd.Run()
 		}), timed(func() error {
-			return exec.CommandContext(ctx, s.engineCLI[0], s.engineCLI[1:]...).Run()
+			cmd := exec.CommandContext(ctx, s.engineCLI[0], s.engineCLI[1:]...)
+			cmd.Env = localEnv()
+			return cmd.Run()
 		}))
 		add(r, err)
 	}
