@@ -62,9 +62,9 @@ type Config struct {
 	// a negative value turns the probe off.
 	LivenessProbe time.Duration
 	// KnownHosts is the known_hosts file an ssh:// URI's host key is
-	// checked against ("" means ~/.ssh/known_hosts, which is also the file
-	// Podman's SSH client reads); an unknown or changed key is refused
-	// with a *ctrgate.HostKeyError before anything is sent.
+	// checked against ("" means ~/.ssh/known_hosts); an unknown or changed
+	// key is refused with a *ctrgate.HostKeyError before anything is
+	// sent, and the backend's SSH transport (ssh.go) accepts that key only.
 	KnownHosts string
 	// AcceptNewHostKeys trusts and records the key of a host KnownHosts
 	// does not know yet (trust on first use); a changed key is refused.

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	sshconfig "github.com/kevinburke/ssh_config"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
@@ -27,6 +28,8 @@ import (
 // runtime's Close left its goroutines and socket behind), never reconnects
 // (a restarted sshd broke the runtime for good) and sends no keepalive (a
 // cut link hung every call and stream on it). This one:
+//   - reads ~/.ssh/config for the URL's host (HostName, User, Port,
+//     IdentityFile), as the bindings did;
 //   - checks the host key against the configured known_hosts first
 //     (driver.VerifyHostKey), then accepts that key only;
 //   - authenticates with the identity file, else the ssh-agent
@@ -61,22 +64,13 @@ type sshTransport struct {
 // authentication and makes the first connection (bounded by ctx). An
 // empty socket path is asked of the host's podman, as podman-remote does.
 func newSSHTransport(ctx context.Context, u *url.URL, identity string, policy driver.HostKeyPolicy) (*sshTransport, error) {
-	port := u.Port()
-	if port == "" {
-		port = "22"
-	}
-	addr := net.JoinHostPort(u.Hostname(), port)
-	hostKey, err := driver.VerifiedHostKey(ctx, BackendName, addr, policy)
+	addr, name, identity, err := sshTarget(u, identity)
 	if err != nil {
 		return nil, err
 	}
-	name := u.User.Username()
-	if name == "" {
-		cur, err := user.Current()
-		if err != nil {
-			return nil, fmt.Errorf("the ssh user: %w", err)
-		}
-		name = cur.Username
+	hostKey, err := driver.VerifiedHostKey(ctx, BackendName, addr, policy)
+	if err != nil {
+		return nil, err
 	}
 	t := &sshTransport{addr: addr, socket: u.Path}
 	auth, err := t.auth(identity)
@@ -102,6 +96,97 @@ func newSSHTransport(ctx context.Context, u *url.URL, identity string, policy dr
 		}
 	}
 	return t, nil
+}
+
+// sshTarget is where u points (host:port), as whom, with which identity:
+// the URL's parts, else those of ~/.ssh/config (and /etc/ssh/ssh_config)
+// for the URL's host, which may be an alias (HostName, Port, User,
+// IdentityFile), as the bindings and ssh read them; else port 22, the
+// current user, and no identity (auth then tries the agent and the default
+// keys).
+func sshTarget(u *url.URL, identity string) (addr, name, ident string, err error) {
+	sc := loadSSHConfigs()
+	alias := u.Hostname()
+	host := alias
+	if h := sc.get(alias, "HostName"); h != "" {
+		host = h
+	}
+	port := u.Port()
+	if port == "" {
+		port = sc.get(alias, "Port")
+	}
+	if port == "" {
+		port = "22"
+	}
+	name = u.User.Username()
+	if name == "" {
+		name = sc.get(alias, "User")
+	}
+	if name == "" {
+		cur, err := user.Current()
+		if err != nil {
+			return "", "", "", fmt.Errorf("the ssh user: %w", err)
+		}
+		name = cur.Username
+	}
+	if identity == "" {
+		identity = configIdentity(sc.get(alias, "IdentityFile"))
+	}
+	return net.JoinHostPort(host, port), name, identity, nil
+}
+
+// sshConfigs are the ssh client's configuration files that exist and
+// parse: $HOME/.ssh/config, then /etc/ssh/ssh_config.
+type sshConfigs []*sshconfig.Config
+
+func loadSSHConfigs() sshConfigs {
+	var paths []string
+	if home, err := os.UserHomeDir(); err == nil {
+		paths = append(paths, filepath.Join(home, ".ssh", "config"))
+	}
+	var cs sshConfigs
+	for _, p := range append(paths, "/etc/ssh/ssh_config") {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		c, err := sshconfig.Decode(f)
+		f.Close()
+		if err == nil {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// get is the first value of key for alias, "" when none says.
+func (cs sshConfigs) get(alias, key string) string {
+	for _, c := range cs {
+		if v, err := c.Get(alias, key); err == nil && v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// configIdentity is an IdentityFile of ssh_config, ~ expanded, when the
+// file exists.
+func configIdentity(v string) string {
+	v = strings.Trim(v, `"`)
+	if v == "" {
+		return ""
+	}
+	if rest, ok := strings.CutPrefix(v, "~/"); ok {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return ""
+		}
+		v = filepath.Join(home, rest)
+	}
+	if _, err := os.Stat(v); err != nil {
+		return ""
+	}
+	return v
 }
 
 // hostKeyAlgorithms are the algorithms that make the server present key.
