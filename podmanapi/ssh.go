@@ -64,9 +64,13 @@ type sshTransport struct {
 // authentication and makes the first connection (bounded by ctx). An
 // empty socket path is asked of the host's podman, as podman-remote does.
 func newSSHTransport(ctx context.Context, u *url.URL, identity string, policy driver.HostKeyPolicy) (*sshTransport, error) {
+	given := identity
 	addr, name, identity, err := sshTarget(u, identity)
 	if err != nil {
 		return nil, err
+	}
+	if identity != given { // from ssh_config (New warned of the given one)
+		driver.WarnLooseKeyFile(BackendName, "SSH identity", identity)
 	}
 	hostKey, err := driver.VerifiedHostKey(ctx, BackendName, addr, policy)
 	if err != nil {
