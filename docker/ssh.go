@@ -142,16 +142,27 @@ func newCommandConn(ctx context.Context, refused func(stderr string) error, name
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	// A pipe of its own, not StdoutPipe: cmd.Wait closes StdoutPipe's read
+	// end as soon as the process exits, which lost the end of a large
+	// output still unread ("read |0: file already closed", an exec of
+	// 256 KiB over ssh under load). This one is closed by Close only, and
+	// reads its writer's last bytes, then EOF.
+	stdout, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
+	cmd.Stdout = w
 	if ctx.Err() != nil {
+		stdout.Close()
+		w.Close()
 		return nil, ctx.Err()
 	}
 	if err := cmd.Start(); err != nil {
+		stdout.Close()
+		w.Close()
 		return nil, err
 	}
+	w.Close() // the process has its copy
 	c := &commandConn{cmd: cmd, stdin: stdin, stdout: stdout, stderr: stderr, refused: refused, waited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
@@ -185,6 +196,7 @@ func (c *commandConn) Close() error {
 		_ = c.stdin.Close()
 		_ = c.cmd.Process.Kill()
 		<-c.waited
+		_ = c.stdout.Close()
 	})
 	return nil
 }

@@ -38,12 +38,13 @@ import (
 //     connection, and a new SSH connection when the old one broke;
 //   - sends a keepalive every sshKeepAlive and closes a connection whose
 //     server does not answer within sshKeepAliveWait: every call and stream
-//     on it then fails at once (ErrEngineUnavailable) instead of hanging;
+//     on it then fails at once (ErrEngineUnavailable) instead of hanging
+//     (15 s: a loaded server must not be taken for a dead link);
 //   - is closed with the runtime.
 
 const (
 	sshKeepAlive     = 5 * time.Second
-	sshKeepAliveWait = 10 * time.Second
+	sshKeepAliveWait = 15 * time.Second
 	sshDialTimeout   = 30 * time.Second
 )
 

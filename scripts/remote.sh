@@ -489,20 +489,27 @@ sshd_runs() {
 
 # kill_sshd HOST: the listener and every session process of the host's sshd.
 kill_sshd() {
-	local h=$1 pids=() p n
+	local h=$1 pids=() all=() p n i
 	n=$(ns "$h")
-	if pid_alive "$(sshd_pidfile "$h")" sshd; then pids+=("$(<"$(sshd_pidfile "$h")")"); fi
-	if [[ -e /run/netns/$n ]]; then
-		for p in $(ip netns pids "$n" 2>/dev/null); do
-			[[ $(cat "/proc/$p/comm" 2>/dev/null) == sshd ]] && pids+=("$p")
-		done
-	fi
-	if ((${#pids[@]})); then
-		mapfile -t pids < <(printf '%s\n' "${pids[@]}" | sort -un)
+	# again until none is left: a session the listener forked while the
+	# first ones were being killed is killed too
+	for ((i = 0; i < 50; i++)); do
+		pids=()
+		if pid_alive "$(sshd_pidfile "$h")" sshd; then pids+=("$(<"$(sshd_pidfile "$h")")"); fi
+		if [[ -e /run/netns/$n ]]; then
+			for p in $(ip netns pids "$n" 2>/dev/null); do
+				[[ $(cat "/proc/$p/comm" 2>/dev/null) == sshd* ]] && running "$p" && pids+=("$p")
+			done
+		fi
+		((${#pids[@]})) || break
 		kill -KILL "${pids[@]}" 2>/dev/null || true
-	fi
+		all+=("${pids[@]}")
+		sleep 0.02
+	done
+	((${#pids[@]} == 0)) || die "sshd of $h: processes left after 50 rounds of SIGKILL: ${pids[*]}"
+	if ((${#all[@]})); then mapfile -t all < <(printf '%s\n' "${all[@]}" | sort -un); fi
 	rm -f "$(sshd_pidfile "$h")" "$(hstate "$h")/ssh/sshd.listener.pid"
-	log "sshd of $h killed${pids[*]:+ (pids ${pids[*]})}"
+	log "sshd of $h killed${all[*]:+ (pids ${all[*]})}"
 }
 
 # ---------------------------------------------------------------- podman

@@ -175,7 +175,8 @@ func checkOutcomes(t *testing.T, out <-chan outcome, n int, fault string) {
 			assert.Less(t, o.after, faultBound, "%s %s after %s", o.path, o.what, fault)
 			table = append(table, fmt.Sprintf("%-18s %-8s %8v  %v", o.path, o.what, o.after.Round(10*time.Millisecond), o.err))
 		case <-deadline:
-			t.Fatalf("after %s, %d of %d calls and streams had not ended within %v", fault, n-len(table), n, faultBound+15*time.Second)
+			t.Fatalf("after %s, %d of %d calls and streams had not ended within %v; those that had:\n%s",
+				fault, n-len(table), n, faultBound+15*time.Second, strings.Join(table, "\n"))
 		}
 	}
 	t.Logf("time to error after %s (call timeout %v, liveness probe every %v):\n%s", fault, faultCallTimeout,
