@@ -13,6 +13,7 @@ import (
 	"go.uber.org/mock/gomock"
 
 	"github.com/ctrgate/ctrgate"
+	"github.com/ctrgate/ctrgate/ctrgatemock"
 )
 
 // lingering makes a mock call ignore its context for d before returning.
@@ -330,4 +331,48 @@ func BenchmarkEnforce(b *testing.B) {
 			}
 		})
 	}
+}
+
+// runDriver is a mock driver that also creates and starts in one step.
+type runDriver struct {
+	*ctrgatemock.MockContainerRuntime
+	run func(ctx context.Context, spec ctrgate.ContainerSpec) (string, error)
+}
+
+func (d runDriver) Run(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
+	return d.run(ctx, spec)
+}
+
+// TestRunUsesTheDriversOneStep: ctrgate.Run on the layer takes a
+// RunDriver's one step (no Create, no Start), after the spec is checked,
+// and its errors carry the spec's secrets redacted, as Create's do.
+func TestRunUsesTheDriversOneStep(t *testing.T) {
+	m := newMock(t)
+	m.EXPECT().Close().Return(nil)
+	var runs int
+	drv := runDriver{MockContainerRuntime: m, run: func(_ context.Context, spec ctrgate.ContainerSpec) (string, error) {
+		runs++
+		if spec.Name == "bad" {
+			return "", ctrgate.NewEngineError("mock", ctrgate.OpStart, spec.Name, nil, "start failed with s3cr3t-value", nil, nil)
+		}
+		return "id-1", nil
+	}}
+	rt := ctrgate.Enforce("mock", drv)
+	defer rt.Close()
+	ctx := context.Background()
+
+	id, err := ctrgate.Run(ctx, rt, ctrgate.ContainerSpec{Name: "web", Image: "localhost/app:1"})
+	require.NoError(t, err)
+	assert.Equal(t, "id-1", id)
+	assert.Equal(t, 1, runs, "one step, no Create or Start (the mock expects neither)")
+
+	_, err = ctrgate.Run(ctx, rt, ctrgate.ContainerSpec{Name: "bad name!", Image: "localhost/app:1"})
+	assert.ErrorIs(t, err, ctrgate.ErrInvalidSpec)
+	assert.Equal(t, 1, runs, "a bad spec never reaches the driver")
+
+	_, err = ctrgate.Run(ctx, rt, ctrgate.ContainerSpec{Name: "bad", Image: "localhost/app:1",
+		Env: []ctrgate.EnvVar{{Name: "TOKEN", Value: "s3cr3t-value", Secret: true}}})
+	require.Error(t, err)
+	assertOp(t, err, ctrgate.OpStart)
+	assert.NotContains(t, err.Error(), "s3cr3t-value", "the spec's secret is redacted")
 }

@@ -53,7 +53,9 @@ func (f ImageFilter) Matches(refs []string, labels map[string]string) bool {
 // does both in one step (ctrgate.RunDriver: podman-cli's `podman run
 // --detach`), that is one engine call.
 func Run(ctx context.Context, rt ContainerRuntime, spec ContainerSpec) (string, error) {
-	if l := Layer(rt); l != nil {
+	if l, ok := rt.(*Runtime); ok {
+		// the layer itself (not a type that embeds it, whose own Create
+		// and Start must run): its driver may do it in one step
 		return l.Run(ctx, spec)
 	}
 	return runInSteps(ctx, rt, spec)
