@@ -1064,7 +1064,7 @@ func TestCloseInjectedErrorStillCloses(t *testing.T) {
 // clean end of stream; a call that is not long is untouched, and once the
 // engine answers again the same runtime works.
 func TestLivenessProbeEndsLongCalls(t *testing.T) {
-	const every = 100 * time.Millisecond
+	const every = 300 * time.Millisecond // probes time out after every: room for a loaded machine
 	rt := newRT(t, fake.WithLivenessProbe(every))
 	ctx := ctxT(t)
 	run(t, rt, spec("live", "sleep", "1h"))
@@ -1099,7 +1099,7 @@ func TestLivenessProbeEndsLongCalls(t *testing.T) {
 		}
 	}()
 	// a healthy engine: the probes answer and nothing ends
-	time.Sleep(5 * every)
+	time.Sleep(3 * every)
 	select {
 	case e := <-out:
 		t.Fatalf("%s ended while the engine answered: %v", e.what, e.err)
