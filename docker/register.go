@@ -37,28 +37,12 @@ var Options = []backend.OptionSpec{
 
 // configFromBackend builds a Config from resolved backend options.
 func configFromBackend(cfg backend.Config) (Config, error) {
-	timeout, err := cfg.Duration(backend.OptTimeout, 0)
+	o, err := driver.ParseEngineOptions(cfg)
 	if err != nil {
 		return Config{}, err
 	}
-	window, err := cfg.Duration(backend.OptResumeWindow, 0)
-	if err != nil {
-		return Config{}, err
-	}
-	live, err := cfg.DurationOrOff(backend.OptLivenessProbe)
-	if err != nil {
-		return Config{}, err
-	}
-	plain, err := cfg.Bool(driver.OptAllowPlainTCP)
-	if err != nil {
-		return Config{}, err
-	}
-	acceptNew, err := cfg.Bool(driver.OptAcceptNewHostKeys)
-	if err != nil {
-		return Config{}, err
-	}
-	c := Config{APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: timeout, ResumeWindow: window, LivenessProbe: live, AllowPlainTCP: plain,
-		KnownHosts: cfg.Option(driver.OptKnownHosts), AcceptNewHostKeys: acceptNew}
+	c := Config{APIVersion: cfg.Option(OptAPIVersion), DefaultTimeout: o.Timeout, ResumeWindow: o.ResumeWindow, LivenessProbe: o.LivenessProbe,
+		AllowPlainTCP: o.AllowPlainTCP, KnownHosts: o.KnownHosts, AcceptNewHostKeys: o.AcceptNewHostKeys}
 	switch cfg.First(backend.OptHost, OptContext) {
 	case backend.OptHost:
 		c.Host = cfg.Option(backend.OptHost)

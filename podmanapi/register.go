@@ -33,28 +33,12 @@ var Options = []backend.OptionSpec{
 }
 
 func backendConfig(cfg backend.Config) (Config, error) {
-	d, err := cfg.Duration(backend.OptTimeout, 0)
+	o, err := driver.ParseEngineOptions(cfg)
 	if err != nil {
 		return Config{}, err
 	}
-	window, err := cfg.Duration(backend.OptResumeWindow, 0)
-	if err != nil {
-		return Config{}, err
-	}
-	live, err := cfg.DurationOrOff(backend.OptLivenessProbe)
-	if err != nil {
-		return Config{}, err
-	}
-	plain, err := cfg.Bool(driver.OptAllowPlainTCP)
-	if err != nil {
-		return Config{}, err
-	}
-	acceptNew, err := cfg.Bool(driver.OptAcceptNewHostKeys)
-	if err != nil {
-		return Config{}, err
-	}
-	c := Config{Identity: cfg.Option("identity"), DefaultTimeout: d, ResumeWindow: window, LivenessProbe: live, AllowPlainTCP: plain,
-		KnownHosts: cfg.Option(driver.OptKnownHosts), AcceptNewHostKeys: acceptNew}
+	c := Config{Identity: cfg.Option("identity"), DefaultTimeout: o.Timeout, ResumeWindow: o.ResumeWindow, LivenessProbe: o.LivenessProbe,
+		AllowPlainTCP: o.AllowPlainTCP, KnownHosts: o.KnownHosts, AcceptNewHostKeys: o.AcceptNewHostKeys}
 	switch cfg.First(backend.OptURL, backend.OptConnection, backend.OptSocket) {
 	case backend.OptURL:
 		c.URI = cfg.Option(backend.OptURL)

@@ -210,49 +210,7 @@ func recovers(t *testing.T, p *faultPath, since time.Time) {
 // liveness intervals (or the transport's keepalive) for the long calls.
 // Once the links are back, the same runtimes work again.
 func TestRemoteLinkCut(t *testing.T) {
-	env := remoteFromEnv(t)
-	if !inRemoteHome(t, env) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	image := conformance.TestImageTar(t)
-	paths := openFaultPaths(ctx, t, env)
-	fault := make(chan time.Time, 4*len(paths)+1)
-	out := make(chan outcome, 4*len(paths))
-	for _, p := range paths {
-		startTicking(ctx, t, p, image)
-		openLong(ctx, t, p, fault, out)
-	}
-
-	t.Cleanup(func() { // the links come back whatever happens
-		_ = exec.Command("../../scripts/remote.sh", "link-up", "h1").Run()
-		_ = exec.Command("../../scripts/remote.sh", "link-up", "h2").Run()
-	})
-	remoteScript(t, "link-down", "h1")
-	remoteScript(t, "link-down", "h2")
-	cut := time.Now()
-	for range cap(fault) {
-		fault <- cut
-	}
-	// a call without a deadline on each path while the links are down
-	for _, p := range paths {
-		go func() {
-			_, err := p.rt.Inspect(context.Background(), p.container)
-			if err == nil {
-				err = errors.New("Inspect answered over a cut link")
-			}
-			out <- outcome{path: p.name, what: "Inspect", err: err, after: time.Since(cut)}
-		}()
-	}
-	checkOutcomes(t, out, 4*len(paths), "the link cut")
-
-	remoteScript(t, "link-up", "h1")
-	remoteScript(t, "link-up", "h2")
-	back := time.Now()
-	for _, p := range paths {
-		recovers(t, p, back)
-	}
+	faultOnEveryPath(t, "the link cut", "link-down", "link-up", func(*faultPath) bool { return true })
 }
 
 // TestRemoteSSHDKilled kills both hosts' sshd (the listener and every
@@ -262,6 +220,17 @@ func TestRemoteLinkCut(t *testing.T) {
 // (streams with an error); once sshd runs again, the same runtimes work
 // again (podman-api's transport makes a new connection).
 func TestRemoteSSHDKilled(t *testing.T) {
+	faultOnEveryPath(t, "sshd was killed", "kill-sshd", "start-sshd", func(p *faultPath) bool { return p.ssh })
+}
+
+// faultOnEveryPath is the fault tests' common run: on every path that
+// keep accepts, a ticking container with a followed Logs, an Events
+// stream and a Wait open; then `scripts/remote.sh FAULT h1|h2` and an
+// Inspect without a deadline on each path; each of the four must end with
+// ErrEngineUnavailable within faultBound (checkOutcomes, which prints the
+// times); then `scripts/remote.sh REPAIR h1|h2` (also at the test's end,
+// whatever happened) and the same runtimes must work again.
+func faultOnEveryPath(t *testing.T, what, fault, repair string, keep func(*faultPath) bool) {
 	env := remoteFromEnv(t)
 	if !inRemoteHome(t, env) {
 		return
@@ -271,40 +240,41 @@ func TestRemoteSSHDKilled(t *testing.T) {
 	image := conformance.TestImageTar(t)
 	var paths []*faultPath
 	for _, p := range openFaultPaths(ctx, t, env) {
-		if p.ssh {
+		if keep(p) {
 			paths = append(paths, p)
 		}
 	}
-	fault := make(chan time.Time, 4*len(paths)+1)
+	at := make(chan time.Time, 4*len(paths)+1)
 	out := make(chan outcome, 4*len(paths))
 	for _, p := range paths {
 		startTicking(ctx, t, p, image)
-		openLong(ctx, t, p, fault, out)
+		openLong(ctx, t, p, at, out)
 	}
 
-	t.Cleanup(func() {
-		_ = exec.Command("../../scripts/remote.sh", "start-sshd", "h1").Run()
-		_ = exec.Command("../../scripts/remote.sh", "start-sshd", "h2").Run()
+	t.Cleanup(func() { // repaired whatever happens
+		_ = exec.Command("../../scripts/remote.sh", repair, "h1").Run()
+		_ = exec.Command("../../scripts/remote.sh", repair, "h2").Run()
 	})
-	remoteScript(t, "kill-sshd", "h1")
-	remoteScript(t, "kill-sshd", "h2")
-	killed := time.Now()
-	for range cap(fault) {
-		fault <- killed
+	remoteScript(t, fault, "h1")
+	remoteScript(t, fault, "h2")
+	began := time.Now()
+	for range cap(at) {
+		at <- began
 	}
+	// a call without a deadline on each path after the fault
 	for _, p := range paths {
 		go func() {
 			_, err := p.rt.Inspect(context.Background(), p.container)
 			if err == nil {
-				err = errors.New("Inspect answered without sshd")
+				err = errors.New("Inspect answered after " + what)
 			}
-			out <- outcome{path: p.name, what: "Inspect", err: err, after: time.Since(killed)}
+			out <- outcome{path: p.name, what: "Inspect", err: err, after: time.Since(began)}
 		}()
 	}
-	checkOutcomes(t, out, 4*len(paths), "sshd was killed")
+	checkOutcomes(t, out, 4*len(paths), what)
 
-	remoteScript(t, "start-sshd", "h1")
-	remoteScript(t, "start-sshd", "h2")
+	remoteScript(t, repair, "h1")
+	remoteScript(t, repair, "h2")
 	back := time.Now()
 	for _, p := range paths {
 		recovers(t, p, back)
