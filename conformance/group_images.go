@@ -218,6 +218,8 @@ func imagesGroup() group {
 			s.removeImagesLater(t, &images)
 			push := func(gen string) {
 				t.Helper()
+				// the label of this test's own tag: image IDs no other
+				// suite on the same engine can share
 				require.NoError(t, reg.Push(ctx, ref, ctrgate.ImportOptions{Entrypoint: []string{TestProgPath},
 					Cmd: []string{"echo", "gen-" + gen}, Labels: map[string]string{"io.ctrgate.test.pull": tag, "gen": gen}}))
 			}
@@ -265,11 +267,15 @@ func imagesGroup() group {
 				return
 			}
 			ctx := s.ctx(t)
-			ref := reg.Host + "/ctrgate/ctg-cpull-" + randHex(4) + ":v1"
+			tag := randHex(4)
+			ref := reg.Host + "/ctrgate/ctg-cpull-" + tag + ":v1"
 			images := []string{ref}
 			s.removeImagesLater(t, &images)
+			// a label of this test's own: image IDs no other suite on the
+			// same engine can share (the cleanup removes one by ID)
 			opts := func(word string) ctrgate.ImportOptions {
-				return ctrgate.ImportOptions{Entrypoint: []string{TestProgPath}, Cmd: []string{"echo", word}}
+				return ctrgate.ImportOptions{Entrypoint: []string{TestProgPath}, Cmd: []string{"echo", word},
+					Labels: map[string]string{"io.ctrgate.test.pull": tag}}
 			}
 			require.NoError(t, reg.Push(ctx, ref, opts("first")))
 			spec := s.spec(s.name(t, "cpull-missing"))
