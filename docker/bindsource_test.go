@@ -53,7 +53,7 @@ func TestMissingBindSourceRefusedOnLocalPodman(t *testing.T) {
 	t.Setenv(logstream.EnvEngineRoot, "")
 	f := bindFake(podmanFake(t))
 	rt := f.unixRuntime()
-	require.True(t, rt.podman)
+	require.True(t, rt.IsPodman())
 	missing := filepath.Join(t.TempDir(), "no-such-dir")
 	for _, relabel := range []ctrgate.Relabel{ctrgate.RelabelNone, ctrgate.RelabelShared} {
 		id, err := rt.Create(context.Background(), bindSpec(missing, relabel))
@@ -78,7 +78,7 @@ func TestMissingBindSourceRefusedOnLocalDocker(t *testing.T) {
 	t.Setenv(logstream.EnvEngineRoot, "")
 	f := bindFake(newFakeAPI(t))
 	rt := f.unixRuntime()
-	require.False(t, rt.podman)
+	require.False(t, rt.IsPodman())
 	missing := filepath.Join(t.TempDir(), "no-such-dir")
 	// Docker itself creates the source of a relabelled bind (Binds syntax)
 	_, err := rt.Create(context.Background(), bindSpec(missing, ctrgate.RelabelPrivate))

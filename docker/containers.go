@@ -24,23 +24,27 @@ import (
 // spec.PullPolicy and creates the container. See
 // ctrgate.ContainerRuntime.Create.
 func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
-	if spec.GPUs.Requested() && r.noGPU != "" {
-		return "", ctrgate.NewGPUConfigError(BackendName, r.noGPU,
-			ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, ctrgate.ErrUnsupported, r.noGPU, nil, nil), nil)
-	}
-	cfg, hc, nc, err := toCreateConfig(spec, engineFeatures{podman: r.podman, cdi: r.cdi, apiVersion: r.apiVersion})
-	if err != nil {
-		return "", err
-	}
 	ctx, cancel, err := r.begin(ctx, ctrgate.OpCreate, spec.Name)
 	if err != nil {
 		return "", err
 	}
 	defer cancel()
+	f, err := r.engine(ctx)
+	if err != nil {
+		return "", r.mapErr(ctx, ctrgate.OpCreate, spec.Name, err)
+	}
+	if spec.GPUs.Requested() && f.noGPU != "" {
+		return "", ctrgate.NewGPUConfigError(BackendName, f.noGPU,
+			ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, ctrgate.ErrUnsupported, f.noGPU, nil, nil), nil)
+	}
+	cfg, hc, nc, err := toCreateConfig(spec, engineFeatures{podman: f.podman, cdi: f.cdi, apiVersion: r.apiVersion})
+	if err != nil {
+		return "", err
+	}
 	if err := r.ensureImage(ctx, spec.Image, spec.PullPolicy); err != nil {
 		return "", driver.WithOp(err, ctrgate.OpCreate)
 	}
-	if err := r.checkBindSources(spec); err != nil {
+	if err := r.checkBindSources(spec, f.podman); err != nil {
 		return "", err
 	}
 	if cfg.Labels == nil {
@@ -67,7 +71,7 @@ func (r *Runtime) Create(ctx context.Context, spec ctrgate.ContainerSpec) (strin
 // or when it cannot be looked up (the engine decides then). An engine in a
 // VM behind a unix socket (Docker Desktop, podman machine) has a file
 // system of its own: a path only it has is refused here.
-func (r *Runtime) checkBindSources(spec ctrgate.ContainerSpec) error {
+func (r *Runtime) checkBindSources(spec ctrgate.ContainerSpec, podman bool) error {
 	if !r.local {
 		return nil
 	}
@@ -75,7 +79,7 @@ func (r *Runtime) checkBindSources(spec ctrgate.ContainerSpec) error {
 		if m.Type != ctrgate.MountBind || hostPathMayExist(m.Source) {
 			continue
 		}
-		if r.podman {
+		if podman {
 			return ctrgate.NewEngineError(BackendName, ctrgate.OpCreate, spec.Name, nil,
 				"statfs "+m.Source+": no such file or directory", nil, nil)
 		}
@@ -172,7 +176,15 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts ctrgate.RemoveOp
 	}
 	defer cancel()
 	ropts := container.RemoveOptions{Force: opts.Force, RemoveVolumes: opts.Volumes}
-	if opts.Force && r.podman {
+	podman := false
+	if opts.Force {
+		f, err := r.engine(ctx)
+		if err != nil {
+			return r.mapErr(ctx, ctrgate.OpRemove, name, err)
+		}
+		podman = f.podman
+	}
+	if podman {
 		// Podman leaves a container whose stop was interrupted "stopping";
 		// its forced removal then deletes the container and leaves the
 		// process running. A kill first ends the process in every state

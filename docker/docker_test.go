@@ -1203,3 +1203,22 @@ func TestSSHHostKeyRefusal(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(args), "-o StrictHostKeyChecking=accept-new")
 }
+
+// TestListAsksOnlyWhatItNeeds: a runtime that only lists (`ctrgate ps`)
+// makes one ping and its request, as the docker CLI does: what the engine
+// is (its /version, its /info) is asked on first need, once.
+func TestListAsksOnlyWhatItNeeds(t *testing.T) {
+	f := newFakeAPI(t)
+	f.handle("GET /containers/json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, []any{}) })
+	rt := f.runtime()
+	_, err := rt.List(context.Background(), ctrgate.ListFilter{All: true})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"HEAD /_ping", "GET /containers/json"}, f.paths())
+
+	assert.False(t, rt.IsPodman())
+	assert.False(t, rt.IsPodman())
+	_, err = rt.Info(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"HEAD /_ping", "GET /containers/json", "GET /version", "GET /info"}, f.paths(),
+		"the engine's facts, asked once")
+}

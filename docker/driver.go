@@ -83,12 +83,11 @@ type Runtime struct {
 	local  bool          // the engine is on this machine (a unix socket): it sees this file system
 	window time.Duration // Config.ResumeWindow
 
-	// what New learnt about the engine
-	podman     bool   // the engine is Podman's Docker-compatible service
-	version    string // engine version
-	apiVersion string // negotiated API version
-	cdi        bool   // the engine takes CDI device requests
-	noGPU      string // why the engine cannot take GPU requests at all ("" = it can)
+	apiVersion string // negotiated API version (New)
+
+	factsMu    sync.Mutex
+	factsKnown bool
+	facts      engineFacts // learnt on first need (engine)
 
 	life       context.Context // cancelled by Close
 	kill       context.CancelFunc
@@ -177,7 +176,8 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 
 	pctx, cancel := context.WithTimeout(ctx, cfg.PingTimeout)
 	defer cancel()
-	if _, err := cli.Ping(pctx); err != nil {
+	ping, err := cli.Ping(pctx)
+	if err != nil {
 		_ = r.Close()
 		if sshHostKey != nil && sshHostKey() != nil {
 			return nil, sshHostKey()
@@ -188,38 +188,62 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, r.host, ctrgate.ErrEngineUnavailable,
 			"the Docker engine does not answer (start it, or set DOCKER_HOST; for ctrgate's own engine: eval \"$(scripts/docker.sh env)\")", err, nil)
 	}
-	v, err := cli.ServerVersion(pctx)
-	if err != nil {
-		_ = r.Close()
-		if ctx.Err() != nil {
-			return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err)
-		}
-		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInfo, r.host, ctrgate.ErrEngineUnavailable, "", err, nil)
-	}
-	r.version = v.Version
+	// the ping negotiates the API version (no second ping before the first
+	// request; without negotiation this changes nothing)
+	cli.NegotiateAPIVersionPing(ping)
 	r.apiVersion = cli.ClientVersion()
+	return r, nil
+}
+
+// engineFacts is what the runtime learns of the engine on first need,
+// not in New: a program that only lists (`ctrgate ps`) pays one ping and
+// its request, as the docker CLI does (the engine's /version asks its
+// containerd and runs its OCI runtime: milliseconds).
+type engineFacts struct {
+	podman  bool   // the engine is Podman's Docker-compatible service
+	version string // engine version (Podman's own for Podman)
+	cdi     bool   // the engine takes CDI device requests
+	noGPU   string // why the engine cannot take GPU requests at all ("" = it can)
+}
+
+// engine returns the engine's facts, asking it (/version, and /info on
+// Docker from API 1.44) the first time; a failure is not remembered.
+func (r *Runtime) engine(ctx context.Context) (engineFacts, error) {
+	r.factsMu.Lock()
+	defer r.factsMu.Unlock()
+	if r.factsKnown {
+		return r.facts, nil
+	}
+	v, err := r.cli.ServerVersion(ctx)
+	if err != nil {
+		return engineFacts{}, err
+	}
+	f := engineFacts{version: v.Version}
 	for _, c := range v.Components {
 		if strings.Contains(strings.ToLower(c.Name), "podman") {
-			r.podman = true
+			f.podman = true
 			if c.Version != "" {
-				r.version = c.Version
+				f.version = c.Version
 			}
 		}
 	}
-	if r.podman {
+	if f.podman {
 		// Podman's compatibility API honours CDI device requests from 5.4 on
 		// (containers/podman#25171); older versions drop every DeviceRequest
 		// silently.
-		r.cdi = !lessAPI(strings.SplitN(r.version, "-", 2)[0], "5.4")
-		if !r.cdi {
-			r.noGPU = "Podman " + r.version + "'s Docker-compatible API ignores GPU requests (DeviceRequests are honoured from Podman 5.4 on); use the podman-cli or podman-api backend, or a newer Podman"
+		f.cdi = !lessAPI(strings.SplitN(f.version, "-", 2)[0], "5.4")
+		if !f.cdi {
+			f.noGPU = "Podman " + f.version + "'s Docker-compatible API ignores GPU requests (DeviceRequests are honoured from Podman 5.4 on); use the podman-cli or podman-api backend, or a newer Podman"
 		}
 	} else if versions.GreaterThanOrEqualTo(r.apiVersion, "1.44") {
-		if info, err := cli.Info(pctx); err == nil && len(info.CDISpecDirs) > 0 {
-			r.cdi = true
+		info, err := r.cli.Info(ctx)
+		if err != nil {
+			return engineFacts{}, err
 		}
+		f.cdi = len(info.CDISpecDirs) > 0
 	}
-	return r, nil
+	r.facts, r.factsKnown = f, true
+	return f, nil
 }
 
 // envHost returns DOCKER_HOST.
@@ -238,8 +262,26 @@ func redactURL(s string) string {
 }
 
 // IsPodman reports whether the engine behind the runtime is Podman's
-// Docker-compatible service.
-func (r *Runtime) IsPodman() bool { return r.podman }
+// Docker-compatible service (asking the engine, within 10 s, the first
+// time; false when it does not answer).
+func (r *Runtime) IsPodman() bool {
+	ctx, cancel, err := r.begin(context.Background(), ctrgate.OpInfo, "")
+	if err != nil {
+		ctx, cancel = context.WithCancel(context.Background())
+		cancel() // closed: what is known only
+	}
+	defer cancel()
+	ctx, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	return r.onPodman(ctx)
+}
+
+// onPodman reports whether the engine is Podman's (false when that cannot
+// be learnt within ctx).
+func (r *Runtime) onPodman(ctx context.Context) bool {
+	f, err := r.engine(ctx)
+	return err == nil && f.podman
+}
 
 // Client returns the underlying Docker API client, for what the
 // ContainerRuntime interface does not cover. It must not be closed.
@@ -302,7 +344,7 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 		return nil, err
 	}
 	defer cancel()
-	v, err := r.cli.ServerVersion(ctx)
+	f, err := r.engine(ctx)
 	if err != nil {
 		return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err)
 	}
@@ -313,24 +355,19 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 	out := &ctrgate.EngineInfo{
 		Backend:    BackendName,
 		Engine:     "docker",
-		Version:    v.Version,
+		Version:    f.version,
 		APIVersion: r.cli.ClientVersion(),
 		OCIRuntime: info.DefaultRuntime,
 	}
-	if r.podman {
+	if f.podman {
 		out.Engine = "podman"
-		for _, c := range v.Components {
-			if strings.Contains(strings.ToLower(c.Name), "podman") && c.Version != "" {
-				out.Version = c.Version
-			}
-		}
 	}
 	for _, o := range info.SecurityOptions {
 		if strings.Contains(o, "name=rootless") {
 			out.Rootless = true
 		}
 	}
-	if r.podman {
+	if f.podman {
 		// the compat /info says neither the rootless network mode nor, on
 		// Podman 4.x, rootless: Podman's libpod API does
 		if rl, netCmd, ok := r.podmanHostInfo(ctx); ok {

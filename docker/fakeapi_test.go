@@ -102,3 +102,21 @@ func (f *fakeAPI) runtime() *Runtime {
 	f.t.Cleanup(func() { _ = rt.Close() })
 	return rt
 }
+
+// paths returns the paths of the requests made so far, version prefix
+// removed.
+func (f *fakeAPI) paths() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, r := range f.requests {
+		p := r.URL.Path
+		if strings.HasPrefix(p, "/v1.") {
+			if i := strings.Index(p[1:], "/"); i >= 0 {
+				p = p[i+1:]
+			}
+		}
+		out = append(out, r.Method+" "+p)
+	}
+	return out
+}

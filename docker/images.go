@@ -28,7 +28,7 @@ func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 
 func (r *Runtime) imageExists(ctx context.Context, ref string) (bool, error) {
 	ok, err := r.inspectImage(ctx, ref)
-	if err == nil && !ok && r.podman {
+	if err == nil && !ok && r.onPodman(ctx) {
 		// Podman answers "no such image" for a moment while another client
 		// rewrites its image store (a pull that retags, a removal): the
 		// image listed a moment before is asked for once more.

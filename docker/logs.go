@@ -50,7 +50,13 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 		cancel()
 		return nil, merr
 	}
-	if path := podmanLogFile(r.podman, in); path != "" {
+	f, err := r.engine(sctx)
+	if err != nil {
+		merr := r.mapErr(sctx, ctrgate.OpLogs, name, err)
+		cancel()
+		return nil, merr
+	}
+	if path := podmanLogFile(f.podman, in); path != "" {
 		// Podman on this machine, its conmon's k8s-file log readable: read
 		// it directly (exact, nanosecond times, lines at once; Podman's
 		// compat follower loses lines and its timestamps are whole
@@ -76,7 +82,7 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	}
 	stream := logstream.New(ctx, BackendName, name, cancel)
 	created := in.State != nil && ctrgate.ParseState(in.State.Status) == ctrgate.StateCreated
-	polled := opts.Follow && r.podman
+	polled := opts.Follow && f.podman
 	var body io.ReadCloser
 	if !(opts.Follow && created) && !polled {
 		body, err = r.cli.ContainerLogs(sctx, name, lo)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ctrgate/ctrgate/driver"
+	"github.com/ctrgate/ctrgate/internal/conmon"
 
 	"github.com/containers/podman/v5/libpod/define"
 	"github.com/containers/podman/v5/pkg/bindings/containers"
@@ -139,8 +140,17 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container,
 	if err != nil {
 		return nil, wrapErr(c, ctrgate.OpInspect, name, err, false)
 	}
+	r.learnExitDir(d)
 	out := fromInspect(d)
 	return &out, nil
+}
+
+// learnExitDir learns conmon's exit directory from the conmon of a running
+// container d of a local service, while it is not known.
+func (r *Runtime) learnExitDir(d *define.InspectContainerData) {
+	if r.local && d.State != nil && d.State.ConmonPid > 0 {
+		r.exits.Discover(func() (string, bool) { return conmon.ExitDirOf(d.State.ConmonPid, d.ID) })
+	}
 }
 
 // listFilters renders a ListFilter as libpod filters: the name prefix as
@@ -203,6 +213,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 		return -1, wrapErr(c, ctrgate.OpWait, name, err, false)
 	}
 	id, created := d.ID, d.Created
+	r.learnExitDir(d)
 	if d.State != nil && neverStarted(d.State) {
 		if _, err := driver.AwaitStart(c, r, id); err != nil {
 			if c.Err() == nil && errors.Is(err, ctrgate.ErrNotFound) {
@@ -213,14 +224,18 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 			return -1, startErr(c, ctrgate.OpWait, name, err)
 		}
 	}
-	// Podman's wait can fail while the container is exiting: look again
-	// (driver.RetryTransientWait). The service learns of an exit by
-	// looking (conmon's exit file; its "died" event comes later still,
-	// from the cleanup process): every waitInterval rather than its
-	// default 250 ms, so that Wait returns within about 10 ms of the exit.
-	code, err := driver.RetryTransientWait(c, func() (int, error) {
-		code, err := containers.Wait(c, id, new(containers.WaitOptions).WithInterval(waitInterval))
-		return int(code), err
+	// The service learns of an exit by looking at conmon's exit file (its
+	// "died" event comes later still, from the cleanup process), every
+	// waitInterval rather than its default 250 ms, and after the cleanup
+	// released the container: 100–150 ms after the exit. A local service's
+	// exit file is watched (conmon.ExitWatcher) and answers within about
+	// a millisecond. Podman's wait can fail while the container is
+	// exiting: look again (driver.RetryTransientWait).
+	code, err := r.exits.Wait(c, id, func(c context.Context) (int, error) {
+		return driver.RetryTransientWait(c, func() (int, error) {
+			code, err := containers.Wait(c, id, new(containers.WaitOptions).WithInterval(waitInterval))
+			return int(code), err
+		})
 	})
 	if err != nil {
 		if code, ok := r.exitAfterRemoval(c, id, created, err); ok {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ctrgate/ctrgate/driver"
+	"github.com/ctrgate/ctrgate/internal/conmon"
 	"github.com/ctrgate/ctrgate/internal/libpod"
 
 	"github.com/blang/semver/v4"
@@ -87,10 +89,13 @@ type Runtime struct {
 	// local: the service runs on this host (unix socket): its event
 	// timestamps and ours share one clock, its CDI specs are ours.
 	local bool
+	// exits watches conmon's exit files (Wait) of a local service; its
+	// directory is learned from a container's conmon.
+	exits conmon.ExitWatcher
 	// ssh is the backend's own SSH transport (ssh.go) of an ssh:// URI.
 	ssh *sshTransport
 
-	inner *http.Transport // the transport requests really go through (see answerUnreachableDials); nil if not replaced
+	inner *http.Transport // the transport requests really go through (see answerFailedRequests); nil if not replaced
 
 	closed   atomic.Bool
 	life     context.Context // cancelled (cause errClosed) by Close
@@ -217,7 +222,7 @@ func NewDriver(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 		client.Client.CloseIdleConnections()
 	}
-	inner := answerUnreachableDials(client)
+	inner := answerFailedRequests(client)
 	life, kill := context.WithCancelCause(context.Background())
 	return &Runtime{
 		inner:   inner,
@@ -255,47 +260,67 @@ func (r *Runtime) Close() error {
 		if r.ssh != nil {
 			r.ssh.Close()
 		}
+		r.exits.Close()
 	})
 	return nil
 }
 
-// unreachableCause marks the answer answerUnreachableDials gives for a
+// unreachableCause marks the answer answerFailedRequests gives for a
 // request whose connection could not be made.
 const unreachableCause = "ctrgate: the Podman service could not be reached"
 
-// answerUnreachableDials makes a failed dial (a refused connection, a
-// missing socket) an immediate answer of the connection's transport, 503
-// with an error body that wrapErr maps to ErrEngineUnavailable, instead of
-// an error: the bindings try a request that fails three times with sleeps
+// endedCause marks the answer answerFailedRequests gives for a request
+// whose context ended.
+const endedCause = "ctrgate: the call's context ended"
+
+// answerFailedRequests makes a request that fails before the service
+// answered an immediate answer of the connection's transport instead of an
+// error: the bindings try a request that fails three times with sleeps
 // that ignore its context (100, 200, 300 ms), so each call to a dead
-// service took 600 ms. The transport stays the *http.Transport the
-// bindings' hijacked connections (attach, exec) dial with; its "http"
-// requests go to a clone that keeps the connections, returned so that Close
-// can release them. Without an *http.Transport (nothing to clone) it
-// changes nothing and returns nil.
-func answerUnreachableDials(conn *bindings.Connection) *http.Transport {
+// service, and each call whose context ended while it waited for its
+// answer (a cancelled Wait), returned 600 ms late. A failed dial (a refused
+// connection, a missing socket) is answered 503 with an error body that
+// wrapErr maps to ErrEngineUnavailable; a request whose context ended, 499,
+// which wrapErr, seeing the call's context done, reports as the context's
+// error. The transport stays the *http.Transport the bindings' hijacked
+// connections (attach, exec) dial with; its "http" requests go to a clone
+// that keeps the connections, returned so that Close can release them.
+// Without an *http.Transport (nothing to clone) it changes nothing and
+// returns nil.
+func answerFailedRequests(conn *bindings.Connection) *http.Transport {
 	t, ok := conn.Client.Transport.(*http.Transport)
 	if !ok {
 		return nil
 	}
 	inner := t.Clone()
-	t.RegisterProtocol("http", unreachableAnswerer{inner})
+	t.RegisterProtocol("http", failureAnswerer{inner})
 	return inner
 }
 
-type unreachableAnswerer struct{ inner *http.Transport }
+type failureAnswerer struct{ inner *http.Transport }
 
-func (a unreachableAnswerer) RoundTrip(req *http.Request) (*http.Response, error) {
+func (a failureAnswerer) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := a.inner.RoundTrip(req)
+	if err == nil {
+		return resp, nil
+	}
+	if cerr := req.Context().Err(); cerr != nil {
+		return errorAnswer(req, 499, endedCause, cerr.Error()), nil
+	}
 	var oe *net.OpError
-	if err == nil || req.Context().Err() != nil || !errors.As(err, &oe) || oe.Op != "dial" {
+	if !errors.As(err, &oe) || oe.Op != "dial" {
 		return resp, err
 	}
-	body, _ := json.Marshal(errorhandling.ErrorModel{Because: unreachableCause, Message: err.Error(),
-		ResponseCode: http.StatusServiceUnavailable})
-	return &http.Response{Status: "503 Service Unavailable", StatusCode: http.StatusServiceUnavailable,
+	return errorAnswer(req, http.StatusServiceUnavailable, unreachableCause, err.Error()), nil
+}
+
+// errorAnswer is an answer of the service with status code and an error
+// body (the bindings' ErrorModel).
+func errorAnswer(req *http.Request, code int, because, msg string) *http.Response {
+	body, _ := json.Marshal(errorhandling.ErrorModel{Because: because, Message: msg, ResponseCode: code})
+	return &http.Response{Status: fmt.Sprintf("%d %s", code, because), StatusCode: code,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{"Content-Type": {"application/json"}},
-		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: req}, nil
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: req}
 }
 
 // connCtx is the caller's context (cancellation, deadline, values) that

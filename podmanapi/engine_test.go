@@ -8,6 +8,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -308,5 +312,61 @@ func TestWaitReadyBeforeStart(t *testing.T) {
 		assert.Equal(t, ctrgate.Stdout, r.line.Stream)
 	case <-time.After(20 * time.Second):
 		t.Fatal("WaitReady did not see the marker")
+	}
+}
+
+// TestWaitReadsConmonExitFile puts a proxy between the runtime and a local
+// service that holds every wait request: Wait still returns the exit code,
+// from the exit file conmon writes on this machine, and its request to
+// the service is abandoned.
+func TestWaitReadsConmonExitFile(t *testing.T) {
+	uri := serviceURI(t)
+	socket, ok := strings.CutPrefix(uri, "unix://")
+	if !ok {
+		t.Skip("the service is not on a unix socket: its exit files may be on another machine")
+	}
+	e := newEngine(t)
+	held, abandoned := make(chan struct{}, 8), make(chan struct{}, 8)
+	service := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}}
+	defer service.CloseIdleConnections()
+	proxy := &httputil.ReverseProxy{
+		Rewrite:       func(r *httputil.ProxyRequest) { r.Out.URL.Scheme, r.Out.URL.Host = "http", "d" },
+		Transport:     service,
+		FlushInterval: -1,
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/wait") {
+			held <- struct{}{}
+			<-r.Context().Done()
+			abandoned <- struct{}{}
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})}
+	l, err := net.Listen("unix", filepath.Join(t.TempDir(), "proxy.sock"))
+	require.NoError(t, err)
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Close()
+	rt := newRuntime(t, "unix://"+l.Addr().String())
+	defer rt.Close()
+
+	ctx := testCtx(t)
+	name := e.name(t, "exit-file")
+	_, err = ctrgate.Run(ctx, rt, e.spec(name, "sleep", "700ms", ";", "exit", "7"))
+	require.NoError(t, err)
+	code, err := rt.Wait(ctx, name)
+	require.NoError(t, err)
+	assert.Equal(t, 7, code)
+	select {
+	case <-held:
+	default:
+		t.Fatal("Wait did not ask the service: the container exited before Wait looked")
+	}
+	select {
+	case <-abandoned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait request to the service was not abandoned")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ctrgate/ctrgate/driver"
+	"github.com/ctrgate/ctrgate/internal/conmon"
 
 	"github.com/ctrgate/ctrgate"
 )
@@ -195,7 +196,16 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container,
 		return nil, ctrgate.NewEngineError(BackendName, ctrgate.OpInspect, name, ctrgate.ErrNotFound,
 			fmt.Sprintf("podman returned %d containers", len(cs)), nil, nil)
 	}
+	r.learnExitDir(&cs[0])
 	return &cs[0], nil
+}
+
+// learnExitDir learns conmon's exit directory from the conmon of a running
+// container c, while it is not known.
+func (r *Runtime) learnExitDir(c *ctrgate.Container) {
+	if r.exitFiles && c.State.Pid > 0 {
+		r.exits.Discover(func() (string, bool) { return conmon.ExitDirOfParent(c.State.Pid, c.ID) })
+	}
 }
 
 // inspectLog is Inspect that also returns the path of the container's
@@ -286,7 +296,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	since := time.Now().Add(-time.Second)
 	if k, ok := r.known.lookup(name); ok {
 		// started here: `podman wait` at once, no inspect first
-		code, err := r.podmanWait(ctx, name, k.id)
+		code, err := r.waitExit(ctx, name, k.id)
 		if err == nil {
 			r.known.exited(name)
 			return code, nil
@@ -309,11 +319,23 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 			return 0, startErr(ctx, ctrgate.OpWait, name, err)
 		}
 	}
-	code, err := r.podmanWait(ctx, name, id)
+	code, err := r.waitExit(ctx, name, id)
 	if errors.Is(err, ctrgate.ErrNotFound) && ctx.Err() == nil {
 		return r.exitFromEvents(ctx, name, id, since)
 	}
 	return code, err
+}
+
+// waitExit waits for the exit of container id (name in errors): on its
+// conmon exit file when this runtime can read the engine's (see
+// conmon.ExitWatcher: about a millisecond after the exit, where Podman
+// learns of it 100–250 ms later), racing `podman wait`, which answers alone
+// otherwise.
+func (r *Runtime) waitExit(ctx context.Context, name, id string) (int, error) {
+	if r.exitFiles {
+		r.exits.Discover(func() (string, bool) { return conmon.FindExitDir(id) })
+	}
+	return r.exits.Wait(ctx, id, func(ctx context.Context) (int, error) { return r.podmanWait(ctx, name, id) })
 }
 
 // podmanWait runs `podman wait` on container id (name in errors) and

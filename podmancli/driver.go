@@ -16,6 +16,7 @@ import (
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/backend"
 	"github.com/ctrgate/ctrgate/driver"
+	"github.com/ctrgate/ctrgate/internal/conmon"
 	"github.com/ctrgate/ctrgate/internal/libpod"
 )
 
@@ -197,6 +198,11 @@ type Runtime struct {
 	hostKeyOK atomic.Bool
 
 	known knownContainers // containers started here (see known.go)
+	// exits watches conmon's exit files (Wait) when the engine's files are
+	// on this machine (exitFiles: a local podman, or a service on a unix
+	// socket); its directory is learned from a container's conmon.
+	exits     conmon.ExitWatcher
+	exitFiles bool
 
 	mu      sync.Mutex
 	closed  bool
@@ -253,6 +259,7 @@ func NewDriver(cfg Config) (*Runtime, error) {
 	}
 	r.env = childEnv(os.Environ(), cfg.Env, cfg.Local)
 	r.remoteSocket = unixURL(r.global)
+	r.exitFiles = engineURL == "" || r.remoteSocket != ""
 	if u, err := url.Parse(engineURL); err == nil && u.Scheme == "ssh" {
 		port := u.Port()
 		if port == "" {
@@ -313,8 +320,9 @@ func childEnv(base, extra []string, local bool) []string {
 	return append(out, extra...)
 }
 
-// Close ends the open log and event streams. Calls after Close fail with
-// ctrgate.ErrEngineUnavailable. Containers are not touched.
+// Close ends the open log and event streams and the watch of conmon's exit
+// files. Calls after Close fail with ctrgate.ErrEngineUnavailable.
+// Containers are not touched.
 func (r *Runtime) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -331,6 +339,7 @@ func (r *Runtime) Close() error {
 	for _, s := range streams {
 		_ = s.Close()
 	}
+	r.exits.Close()
 	return nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/ctrgate/ctrgate"
 	"github.com/ctrgate/ctrgate/conformance"
+	"github.com/ctrgate/ctrgate/podmancli"
 )
 
 const testImage = "localhost/ctrgate/podmancli-test:1"
@@ -240,4 +243,71 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// TestWaitReadsConmonExitFile gives the runtime a podman whose `wait`
+// never answers: Wait still returns the exit code, from the exit file
+// conmon writes on this machine, for a container started here (Wait then
+// runs no inspect) and for one known only by name; the hung `podman wait`
+// is killed and reaped.
+func TestWaitReadsConmonExitFile(t *testing.T) {
+	cfg := engineConfig(t)
+	if os.Getenv(podmancli.EnvRemote) == "true" {
+		t.Skip("podman in remote mode: its exit files may be on another machine")
+	}
+	rt, prefix := engineFixture(t) // imports the test image, removes the containers
+	real := cfg.Binary
+	if real == "" {
+		real = "podman"
+	}
+	real, err := exec.LookPath(real)
+	require.NoError(t, err)
+	wrapper := filepath.Join(t.TempDir(), "podman")
+	require.NoError(t, os.WriteFile(wrapper, []byte("#!/bin/sh\n"+
+		`for a in "$@"; do [ "$a" = wait ] && exec sleep 601; done`+"\n"+
+		`exec '`+real+`' "$@"`+"\n"), 0o755))
+	hung := cfg
+	hung.Binary = wrapper
+	hrt := newEngine(t, hung)
+	defer hrt.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	started := prefix + "started-here"
+	run(t, ctx, hrt, ctrgate.ContainerSpec{Name: started, Command: []string{"sleep", "700ms", ";", "exit", "7"}})
+	code, err := hrt.Wait(ctx, started)
+	require.NoError(t, err)
+	assert.Equal(t, 7, code)
+
+	byName := prefix + "by-name"
+	run(t, ctx, rt, ctrgate.ContainerSpec{Name: byName, Command: []string{"sleep", "700ms", ";", "exit", "9"}})
+	code, err = hrt.Wait(ctx, byName)
+	require.NoError(t, err)
+	assert.Equal(t, 9, code)
+
+	assert.Empty(t, childrenNamed(t, "sleep"), "the hung podman wait is reaped")
+}
+
+// childrenNamed lists the processes (running or zombie) named comm whose
+// parent is this test process.
+func childrenNamed(t *testing.T, comm string) []string {
+	t.Helper()
+	dirs, err := filepath.Glob("/proc/[0-9]*")
+	require.NoError(t, err)
+	var out []string
+	for _, d := range dirs {
+		stat, err := os.ReadFile(filepath.Join(d, "stat"))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		fields := strings.Fields(string(stat[end+1:]))
+		if string(stat[open+1:end]) == comm && len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) {
+			out = append(out, string(stat))
+		}
+	}
+	return out
 }
