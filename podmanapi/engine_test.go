@@ -359,6 +359,15 @@ func TestWaitReadsConmonExitFile(t *testing.T) {
 	code, err := rt.Wait(ctx, name)
 	require.NoError(t, err)
 	assert.Equal(t, 7, code)
+	// what Podman says next agrees (its queries read the same file)
+	st, err := ctrgate.StatesByPrefix(ctx, rt, name)
+	require.NoError(t, err)
+	assert.Equal(t, ctrgate.StateExited, st[name].Status, "StatesByPrefix right after Wait")
+	assert.Equal(t, 7, st[name].ExitCode)
+	c, err := rt.Inspect(ctx, name)
+	require.NoError(t, err)
+	assert.Equal(t, ctrgate.StateExited, c.State.Status, "Inspect right after Wait")
+	assert.Equal(t, 7, c.State.ExitCode)
 	select {
 	case <-held:
 	default:

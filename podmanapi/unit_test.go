@@ -739,3 +739,49 @@ func TestPlainTCPRefused(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, c.AllowPlainTCP)
 }
+
+// TestFailedRequestsAreAnswered: the bindings retry a request that failed
+// three times, sleeping 100, 200 and 300 ms whatever its context says, so
+// the connection's transport answers a request that failed before the
+// service did: 499 when its context ended (a cancelled Wait returned 600
+// ms late), 503 when the service could not be dialled; other failures stay
+// errors.
+func TestFailedRequestsAreAnswered(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	hung := failureAnswerer{&http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		select { // a service that never accepts
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-release:
+			return nil, errors.New("test over")
+		}
+	}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://d/v4.3.1/libpod/containers/x/wait", nil)
+	require.NoError(t, err)
+	resp, err := hung.RoundTrip(req)
+	require.NoError(t, err, "an answer, not an error the bindings would retry")
+	assert.Equal(t, 499, resp.StatusCode)
+	body, _ := io.ReadAll(resp.Body)
+	assert.Contains(t, string(body), endedCause)
+	err = wrapErr(ctx, ctrgate.OpWait, "x", &errorhandling.ErrorModel{Because: endedCause, ResponseCode: 499}, false)
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "the call's own context says why")
+
+	refused := failureAnswerer{&http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: "unix", Err: syscall.ECONNREFUSED}
+	}}}
+	req, err = http.NewRequest(http.MethodGet, "http://d/v4.3.1/libpod/_ping", nil)
+	require.NoError(t, err)
+	resp, err = refused.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	resp.Body.Close()
+
+	broken := failureAnswerer{&http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return nil, errors.New("something else")
+	}}}
+	_, err = broken.RoundTrip(req)
+	assert.Error(t, err)
+}
