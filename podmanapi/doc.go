@@ -22,6 +22,13 @@
 //     with 0 (created counts as stopped), and the "running" condition polls
 //     and misses short runs: Wait waits for the start on the event stream
 //     (driver.AwaitStart), then waits for its exit.
+//   - The service learns of an exit by reading conmon's exit file when it
+//     next looks, after its cleanup process released the container: its
+//     wait answers 100–250 ms after the exit. For a service on this host
+//     (unix socket) Wait watches that file itself (internal/conmon; its
+//     directory read from the container's conmon) and returns within
+//     milliseconds, abandoning the service's wait; what the service answers
+//     next agrees (it reads the same file).
 //   - Network mode pasta exists from 4.4 on: Create fails with
 //     ctrgate.ErrUnsupported before any engine call on older services.
 //   - Exec sessions cannot be removed before 4.8 (no endpoint); the
@@ -37,6 +44,10 @@
 //
 // # Bindings pitfalls handled here
 //
+//   - The bindings try a request that failed three times, sleeping 100,
+//     200 and 300 ms whatever its context says: the connection's transport
+//     answers a request whose context ended (499) or whose service could
+//     not be dialled (503) instead, so that a cancelled call returns at once.
 //   - containers.ExecStartAndAttach replaces the transport of the
 //     connection it is given and reads a hijacked socket without looking at
 //     the context: Exec gives it a private copy of the connection and closes

@@ -23,6 +23,14 @@
 //   - `podman wait` returns at once for a created container, and
 //     "--condition running" misses short runs: Wait waits for the start on the
 //     event stream (driver.AwaitStart), then runs `podman wait`.
+//   - Podman learns of an exit by reading conmon's exit file when it next
+//     looks, after its cleanup process released the container: `podman
+//     wait` returns 100–250 ms after the exit. When podman's files are on
+//     this machine (local, or a service on a unix socket) Wait watches that
+//     file itself (internal/conmon; its directory read from the container's
+//     conmon) and returns within milliseconds, racing `podman wait`, which
+//     is killed then; what podman answers next agrees (its queries read the
+//     same file).
 //   - `podman rm --force` of a missing container exits 0 and prints nothing:
 //     Remove reports ErrNotFound from the empty output.
 //   - exec on a stopped container exits 255 locally and 125 remotely, each
