@@ -31,8 +31,8 @@ var _ ctrgate.RunDriver = (*Runtime)(nil)
 // to the --cidfile before it starts it), and the error is Start's.
 func (r *Runtime) Run(ctx context.Context, spec ctrgate.ContainerSpec) (string, error) {
 	id, err := r.createOrRun(ctx, spec, "run")
-	if err == nil && !spec.AutoRemove {
-		r.known.started(id, spec.Name)
+	if err == nil {
+		r.known.started(id, spec.AutoRemove, spec.Name)
 	}
 	return id, err
 }
@@ -295,14 +295,19 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	since := time.Now().Add(-time.Second)
 	if k, ok := r.known.lookup(name); ok {
-		// started here: `podman wait` at once, no inspect first
+		// run here: its exit file or `podman wait` at once, no inspect first
 		code, err := r.waitExit(ctx, name, k.id)
 		if err == nil {
 			r.known.exited(name)
 			return code, nil
 		}
-		if !errors.Is(err, ctrgate.ErrNotFound) {
+		if !errors.Is(err, ctrgate.ErrNotFound) || ctx.Err() != nil {
 			return 0, err
+		}
+		if k.autoRemove {
+			// removed on exit, as it was run to be: the name may name
+			// another container by now, this one's code is in the event log
+			return r.exitFromEvents(ctx, name, k.id, k.runAt.Add(-time.Second))
 		}
 		r.known.forget(name) // gone or replaced: look it up
 	}

@@ -1,14 +1,19 @@
 package podmancli
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // knownLimit bounds how many containers a runtime remembers.
 const knownLimit = 4096
 
 // knownState is what this runtime saw of a container it ran or started.
 type knownState struct {
-	id     string
-	exited bool // its Wait returned here, and it was not started since
+	id         string
+	exited     bool      // its Wait returned here, and it was not started since
+	autoRemove bool      // run with --rm: podman removes it on exit
+	runAt      time.Time // when it was run here
 }
 
 // knownContainers remembers, by name and by ID, the containers this
@@ -27,7 +32,7 @@ type knownContainers struct {
 	names map[*knownState][]string
 }
 
-func (k *knownContainers) started(id string, names ...string) {
+func (k *knownContainers) started(id string, autoRemove bool, names ...string) {
 	if id == "" {
 		return
 	}
@@ -37,25 +42,19 @@ func (k *knownContainers) started(id string, names ...string) {
 		k.by = map[string]*knownState{}
 		k.names = map[*knownState][]string{}
 	}
-	if s, ok := k.by[id]; ok {
-		s.exited = false
-		for _, n := range names {
-			if n != "" && k.by[n] != s {
-				k.by[n] = s
-				k.names[s] = append(k.names[s], n)
-			}
-		}
-		return
+	s, ok := k.by[id]
+	if !ok {
+		s = &knownState{id: id}
+		k.by[id] = s
+		k.order = append(k.order, s)
 	}
-	s := &knownState{id: id}
-	k.by[id] = s
+	s.exited, s.autoRemove, s.runAt = false, autoRemove, time.Now()
 	for _, n := range names {
-		if n != "" {
+		if n != "" && k.by[n] != s {
 			k.by[n] = s
 			k.names[s] = append(k.names[s], n)
 		}
 	}
-	k.order = append(k.order, s)
 	for len(k.order) > knownLimit {
 		k.drop(k.order[0])
 	}

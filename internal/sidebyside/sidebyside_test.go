@@ -67,7 +67,7 @@ func subjects(ctx context.Context, t *testing.T) []subject {
 		require.NoError(t, err)
 		rt, err := podmancli.New(cfg)
 		require.NoError(t, err)
-		out = append(out, subject{name: "podman-cli", rt: rt, raw: podmanCLI{}, engineCLI: []string{"podman", "ps"}})
+		out = append(out, subject{name: "podman-cli", rt: rt, raw: podmanCLI{}, engineCLI: []string{"podman", "ps"}, runRm: podmanCLI{}})
 	} else {
 		t.Log("podman-cli: CONTAINERS_CONF unset (scripts/podman.sh env): not measured")
 	}
@@ -93,10 +93,14 @@ func subjects(ctx context.Context, t *testing.T) []subject {
 }
 
 // TestSideBySide measures every operation of every backend beside its raw
-// counterpart (CTRGATE_BENCH_N iterations, default 20) and prints the
-// table; CTRGATE_BENCH_TABLE names a file to write it to as well.
+// counterpart (CTRGATE_BENCH_N iterations, default 20; four times as many
+// for Inspect and Exec) and prints the table; CTRGATE_BENCH_TABLE names a
+// file to write it to as well.
 func TestSideBySide(t *testing.T) {
 	n := envInt("CTRGATE_BENCH_N", 20)
+	// the per-operation rows (Inspect, Exec) are short and their ratios
+	// close to 1: more pairs, for a median that noise moves less
+	nOps := 4 * n
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	tarball := conformance.TestImageTar(t)
@@ -136,7 +140,7 @@ func TestSideBySide(t *testing.T) {
 		require.NoError(t, err)
 
 		r := row{backend: s.name, op: "Inspect", raw: s.raw.what()}
-		r.pairs, err = interleave(n, timed(func() error { _, err := s.rt.Inspect(ctx, sleeper); return err }),
+		r.pairs, err = interleave(nOps, timed(func() error { _, err := s.rt.Inspect(ctx, sleeper); return err }),
 			timed(func() error { return s.raw.inspect(ctx, sleeper) }))
 		add(r, err)
 
@@ -181,7 +185,7 @@ func TestSideBySide(t *testing.T) {
 		}
 
 		r = row{backend: s.name, op: "Exec `echo x`", raw: s.raw.what()}
-		r.pairs, err = interleave(n, timed(func() error {
+		r.pairs, err = interleave(nOps, timed(func() error {
 			res, err := s.rt.Exec(ctx, sleeper, ctrgate.ExecOptions{Cmd: []string{testProg, "echo", "x"}})
 			if err == nil && string(res.Stdout) != "x\n" {
 				err = fmt.Errorf("exec: %q", res.Stdout)
@@ -206,8 +210,24 @@ func TestSideBySide(t *testing.T) {
 		r.pairs, err = interleave(n, ctgLifecycle, timed(func() error { return s.raw.lifecycle(ctx, image, next("rawlife")) }))
 		add(r, err)
 		if s.runRm != nil {
-			r = row{backend: s.name, op: "lifecycle of `exit 0`", raw: "podman run --rm"}
-			r.pairs, err = interleave(n, ctgLifecycle, timed(func() error { return s.runRm.lifecycle(ctx, image, next("runrm")) }))
+			runRm := timed(func() error { return s.runRm.lifecycle(ctx, image, next("runrm")) })
+			if _, cli := s.raw.(podmanCLI); !cli { // the raw lifecycle is not `podman run --rm` already
+				r = row{backend: s.name, op: "lifecycle of `exit 0`", raw: "podman run --rm"}
+				r.pairs, err = interleave(n, ctgLifecycle, runRm)
+				add(r, err)
+			}
+			// what `podman run --rm` does: removed on exit by the engine
+			r = row{backend: s.name, op: "lifecycle of `exit 0` removed on exit (Run with AutoRemove, Wait)", raw: "podman run --rm"}
+			r.pairs, err = interleave(n, timed(func() error {
+				name := next("autorm")
+				sp := spec(name, "exit", "0")
+				sp.AutoRemove = true
+				if _, err := ctrgate.Run(ctx, s.rt, sp); err != nil {
+					return err
+				}
+				_, err := s.rt.Wait(ctx, name)
+				return err
+			}), runRm)
 			add(r, err)
 		}
 
