@@ -103,15 +103,16 @@ func isTransientWaitErr(err error) bool {
 // with an empty archive while its exit cleanup unmounts the container's
 // root file system, and an existing path always archives at least itself.
 // The same race can fail the copy instead ("mounting storage for
-// container ...: no such file or directory", seen on rootless Podman 4.3):
-// that error is retried the same way. The returned stream starts at the
+// container ...: no such file or directory", seen on rootless Podman 4.3;
+// `changing to intended-new-root directory ".../merged"`, the storage
+// unmounted under the copy): those errors are retried the same way. The returned stream starts at the
 // archive's first byte; other errors of open are returned as they are.
 func RetryEmptyArchive(ctx context.Context, open func() (io.ReadCloser, error)) (io.ReadCloser, error) {
 	pause := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		rc, err := open()
 		if err != nil {
-			if !strings.Contains(err.Error(), "mounting storage for container") || attempt == 4 || ctx.Err() != nil {
+			if !isCleanupRace(err) || attempt == 4 || ctx.Err() != nil {
 				return nil, err
 			}
 			if serr := sleepCtx(ctx, pause); serr != nil {
@@ -140,6 +141,13 @@ func RetryEmptyArchive(ctx context.Context, open func() (io.ReadCloser, error)) 
 		}
 		pause *= 2
 	}
+}
+
+// isCleanupRace reports whether a copy failed because Podman's exit
+// cleanup unmounted the container's storage under it.
+func isCleanupRace(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "mounting storage for container") || strings.Contains(msg, "changing to intended-new-root directory")
 }
 
 // sleepCtx sleeps for d or until ctx ends (its error then).

@@ -112,6 +112,19 @@ func TestRetryEmptyArchive(t *testing.T) {
 	_, err = driver.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { calls++; return nil, race })
 	assert.ErrorIs(t, err, race)
 	assert.Equal(t, 5, calls, "bounded")
+
+	// the storage unmounted under the copy (Podman 4.3, root)
+	unmounted := errors.New(`no such container: 1 error occurred:; * copying from container: error in copier subprocess: changing to intended-new-root directory "/s/overlay/9a/merged": chdir /s/overlay/9a/merged: no such file or directory`)
+	calls = 0
+	rc, err = driver.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) {
+		if calls++; calls < 2 {
+			return nil, unmounted
+		}
+		return io.NopCloser(bytes.NewReader(full.Bytes())), nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, rc.Close())
+	assert.Equal(t, 2, calls)
 }
 
 func TestRetryTransientWait(t *testing.T) {

@@ -3,6 +3,7 @@ package podmanapi
 import (
 	"context"
 	"errors"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -149,7 +150,7 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container,
 // container d of a local service, while it is not known.
 func (r *Runtime) learnExitDir(d *define.InspectContainerData) {
 	if r.local && d.State != nil && d.State.ConmonPid > 0 {
-		r.exits.Discover(func() (string, bool) { return conmon.ExitDirOf(d.State.ConmonPid, d.ID) })
+		r.exits.Discover(func() (*os.File, bool) { return conmon.ExitDirOf(d.State.ConmonPid, d.ID) })
 	}
 }
 
@@ -231,7 +232,7 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 	// exit file is watched (conmon.ExitWatcher) and answers within about
 	// a millisecond. Podman's wait can fail while the container is
 	// exiting: look again (driver.RetryTransientWait).
-	code, err := r.exits.Wait(c, id, func(c context.Context) (int, error) {
+	code, err := r.exits.Wait(c, id, name, func(c context.Context) (int, error) {
 		return driver.RetryTransientWait(c, func() (int, error) {
 			code, err := containers.Wait(c, id, new(containers.WaitOptions).WithInterval(waitInterval))
 			return int(code), err

@@ -204,7 +204,7 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*ctrgate.Container,
 // container c, while it is not known.
 func (r *Runtime) learnExitDir(c *ctrgate.Container) {
 	if r.exitFiles && c.State.Pid > 0 {
-		r.exits.Discover(func() (string, bool) { return conmon.ExitDirOfParent(c.State.Pid, c.ID) })
+		r.exits.Discover(func() (*os.File, bool) { return conmon.ExitDirOfParent(c.State.Pid, c.ID) })
 	}
 }
 
@@ -338,9 +338,9 @@ func (r *Runtime) Wait(ctx context.Context, name string) (int, error) {
 // otherwise.
 func (r *Runtime) waitExit(ctx context.Context, name, id string) (int, error) {
 	if r.exitFiles {
-		r.exits.Discover(func() (string, bool) { return conmon.FindExitDir(id) })
+		r.exits.Discover(func() (*os.File, bool) { return conmon.FindExitDir(id) })
 	}
-	return r.exits.Wait(ctx, id, func(ctx context.Context) (int, error) { return r.podmanWait(ctx, name, id) })
+	return r.exits.Wait(ctx, id, name, func(ctx context.Context) (int, error) { return r.podmanWait(ctx, name, id) })
 }
 
 // podmanWait runs `podman wait` on container id (name in errors) and

@@ -24,38 +24,49 @@ import (
 // procRoot is where the process table is read (a variable for tests).
 var procRoot = "/proc"
 
-// ExitDirOf returns the exit directory of the conmon process pid, if that
-// process is a conmon monitoring container id (its -c or --cid argument)
-// and its exit directory is a directory this process can read.
-func ExitDirOf(pid int, id string) (string, bool) {
+// ExitDirOf opens the exit directory of the conmon process pid, if that
+// process is a conmon monitoring container id (its -c or --cid argument),
+// as that conmon sees it: through /proc/PID/root, so that an engine in a
+// mount namespace of its own (a pivot_root'ed engine, whose tmp_dir is a
+// tmpfs of that namespace) is read too. The directory stays reachable
+// through the returned handle after conmon has ended. Where /proc/PID/root
+// cannot be read (another user's process), the path as given is opened,
+// when it is a directory.
+func ExitDirOf(pid int, id string) (*os.File, bool) {
 	if pid <= 0 || id == "" {
-		return "", false
+		return nil, false
 	}
-	cmdline, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "cmdline"))
+	proc := filepath.Join(procRoot, strconv.Itoa(pid))
+	cmdline, err := os.ReadFile(filepath.Join(proc, "cmdline"))
 	if err != nil {
-		return "", false
+		return nil, false
 	}
 	dir, ok := exitDirArg(cmdline, id)
 	if !ok {
-		return "", false
+		return nil, false
 	}
-	if f, err := os.Open(dir); err != nil {
-		return "", false
-	} else {
+	for _, p := range []string{filepath.Join(proc, "root", dir), dir} {
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			return f, true
+		}
 		f.Close()
 	}
-	return dir, true
+	return nil, false
 }
 
 // ExitDirOfParent is ExitDirOf for the parent of process pid: the conmon
 // of a container whose main process is pid.
-func ExitDirOfParent(pid int, id string) (string, bool) {
+func ExitDirOfParent(pid int, id string) (*os.File, bool) {
 	if pid <= 0 {
-		return "", false
+		return nil, false
 	}
 	stat, err := os.ReadFile(filepath.Join(procRoot, strconv.Itoa(pid), "stat"))
 	if err != nil {
-		return "", false
+		return nil, false
 	}
 	// pid (comm) state ppid ...: comm may hold spaces and parentheses
 	_, rest, ok := bytes.Cut(stat, []byte(") "))
@@ -67,22 +78,22 @@ func ExitDirOfParent(pid int, id string) (string, bool) {
 	}
 	fields := strings.Fields(string(rest))
 	if len(fields) < 2 {
-		return "", false
+		return nil, false
 	}
 	ppid, err := strconv.Atoi(fields[1])
 	if err != nil {
-		return "", false
+		return nil, false
 	}
 	return ExitDirOf(ppid, id)
 }
 
 // FindExitDir looks through the process table for the conmon monitoring
-// container id and returns its exit directory (see ExitDirOf). It finds
+// container id and opens its exit directory (see ExitDirOf). It finds
 // nothing once the container has exited and its conmon has ended.
-func FindExitDir(id string) (string, bool) {
+func FindExitDir(id string) (*os.File, bool) {
 	entries, err := os.ReadDir(procRoot)
 	if err != nil {
-		return "", false
+		return nil, false
 	}
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -97,7 +108,7 @@ func FindExitDir(id string) (string, bool) {
 			return dir, true
 		}
 	}
-	return "", false
+	return nil, false
 }
 
 // exitDirArg returns the --exit-dir argument of a conmon command line
@@ -135,9 +146,9 @@ func exitDirArg(cmdline []byte, id string) (string, bool) {
 }
 
 // ReadExitCode reads the exit code of container id from its exit file in
-// dir. ok is false when there is no complete file: none yet (the container
-// runs, or never started), none any more (Podman's cleanup removed it), or
-// one being written.
+// dir (a path). ok is false when there is no complete file: none yet (the
+// container runs, or never started), none any more (Podman's cleanup
+// removed it), or one being written.
 func ReadExitCode(dir, id string) (code int, ok bool) {
 	b, err := os.ReadFile(filepath.Join(dir, id))
 	if err != nil {
@@ -149,3 +160,7 @@ func ReadExitCode(dir, id string) (code int, ok bool) {
 	}
 	return code, true
 }
+
+// fdPath is the path of the open file f in this process's file table: the
+// directory f names, wherever it is mounted (for inotify and for reading).
+func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }

@@ -48,8 +48,9 @@ func TestExitDirArg(t *testing.T) {
 }
 
 // fakeProc makes a process table with one conmon (pid 4242) monitoring id
-// with exit directory exits, and an unrelated process.
-func fakeProc(t *testing.T, exits string) {
+// with exit directory exits, its container's main process (4243), and an
+// unrelated process; conmon's root is this machine's /.
+func fakeProc(t *testing.T, exits string) string {
 	t.Helper()
 	root := t.TempDir()
 	write := func(pid, name string, b []byte) {
@@ -60,6 +61,7 @@ func fakeProc(t *testing.T, exits string) {
 	write("1", "cmdline", cmdline("/sbin/init"))
 	write("4242", "comm", []byte("conmon\n"))
 	write("4242", "cmdline", cmdline("/usr/bin/conmon", "-c", id, "--exit-dir", exits))
+	require.NoError(t, os.Symlink("/", filepath.Join(root, "4242", "root")))
 	write("4243", "stat", []byte("4243 (sleep (x) y) S 4242 4243 4243 0 -1 4194560 95 0 0 0\n"))
 	write("4243", "comm", []byte("sleep (x) y\n"))
 	write("4243", "cmdline", cmdline("sleep", "300"))
@@ -67,15 +69,28 @@ func fakeProc(t *testing.T, exits string) {
 	old := procRoot
 	procRoot = root
 	t.Cleanup(func() { procRoot = old })
+	return root
+}
+
+// sameDir asserts that the open directory f is path.
+func sameDir(t *testing.T, path string, f *os.File) {
+	t.Helper()
+	require.NotNil(t, f)
+	defer f.Close()
+	want, err := os.Stat(path)
+	require.NoError(t, err)
+	got, err := f.Stat()
+	require.NoError(t, err)
+	assert.True(t, os.SameFile(want, got), "the exit directory opened is %s", path)
 }
 
 func TestExitDirOfAndFindExitDir(t *testing.T) {
 	exits := t.TempDir()
-	fakeProc(t, exits)
+	proc := fakeProc(t, exits)
 
 	dir, ok := ExitDirOf(4242, id)
 	assert.True(t, ok)
-	assert.Equal(t, exits, dir)
+	sameDir(t, exits, dir)
 	_, ok = ExitDirOf(4242, "another")
 	assert.False(t, ok, "a conmon of another container")
 	_, ok = ExitDirOf(1, id)
@@ -85,19 +100,49 @@ func TestExitDirOfAndFindExitDir(t *testing.T) {
 
 	dir, ok = ExitDirOfParent(4243, id)
 	assert.True(t, ok, "the conmon of the container's main process")
-	assert.Equal(t, exits, dir)
+	sameDir(t, exits, dir)
 	_, ok = ExitDirOfParent(4242, id)
 	assert.False(t, ok, "conmon has no stat here")
 
 	dir, ok = FindExitDir(id)
 	assert.True(t, ok)
-	assert.Equal(t, exits, dir)
+	sameDir(t, exits, dir)
 	_, ok = FindExitDir("another")
 	assert.False(t, ok)
 
-	fakeProc(t, filepath.Join(exits, "missing"))
+	// an engine in a mount namespace of its own: its /run/libpod/exits is
+	// the one under its root, not this machine's
+	engineRoot := t.TempDir()
+	inside := filepath.Join(engineRoot, "run", "libpod", "exits")
+	require.NoError(t, os.MkdirAll(inside, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(proc, "4242", "cmdline"),
+		cmdline("/usr/bin/conmon", "-c", id, "--exit-dir", "/run/libpod/exits"), 0o644))
+	require.NoError(t, os.Remove(filepath.Join(proc, "4242", "root")))
+	require.NoError(t, os.Symlink(engineRoot, filepath.Join(proc, "4242", "root")))
+	dir, ok = ExitDirOf(4242, id)
+	assert.True(t, ok)
+	sameDir(t, inside, dir)
+
+	// conmon's root cannot be read (another user's process): the path as
+	// given, when it is a directory here
+	require.NoError(t, os.Remove(filepath.Join(proc, "4242", "root")))
+	require.NoError(t, os.WriteFile(filepath.Join(proc, "4242", "cmdline"),
+		cmdline("/usr/bin/conmon", "-c", id, "--exit-dir", exits), 0o644))
+	dir, ok = ExitDirOf(4242, id)
+	assert.True(t, ok)
+	sameDir(t, exits, dir)
+	require.NoError(t, os.WriteFile(filepath.Join(proc, "4242", "cmdline"),
+		cmdline("/usr/bin/conmon", "-c", id, "--exit-dir", filepath.Join(exits, "missing")), 0o644))
 	_, ok = ExitDirOf(4242, id)
-	assert.False(t, ok, "an exit directory this process cannot read")
+	assert.False(t, ok, "an exit directory this process cannot open")
+}
+
+// openDir opens the directory path (a test's exit directory).
+func openDir(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	return f
 }
 
 // writeExitFile writes an exit file as conmon does: a temporary file
@@ -147,7 +192,7 @@ func TestWaitTheFileAnswersFirst(t *testing.T) {
 	dir := t.TempDir()
 	var x ExitWatcher
 	defer x.Close()
-	x.Learn(dir)
+	x.Learn(openDir(t, dir))
 	e := newEngine()
 	go func() {
 		time.Sleep(50 * time.Millisecond)
@@ -155,7 +200,7 @@ func TestWaitTheFileAnswersFirst(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		writeExitFile(t, dir, id, "3")
 	}()
-	code, err := x.Wait(context.Background(), id, e.wait)
+	code, err := x.Wait(context.Background(), id, "", e.wait)
 	require.NoError(t, err)
 	assert.Equal(t, 3, code)
 	assert.EqualValues(t, 1, e.calls.Load())
@@ -168,9 +213,9 @@ func TestWaitAFileAlreadyThereAnswersAlone(t *testing.T) {
 	writeExitFile(t, dir, id, "0")
 	var x ExitWatcher
 	defer x.Close()
-	x.Learn(dir)
+	x.Learn(openDir(t, dir))
 	e := newEngine()
-	code, err := x.Wait(context.Background(), id, e.wait)
+	code, err := x.Wait(context.Background(), id, "", e.wait)
 	require.NoError(t, err)
 	assert.Equal(t, 0, code)
 	assert.Zero(t, e.calls.Load(), "the engine is not asked")
@@ -180,10 +225,10 @@ func TestWaitTheEngineAnswersFirst(t *testing.T) {
 	dir := t.TempDir()
 	var x ExitWatcher
 	defer x.Close()
-	x.Learn(dir)
+	x.Learn(openDir(t, dir))
 	e := newEngine()
 	e.answer <- 5
-	code, err := x.Wait(context.Background(), id, e.wait)
+	code, err := x.Wait(context.Background(), id, "", e.wait)
 	require.NoError(t, err)
 	assert.Equal(t, 5, code)
 }
@@ -192,15 +237,15 @@ func TestWaitAnEngineErrorYieldsToTheFile(t *testing.T) {
 	dir := t.TempDir()
 	var x ExitWatcher
 	defer x.Close()
-	x.Learn(dir)
-	code, err := x.Wait(context.Background(), id, func(context.Context) (int, error) {
+	x.Learn(openDir(t, dir))
+	code, err := x.Wait(context.Background(), id, "", func(context.Context) (int, error) {
 		writeExitFile(t, dir, id, "9") // exited, then the engine lost it
 		return 0, errors.New("no such container")
 	})
 	require.NoError(t, err)
 	assert.Equal(t, 9, code)
 
-	_, err = x.Wait(context.Background(), "other", func(context.Context) (int, error) {
+	_, err = x.Wait(context.Background(), "other", "", func(context.Context) (int, error) {
 		return 0, errors.New("no such container")
 	})
 	assert.EqualError(t, err, "no such container", "no file: the engine's error")
@@ -211,13 +256,15 @@ func TestWaitWithoutADirectoryIsTheEngines(t *testing.T) {
 	defer x.Close()
 	e := newEngine()
 	e.answer <- 4
-	code, err := x.Wait(context.Background(), id, e.wait)
+	code, err := x.Wait(context.Background(), id, "", e.wait)
 	require.NoError(t, err)
 	assert.Equal(t, 4, code)
 
-	x.Learn(filepath.Join(t.TempDir(), "gone")) // no watch possible
+	gone := t.TempDir()
+	x.Learn(openDir(t, gone))
+	require.NoError(t, os.Remove(gone)) // a directory that is gone
 	e.answer <- 6
-	code, err = x.Wait(context.Background(), id, e.wait)
+	code, err = x.Wait(context.Background(), id, "", e.wait)
 	require.NoError(t, err)
 	assert.Equal(t, 6, code)
 }
@@ -225,11 +272,11 @@ func TestWaitWithoutADirectoryIsTheEngines(t *testing.T) {
 func TestWaitCancelled(t *testing.T) {
 	var x ExitWatcher
 	defer x.Close()
-	x.Learn(t.TempDir())
+	x.Learn(openDir(t, t.TempDir()))
 	e := newEngine()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := x.Wait(ctx, id, e.wait)
+	_, err := x.Wait(ctx, id, "", e.wait)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.EqualValues(t, 1, e.returned.Load())
 }
@@ -238,7 +285,7 @@ func TestWaitManyAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	var x ExitWatcher
 	defer x.Close()
-	x.Learn(dir)
+	x.Learn(openDir(t, dir))
 	const n = 40
 	var wg sync.WaitGroup
 	codes := make([]int, n)
@@ -247,7 +294,7 @@ func TestWaitManyAtOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i], errs[i] = x.Wait(context.Background(), fmt.Sprint("c", i), newEngine().wait)
+			codes[i], errs[i] = x.Wait(context.Background(), fmt.Sprint("c", i), "", newEngine().wait)
 		}()
 	}
 	time.Sleep(50 * time.Millisecond)
@@ -267,7 +314,7 @@ func TestWaitManyAtOnce(t *testing.T) {
 	e := newEngine()
 	e.answer <- 1
 	writeExitFile(t, dir, id, "0")
-	code, err := x.Wait(context.Background(), id, e.wait)
+	code, err := x.Wait(context.Background(), id, "", e.wait)
 	require.NoError(t, err)
 	assert.Equal(t, 1, code, "after Close, the engine answers")
 }
@@ -278,10 +325,10 @@ func TestAnIdleWatchCloses(t *testing.T) {
 	dir := t.TempDir()
 	var x ExitWatcher
 	defer x.Close()
-	x.Learn(dir)
+	x.Learn(openDir(t, dir))
 	e := newEngine()
 	e.answer <- 2
-	_, err := x.Wait(context.Background(), id, e.wait)
+	_, err := x.Wait(context.Background(), id, "", e.wait)
 	require.NoError(t, err)
 	assert.Eventually(t, func() bool {
 		x.mu.Lock()
@@ -289,7 +336,7 @@ func TestAnIdleWatchCloses(t *testing.T) {
 		return x.w == nil
 	}, 5*time.Second, 10*time.Millisecond, "the watch closes once idle")
 	writeExitFile(t, dir, id, "8")
-	code, err := x.Wait(context.Background(), id, newEngine().wait)
+	code, err := x.Wait(context.Background(), id, "", newEngine().wait)
 	require.NoError(t, err)
 	assert.Equal(t, 8, code, "and opens again for the next waiter")
 }
@@ -298,13 +345,84 @@ func TestDiscoverIsBounded(t *testing.T) {
 	var x ExitWatcher
 	looks := 0
 	for range 2 * maxDiscoveries {
-		x.Discover(func() (string, bool) { looks++; return "", false })
+		x.Discover(func() (*os.File, bool) { looks++; return nil, false })
 	}
 	assert.Equal(t, maxDiscoveries, looks)
 	assert.Empty(t, x.Dir())
 
 	var y ExitWatcher
-	y.Discover(func() (string, bool) { return "/run/libpod/exits", true })
-	y.Discover(func() (string, bool) { t.Error("looked again"); return "", false })
-	assert.Equal(t, "/run/libpod/exits", y.Dir())
+	defer y.Close()
+	dir := t.TempDir()
+	y.Discover(func() (*os.File, bool) { return openDir(t, dir), true })
+	y.Discover(func() (*os.File, bool) { t.Error("looked again"); return nil, false })
+	assert.True(t, strings.HasPrefix(y.Dir(), "/proc/self/fd/"), y.Dir())
+	sameDir(t, dir, openDir(t, y.Dir()))
+}
+
+func TestCloseReleasesTheDirectory(t *testing.T) {
+	dir := t.TempDir()
+	var x ExitWatcher
+	f := openDir(t, dir)
+	x.Learn(f)
+	e := newEngine()
+	waiting := make(chan struct{})
+	go func() {
+		_, _ = x.Wait(context.Background(), id, "", func(ctx context.Context) (int, error) {
+			close(waiting)
+			return e.wait(ctx)
+		})
+	}()
+	<-waiting
+	x.Close()
+	_, err := f.Stat()
+	assert.NoError(t, err, "a Wait in flight still reads the directory")
+	e.answer <- 0
+	assert.Eventually(t, func() bool { _, err := f.Stat(); return err != nil }, 5*time.Second, 5*time.Millisecond,
+		"closed when the last Wait left")
+	x.Learn(openDir(t, dir))
+	assert.Empty(t, x.Dir(), "nothing is learnt after Close")
+}
+
+func TestSettleWaitsForTheCleanup(t *testing.T) {
+	dir := t.TempDir()
+	var x ExitWatcher
+	defer x.Close()
+	x.Learn(openDir(t, dir))
+	writeExitFile(t, dir, id, "0")
+	_, err := x.Wait(context.Background(), id, "web", newEngine().wait)
+	require.NoError(t, err)
+
+	removed := make(chan time.Time, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		removed <- time.Now()
+		assert.NoError(t, os.Remove(filepath.Join(dir, id))) // the cleanup
+	}()
+	x.Settle(context.Background(), "web", time.Minute)
+	assert.False(t, time.Now().Before(<-removed), "Settle returned before the exit file was removed")
+	_, err = os.Stat(filepath.Join(dir, id))
+	assert.ErrorIs(t, err, os.ErrNotExist)
+
+	// settled: forgotten, by name and by ID
+	writeExitFile(t, dir, id, "0")
+	done := make(chan struct{})
+	go func() { x.Settle(context.Background(), "web", time.Minute); x.Settle(context.Background(), id, time.Minute); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Settle waited for a container it had settled")
+	}
+
+	// a container whose exit the engine answered: nothing to wait for
+	x.Settle(context.Background(), "other", time.Minute)
+
+	// bounded by limit and ctx
+	_, err = x.Wait(context.Background(), id, "web", newEngine().wait)
+	require.NoError(t, err)
+	x.Settle(context.Background(), "web", 50*time.Millisecond)
+	_, err = x.Wait(context.Background(), id, "web", newEngine().wait)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	x.Settle(ctx, id, time.Minute)
 }

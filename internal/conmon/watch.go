@@ -3,6 +3,7 @@ package conmon
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -29,50 +30,62 @@ var lingerFor = 2 * time.Second
 // the engine. It is safe for concurrent use.
 type ExitWatcher struct {
 	mu      sync.Mutex
-	dir     string
-	misses  int // failed discoveries
+	dirFile *os.File // the exit directory, open (Learn)
+	dir     string   // its path through this process's file table
+	misses  int      // failed discoveries
 	closed  bool
+	users   int // Waits using dir
 	w       *fsnotify.Watcher
 	done    chan struct{} // closed when w's dispatcher ended
 	waiters map[string]map[chan struct{}]struct{}
-	idle    *time.Timer    // closes w lingerFor after the last waiter left
-	closing sync.WaitGroup // watches being closed
+	idle    *time.Timer // closes w lingerFor after the last waiter left
+	// unsettled maps the ID and name of each container whose exit file
+	// answered a Wait, until Settle saw it removed, to its ID
+	unsettled map[string]string
+	closing   sync.WaitGroup // watches being closed
 }
 
-// Dir returns the exit directory, "" while it is not known.
+// Dir returns the path of the exit directory (through this process's file
+// table), "" while it is not known.
 func (x *ExitWatcher) Dir() string {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.dir
 }
 
-// Learn sets the exit directory, if it is not known yet.
-func (x *ExitWatcher) Learn(dir string) {
+// Learn makes dir, open, the exit directory, if none is known yet and the
+// watcher is not closed; it owns dir from then on (and closes it at once
+// otherwise).
+func (x *ExitWatcher) Learn(dir *os.File) {
+	if dir == nil {
+		return
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.dir == "" && dir != "" {
-		x.dir = dir
+	if x.dirFile != nil || x.closed {
+		dir.Close()
+		return
 	}
+	x.dirFile, x.dir = dir, fdPath(dir)
 }
 
 // Discover calls find, while the directory is unknown and fewer than
 // maxDiscoveries calls found nothing, and learns what it found.
-func (x *ExitWatcher) Discover(find func() (string, bool)) {
+func (x *ExitWatcher) Discover(find func() (*os.File, bool)) {
 	x.mu.Lock()
-	if x.dir != "" || x.misses >= maxDiscoveries {
+	if x.dirFile != nil || x.closed || x.misses >= maxDiscoveries {
 		x.mu.Unlock()
 		return
 	}
 	x.mu.Unlock()
 	dir, ok := find()
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	switch {
-	case ok && x.dir == "":
-		x.dir = dir
-	case !ok:
+	if !ok {
+		x.mu.Lock()
 		x.misses++
+		x.mu.Unlock()
+		return
 	}
+	x.Learn(dir)
 }
 
 // Wait returns the exit code of container id from its exit file, or the
@@ -81,8 +94,12 @@ func (x *ExitWatcher) Discover(find func() (string, bool)) {
 // there answers at once, without engineWait. engineWait has returned when
 // Wait returns: nothing it started is left running. With no known
 // directory, or no watch possible, Wait is engineWait.
-func (x *ExitWatcher) Wait(ctx context.Context, id string, engineWait func(context.Context) (int, error)) (int, error) {
-	dir := x.Dir()
+//
+// A file that answers means Podman's cleanup of the container has not run
+// yet: Wait remembers id, and name, for Settle.
+func (x *ExitWatcher) Wait(ctx context.Context, id, name string, engineWait func(context.Context) (int, error)) (int, error) {
+	dir, done := x.use()
+	defer done()
 	if dir == "" {
 		return engineWait(ctx)
 	}
@@ -92,6 +109,7 @@ func (x *ExitWatcher) Wait(ctx context.Context, id string, engineWait func(conte
 	}
 	defer stop()
 	if code, ok := ReadExitCode(dir, id); ok {
+		x.answered(id, name)
 		return code, nil
 	}
 	ectx, cancel := context.WithCancel(ctx)
@@ -112,6 +130,7 @@ func (x *ExitWatcher) Wait(ctx context.Context, id string, engineWait func(conte
 				// the engine failed to say (a container removed on exit):
 				// the file may have come meanwhile
 				if code, ok := ReadExitCode(dir, id); ok {
+					x.answered(id, name)
 					return code, nil
 				}
 			}
@@ -120,7 +139,73 @@ func (x *ExitWatcher) Wait(ctx context.Context, id string, engineWait func(conte
 			if code, ok := ReadExitCode(dir, id); ok {
 				cancel()
 				<-engine
+				x.answered(id, name)
 				return code, nil
+			}
+		}
+	}
+}
+
+// maxUnsettled bounds the containers Settle remembers.
+const maxUnsettled = 1024
+
+// answered remembers that id's exit file answered a Wait (by id and by
+// name), so that Settle waits for Podman's cleanup of it.
+func (x *ExitWatcher) answered(id, name string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.unsettled == nil || len(x.unsettled) >= maxUnsettled {
+		x.unsettled = map[string]string{}
+	}
+	x.unsettled[id] = id
+	if name != "" {
+		x.unsettled[name] = id
+	}
+}
+
+// Settle waits, for at most limit, until Podman's cleanup of the container
+// nameOrID has begun, if Wait returned its exit from the exit file before
+// that cleanup (which unmounts the container's storage) ran: an operation
+// on its storage made in between (podman cp) can lose the mount under it.
+// The cleanup removes the exit file while it holds the container's lock,
+// and the operations that follow wait for that lock. Settle returns at
+// once for other containers.
+func (x *ExitWatcher) Settle(ctx context.Context, nameOrID string, limit time.Duration) {
+	x.mu.Lock()
+	id, ok := x.unsettled[nameOrID]
+	x.mu.Unlock()
+	if !ok {
+		return
+	}
+	defer func() { // settled, or never will be within limit
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		for k, v := range x.unsettled {
+			if v == id {
+				delete(x.unsettled, k)
+			}
+		}
+	}()
+	dir, done := x.use()
+	defer done()
+	settled := func() bool {
+		_, err := os.Lstat(filepath.Join(dir, id))
+		return err != nil
+	}
+	if dir != "" && !settled() {
+		changed, stop, err := x.watch(id)
+		if err == nil {
+			defer stop()
+			t := time.NewTimer(limit)
+			defer t.Stop()
+			for !settled() {
+				select {
+				case <-changed:
+				case <-t.C:
+					return
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 	}
@@ -207,8 +292,39 @@ func (x *ExitWatcher) Close() {
 		x.closeWatch(x.w, x.done)
 		x.w, x.done = nil, nil
 	}
+	if x.users == 0 {
+		x.closeDir()
+	} // else the last Wait in flight closes it
 	x.mu.Unlock()
 	x.closing.Wait()
+}
+
+// closeDir closes the exit directory; x.mu is held.
+func (x *ExitWatcher) closeDir() {
+	if x.dirFile != nil {
+		_ = x.dirFile.Close()
+		x.dirFile, x.dir = nil, ""
+	}
+}
+
+// use returns the exit directory's path for a Wait, "" when none is known
+// or the watcher is closed; done ends the use (the directory stays open
+// while a Wait uses its path).
+func (x *ExitWatcher) use() (dir string, done func()) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.dirFile == nil || x.closed {
+		return "", func() {}
+	}
+	x.users++
+	return x.dir, func() {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		x.users--
+		if x.closed && x.users == 0 {
+			x.closeDir()
+		}
+	}
 }
 
 // errClosed is watch's error after Close.
