@@ -406,7 +406,11 @@ func TestSettleWaitsForTheCleanup(t *testing.T) {
 	// settled: forgotten, by name and by ID
 	writeExitFile(t, dir, id, "0")
 	done := make(chan struct{})
-	go func() { x.Settle(context.Background(), "web", time.Minute); x.Settle(context.Background(), id, time.Minute); close(done) }()
+	go func() {
+		x.Settle(context.Background(), "web", time.Minute)
+		x.Settle(context.Background(), id, time.Minute)
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
