@@ -187,6 +187,7 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 	out := make([]ctrgate.Container, 0, len(list))
 	for _, lc := range list {
 		ct := fromList(lc)
+		r.exits.Overlay(&ct) // an exit Wait read from conmon's file before the service did
 		if filter.Matches(ct.Name, ct.Labels, ct.State.Running()) {
 			out = append(out, ct)
 		}

@@ -277,6 +277,7 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 	}
 	out := make([]ctrgate.Container, 0, len(cs))
 	for _, c := range cs {
+		r.exits.Overlay(&c) // an exit Wait read from conmon's file before podman did
 		if filter.Matches(c.Name, c.Labels, c.State.Running()) {
 			out = append(out, c)
 		}

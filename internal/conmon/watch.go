@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ctrgate/ctrgate"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -209,6 +210,39 @@ func (x *ExitWatcher) Settle(ctx context.Context, nameOrID string, limit time.Du
 			}
 		}
 	}
+}
+
+// Overlay makes c, as an engine's list reported it, exited with the code
+// of its exit file when a Wait answered from that file and Podman has not
+// cleaned the container up yet while the list still says it runs: Podman
+// 5's service lists a container as running until its cleanup, where its
+// inspect (and the podman CLI's list) already read the file. Podman's own
+// sync would record the same: state stopped, the file's code, and the
+// file's time as the end.
+func (x *ExitWatcher) Overlay(c *ctrgate.Container) {
+	if c.State.Status != ctrgate.StateRunning {
+		return
+	}
+	x.mu.Lock()
+	_, ok := x.unsettled[c.ID]
+	x.mu.Unlock()
+	if !ok {
+		return
+	}
+	dir, done := x.use()
+	defer done()
+	if dir == "" {
+		return
+	}
+	fi, err := os.Stat(filepath.Join(dir, c.ID))
+	if err != nil {
+		return
+	}
+	code, ok := ReadExitCode(dir, c.ID)
+	if !ok {
+		return
+	}
+	c.State.Status, c.State.Raw, c.State.ExitCode, c.State.Pid, c.State.FinishedAt = ctrgate.StateExited, "stopped", code, 0, fi.ModTime()
 }
 
 // watch registers a waiter for id's exit file, opening the watch for the
