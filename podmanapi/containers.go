@@ -187,7 +187,18 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 	out := make([]ctrgate.Container, 0, len(list))
 	for _, lc := range list {
 		ct := fromList(lc)
-		r.exits.Overlay(&ct) // an exit Wait read from conmon's file before the service did
+		if ct.State.Running() && r.exits.Unsettled(ct.ID) {
+			// Wait read its exit from conmon's file: the service's list may
+			// lag behind it, its inspect reads the file
+			d, err := containers.Inspect(c, ct.ID, nil)
+			if err == nil {
+				ct.State = fromInspect(d).State
+				r.exits.Forget(ct.ID)
+			} else if errors.Is(wrapErr(c, ctrgate.OpList, ct.ID, err, false), ctrgate.ErrNotFound) {
+				r.exits.Forget(ct.ID)
+				continue // gone meanwhile
+			}
+		}
 		if filter.Matches(ct.Name, ct.Labels, ct.State.Running()) {
 			out = append(out, ct)
 		}

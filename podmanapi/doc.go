@@ -28,10 +28,10 @@
 //     (unix socket) Wait watches that file itself (internal/conmon; its
 //     directory read from the container's conmon) and returns within
 //     milliseconds, abandoning the service's wait. What the service answers
-//     next agrees: its inspect reads the same file (its list does not on
-//     Podman 5: List reports such a container exited from the file until
-//     Podman's cleanup ran), and a copy waits for that cleanup, which
-//     unmounts the storage a copy mounts (conmon.ExitWatcher.Settle).
+//     next agrees: its inspect reads the same file; its list may not
+//     (Podman 5), and List asks the inspect of a container it says runs
+//     whose exit Wait read from the file; a copy waits for Podman's cleanup,
+//     which unmounts the storage a copy mounts (conmon.ExitWatcher.Settle).
 //   - Network mode pasta exists from 4.4 on: Create fails with
 //     ctrgate.ErrUnsupported before any engine call on older services.
 //   - Exec sessions cannot be removed before 4.8 (no endpoint); the

@@ -277,7 +277,18 @@ func (r *Runtime) List(ctx context.Context, filter ctrgate.ListFilter) ([]ctrgat
 	}
 	out := make([]ctrgate.Container, 0, len(cs))
 	for _, c := range cs {
-		r.exits.Overlay(&c) // an exit Wait read from conmon's file before podman did
+		if c.State.Running() && r.exits.Unsettled(c.ID) {
+			// Wait read its exit from conmon's file: podman's list may lag
+			// behind it, its inspect reads the file
+			fresh, err := r.Inspect(ctx, c.ID)
+			if err == nil {
+				c.State = fresh.State
+				r.exits.Forget(c.ID)
+			} else if errors.Is(err, ctrgate.ErrNotFound) {
+				r.exits.Forget(c.ID)
+				continue // gone meanwhile
+			}
+		}
 		if filter.Matches(c.Name, c.Labels, c.State.Running()) {
 			out = append(out, c)
 		}

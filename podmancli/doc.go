@@ -29,11 +29,11 @@
 //     this machine (local, or a service on a unix socket) Wait watches that
 //     file itself (internal/conmon; its directory read from the container's
 //     conmon) and returns within milliseconds, racing `podman wait`, which
-//     is killed then. What podman answers next agrees: its inspect and ps
-//     read the same file (a Podman 5 service's list does not: List reports
-//     such a container exited from the file until Podman's cleanup ran), and
-//     a copy waits for that cleanup, which unmounts the storage a copy
-//     mounts (conmon.ExitWatcher.Settle).
+//     is killed then. What podman answers next agrees: its inspect reads the
+//     same file; its list may not (Podman 5), and List asks the inspect of a
+//     container it says runs whose exit Wait read from the file; a copy waits
+//     for Podman's cleanup, which unmounts the storage a copy mounts
+//     (conmon.ExitWatcher.Settle).
 //   - `podman rm --force` of a missing container exits 0 and prints nothing:
 //     Remove reports ErrNotFound from the empty output.
 //   - exec on a stopped container exits 255 locally and 125 remotely, each

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctrgate/ctrgate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -432,37 +431,22 @@ func TestSettleWaitsForTheCleanup(t *testing.T) {
 	x.Settle(ctx, id, time.Minute)
 }
 
-func TestOverlay(t *testing.T) {
+func TestUnsettled(t *testing.T) {
 	dir := t.TempDir()
 	var x ExitWatcher
 	defer x.Close()
 	x.Learn(openDir(t, dir))
-	running := func(id string) *ctrgate.Container {
-		return &ctrgate.Container{ID: id, State: ctrgate.ContainerState{Status: ctrgate.StateRunning, Raw: "running", Pid: 42}}
-	}
-
-	c := running(id)
-	x.Overlay(c)
-	assert.Equal(t, ctrgate.StateRunning, c.State.Status, "no Wait answered from its file")
+	assert.False(t, x.Unsettled(id), "no Wait answered from its file")
+	_, err := x.Wait(context.Background(), id, "web", func(context.Context) (int, error) { return 0, nil })
+	require.NoError(t, err)
+	assert.False(t, x.Unsettled(id), "the engine answered")
 
 	writeExitFile(t, dir, id, "3")
-	_, err := x.Wait(context.Background(), id, "web", newEngine().wait)
+	_, err = x.Wait(context.Background(), id, "web", newEngine().wait)
 	require.NoError(t, err)
-	c = running(id)
-	x.Overlay(c)
-	assert.Equal(t, ctrgate.StateExited, c.State.Status, "the list lags behind the exit file")
-	assert.Equal(t, 3, c.State.ExitCode)
-	assert.Zero(t, c.State.Pid)
-	fi, err := os.Stat(filepath.Join(dir, id))
-	require.NoError(t, err)
-	assert.Equal(t, fi.ModTime(), c.State.FinishedAt)
-
-	other := running("other")
-	x.Overlay(other)
-	assert.Equal(t, ctrgate.StateRunning, other.State.Status, "another container")
-
-	require.NoError(t, os.Remove(filepath.Join(dir, id))) // cleaned up, or started again
-	c = running(id)
-	x.Overlay(c)
-	assert.Equal(t, ctrgate.StateRunning, c.State.Status, "no exit file: the engine's word")
+	assert.True(t, x.Unsettled(id), "the file answered")
+	assert.False(t, x.Unsettled("other"))
+	x.Forget(id)
+	assert.False(t, x.Unsettled(id))
+	assert.False(t, x.Unsettled("web"), "forgotten by name too")
 }

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ctrgate/ctrgate"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -178,15 +177,7 @@ func (x *ExitWatcher) Settle(ctx context.Context, nameOrID string, limit time.Du
 	if !ok {
 		return
 	}
-	defer func() { // settled, or never will be within limit
-		x.mu.Lock()
-		defer x.mu.Unlock()
-		for k, v := range x.unsettled {
-			if v == id {
-				delete(x.unsettled, k)
-			}
-		}
-	}()
+	defer x.Forget(id) // settled, or never will be within limit
 	dir, done := x.use()
 	defer done()
 	settled := func() bool {
@@ -212,37 +203,29 @@ func (x *ExitWatcher) Settle(ctx context.Context, nameOrID string, limit time.Du
 	}
 }
 
-// Overlay makes c, as an engine's list reported it, exited with the code
-// of its exit file when a Wait answered from that file and Podman has not
-// cleaned the container up yet while the list still says it runs: Podman
-// 5's service lists a container as running until its cleanup, where its
-// inspect (and the podman CLI's list) already read the file. Podman's own
-// sync would record the same: state stopped, the file's code, and the
-// file's time as the end.
-func (x *ExitWatcher) Overlay(c *ctrgate.Container) {
-	if c.State.Status != ctrgate.StateRunning {
-		return
-	}
+// Unsettled reports whether a Wait answered the exit of container id from
+// its exit file and nothing settled it since (Settle, Forget): an
+// engine's list may still say it runs (Podman's list reads the file only
+// in some versions, and is made before the cleanup records the exit),
+// where its inspect reads the file. A backend asks the inspect then, and
+// forgets id.
+func (x *ExitWatcher) Unsettled(id string) bool {
 	x.mu.Lock()
-	_, ok := x.unsettled[c.ID]
-	x.mu.Unlock()
-	if !ok {
-		return
+	defer x.mu.Unlock()
+	_, ok := x.unsettled[id]
+	return ok
+}
+
+// Forget drops container id (and its name) from what Settle and Unsettled
+// know.
+func (x *ExitWatcher) Forget(id string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for k, v := range x.unsettled {
+		if v == id {
+			delete(x.unsettled, k)
+		}
 	}
-	dir, done := x.use()
-	defer done()
-	if dir == "" {
-		return
-	}
-	fi, err := os.Stat(filepath.Join(dir, c.ID))
-	if err != nil {
-		return
-	}
-	code, ok := ReadExitCode(dir, c.ID)
-	if !ok {
-		return
-	}
-	c.State.Status, c.State.Raw, c.State.ExitCode, c.State.Pid, c.State.FinishedAt = ctrgate.StateExited, "stopped", code, 0, fi.ModTime()
 }
 
 // watch registers a waiter for id's exit file, opening the watch for the
