@@ -312,6 +312,11 @@ remove_cgroups() {
 
 cmd_down() {
 	if [[ -d $S ]]; then
+		# the untagged images every run leaves (each re-imports its test
+		# images under the same tags) go while dockerd answers
+		if [[ -S $SOCK ]]; then
+			DOCKER_HOST=unix://$SOCK timeout 60 docker image prune -f >/dev/null 2>&1 || true
+		fi
 		# dockerd stops its containers (their own stop timeouts) when it gets SIGTERM.
 		stop_pid "$S/docker.pid" dockerd 60
 		stop_pid "$S/dockerd.start.pid" dockerd 5

@@ -497,9 +497,15 @@ wait_gone() {
 cmd_down() {
 	local name pid pids m
 	[ "$(id -u)" -eq 0 ] || die "down needs root"
-	# 0. the containers, removed by their engines while these answer
+	# 0. the containers, removed by their engines while these answer, and
+	# the untagged images every run leaves (each re-imports its test images
+	# under the same tags; left to pile up, they slow Podman's image list to
+	# seconds)
 	for name in rl43 p5 rl5; do
-		if pid_of "$name" >/dev/null; then timeout 120 "$BIN/podman-$name" rm -a -f -t 0 >/dev/null 2>&1 || true; fi
+		if pid_of "$name" >/dev/null; then
+			timeout 120 "$BIN/podman-$name" rm -a -f -t 0 >/dev/null 2>&1 || true
+			timeout 120 "$BIN/podman-$name" image prune -f >/dev/null 2>&1 || true
+		fi
 	done
 	if pid_of d26 >/dev/null; then
 		local sock id

@@ -242,11 +242,20 @@ trim_events() {
 	fi
 }
 
+# prune_untagged removes the untagged images that earlier runs left: every
+# run re-imports its test images under the same tags, and the old ones,
+# left to pile up (200 after a day of runs), slowed podman's image list to
+# seconds and made it fail while other tests removed images.
+prune_untagged() {
+	podman_env podman image prune -f >/dev/null 2>&1 || true
+}
+
 cmd_up() {
 	ensure_installed
 	forget_volatile_state_after_reboot
 	write_config
 	trim_events
+	prune_untagged
 	# a running service keeps the registries it read at start
 	if [ -n "${REGISTRIES_CHANGED:-}" ] && pid=$(service_pid); then
 		say "registries changed: restarting the service (pid $pid)"
@@ -314,6 +323,7 @@ cmd_down() {
 	fi
 	rm -f "$PIDFILE" "$SOCK"
 	rm -rf "$STATE/tmp/service"
+	if [ -r "$CONF" ] && command -v podman >/dev/null 2>&1; then prune_untagged; fi
 	# The overlay driver keeps its graph directory bind-mounted on itself;
 	# release it (it fails, harmlessly, while a container still uses it).
 	if mountpoint -q "$STATE/storage/overlay" 2>/dev/null; then
@@ -323,8 +333,7 @@ cmd_down() {
 		podman_env podman rm -a -f -t 0 >/dev/null 2>&1 || true
 		podman_env podman pod rm -a -f >/dev/null 2>&1 || true
 		podman_env podman volume prune -f >/dev/null 2>&1 || true
-		# every test run re-imports its images; the untagged old ones pile up
-		podman_env podman image prune -f >/dev/null 2>&1 || true
+		prune_untagged
 		say "removed the containers, pods, volumes and untagged images of $STATE"
 	fi
 }
