@@ -33,6 +33,8 @@ type Runtime struct {
 	backend string
 	drv     Driver
 	timeout time.Duration // default per-call timeout; 0: none
+	// promptReads: the driver's reads end with their context (PromptReader)
+	promptReads bool
 
 	mu     sync.Mutex
 	closed bool
@@ -130,6 +132,19 @@ type RunDriver interface {
 	Run(ctx context.Context, spec ContainerSpec) (string, error)
 }
 
+// PromptReader is implemented by a driver whose reads of the engine's
+// state (Inspect, List, ImageExists, ListImages) are each one request that
+// returns as soon as its context ends. The layer then makes those calls on
+// the caller's goroutine, the default timeout in their context, instead of
+// on a goroutine of their own that it could abandon at the deadline: the
+// hand-off costs about 20 µs, 8 % of a Docker Inspect. Every other call
+// keeps its own goroutine (a Wait, a stream, a call that reads the
+// caller's input).
+type PromptReader interface {
+	// PromptReads reports whether the driver's reads are prompt.
+	PromptReads() bool
+}
+
 // Enforce returns drv behind the contract layer, its errors stamped with
 // backend (the name backend.Open knows it by). Of a runtime that has a
 // layer already (see Layer) it returns that layer, options ignored.
@@ -150,6 +165,9 @@ func Enforce(backend string, drv Driver, opts ...EnforceOption) *Runtime {
 		return l
 	}
 	r := &Runtime{backend: backend, drv: drv, timeout: DefaultCallTimeout}
+	if p, ok := drv.(PromptReader); ok && p.PromptReads() {
+		r.promptReads = true
+	}
 	r.live.every = DefaultLivenessInterval
 	for _, o := range opts {
 		o(r)
@@ -197,6 +215,7 @@ type callInfo struct {
 	whole      bool          // the default timeout bounds the stream's whole life (Logs without Follow)
 	extra      time.Duration // added to the default timeout (Stop's grace)
 	secrets    []string      // values to redact besides those known for target
+	read       bool          // a read of the engine's state (see PromptReader)
 }
 
 // call runs f, the driver's part of a method, under the layer's rules:
@@ -269,6 +288,19 @@ func call[T any](r *Runtime, ctx context.Context, c callInfo, f func(context.Con
 		defer r.calls.Done()
 		defer release() // nothing to release: dctx is ctx
 		v, err := f(dctx)
+		return v, r.finish(c.op, c.target, err, secrets)
+	}
+	if c.read && r.promptReads && keep == nil && gone == nil { // f ends with dctx: run it here
+		defer r.calls.Done()
+		defer release()
+		v, err := f(dctx)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil: // as for a call abandoned at the caller's end
+			return zero, r.ctxErr(ctx, c.op, c.target)
+		case tctx != nil && tctx.Err() != nil:
+			return zero, r.timeoutErr(c.op, c.target, limit)
+		}
 		return v, r.finish(c.op, c.target, err, secrets)
 	}
 
@@ -401,7 +433,7 @@ func (r *Runtime) Info(ctx context.Context) (*EngineInfo, error) {
 
 // ImageExists reports whether the image is present.
 func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
-	return call(r, ctx, callInfo{op: OpImageExists, target: ref, check: ValidateImageRef(ref)}, func(ctx context.Context) (bool, error) {
+	return call(r, ctx, callInfo{op: OpImageExists, target: ref, check: ValidateImageRef(ref), read: true}, func(ctx context.Context) (bool, error) {
 		return r.drv.ImageExists(ctx, ref)
 	}, nil, nil)
 }
@@ -441,7 +473,7 @@ func (r *Runtime) ImportImage(ctx context.Context, ref string, rootfs io.Reader,
 
 // ListImages lists the images that match filter.
 func (r *Runtime) ListImages(ctx context.Context, filter ImageFilter) ([]Image, error) {
-	return call(r, ctx, callInfo{op: OpListImages, target: filter.RefPrefix, check: ValidateImageFilter(filter)}, func(ctx context.Context) ([]Image, error) {
+	return call(r, ctx, callInfo{op: OpListImages, target: filter.RefPrefix, check: ValidateImageFilter(filter), read: true}, func(ctx context.Context) ([]Image, error) {
 		return r.drv.ListImages(ctx, filter)
 	}, nil, nil)
 }
@@ -539,7 +571,7 @@ func (r *Runtime) Remove(ctx context.Context, name string, opts RemoveOptions) e
 
 // Inspect describes a container.
 func (r *Runtime) Inspect(ctx context.Context, name string) (*Container, error) {
-	c, err := call(r, ctx, callInfo{op: OpInspect, target: name, check: ValidateName(name)}, func(ctx context.Context) (*Container, error) {
+	c, err := call(r, ctx, callInfo{op: OpInspect, target: name, check: ValidateName(name), read: true}, func(ctx context.Context) (*Container, error) {
 		return r.drv.Inspect(ctx, name)
 	}, nil, nil)
 	if c != nil {
@@ -550,7 +582,7 @@ func (r *Runtime) Inspect(ctx context.Context, name string) (*Container, error) 
 
 // List lists the containers that match filter.
 func (r *Runtime) List(ctx context.Context, filter ListFilter) ([]Container, error) {
-	cs, err := call(r, ctx, callInfo{op: OpList, target: filter.NamePrefix, check: ValidatePrefix(filter.NamePrefix)}, func(ctx context.Context) ([]Container, error) {
+	cs, err := call(r, ctx, callInfo{op: OpList, target: filter.NamePrefix, check: ValidatePrefix(filter.NamePrefix), read: true}, func(ctx context.Context) ([]Container, error) {
 		return r.drv.List(ctx, filter)
 	}, nil, nil)
 	for i := range cs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -307,10 +308,72 @@ func (inspectOnly) Inspect(context.Context, string) (*ctrgate.Container, error) 
 	return &ctrgate.Container{Name: "c"}, nil
 }
 
+// promptReads is a driver whose reads end with their context
+// (ctrgate.PromptReader); Inspect and Start record the goroutine they ran
+// on, and Inspect of "slow" waits for its context.
+type promptReads struct {
+	ctrgate.ContainerRuntime
+	ran map[string]string
+}
+
+func (d promptReads) PromptReads() bool { return true }
+
+func (d promptReads) Inspect(ctx context.Context, name string) (*ctrgate.Container, error) {
+	d.ran["Inspect"] = goroutine()
+	if name == "slow" {
+		<-ctx.Done()
+		return nil, ctrgate.NewEngineError("prompt", ctrgate.OpInspect, name, nil, "", ctx.Err(), nil)
+	}
+	return &ctrgate.Container{Name: name}, nil
+}
+
+func (d promptReads) Start(ctx context.Context, name string) error {
+	d.ran["Start"] = goroutine()
+	return nil
+}
+
+// goroutine returns the calling goroutine's header line ("goroutine 7").
+func goroutine() string {
+	b := make([]byte, 64)
+	b = b[:runtime.Stack(b, false)]
+	id, _, _ := strings.Cut(string(b), " [")
+	return id
+}
+
+// TestPromptReadsRunOnTheCallersGoroutine: a PromptReader's reads are
+// made on the caller's goroutine (no hand-off), its other calls on their
+// own, and the errors of a read that its context ended are the layer's:
+// the default timeout's (ErrEngineUnavailable and DeadlineExceeded), the
+// caller's context's.
+func TestPromptReadsRunOnTheCallersGoroutine(t *testing.T) {
+	drv := promptReads{ran: map[string]string{}}
+	rt := ctrgate.Enforce("prompt", drv, ctrgate.WithCallTimeout(100*time.Millisecond))
+	_, err := rt.Inspect(context.Background(), "c")
+	require.NoError(t, err)
+	require.NoError(t, rt.Start(context.Background(), "c"))
+	assert.Equal(t, goroutine(), drv.ran["Inspect"], "a read on the caller's goroutine")
+	assert.NotEqual(t, goroutine(), drv.ran["Start"], "another call on its own")
+
+	_, err = rt.Inspect(context.Background(), "slow")
+	assert.ErrorIs(t, err, ctrgate.ErrEngineUnavailable, "the default timeout")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = rt.Inspect(ctx, "slow")
+	assert.ErrorIs(t, err, context.DeadlineExceeded, "the caller's deadline")
+	assert.NotErrorIs(t, err, ctrgate.ErrEngineUnavailable)
+}
+
+// promptInspectOnly is inspectOnly, a PromptReader.
+type promptInspectOnly struct{ inspectOnly }
+
+func (promptInspectOnly) PromptReads() bool { return true }
+
 // BenchmarkEnforce measures what the contract layer adds to a call: the
 // driver alone; the layer with a context that cannot end and no default
 // timeout (a direct call); with the default timeout (a timer, and the
-// driver in a goroutine of its own); with the caller's deadline.
+// driver in a goroutine of its own); with the caller's deadline; with the
+// default timeout for a PromptReader (a timer, the driver called here).
 func BenchmarkEnforce(b *testing.B) {
 	drv := inspectOnly{}
 	rt := ctrgate.Enforce("bench", drv)
@@ -321,7 +384,8 @@ func BenchmarkEnforce(b *testing.B) {
 		rt   ctrgate.ContainerRuntime
 		ctx  context.Context
 	}{{"driver", drv, context.Background()}, {"layer-no-default-timeout", ctrgate.Enforce("bench", drv, ctrgate.WithCallTimeout(-1)), context.Background()},
-		{"layer-default-timeout", rt, context.Background()}, {"layer-deadline", rt, ctx}} {
+		{"layer-default-timeout", rt, context.Background()}, {"layer-deadline", rt, ctx},
+		{"layer-prompt-reads", ctrgate.Enforce("bench", promptInspectOnly{drv}), context.Background()}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

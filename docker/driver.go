@@ -390,3 +390,11 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 	}
 	return out, nil
 }
+
+var _ ctrgate.PromptReader = (*Runtime)(nil)
+
+// PromptReads tells the contract layer that the driver's reads (Inspect,
+// List, ImageExists, ListImages) are each one HTTP request that ends with
+// its context (ctrgate.PromptReader): the layer makes them on the
+// caller's goroutine.
+func (r *Runtime) PromptReads() bool { return true }
