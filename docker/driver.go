@@ -206,14 +206,20 @@ type engineFacts struct {
 	noGPU   string // why the engine cannot take GPU requests at all ("" = it can)
 }
 
-// engine returns the engine's facts, asking it (/version, and /info on
-// Docker from API 1.44) the first time; a failure is not remembered.
+// engine returns the engine's facts, asking it (askEngine) the first
+// time; a failure is not remembered.
 func (r *Runtime) engine(ctx context.Context) (engineFacts, error) {
 	r.factsMu.Lock()
 	defer r.factsMu.Unlock()
 	if r.factsKnown {
 		return r.facts, nil
 	}
+	return r.askEngine(ctx)
+}
+
+// askEngine asks the engine what it is (/version, and /info on Docker
+// from API 1.44) and remembers it; r.factsMu is held.
+func (r *Runtime) askEngine(ctx context.Context) (engineFacts, error) {
 	v, err := r.cli.ServerVersion(ctx)
 	if err != nil {
 		return engineFacts{}, err
@@ -344,7 +350,11 @@ func (r *Runtime) Info(ctx context.Context) (*ctrgate.EngineInfo, error) {
 		return nil, err
 	}
 	defer cancel()
-	f, err := r.engine(ctx)
+	// the engine as it is now (an engine upgraded under a long-lived
+	// runtime reports its new version)
+	r.factsMu.Lock()
+	f, err := r.askEngine(ctx)
+	r.factsMu.Unlock()
 	if err != nil {
 		return nil, r.mapErr(ctx, ctrgate.OpInfo, "", err)
 	}

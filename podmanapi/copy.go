@@ -6,9 +6,9 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
-	"time"
 
 	"github.com/ctrgate/ctrgate/driver"
+	"github.com/ctrgate/ctrgate/internal/conmon"
 
 	"github.com/ctrgate/ctrgate"
 )
@@ -24,7 +24,7 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 		return err
 	}
 	defer cancel()
-	r.exits.Settle(c, name, settleLimit)
+	r.exits.Settle(c, name, conmon.SettleLimit)
 	params := url.Values{}
 	params.Set("path", dstDir)
 	resp, err := r.client.DoRequest(c, io.NopCloser(archive), http.MethodPut, "/containers/%s/archive", params, nil, name)
@@ -43,16 +43,12 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 // stream is bounded by ctx only. The caller must close the stream.
 func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
 	// Podman answers with an empty archive while a container that has just
-	// exited is being cleaned up: open it again then.
-	r.exits.Settle(ctx, name, settleLimit)
+	// exited is being cleaned up: open it again then. A container whose
+	// exit Wait read from conmon's file first waits for that cleanup, which
+	// unmounts the storage the copy would mount.
+	r.exits.Settle(ctx, name, conmon.SettleLimit)
 	return driver.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { return r.copyFrom(ctx, name, srcPath) })
 }
-
-// settleLimit bounds how long a copy waits for Podman's cleanup of a
-// container whose exit Wait read from conmon's exit file
-// (conmon.ExitWatcher.Settle): the cleanup unmounts the storage that the
-// copy would mount.
-const settleLimit = 5 * time.Second
 
 // copyFrom is one CopyFrom request.
 func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {

@@ -8,9 +8,9 @@ import (
 	"io"
 	"os/exec"
 	"sync"
-	"time"
 
 	"github.com/ctrgate/ctrgate/driver"
+	"github.com/ctrgate/ctrgate/internal/conmon"
 
 	"github.com/ctrgate/ctrgate"
 )
@@ -18,7 +18,7 @@ import (
 // CopyTo extracts a tar stream into dstDir of the container
 // (`podman cp - NAME:DIR`).
 func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Reader) error {
-	r.exits.Settle(ctx, name, settleLimit)
+	r.exits.Settle(ctx, name, conmon.SettleLimit)
 	_, err := r.call(ctx, ctrgate.OpCopyTo, name, []string{"cp", "--", "-", name + ":" + dstDir}, runOpts{stdin: archive})
 	return err
 }
@@ -28,16 +28,12 @@ func (r *Runtime) CopyTo(ctx context.Context, name, dstDir string, archive io.Re
 // it; Close kills podman if it is still running and reaps it.
 func (r *Runtime) CopyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {
 	// Podman answers with an empty archive while a container that has just
-	// exited is being cleaned up: open it again then.
-	r.exits.Settle(ctx, name, settleLimit)
+	// exited is being cleaned up: open it again then. A container whose
+	// exit Wait read from conmon's file first waits for that cleanup, which
+	// unmounts the storage the copy would mount.
+	r.exits.Settle(ctx, name, conmon.SettleLimit)
 	return driver.RetryEmptyArchive(ctx, func() (io.ReadCloser, error) { return r.copyFrom(ctx, name, srcPath) })
 }
-
-// settleLimit bounds how long a copy waits for Podman's cleanup of a
-// container whose exit Wait read from conmon's exit file
-// (conmon.ExitWatcher.Settle): the cleanup unmounts the storage that the
-// copy would mount.
-const settleLimit = 5 * time.Second
 
 // copyFrom is one CopyFrom request.
 func (r *Runtime) copyFrom(ctx context.Context, name, srcPath string) (io.ReadCloser, error) {

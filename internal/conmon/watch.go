@@ -163,6 +163,9 @@ func (x *ExitWatcher) answered(id, name string) {
 	}
 }
 
+// SettleLimit is the longest a backend's copy waits in Settle.
+const SettleLimit = 5 * time.Second
+
 // Settle waits, for at most limit, until Podman's cleanup of the container
 // nameOrID has begun, if Wait returned its exit from the exit file before
 // that cleanup (which unmounts the container's storage) ran: an operation
