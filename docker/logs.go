@@ -85,7 +85,14 @@ func (r *Runtime) logs(ctx context.Context, name string, opts ctrgate.LogOptions
 	polled := opts.Follow && f.podman
 	var body io.ReadCloser
 	if !(opts.Follow && created) && !polled {
-		body, err = r.cli.ContainerLogs(sctx, name, lo)
+		// Podman's transient "read /proc/PID/cgroup: no such process" of a
+		// container exiting at that moment answers a log request too (seen
+		// on rootless 4.3): asked again, as a wait is
+		_, err = driver.RetryTransientWait(sctx, func() (int, error) {
+			var lerr error
+			body, lerr = r.cli.ContainerLogs(sctx, name, lo)
+			return 0, lerr
+		})
 		if err != nil {
 			merr := r.mapErr(sctx, ctrgate.OpLogs, name, err)
 			cancel()
