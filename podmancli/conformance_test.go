@@ -107,6 +107,13 @@ func runSuite(t *testing.T, name string, cfg podmancli.Config) {
 // parent is this test process.
 func podmanChildren(t testing.TB) []string {
 	t.Helper()
+	return childrenWhere(t, func(comm string) bool { return strings.Contains(comm, "podman") })
+}
+
+// childrenWhere lists the processes (running or zombie) whose parent is
+// this test process and whose name match accepts.
+func childrenWhere(t testing.TB, match func(comm string) bool) []string {
+	t.Helper()
 	self := os.Getpid()
 	dirs, err := filepath.Glob("/proc/[0-9]*")
 	require.NoError(t, err)
@@ -127,7 +134,7 @@ func podmanChildren(t testing.TB) []string {
 			continue
 		}
 		ppid, _ := strconv.Atoi(fields[1])
-		if ppid == self && strings.Contains(comm, "podman") {
+		if ppid == self && match(comm) {
 			out = append(out, filepath.Base(d)+" "+comm+" state "+fields[0])
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -294,29 +293,5 @@ func TestWaitReadsConmonExitFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 9, code)
 
-	assert.Empty(t, childrenNamed(t, "sleep"), "the hung podman wait is reaped")
-}
-
-// childrenNamed lists the processes (running or zombie) named comm whose
-// parent is this test process.
-func childrenNamed(t *testing.T, comm string) []string {
-	t.Helper()
-	dirs, err := filepath.Glob("/proc/[0-9]*")
-	require.NoError(t, err)
-	var out []string
-	for _, d := range dirs {
-		stat, err := os.ReadFile(filepath.Join(d, "stat"))
-		if err != nil {
-			continue // gone meanwhile
-		}
-		open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
-		if open < 0 || end < open {
-			continue
-		}
-		fields := strings.Fields(string(stat[end+1:]))
-		if string(stat[open+1:end]) == comm && len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) {
-			out = append(out, string(stat))
-		}
-	}
-	return out
+	assert.Empty(t, childrenWhere(t, func(comm string) bool { return comm == "sleep" }), "the hung podman wait is reaped")
 }
