@@ -120,7 +120,11 @@ func TestSideBySide(t *testing.T) {
 		t.Cleanup(func() { _ = s.rt.Close() })
 		require.NoError(t, s.rt.ImportImage(ctx, image, bytes.NewReader(tarball), ctrgate.ImportOptions{Entrypoint: []string{testProg}}))
 		prefix := "ctg-sbs-" + randHex(3) + "-"
-		t.Cleanup(func() {
+		// removeLeft removes this subject's containers when its rows end, so
+		// that the next subject on the same engine (podman-api after
+		// podman-cli) starts without them; at the test's end too, should a
+		// row fail
+		removeLeft := func() {
 			cctx, ccancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer ccancel()
 			left, err := s.rt.List(cctx, ctrgate.ListFilter{NamePrefix: prefix, All: true})
@@ -129,15 +133,39 @@ func TestSideBySide(t *testing.T) {
 				for _, c := range left {
 					names = append(names, c.Name)
 				}
-				_ = ctrgate.FirstError(ctrgate.RemoveAll(cctx, s.rt, names))
+				err = ctrgate.FirstError(ctrgate.RemoveAll(cctx, s.rt, names))
 			}
-		})
+			if err != nil {
+				t.Errorf("%s: removing the containers of %s*: %v", s.name, prefix, err)
+			}
+		}
+		t.Cleanup(removeLeft)
 		spec := func(name string, args ...string) ctrgate.ContainerSpec {
 			return ctrgate.ContainerSpec{Name: name, Image: image, PullPolicy: ctrgate.PullNever, Command: args}
 		}
 		sleeper := prefix + "sleeper"
 		_, err := ctrgate.Run(ctx, s.rt, spec(sleeper, "sleep", "3600s"))
 		require.NoError(t, err)
+
+		// the CLI's start-up: the same `ps` of ctrgate and of the engine's
+		// CLI, first with this run's one container, and again at the end
+		// with every container the rows left (the engine CLI's `ps` then
+		// takes longer, and a start-up counts for less)
+		cliPS := func(when string) (row, error) {
+			r := row{backend: s.name, op: "CLI start-up: `ps`, " + when, raw: s.engineCLI[0] + " ps"}
+			var err error
+			r.pairs, err = interleave(n, timed(func() error {
+				cmd := exec.CommandContext(ctx, ctgBin, "--backend", s.name, "ps")
+				cmd.Env = append(localEnv(), podmancli.EnvRemote+"=false")
+				return cmd.Run()
+			}), timed(func() error {
+				cmd := exec.CommandContext(ctx, s.engineCLI[0], s.engineCLI[1:]...)
+				cmd.Env = localEnv()
+				return cmd.Run()
+			}))
+			return r, err
+		}
+		add(cliPS("1 container of this run"))
 
 		r := row{backend: s.name, op: "Inspect", raw: s.raw.what()}
 		r.pairs, err = interleave(nOps, timed(func() error { _, err := s.rt.Inspect(ctx, sleeper); return err }),
@@ -250,17 +278,8 @@ func TestSideBySide(t *testing.T) {
 		}, func() (time.Duration, error) { return s.raw.exitToWait(ctx, image, next("rawexit")) })
 		add(r, err)
 
-		r = row{backend: s.name, op: "CLI start-up: `ps`", raw: s.engineCLI[0] + " ps"}
-		r.pairs, err = interleave(n, timed(func() error {
-			cmd := exec.CommandContext(ctx, ctgBin, "--backend", s.name, "ps")
-			cmd.Env = append(localEnv(), podmancli.EnvRemote+"=false")
-			return cmd.Run()
-		}), timed(func() error {
-			cmd := exec.CommandContext(ctx, s.engineCLI[0], s.engineCLI[1:]...)
-			cmd.Env = localEnv()
-			return cmd.Run()
-		}))
-		add(r, err)
+		add(cliPS(fmt.Sprintf("%d containers of this run", made+1)))
+		removeLeft()
 	}
 	require.NotEmpty(t, rows, "no engine to measure: eval \"$(scripts/podman.sh env)\" and \"$(scripts/docker.sh env)\"")
 	tab := table(rows)
