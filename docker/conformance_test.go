@@ -22,10 +22,7 @@ func engineHost(t testing.TB) string {
 	t.Helper()
 	host := os.Getenv("DOCKER_HOST")
 	if host == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("DOCKER_HOST is not set and CI=true: start the engine with scripts/docker.sh up and eval \"$(scripts/docker.sh env)\"")
-		}
-		t.Skip("SKIPPING docker conformance: DOCKER_HOST is not set; run `scripts/docker.sh up && eval \"$(scripts/docker.sh env)\"` to test against a real Docker engine")
+		conformance.EngineMissing(t, "DOCKER_HOST is not set: start the engine with scripts/docker.sh up and eval \"$(scripts/docker.sh env)\"")
 	}
 	return host
 }
@@ -129,10 +126,7 @@ func enginePodman() string {
 func TestConformanceDockerOnPodman(t *testing.T) {
 	host := podmanHost()
 	if host == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CTRGATE_PODMAN_SOCKET is not set and CI=true: start Podman's service with scripts/podman.sh up and eval \"$(scripts/podman.sh env)\"")
-		}
-		t.Skip("SKIPPING docker-on-podman conformance: CTRGATE_PODMAN_SOCKET is not set; run `scripts/podman.sh up && eval \"$(scripts/podman.sh env)\"`")
+		conformance.EngineMissing(t, "docker-on-podman: CTRGATE_PODMAN_SOCKET is not set: start Podman's service with scripts/podman.sh up and eval \"$(scripts/podman.sh env)\"")
 	}
 	for _, d := range podmanCompatDifferences {
 		t.Logf("KNOWN DIFFERENCE docker-on-podman (handled by the backend): %s", d)
@@ -171,10 +165,7 @@ func TestConformanceUnderLoad(t *testing.T) {
 	t.Run("docker-on-podman", func(t *testing.T) {
 		host := podmanHost()
 		if host == "" {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("CTRGATE_PODMAN_SOCKET is not set and CI=true")
-			}
-			t.Skip("SKIPPING docker-on-podman load lane: CTRGATE_PODMAN_SOCKET is not set")
+			conformance.EngineMissing(t, "docker-on-podman load lane: CTRGATE_PODMAN_SOCKET is not set")
 		}
 		conformance.RunUnderLoad(t, conformance.Harness{
 			Name:  "docker-on-podman",
