@@ -1204,6 +1204,37 @@ func TestSSHHostKeyRefusal(t *testing.T) {
 	assert.Contains(t, string(args), "-o StrictHostKeyChecking=accept-new")
 }
 
+// TestSSHRefusalSeenOnWrite: ssh may refuse the host key and end before
+// the first request is written; the write then fails (its stdin closed) and
+// must say why, as a read does (CI: TestSSHHostKeyRefusal saw "write |1:
+// file already closed" on a busy machine).
+func TestSSHRefusalSeenOnWrite(t *testing.T) {
+	refusal := errors.New("host key refused")
+	refused := func(stderr string) error {
+		if strings.Contains(stderr, "Host key verification failed") {
+			return refusal
+		}
+		return nil
+	}
+	c, err := newCommandConn(context.Background(), refused, "sh", "-c", "echo 'Host key verification failed.' >&2; exit 255")
+	require.NoError(t, err)
+	defer c.Close()
+	<-c.(*commandConn).waited // ended, and its stdin closed by the wait
+	_, err = c.Write([]byte("HEAD /_ping HTTP/1.1\r\n\r\n"))
+	require.ErrorIs(t, err, refusal)
+	_, err = c.Read(make([]byte, 1))
+	require.ErrorIs(t, err, refusal)
+
+	// a process that ended for another reason: the write's own error
+	c2, err := newCommandConn(context.Background(), refused, "sh", "-c", "echo 'Connection refused' >&2; exit 255")
+	require.NoError(t, err)
+	defer c2.Close()
+	<-c2.(*commandConn).waited
+	_, err = c2.Write([]byte("x"))
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, refusal)
+}
+
 // TestListAsksOnlyWhatItNeeds: a runtime that only lists (`ctrgate ps`)
 // makes one ping and its request, as the docker CLI does: what the engine
 // is (its /version) is asked on first need, once; Info asks it afresh.

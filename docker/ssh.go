@@ -173,18 +173,39 @@ func newCommandConn(ctx context.Context, refused func(stderr string) error, name
 
 func (c *commandConn) Read(p []byte) (int, error) {
 	n, err := c.stdout.Read(p)
-	if err != nil && c.refused != nil {
-		select { // the process's last words, once it has ended
-		case <-c.waited:
-		case <-time.After(time.Second):
-		}
-		if rerr := c.refused(c.stderr.String()); rerr != nil {
-			return n, rerr
-		}
+	if err != nil {
+		err = c.lastWords(err)
 	}
 	return n, err
 }
-func (c *commandConn) Write(p []byte) (int, error) { return c.stdin.Write(p) }
+
+// Write fails when the process has ended: its stdin is closed ("file
+// already closed") or broken; ssh may have refused the host key before the
+// first request was written, as before the first reply was read.
+func (c *commandConn) Write(p []byte) (int, error) {
+	n, err := c.stdin.Write(p)
+	if err != nil {
+		err = c.lastWords(err)
+	}
+	return n, err
+}
+
+// lastWords turns the error of a read or write that failed into what the
+// process said when it ended, when refused recognises it (ssh refusing the
+// host key); err otherwise.
+func (c *commandConn) lastWords(err error) error {
+	if c.refused == nil {
+		return err
+	}
+	select { // its last words, once it has ended
+	case <-c.waited:
+	case <-time.After(time.Second):
+	}
+	if rerr := c.refused(c.stderr.String()); rerr != nil {
+		return rerr
+	}
+	return err
+}
 
 // CloseWrite closes the process's stdin (half-close, used by hijacked
 // connections).
