@@ -32,6 +32,24 @@ func names(t testing.TB, rt ctrgate.ContainerRuntime, ctx context.Context, f ctr
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// AssertExitedEverywhere checks what every view of rt says of the container
+// name right after its Wait returned code: Inspect and StatesByPrefix say
+// exited with that code, and List of running containers leaves it out.
+// The suite's Wait/EveryViewAgreesAfterWait and the backends' own Wait
+// tests share it.
+func AssertExitedEverywhere(t testing.TB, ctx context.Context, rt ctrgate.ContainerRuntime, name string, code int) {
+	t.Helper()
+	st, err := ctrgate.StateOf(ctx, rt, name)
+	require.NoError(t, err)
+	assert.Equal(t, ctrgate.StateExited, st.Status, "Inspect right after Wait: %s", name)
+	assert.Equal(t, code, st.ExitCode, "Inspect right after Wait: %s", name)
+	assert.NotContains(t, names(t, rt, ctx, ctrgate.ListFilter{NamePrefix: name}), name, "List of running containers right after Wait")
+	states, err := ctrgate.StatesByPrefix(ctx, rt, name)
+	require.NoError(t, err)
+	assert.Equal(t, ctrgate.StateExited, states[name].Status, "StatesByPrefix right after Wait: %s", name)
+	assert.Equal(t, code, states[name].ExitCode, "StatesByPrefix right after Wait: %s", name)
+}
+
 // nameMethod is one ContainerRuntime method that takes a container name.
 type nameMethod struct {
 	name  string

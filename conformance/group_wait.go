@@ -100,15 +100,7 @@ func waitGroup() group {
 			}
 			for i, n := range ns {
 				require.Equal(t, 40+i, s.wait(t, ctx, n))
-				st, err := ctrgate.StateOf(ctx, s.rt, n)
-				require.NoError(t, err)
-				assert.Equal(t, ctrgate.StateExited, st.Status, "Inspect right after Wait: %s", n)
-				assert.Equal(t, 40+i, st.ExitCode, "Inspect right after Wait: %s", n)
-				assert.NotContains(t, names(t, s.rt, ctx, ctrgate.ListFilter{NamePrefix: n}), n, "List of running containers right after Wait")
-				states, err := ctrgate.StatesByPrefix(ctx, s.rt, n)
-				require.NoError(t, err)
-				assert.Equal(t, ctrgate.StateExited, states[n].Status, "StatesByPrefix right after Wait: %s", n)
-				assert.Equal(t, 40+i, states[n].ExitCode, "StatesByPrefix right after Wait: %s", n)
+				AssertExitedEverywhere(t, ctx, s.rt, n, 40+i)
 			}
 		}},
 		{name: "Missing", parallel: true, fn: func(t *testing.T, s *suite) {

@@ -361,14 +361,7 @@ func TestWaitReadsConmonExitFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 7, code)
 	// what Podman says next agrees (its queries read the same file)
-	st, err := ctrgate.StatesByPrefix(ctx, rt, name)
-	require.NoError(t, err)
-	assert.Equal(t, ctrgate.StateExited, st[name].Status, "StatesByPrefix right after Wait")
-	assert.Equal(t, 7, st[name].ExitCode)
-	c, err := rt.Inspect(ctx, name)
-	require.NoError(t, err)
-	assert.Equal(t, ctrgate.StateExited, c.State.Status, "Inspect right after Wait")
-	assert.Equal(t, 7, c.State.ExitCode)
+	conformance.AssertExitedEverywhere(t, ctx, rt, name, 7)
 	select {
 	case <-held:
 	default:

@@ -279,14 +279,7 @@ func TestWaitReadsConmonExitFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 7, code)
 	// what Podman says next agrees (its queries read the same file)
-	st, err := ctrgate.StatesByPrefix(ctx, hrt, started)
-	require.NoError(t, err)
-	assert.Equal(t, ctrgate.StateExited, st[started].Status, "StatesByPrefix right after Wait")
-	assert.Equal(t, 7, st[started].ExitCode)
-	c, err := hrt.Inspect(ctx, started)
-	require.NoError(t, err)
-	assert.Equal(t, ctrgate.StateExited, c.State.Status, "Inspect right after Wait")
-	assert.Equal(t, 7, c.State.ExitCode)
+	conformance.AssertExitedEverywhere(t, ctx, hrt, started, 7)
 
 	byName := prefix + "by-name"
 	run(t, ctx, rt, ctrgate.ContainerSpec{Name: byName, Command: []string{"sleep", "700ms", ";", "exit", "9"}})

@@ -145,6 +145,17 @@ func openDir(t *testing.T, path string) *os.File {
 	return f
 }
 
+// watcherOn returns a watcher that has learnt a new exit directory, dir;
+// the test's end closes it.
+func watcherOn(t *testing.T) (x *ExitWatcher, dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	x = &ExitWatcher{}
+	t.Cleanup(x.Close)
+	x.Learn(openDir(t, dir))
+	return x, dir
+}
+
 // writeExitFile writes an exit file as conmon does: a temporary file
 // renamed into place.
 func writeExitFile(t *testing.T, dir, id, content string) {
@@ -189,10 +200,7 @@ func (e *engine) wait(ctx context.Context) (int, error) {
 }
 
 func TestWaitTheFileAnswersFirst(t *testing.T) {
-	dir := t.TempDir()
-	var x ExitWatcher
-	defer x.Close()
-	x.Learn(openDir(t, dir))
+	x, dir := watcherOn(t)
 	e := newEngine()
 	go func() {
 		time.Sleep(50 * time.Millisecond)
@@ -209,11 +217,8 @@ func TestWaitTheFileAnswersFirst(t *testing.T) {
 }
 
 func TestWaitAFileAlreadyThereAnswersAlone(t *testing.T) {
-	dir := t.TempDir()
+	x, dir := watcherOn(t)
 	writeExitFile(t, dir, id, "0")
-	var x ExitWatcher
-	defer x.Close()
-	x.Learn(openDir(t, dir))
 	e := newEngine()
 	code, err := x.Wait(context.Background(), id, "", e.wait)
 	require.NoError(t, err)
@@ -222,10 +227,7 @@ func TestWaitAFileAlreadyThereAnswersAlone(t *testing.T) {
 }
 
 func TestWaitTheEngineAnswersFirst(t *testing.T) {
-	dir := t.TempDir()
-	var x ExitWatcher
-	defer x.Close()
-	x.Learn(openDir(t, dir))
+	x, _ := watcherOn(t)
 	e := newEngine()
 	e.answer <- 5
 	code, err := x.Wait(context.Background(), id, "", e.wait)
@@ -234,10 +236,7 @@ func TestWaitTheEngineAnswersFirst(t *testing.T) {
 }
 
 func TestWaitAnEngineErrorYieldsToTheFile(t *testing.T) {
-	dir := t.TempDir()
-	var x ExitWatcher
-	defer x.Close()
-	x.Learn(openDir(t, dir))
+	x, dir := watcherOn(t)
 	code, err := x.Wait(context.Background(), id, "", func(context.Context) (int, error) {
 		writeExitFile(t, dir, id, "9") // exited, then the engine lost it
 		return 0, errors.New("no such container")
@@ -270,9 +269,7 @@ func TestWaitWithoutADirectoryIsTheEngines(t *testing.T) {
 }
 
 func TestWaitCancelled(t *testing.T) {
-	var x ExitWatcher
-	defer x.Close()
-	x.Learn(openDir(t, t.TempDir()))
+	x, _ := watcherOn(t)
 	e := newEngine()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -282,10 +279,7 @@ func TestWaitCancelled(t *testing.T) {
 }
 
 func TestWaitManyAtOnce(t *testing.T) {
-	dir := t.TempDir()
-	var x ExitWatcher
-	defer x.Close()
-	x.Learn(openDir(t, dir))
+	x, dir := watcherOn(t)
 	const n = 40
 	var wg sync.WaitGroup
 	codes := make([]int, n)
@@ -322,10 +316,7 @@ func TestWaitManyAtOnce(t *testing.T) {
 func TestAnIdleWatchCloses(t *testing.T) {
 	defer func(d time.Duration) { lingerFor = d }(lingerFor)
 	lingerFor = 20 * time.Millisecond
-	dir := t.TempDir()
-	var x ExitWatcher
-	defer x.Close()
-	x.Learn(openDir(t, dir))
+	x, dir := watcherOn(t)
 	e := newEngine()
 	e.answer <- 2
 	_, err := x.Wait(context.Background(), id, "", e.wait)
@@ -384,10 +375,7 @@ func TestCloseReleasesTheDirectory(t *testing.T) {
 }
 
 func TestSettleWaitsForTheCleanup(t *testing.T) {
-	dir := t.TempDir()
-	var x ExitWatcher
-	defer x.Close()
-	x.Learn(openDir(t, dir))
+	x, dir := watcherOn(t)
 	writeExitFile(t, dir, id, "0")
 	_, err := x.Wait(context.Background(), id, "web", newEngine().wait)
 	require.NoError(t, err)
@@ -432,10 +420,7 @@ func TestSettleWaitsForTheCleanup(t *testing.T) {
 }
 
 func TestUnsettled(t *testing.T) {
-	dir := t.TempDir()
-	var x ExitWatcher
-	defer x.Close()
-	x.Learn(openDir(t, dir))
+	x, dir := watcherOn(t)
 	assert.False(t, x.Unsettled(id), "no Wait answered from its file")
 	_, err := x.Wait(context.Background(), id, "web", func(context.Context) (int, error) { return 0, nil })
 	require.NoError(t, err)
